@@ -1,0 +1,60 @@
+/*
+ * lmt.h - helpers shared by the Lua bindings (lmt_*.c).
+ *
+ * Tensors reach Lua as a boxed pointer (a full userdata holding one
+ * mt_tensor*) with the metatable "mtcnn.Tensor". The box owns one reference;
+ * __gc and __close (and t:free()) release it and clear the box, so a freed
+ * tensor raises "tensor was freed" instead of crashing.
+ *
+ * Errors: misuse (wrong types, shapes, devices) raises a Lua error with the
+ * core's message; environmental failures (files) return nil, message.
+ * Bindings must not hold C references across a call that can raise: push
+ * new tensors to Lua first (the GC then owns them) or release them before
+ * raising.
+ */
+#ifndef LMT_H
+#define LMT_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../runtime/mt_ops.h"
+
+#define MTL_TENSOR "mtcnn.Tensor"
+#define MTL_GENERATOR "mtcnn.Generator"
+
+/* Returns the tensor at idx or raises "bad argument #idx (mtcnn.Tensor expected)". */
+mt_tensor *mtL_checktensor(lua_State *L, int idx);
+/* The tensor at idx, or NULL when the value is not a tensor (raises if freed). */
+mt_tensor *mtL_testtensor(lua_State *L, int idx);
+/* Pushes t as a new Lua value, taking over the caller's reference. */
+void mtL_pushtensor(lua_State *L, mt_tensor *t);
+/* Pushes t, adding a reference (the caller keeps its own). */
+void mtL_pushtensor_retained(lua_State *L, mt_tensor *t);
+
+/* Raises a Lua error with the core's last message (never returns). */
+int mtL_error(lua_State *L, mt_status st);
+/* Pushes nil and the core's last message; returns 2 (the "fail" pair). */
+int mtL_fail(lua_State *L);
+/* Raises unless st is MT_OK. */
+#define MTL_CHECK(L, st)                                                                           \
+    do {                                                                                           \
+        mt_status mtl_st_ = (st);                                                                  \
+        if (mtl_st_ != MT_OK) mtL_error((L), mtl_st_);                                             \
+    } while (0)
+
+/* Reads a shape from the arguments first..last: either one table of sizes or
+ * a list of integers. Returns the number of dimensions. */
+int mtL_checkshape(lua_State *L, int first, int last, int64_t *shape, const char *what);
+/* A 1-based (or negative, from the end) dimension argument as a 0-based one. */
+int mtL_checkdim(lua_State *L, int idx, int ndim, const char *what);
+/* The generator at idx if it is one, else the default generator. */
+mt_rng *mtL_optgenerator(lua_State *L, int idx);
+
+/* The module openers, called by luaopen_mtcnn_core (lmt_init.c). Each pushes
+ * one table. */
+int mtL_open_tensor(lua_State *L);
+int mtL_open_cuda(lua_State *L);
+int mtL_open_sys(lua_State *L);
+
+#endif

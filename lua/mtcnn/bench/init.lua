@@ -1,0 +1,40 @@
+-- mtcnn.bench: timing helpers shared by the benchmark modes of scripts/bench.lua.
+--
+--   bench.time(fn, {warmup = 3, reps = 20, sync = f}) -> {median, min, max, mean, samples}
+-- Times fn() reps times after warmup calls, in seconds, with the monotonic
+-- clock; sync (e.g. cuda.synchronize) runs before each clock read so that
+-- queued GPU work is counted.
+
+local sys = require "mtcnn.sys"
+
+local bench = {}
+
+function bench.median(xs)
+  local s = {table.unpack(xs)}
+  table.sort(s)
+  local n = #s
+  if n == 0 then return 0 / 0 end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+
+function bench.time(fn, opts)
+  opts = opts or {}
+  local warmup, reps, sync = opts.warmup or 3, opts.reps or 20, opts.sync or function() end
+  for _ = 1, warmup do fn() end
+  sync()
+  local samples = {}
+  for r = 1, reps do
+    local t0 = sys.clock()
+    fn()
+    sync()
+    samples[r] = sys.clock() - t0
+  end
+  local lo, hi, sum = math.huge, 0, 0
+  for _, s in ipairs(samples) do
+    lo, hi, sum = math.min(lo, s), math.max(hi, s), sum + s
+  end
+  return {median = bench.median(samples), min = lo, max = hi, mean = sum / reps, samples = samples}
+end
+
+return bench

@@ -1,0 +1,66 @@
+/*
+ * mt_common.h - status codes and the error channel of the C core.
+ *
+ * Every fallible function of the core returns an mt_status. On failure it has
+ * also written a message into a thread-local buffer, read with mt_last_error().
+ * The message names the function, the shapes or file involved, and the
+ * problem, e.g. "add: shape mismatch: 2x3 and 3x2". The core never exits,
+ * aborts or longjmps: the Lua bindings turn a failed status into a Lua error
+ * (or a nil, message pair) after releasing their temporaries.
+ */
+#ifndef MT_COMMON_H
+#define MT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum mt_status {
+    MT_OK = 0,
+    MT_ERR_ARG,     /* a bad argument: wrong value, dimension out of range */
+    MT_ERR_SHAPE,   /* shapes that do not fit together */
+    MT_ERR_DEVICE,  /* operands on different devices, or no such device */
+    MT_ERR_OOM,     /* an allocation failed even after a garbage collection */
+    MT_ERR_IO,      /* a file could not be opened, read or written */
+    MT_ERR_FORMAT,  /* a file's content is not what it should be */
+    MT_ERR_CUDA,    /* the CUDA runtime, cuBLAS or cuDNN reported an error */
+    MT_ERR_UNSUPPORTED /* the operation is not implemented for this input */
+} mt_status;
+
+/* Records a failure: formats the message into the thread-local buffer and
+ * returns st, so that callers can write `return mt_fail(MT_ERR_ARG, ...)`. */
+mt_status mt_fail(mt_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* The message of the last failure on this thread ("" if none). */
+const char *mt_last_error(void);
+
+/* Prefixes the current message with "prefix: " (used to add a file name or a
+ * caller's name to an inner error). Returns st. */
+mt_status mt_error_prefix(mt_status st, const char *prefix);
+
+/* A short name for a status, e.g. "shape" for MT_ERR_SHAPE. */
+const char *mt_status_name(mt_status st);
+
+/* Propagates a failed status to the caller. */
+#define MT_TRY(expr)                                                                               \
+    do {                                                                                           \
+        mt_status mt_try_st_ = (expr);                                                             \
+        if (mt_try_st_ != MT_OK) return mt_try_st_;                                                \
+    } while (0)
+
+/* Formats a shape as "2x3x4" into buf (at least MT_SHAPE_STR bytes). */
+#define MT_SHAPE_STR 96
+const char *mt_shape_str(char *buf, int ndim, const int64_t *shape);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

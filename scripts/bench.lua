@@ -1,0 +1,61 @@
+-- bench.lua: the project's benchmarks. Each mode lives in lua/mtcnn/bench/<mode>.lua.
+--   mtcnn scripts/bench.lua tensor [--device cpu|cuda|all] [--reps N] [--json]
+-- With --json every measurement is one JSON object on its own line of stdout;
+-- otherwise a table is printed.
+
+local cli = require "mtcnn.cli"
+local json = require "mtcnn.json"
+
+local MODES = {"tensor"}
+
+-- the mode's own options join the common ones
+local mode_name = arg[1]
+local mode
+for _, m in ipairs(MODES) do
+  if m == mode_name then mode = require("mtcnn.bench." .. m) end
+end
+
+local options = {
+  {name = "json", kind = "flag", help = "print one JSON object per measurement"},
+  {name = "reps", kind = "int", default = 20, help = "timed repetitions (median reported)"},
+  {name = "device", kind = "string", choices = {"cpu", "cuda", "all"}, default = "all",
+   help = "where to run"},
+}
+for _, o in ipairs(mode and mode.options or {}) do options[#options + 1] = o end
+
+local args = cli.parse(arg, {
+  name = "bench.lua",
+  usage = "mtcnn scripts/bench.lua MODE [options]",
+  description = "Measures the speed of the project's building blocks.",
+  positional = {{name = "mode", choices = MODES, help = "what to measure"}},
+  options = options,
+})
+
+local rows = {}
+local function report(row)
+  if args.json then
+    io.write(json.encode(row), "\n")
+    io.flush()
+  else
+    rows[#rows + 1] = row
+  end
+end
+
+mode.run(args, report)
+
+if not args.json then
+  if #rows == 0 then return end
+  local cols = {}
+  for k in pairs(rows[1]) do cols[#cols + 1] = k end
+  table.sort(cols)
+  local function cell(v)
+    if type(v) == "number" and math.type(v) == "float" then return ("%.3f"):format(v) end
+    return tostring(v)
+  end
+  print(table.concat(cols, "\t"))
+  for _, r in ipairs(rows) do
+    local line = {}
+    for i, c in ipairs(cols) do line[i] = cell(r[c]) end
+    print(table.concat(line, "\t"))
+  end
+end
