@@ -56,5 +56,10 @@ mt_rng *mtL_optgenerator(lua_State *L, int idx);
 int mtL_open_tensor(lua_State *L);
 int mtL_open_cuda(lua_State *L);
 int mtL_open_sys(lua_State *L);
+int mtL_open_nn(lua_State *L);     /* lmt_nn.c: layers and losses */
+int mtL_open_optim(lua_State *L);  /* lmt_optim.c: optimisers */
+int mtL_open_image(lua_State *L);  /* lmt_image.c: images, I/O, image ops, drawing */
+int mtL_open_box(lua_State *L);    /* lmt_box.c: IoU, NMS, box geometry */
+int mtL_open_sample(lua_State *L); /* lmt_sample.c: MTCNN crop sampling */
 
 #endif

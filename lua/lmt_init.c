@@ -18,6 +18,11 @@ static const mtL_module modules[] = {
     {"tensor", mtL_open_tensor},
     {"cuda", mtL_open_cuda},
     {"sys", mtL_open_sys},
+    {"nn", mtL_open_nn},
+    {"optim", mtL_open_optim},
+    {"image", mtL_open_image},
+    {"box", mtL_open_box},
+    {"sample", mtL_open_sample},
     {NULL, NULL},
 };
 

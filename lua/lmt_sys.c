@@ -1,9 +1,11 @@
 /*
  * lmt_sys.c - small system services for scripts (mtcnn.sys): a monotonic
- * clock for benchmarks, sleeping, the CPU count, and whether a stream is a
- * terminal (progress bars draw only on terminals).
+ * clock for benchmarks, sleeping, the CPU count, the kernels' thread count,
+ * and whether a stream is a terminal (progress bars draw only on terminals).
  */
 #include "lmt.h"
+
+#include "../runtime/mt_threads.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,9 +51,24 @@ static int l_pid(lua_State *L) {
     return 1;
 }
 
+/* sys.threads() -> threads the C kernels use */
+static int l_threads(lua_State *L) {
+    lua_pushinteger(L, mt_threads_count());
+    return 1;
+}
+
+/* sys.set_threads(n) - also settable at start-up with MTCNN_THREADS */
+static int l_set_threads(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= MT_MAX_THREADS, 1, "thread count out of range 1..64");
+    mt_threads_set((int)n);
+    return 0;
+}
+
 static const luaL_Reg sys_functions[] = {{"clock", l_clock},         {"sleep", l_sleep},
                                          {"cpu_count", l_cpu_count}, {"isatty", l_isatty},
-                                         {"pid", l_pid},             {NULL, NULL}};
+                                         {"pid", l_pid},             {"threads", l_threads},
+                                         {"set_threads", l_set_threads}, {NULL, NULL}};
 
 int mtL_open_sys(lua_State *L) {
     luaL_newlib(L, sys_functions);

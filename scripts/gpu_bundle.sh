@@ -13,7 +13,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="liblua5.4-0 libreadline8 libtinfo6
+PACKAGES="liblua5.4-0 libreadline8 libtinfo6 libturbojpeg0 libspng0 libopenblas0-pthread
+          libopenblas0 libgfortran5
           lua-busted lua-cliargs lua-dkjson lua-filesystem lua-luassert lua-mediator
           lua-penlight lua-say lua-system lua-term"
 

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config
           liblua5.4-dev lua5.4 libreadline-dev
+          libturbojpeg0-dev libspng-dev libopenblas-dev
           lua-busted tmux"
 
 SUDO=""

@@ -179,3 +179,31 @@ describe("comparison within a tolerance", function()
     assert.is_false(a:equal(T.tensor{1, 100.0001}))
   end)
 end)
+
+describe("threads", function()
+  local sys = require("mtcnn").sys
+
+  it("give the same elementwise results with 1 and with several threads", function()
+    local saved = sys.threads()
+    T.manual_seed(5)
+    local a, b = T.randn(1000, 1000), T.randn(1000, 1000)
+    sys.set_threads(1)
+    local one = (a * b + a):div_(3):exp()
+    sys.set_threads(4)
+    assert.are.equal(4, sys.threads())
+    local four = (a * b + a):div_(3):exp()
+    sys.set_threads(saved)
+    assert.is_true(one:equal(four))
+  end)
+
+  it("survive many small parallel regions in a row", function()
+    local t = T.zeros(1 << 17)
+    for _ = 1, 2000 do t:add_(1) end
+    assert.are.equal(2000 * (1 << 17), t:sum())
+  end)
+
+  it("reject thread counts out of range", function()
+    assert.has_error(function() sys.set_threads(0) end)
+    assert.has_error(function() sys.set_threads(65) end)
+  end)
+end)

@@ -27,6 +27,16 @@ local submodules = {
   sys = "mtcnn.sys",
   json = "mtcnn.json",
   cli = "mtcnn.cli",
+  nn = "mtcnn.nn",
+  optim = "mtcnn.optim",
+  models = "mtcnn.models",
+  image = "mtcnn.image",
+  box = "mtcnn.box",
+  sample = "mtcnn.sample",
+  data = "mtcnn.data",
+  record = "mtcnn.record",
+  detector = "mtcnn.detector",
+  eval = "mtcnn.eval",
 }
 
 setmetatable(M, {

@@ -1,2 +1,2 @@
--- mtcnn.sys: clock(), sleep(s), cpu_count(), isatty(file), pid().
+-- mtcnn.sys: clock(), sleep(s), cpu_count(), isatty(file), pid(), threads(), set_threads(n).
 return require("mtcnn.core").sys

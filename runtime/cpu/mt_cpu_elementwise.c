@@ -6,7 +6,12 @@
  */
 #include "mt_cpu.h"
 
+#include "../mt_threads.h"
+
 #include <math.h>
+
+/* Contiguous work of at least this many elements is split across threads. */
+#define PARALLEL_GRAIN (1 << 16)
 
 static inline float unary_apply(mt_unary_op op, float x) {
     switch (op) {
@@ -52,12 +57,100 @@ static bool all_contiguous(const mt_tensor *a, const mt_tensor *b, const mt_tens
            (!c || mt_tensor_is_contiguous(c));
 }
 
+/* Arguments of a flat (contiguous) elementwise loop run over a range. */
+typedef struct flat_args {
+    int op;
+    float *d;
+    const float *x, *y;
+    float s;
+} flat_args;
+
+static void flat_copy(void *ctx, int64_t b, int64_t e, int t) {
+    (void)t;
+    flat_args *a = (flat_args *)ctx;
+    for (int64_t i = b; i < e; i++) a->d[i] = a->x[i];
+}
+
+static void flat_fill(void *ctx, int64_t b, int64_t e, int t) {
+    (void)t;
+    flat_args *a = (flat_args *)ctx;
+    for (int64_t i = b; i < e; i++) a->d[i] = a->s;
+}
+
+static void flat_unary(void *ctx, int64_t b, int64_t e, int t) {
+    (void)t;
+    flat_args *a = (flat_args *)ctx;
+    float *d = a->d;
+    const float *s = a->x;
+    switch ((mt_unary_op)a->op) {
+    case MT_UN_NEG:
+        for (int64_t i = b; i < e; i++) d[i] = -s[i];
+        break;
+    case MT_UN_ABS:
+        for (int64_t i = b; i < e; i++) d[i] = fabsf(s[i]);
+        break;
+    default:
+        for (int64_t i = b; i < e; i++) d[i] = unary_apply((mt_unary_op)a->op, s[i]);
+        break;
+    }
+}
+
+static void flat_binary(void *ctx, int64_t b, int64_t e, int t) {
+    (void)t;
+    flat_args *a = (flat_args *)ctx;
+    float *d = a->d;
+    const float *x = a->x, *y = a->y;
+    switch ((mt_binary_op)a->op) {
+    case MT_BIN_ADD:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] + y[i];
+        break;
+    case MT_BIN_SUB:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] - y[i];
+        break;
+    case MT_BIN_MUL:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] * y[i];
+        break;
+    case MT_BIN_DIV:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] / y[i];
+        break;
+    default:
+        for (int64_t i = b; i < e; i++) d[i] = binary_apply((mt_binary_op)a->op, x[i], y[i]);
+        break;
+    }
+}
+
+static void flat_scalar(void *ctx, int64_t b, int64_t e, int t) {
+    (void)t;
+    flat_args *a = (flat_args *)ctx;
+    float *d = a->d;
+    const float *x = a->x;
+    float s = a->s;
+    switch ((mt_binary_op)a->op) {
+    case MT_BIN_ADD:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] + s;
+        break;
+    case MT_BIN_SUB:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] - s;
+        break;
+    case MT_BIN_MUL:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] * s;
+        break;
+    case MT_BIN_DIV:
+        for (int64_t i = b; i < e; i++) d[i] = x[i] / s;
+        break;
+    default:
+        for (int64_t i = b; i < e; i++) d[i] = binary_apply((mt_binary_op)a->op, x[i], s);
+        break;
+    }
+}
+
 mt_status mt_cpu_copy(const mt_tensor *dst, const mt_tensor *src) {
     float *d = mt_tensor_data(dst);
     const float *s = mt_tensor_data(src);
     int64_t n = mt_tensor_numel(dst);
     if (all_contiguous(dst, src, NULL)) {
-        for (int64_t i = 0; i < n; i++) d[i] = s[i];
+        flat_args a = {0, d, s, NULL, 0.0f};
+        mt_parallel_for(n, PARALLEL_GRAIN, flat_copy, &a);
         return MT_OK;
     }
     mt_layout ld, ls;
@@ -74,8 +167,8 @@ mt_status mt_cpu_copy(const mt_tensor *dst, const mt_tensor *src) {
 mt_status mt_cpu_fill(const mt_tensor *dst, float value) {
     float *d = mt_tensor_data(dst);
     if (mt_tensor_is_contiguous(dst)) {
-        int64_t n = mt_tensor_numel(dst);
-        for (int64_t i = 0; i < n; i++) d[i] = value;
+        flat_args a = {0, d, NULL, NULL, value};
+        mt_parallel_for(mt_tensor_numel(dst), PARALLEL_GRAIN, flat_fill, &a);
         return MT_OK;
     }
     mt_layout l;
@@ -91,18 +184,8 @@ mt_status mt_cpu_unary(mt_unary_op op, const mt_tensor *dst, const mt_tensor *sr
     float *d = mt_tensor_data(dst);
     const float *s = mt_tensor_data(src);
     if (all_contiguous(dst, src, NULL)) {
-        int64_t n = mt_tensor_numel(dst);
-        switch (op) {
-        case MT_UN_NEG:
-            for (int64_t i = 0; i < n; i++) d[i] = -s[i];
-            break;
-        case MT_UN_ABS:
-            for (int64_t i = 0; i < n; i++) d[i] = fabsf(s[i]);
-            break;
-        default:
-            for (int64_t i = 0; i < n; i++) d[i] = unary_apply(op, s[i]);
-            break;
-        }
+        flat_args a = {(int)op, d, s, NULL, 0.0f};
+        mt_parallel_for(mt_tensor_numel(dst), PARALLEL_GRAIN, flat_unary, &a);
         return MT_OK;
     }
     mt_layout ld, ls;
@@ -123,24 +206,8 @@ mt_status mt_cpu_binary(mt_binary_op op, const mt_tensor *dst, const mt_tensor *
     const float *x = mt_tensor_data(a);
     const float *y = mt_tensor_data(b);
     if (all_contiguous(dst, a, b)) {
-        int64_t n = mt_tensor_numel(dst);
-        switch (op) {
-        case MT_BIN_ADD:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] + y[i];
-            break;
-        case MT_BIN_SUB:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] - y[i];
-            break;
-        case MT_BIN_MUL:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] * y[i];
-            break;
-        case MT_BIN_DIV:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] / y[i];
-            break;
-        default:
-            for (int64_t i = 0; i < n; i++) d[i] = binary_apply(op, x[i], y[i]);
-            break;
-        }
+        flat_args fa = {(int)op, d, x, y, 0.0f};
+        mt_parallel_for(mt_tensor_numel(dst), PARALLEL_GRAIN, flat_binary, &fa);
         return MT_OK;
     }
     mt_layout ld, la, lb;
@@ -163,24 +230,8 @@ mt_status mt_cpu_binary_scalar(mt_binary_op op, const mt_tensor *dst, const mt_t
     float *d = mt_tensor_data(dst);
     const float *x = mt_tensor_data(a);
     if (all_contiguous(dst, a, NULL)) {
-        int64_t n = mt_tensor_numel(dst);
-        switch (op) {
-        case MT_BIN_ADD:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] + s;
-            break;
-        case MT_BIN_SUB:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] - s;
-            break;
-        case MT_BIN_MUL:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] * s;
-            break;
-        case MT_BIN_DIV:
-            for (int64_t i = 0; i < n; i++) d[i] = x[i] / s;
-            break;
-        default:
-            for (int64_t i = 0; i < n; i++) d[i] = binary_apply(op, x[i], s);
-            break;
-        }
+        flat_args fa = {(int)op, d, x, NULL, s};
+        mt_parallel_for(mt_tensor_numel(dst), PARALLEL_GRAIN, flat_scalar, &fa);
         return MT_OK;
     }
     mt_layout ld, la;

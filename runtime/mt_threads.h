@@ -1,0 +1,48 @@
+/*
+ * mt_threads.h - the process-wide worker pool used by every multi-threaded
+ * kernel (convolutions, image ops, loaders' decoding helpers).
+ *
+ * Workers are created once and wait (spinning briefly, then sleeping) for
+ * work, so a parallel region costs microseconds, not a thread creation.
+ * The number of threads comes from MTCNN_THREADS at start-up (default: the
+ * online CPUs) and can be changed with mt_threads_set. A parallel call made
+ * from inside a worker runs serially on that worker (no nesting, no
+ * deadlock). Only one thread of the program should submit work at a time;
+ * calls from other threads run serially on the caller.
+ */
+#ifndef MT_THREADS_H
+#define MT_THREADS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Threads a parallel call uses (the caller counts as one). */
+int mt_threads_count(void);
+
+/* Sets the thread count (clamped to 1..MT_MAX_THREADS). */
+#define MT_MAX_THREADS 64
+void mt_threads_set(int n);
+
+/* fn(ctx, begin, end, thread) over [0, n) split into one contiguous range per
+ * thread (thread 0 is the caller). The split depends only on n and the thread
+ * count, so per-range results are reproducible. Ranges smaller than grain
+ * elements are not split further (grain >= 1). */
+typedef void (*mt_range_fn)(void *ctx, int64_t begin, int64_t end, int thread);
+void mt_parallel_for(int64_t n, int64_t grain, mt_range_fn fn, void *ctx);
+
+/* fn(ctx, task, thread) for task in [0, ntasks), handed out dynamically to
+ * the threads (for tasks of unequal cost, e.g. pyramid levels). */
+typedef void (*mt_task_fn)(void *ctx, int64_t task, int thread);
+void mt_parallel_tasks(int64_t ntasks, mt_task_fn fn, void *ctx);
+
+/* Index of the calling thread within a parallel call (0 outside). */
+int mt_thread_index(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
