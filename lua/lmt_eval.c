@@ -153,6 +153,7 @@ static int l_mat_read(lua_State *L) {
 }
 
 static int l_wider_match(lua_State *L) {
+    lua_settop(L, 3); /* scratch blocks go above the arguments */
     int64_t ng, np;
     const double *gt = check_numbers(L, 1, 4, &ng, "wider_match: ground truth");
     const char *arith = luaL_checkstring(L, 2);
@@ -178,6 +179,7 @@ static int l_wider_match(lua_State *L) {
 }
 
 static int l_fddb_overlaps(lua_State *L) {
+    lua_settop(L, 4);
     int64_t ne, nr;
     const double *e = check_numbers(L, 1, 5, &ne, "fddb_overlaps: ellipses");
     const double *r = check_numbers(L, 2, 4, &nr, "fddb_overlaps: rectangles");
@@ -202,6 +204,7 @@ static int l_fddb_overlaps(lua_State *L) {
 
 static int l_fddb_area(lua_State *L) {
     static const char *const kinds[] = {"ellipse", "rect", NULL};
+    lua_settop(L, 4);
     int kind = luaL_checkoption(L, 1, NULL, kinds);
     int64_t n;
     const double *p = check_numbers(L, 2, 1, &n, "fddb_area: parameters");
@@ -222,6 +225,7 @@ static int l_fddb_area(lua_State *L) {
 }
 
 static int l_hungarian(lua_State *L) {
+    lua_settop(L, 1);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer rows = luaL_len(L, 1), cols = -1;
     for (lua_Integer i = 1; i <= rows; i++) {

@@ -77,7 +77,8 @@ static bool inside(const ellipse_px *p, int64_t x, int64_t y) {
     double dx = (double)(x - p->cx), dy = (double)(y - p->cy);
     double u = dx * p->alpha + dy * p->beta;
     double v = -dx * p->beta + dy * p->alpha;
-    return (u / p->a) * (u / p->a) + (v / p->b) * (v / p->b) <= 1.0;
+    /* the tolerance keeps lattice points exactly on the boundary inside after rotation */
+    return (u / p->a) * (u / p->a) + (v / p->b) * (v / p->b) <= 1.0 + 1e-9;
 }
 
 /* The spans of an ellipse clipped to [0, W) x [0, H) (no clipping when W or H <= 0). */

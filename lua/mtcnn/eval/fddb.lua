@@ -60,10 +60,14 @@ function fddb.read_ellipse_list(path)
       end
       local ells = {}
       for k = 1, count do
-        local line, v = lines[i + 1 + k], {}
+        local line, v, bad = lines[i + 1 + k], {}, false
         if not line then return nil, ("%s: %s says %d faces, the file ends first"):format(path, name, count) end
-        for tok in line:gmatch("%S+") do v[#v + 1] = tonumber(tok) end
-        if #v < 5 or not (finite(v[1]) and finite(v[2]) and finite(v[3]) and finite(v[4]) and finite(v[5])) then
+        for tok in line:gmatch("%S+") do
+          local x = tonumber(tok)
+          if not finite(x) then bad = true end
+          v[#v + 1] = x
+        end
+        if bad or #v < 5 then
           return nil, ("%s:%d: expected 'major minor angle cx cy 1', got '%s'"):format(path, i + 1 + k, line)
         end
         ells[k] = {v[1], v[2], v[3], v[4], v[5]}
@@ -102,6 +106,19 @@ function fddb.load_gt(dir, folds)
       gt.by_key[im.key] = im
       gt.faces = gt.faces + #im.ellipses
     end
+  end
+  return gt
+end
+
+--- Builds a ground-truth table from plain data (tests, other sources):
+--- images = {{name = "2002/08/11/big/img_591", ellipses = {{major, minor, angle, cx, cy}, ...}}, ...}
+function fddb.make_gt(images)
+  local gt = {images = {}, by_key = {}, folds = {}, source = "(in memory)", faces = 0}
+  for i, im in ipairs(images) do
+    local e = {name = im.name, ellipses = im.ellipses, key = predictions.key(im.name, fddb.KEY_DEPTH)}
+    gt.images[i] = e
+    gt.by_key[e.key] = e
+    gt.faces = gt.faces + #im.ellipses
   end
   return gt
 end
@@ -157,13 +174,24 @@ function fddb.image_results(ellipses, boxes, width, height)
     for k = 1, 4 do rflat[#rflat + 1] = b[k] end
   end
   local ov = core.fddb_overlaps(eflat, rflat, width or 0, height or 0)
-  local function score(a, d) return ov[(a - 1) * nd + d] end
+  local scores = {}
+  for d, b in ipairs(boxes) do scores[d] = b[5] end
+  return fddb.results_from_overlaps(ov, na, scores)
+end
 
+--- The per-threshold results of one image from its overlap matrix ov (flat,
+--- row-major faces x detections) and the detections' scores.
+function fddb.results_from_overlaps(ov, na, scores)
+  local nd = #scores
+  if nd == 0 then
+    return {{threshold = fddb.DBL_MAX, n = na, tp_disc = 0, tp_cont = 0, fp = 0}}
+  end
+  local function score(a, d) return ov[(a - 1) * nd + d] end
   local uniq, seen = {}, {}
-  for _, b in ipairs(boxes) do
-    if not seen[b[5]] then
-      seen[b[5]] = true
-      uniq[#uniq + 1] = b[5]
+  for _, s in ipairs(scores) do
+    if not seen[s] then
+      seen[s] = true
+      uniq[#uniq + 1] = s
     end
   end
   table.sort(uniq)
@@ -172,7 +200,7 @@ function fddb.image_results(ellipses, boxes, width, height)
   for _, st in ipairs(uniq) do
     local valid, nvalid = {}, 0
     for d = 1, nd do
-      valid[d] = boxes[d][5] >= st
+      valid[d] = scores[d] >= st
       if valid[d] then nvalid = nvalid + 1 end
     end
     -- rows: faces overlapping some kept detection; cols: kept detections overlapping some face

@@ -11,6 +11,7 @@
 --   eval.results      saving and loading result files, the --compare lists
 --   eval.report       the options and output shared by the evaluation scripts
 --   eval.progress     progress bar on stderr
+--   eval.imagesize    width and height from a JPEG or PNG header
 --
 -- Submodules load on first access, like the fields of require "mtcnn".
 
@@ -24,6 +25,7 @@ local submodules = {
   results = "mtcnn.eval.results",
   progress = "mtcnn.eval.progress",
   report = "mtcnn.eval.report",
+  imagesize = "mtcnn.eval.imagesize",
 }
 
 return setmetatable({}, {
