@@ -7,7 +7,8 @@
  *                       it overlaps most, with the official MATLAB tool's
  *                       arithmetic (integer ground truth included);
  *   mt_fddb_overlaps    FDDB: overlap of ellipses and rectangles counted on
- *                       the pixel grid, as evaluate.cpp rasterises them;
+ *                       the pixel grid, drawn as evaluate.cpp draws them
+ *                       (OpenCV's filled polygon, pixel for pixel);
  *   mt_hungarian_max    a maximum-weight one-to-one assignment (FDDB matching).
  *
  * None of them allocates memory the caller must free; errors are
@@ -59,10 +60,12 @@ typedef struct mt_fddb_rect {
 } mt_fddb_rect;
 
 /* out[i * nrect + j] = |E_i and R_j| / |E_i or R_j| counted in pixels, with
- * both regions drawn as evaluate.cpp draws them (ellipse: centre rounded,
- * radii truncated, angle rounded to whole degrees; rectangle: corners (x, y)
- * and (x + w, y + h) rounded, both included) and clipped to a width x height
- * image; width or height <= 0 means no clipping. 0 when the union is empty. */
+ * both regions drawn as evaluate.cpp draws them with OpenCV (ellipse: centre
+ * rounded, radii truncated, angle rounded to whole degrees, OpenCV's filled
+ * polygon; rectangle: corners (x, y) and (x + w, y + h) rounded, both
+ * included) and clipped to a width x height image; width or height <= 0
+ * means an image without bounds to the right and below. 0 when the union is
+ * empty. */
 mt_status mt_fddb_overlaps(const mt_fddb_ellipse *ell, int64_t nell, const mt_fddb_rect *rect,
                            int64_t nrect, int64_t width, int64_t height, double *out);
 

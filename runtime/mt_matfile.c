@@ -146,9 +146,9 @@ static size_t type_size(uint32_t type) {
     }
 }
 
-/* Converts the numeric element e (n values of any numeric storage type) to doubles. */
-static mt_status read_numbers(const mat_ctx *c, const mat_buf *b, const mat_elem *e, int64_t n,
-                              double *out, const char *what) {
+/* Checks that element e holds n values of a numeric storage type. */
+static mt_status check_numbers(const mat_ctx *c, const mat_buf *b, const mat_elem *e, int64_t n,
+                               const char *what) {
     size_t sz = type_size(e->type);
     if (sz == 0 || e->type == MI_UTF8 || e->type == MI_UTF16 || e->type == MI_UTF32) {
         char msg[160];
@@ -161,6 +161,14 @@ static mt_status read_numbers(const mat_ctx *c, const mat_buf *b, const mat_elem
                  e->nbytes, (long long)n, sz);
         return fmt_fail(c, b, e->at, msg);
     }
+    return MT_OK;
+}
+
+/* Converts the numeric element e (n values of any numeric storage type) to doubles. */
+static mt_status read_numbers(const mat_ctx *c, const mat_buf *b, const mat_elem *e, int64_t n,
+                              double *out, const char *what) {
+    MT_TRY(check_numbers(c, b, e, n, what));
+    size_t sz = type_size(e->type);
     const unsigned char *p = e->p;
     for (int64_t i = 0; i < n; i++, p += sz) {
         double v;
@@ -369,6 +377,12 @@ static mt_status fill_struct(mat_ctx *c, const mat_buf *b, size_t *pos, size_t e
         }
     }
     int64_t n = v->numel * v->nfields;
+    if (n > (int64_t)((end - *pos) / 8)) { /* every value takes at least a tag */
+        char msg[160];
+        snprintf(msg, sizeof msg, "struct array '%s' claims %lld values in %zu bytes", v->name,
+                 (long long)n, end - *pos);
+        return fmt_fail(c, b, e.at, msg);
+    }
     if (n > 0) {
         v->items = calloc((size_t)n, sizeof *v->items);
         if (!v->items) return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory", c->name);
@@ -441,6 +455,7 @@ static mt_status parse_matrix(mat_ctx *c, const mat_buf *b, const mat_elem *m, m
     case MT_MAT_INT16: case MT_MAT_UINT16: case MT_MAT_INT32: case MT_MAT_UINT32:
     case MT_MAT_INT64: case MT_MAT_UINT64:
         MT_TRY(next_elem(c, &sub, &pos, &e));
+        MT_TRY(check_numbers(c, b, &e, v->numel, label)); /* before allocating numel values */
         if (v->numel > 0) {
             v->values = malloc((size_t)v->numel * sizeof *v->values);
             if (!v->values) return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory for '%s'", c->name, label);
@@ -454,6 +469,12 @@ static mt_status parse_matrix(mat_ctx *c, const mat_buf *b, const mat_elem *m, m
         MT_TRY(next_elem(c, &sub, &pos, &e));
         return fill_text(c, b, &e, v);
     case MT_MAT_CELL:
+        if (v->numel > (int64_t)((end - pos) / 8)) { /* every item takes at least a tag */
+            char msg[160];
+            snprintf(msg, sizeof msg, "cell array '%s' claims %lld items in %zu bytes", label,
+                     (long long)v->numel, end - pos);
+            return fmt_fail(c, b, m->at, msg);
+        }
         if (v->numel > 0) {
             v->items = calloc((size_t)v->numel, sizeof *v->items);
             if (!v->items) return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory for '%s'", c->name, label);

@@ -10,14 +10,17 @@ local core = require("mtcnn.core").eval
 
 local function near(a, b, what) helper.near(a, b, 1e-12, what) end
 
-describe("fddb: drawing regions on the pixel grid", function()
-  it("counts the pixels of an ellipse: centres inside, radii truncated, centre rounded", function()
-    -- lattice points in a disc of radius 5 and 10 (Gauss's circle problem)
-    assert.are.equal(81, core.fddb_area("ellipse", {5, 5, 0, 10, 10}))
-    assert.are.equal(317, core.fddb_area("ellipse", {10, 10, 0, 50, 50}))
-    assert.are.equal(81, core.fddb_area("ellipse", {5.9, 5.99, 0.3, 10.5, 10.4}))
-    -- clipped to a 100x100 image: the quarter disc with its two half-axes
-    assert.are.equal(26, core.fddb_area("ellipse", {5, 5, 0, 0, 0}, 100, 100))
+-- Pixel counts below were produced by OpenCV 4.6 (Debian python3-opencv) drawing the same
+-- regions the way evaluate.cpp does: cv2.ellipse(mask, centre rounded, radii truncated,
+-- 180 - (pi - angle) * 180 / pi, 0, 360, 1, -1) and cv2.rectangle(mask, corner, corner, 1, -1).
+describe("fddb: drawing regions on the pixel grid as OpenCV does", function()
+  it("counts the pixels of a filled ellipse: a polygon with its outline", function()
+    assert.are.equal(89, core.fddb_area("ellipse", {5, 5, 0, 10, 10}))
+    assert.are.equal(347, core.fddb_area("ellipse", {10, 10, 0, 50, 50}))
+    -- radii truncated to 5, centre (10.5, 10.4) rounded to (10, 10), angle 17 degrees
+    assert.are.equal(91, core.fddb_area("ellipse", {5.9, 5.99, 0.3, 10.5, 10.4}))
+    -- clipped to a 100x100 image
+    assert.are.equal(29, core.fddb_area("ellipse", {5, 5, 0, 0, 0}, 100, 100))
     -- a degenerate ellipse is a line of pixels
     assert.are.equal(11, core.fddb_area("ellipse", {5, 0, 0, 20, 20}))
   end)
@@ -29,6 +32,7 @@ describe("fddb: drawing regions on the pixel grid", function()
     local upright = core.fddb_overlaps({10, 5, math.pi / 2, 50, 50}, column)[1]
     local lying = core.fddb_overlaps({10, 5, 0, 50, 50}, column)[1]
     local area = core.fddb_area("ellipse", {10, 5, 0, 50, 50})
+    assert.are.equal(187, area)
     assert.are.equal(area, core.fddb_area("ellipse", {10, 5, math.pi / 2, 50, 50}))
     near(upright, 21 / area)
     near(lying, 11 / (area + 10))
@@ -42,16 +46,18 @@ describe("fddb: drawing regions on the pixel grid", function()
     assert.are.equal(6, core.fddb_area("rect", {10, 0, -5, 0}))
     assert.are.equal(36, core.fddb_area("rect", {-5, -5, 10, 10}, 100, 100))
     assert.are.equal(0, core.fddb_area("rect", {200, 0, 10, 10}, 100, 100))
+    -- pixels at negative coordinates never count, even when the image size is unknown
+    assert.are.equal(36, core.fddb_area("rect", {-5, -5, 10, 10}))
   end)
 
   it("measures |E and R| / |E or R|", function()
     local ov = core.fddb_overlaps({5, 5, 0, 10, 10, 5, 5, 0, 100, 100}, {5, 5, 10, 10, 200, 200, 4, 4})
-    near(ov[1], 81 / 121) -- the disc lies inside the 11x11 square
+    near(ov[1], 89 / 121) -- the disc lies inside the 11x11 square
     assert.are.equal(0, ov[2])
     assert.are.equal(0, ov[3])
     assert.are.equal(0, ov[4])
-    -- square without the disc's four extreme pixels: 313 shared, 317 + 361 - 313 in all
-    near(core.fddb_overlaps({10, 10, 0, 50, 50}, {41, 41, 18, 18})[1], 313 / 365)
+    near(core.fddb_overlaps({10, 10, 0, 50, 50}, {41, 41, 18, 18})[1], 319 / 389)
+    near(core.fddb_overlaps({10, 10, 0, 50, 50}, {56, 41, 18, 18})[1], 63 / 645)
   end)
 end)
 
@@ -120,7 +126,7 @@ describe("fddb.evaluate on hand-made images", function()
       {name = "2002/08/11/big/img_2", ellipses = {{10, 10, 0, 50, 50}, {10, 10, 0, 150, 50}}},
     })
   end
-  local SQ = 313 / 365 -- overlap of the 19x19 square around a disc
+  local SQ = 319 / 389 -- overlap of the 19x19 square around a disc (OpenCV's pixels)
 
   it("gives TPR 1 at no false positive for perfect detections, the mean overlap as continuous TPR", function()
     local preds = {
@@ -168,14 +174,15 @@ describe("fddb.evaluate on hand-made images", function()
   end)
 
   it("clips regions to the image when its size is known", function()
-    local g = fddb.make_gt({{name = "2002/08/11/big/img_3", ellipses = {{10, 10, 0, 5, 50}}}})
-    local preds = {["2002/08/11/big/img_3"] = {boxes = {{-5, 41, 18, 18, 1}}, width = 100, height = 100}}
+    local g = fddb.make_gt({{name = "2002/08/11/big/img_3", ellipses = {{10, 10, 0, 95, 50}}}})
+    local preds = {["2002/08/11/big/img_3"] = {boxes = {{86, 41, 18, 18, 1}}, width = 100, height = 100}}
     local r = fddb.evaluate(g, preds)
     assert.are.equal(0, #r.warnings)
-    local clipped = core.fddb_overlaps({10, 10, 0, 5, 50}, {-5, 41, 18, 18}, 100, 100)[1]
-    local free = core.fddb_overlaps({10, 10, 0, 5, 50}, {-5, 41, 18, 18})[1]
-    assert.are_not.equal(clipped, free)
-    near(r.continuous.tpr[1], clipped)
+    near(r.continuous.tpr[1], 246 / 287) -- cut at the image's right side
+    preds["2002/08/11/big/img_3"].width = nil
+    r = fddb.evaluate(g, preds)
+    near(r.continuous.tpr[1], 319 / 389)
+    assert.are.equal(1, #r.warnings)
   end)
 end)
 
@@ -213,7 +220,7 @@ describe("scripts/eval_fddb.lua", function()
     assert.are.equal(0, code, err)
     local r = assert(json.decode(out))
     helper.near(r.discrete.tpr_at_500, 2 / 3, 1e-12)
-    helper.near(r.continuous.tpr_at_1000, 2 * 313 / 365 / 3, 1e-12)
+    helper.near(r.continuous.tpr_at_1000, 2 * 319 / 389 / 3, 1e-12)
     assert.are.same({2, 3, 3, 1}, {r.images, r.faces, r.detections, r.max_fp})
     -- thresholds 0.5 (both images), 0.9 (image 1: its face and the false one), 0.95 (the false one)
     assert.are.equal("0.6666666666666666 1 0.5\n0.3333333333333333 1 0.9\n0 1 0.95\n",

@@ -146,6 +146,27 @@ describe("mat.read", function()
   end)
 end)
 
+describe("mat.read on damaged files", function()
+  it("never fails other than with nil and a message: every truncation and many corruptions", function()
+    local full = sample(false)
+    local dir = helper.tmpdir()
+    local path = dir .. "/t.mat"
+    local function try(data)
+      helper.write_file(path, data)
+      local ok, v, err = pcall(mat.read, path)
+      assert.is_true(ok, v)
+      if v == nil then assert.are.equal("string", type(err)) end
+    end
+    for cut = 0, #full - 1 do try(full:sub(1, cut)) end
+    local rng = require("mtcnn.tensor").generator(7)
+    for _ = 1, 400 do
+      local i = rng:integer(129, #full)
+      try(full:sub(1, i - 1) .. string.char(rng:integer(0, 255)) .. full:sub(i + 1))
+    end
+    helper.rmdir(dir)
+  end)
+end)
+
 describe("mat.read on the WIDER FACE ground truth", function()
   local gt_dir = helper.shared .. "/data/wider/eval_tools/ground_truth"
 
