@@ -169,23 +169,48 @@ static mt_status apply_orientation(mt_image **im, int orientation) {
 
 static mt_status jpeg_header(tjhandle tj, const uint8_t *data, size_t n, const char *name, int *w,
                              int *h, int *cs) {
-    int subsamp;
+    int subsamp = 0;
+    *w = *h = 0;
+    *cs = 0;
     if (tjDecompressHeader3(tj, data, (unsigned long)n, w, h, &subsamp, cs) != 0)
         return mt_fail(MT_ERR_FORMAT, "%s: not a readable JPEG file (%s)", name,
+                       tjGetErrorStr2(tj));
+    /* a header cut short can "succeed" without a frame: sides are 1..65535 */
+    if (*w < 1 || *h < 1 || *w > 65535 || *h > 65535)
+        return mt_fail(MT_ERR_FORMAT, "%s: truncated or corrupt JPEG header (%s)", name,
                        tjGetErrorStr2(tj));
     return MT_OK;
 }
 
+/* Warnings after which the decoded picture is whole and right: stray bytes
+ * between markers, odd but harmless headers. Everything else (truncation,
+ * damaged entropy data) fails, unless the caller asked for strictness, in
+ * which case these fail too. TurboJPEG's warning/fatal code is not reliable
+ * after an earlier warning, so the message decides. */
+static int benign_jpeg_warning(const char *msg) {
+    static const char *const benign[] = {
+        "extraneous bytes before marker",
+        "unknown JFIF revision",
+        "Inconsistent progression sequence",
+        "bad ICC marker",
+        "Invalid SOS parameters for sequential JPEG",
+    };
+    for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++)
+        if (strstr(msg, benign[i])) return 1;
+    return 0;
+}
+
 /* Converts n CMYK pixels to RGB. Adobe files store the inks inverted
- * (255 = no ink); others store plain ink amounts. */
+ * (255 = no ink), others plain ink amounts. The arithmetic is OpenCV's
+ * (value = k - (255 - c) * k / 256 on inverted data), so that CMYK files
+ * decode as they do for the reference tools. */
 static void cmyk_to_rgb(const uint8_t *src, uint8_t *dst, size_t n, int inverted) {
     for (size_t i = 0; i < n; i++, src += 4, dst += 3) {
         unsigned c = src[0], m = src[1], y = src[2], k = src[3];
         if (!inverted) c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
-        /* value = (1 - ink) * (1 - black), rounded */
-        dst[0] = (uint8_t)((c * k + 127) / 255);
-        dst[1] = (uint8_t)((m * k + 127) / 255);
-        dst[2] = (uint8_t)((y * k + 127) / 255);
+        dst[0] = (uint8_t)(k - (((255 - c) * k) >> 8));
+        dst[1] = (uint8_t)(k - (((255 - m) * k) >> 8));
+        dst[2] = (uint8_t)(k - (((255 - y) * k) >> 8));
     }
 }
 
@@ -221,13 +246,8 @@ static mt_status decode_jpeg(mt_image **out, const uint8_t *data, size_t n, cons
     }
     if (rc != 0) {
         const char *msg = tjGetErrorStr2(tj);
-        int warning = tjGetErrorCode(tj) == TJERR_WARNING;
-        /* A warning still yields an image. Truncation leaves the bottom grey:
-         * refuse it; tolerate the rest (e.g. extraneous bytes before a
-         * marker), as OpenCV does, unless strict. */
-        if (!warning || (o && o->strict) || strstr(msg, "Premature end")) {
-            st = mt_fail(MT_ERR_FORMAT, "%s: %s JPEG file (%s)", name,
-                         warning ? "truncated or corrupt" : "corrupt", msg);
+        if (tjGetErrorCode(tj) != TJERR_WARNING || (o && o->strict) || !benign_jpeg_warning(msg)) {
+            st = mt_fail(MT_ERR_FORMAT, "%s: truncated or corrupt JPEG file (%s)", name, msg);
             goto done;
         }
     }
@@ -304,6 +324,8 @@ static mt_status decode_png(mt_image **out, const uint8_t *data, size_t n, const
     } else {
         rc = spng_decode_image(ctx, im->data, mt_image_bytes(w, h), SPNG_FMT_RGB8, 0);
     }
+    /* read on to the end: a file cut after its image data lacks IEND */
+    if (rc == 0) rc = spng_decode_chunks(ctx);
     if (rc != 0) {
         st = mt_fail(MT_ERR_FORMAT, "%s: truncated or corrupt PNG file (%s)", name,
                      spng_strerror(rc));
