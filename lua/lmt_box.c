@@ -254,8 +254,11 @@ static int opt_bool(lua_State *L, int idx, const char *name, int def) {
 static const char *opt_string(lua_State *L, int idx, const char *name, const char *def) {
     if (!lua_istable(L, idx)) return def;
     lua_getfield(L, idx, name);
-    const char *v = lua_isnil(L, -1) ? def : lua_tostring(L, -1);
-    if (!v) luaL_error(L, "option '%s' must be a string", name);
+    const char *v = def;
+    if (!lua_isnil(L, -1)) {
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "option '%s' must be a string", name);
+        v = lua_tostring(L, -1);
+    }
     lua_pop(L, 1); /* the string stays alive in the options table */
     return v;
 }
