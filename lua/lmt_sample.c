@@ -35,6 +35,7 @@ static const pdesc params[] = {
     P(min_face, P_INT),      P(near_neg_tries, P_INT),     P(pos_tries, P_INT),
     P(side_lo, P_NUM),       P(side_hi, P_NUM),            P(jitter, P_NUM),
     P(pos_iou, P_NUM),       P(part_iou, P_NUM),           P(label_by_all_faces, P_BOOL),
+    P(mirror_p, P_NUM),
     P(lmk_min_face, P_INT),  P(lmk_plain, P_BOOL),         P(lmk_shift_tries, P_INT),
     P(lmk_iou, P_NUM),       P(lmk_mirror_p, P_NUM),       P(lmk_rotate_p, P_NUM),
     P(lmk_angle, P_NUM),
