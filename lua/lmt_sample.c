@@ -162,6 +162,7 @@ static void push_result(lua_State *L, holder *h) {
     mt_image **box = mtL_newimagebox(L);
     *box = s->images;
     s->images = NULL;
+    mtL_image_pressure(L, *box);
     lua_setfield(L, -2, "images");
     /* the small integer columns as float tensors, like everything numeric */
     float *tmp = (float *)lua_newuserdatauv(L, (size_t)(3 * n + 1) * sizeof(float), 0);

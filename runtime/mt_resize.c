@@ -521,7 +521,7 @@ mt_status mt_resize_image(mt_image **out, const mt_image *im, int dw, int dh, mt
     MT_TRY(check_out_size(dw, dh, what));
     if (im->width < 1 || im->height < 1)
         return mt_fail(MT_ERR_ARG, "%s: the image is empty (%dx%d)", what, im->width, im->height);
-    MT_TRY(mt_image_new(out, dw, dh));
+    MT_TRY(mt_image_new_uninit(out, dw, dh));
     src_desc s = image_src(im);
     dst_desc d;
     memset(&d, 0, sizeof d);

@@ -160,7 +160,7 @@ static mt_status set_from_plan(mt_sample_set **out, const plan_list *l, int size
         mt_sample_set_free(s);
         return oom();
     }
-    mt_status st = mt_image_new(&s->images, size, (int)(l->n * size));
+    mt_status st = mt_image_new_uninit(&s->images, size, (int)(l->n * size));
     if (st != MT_OK) {
         mt_sample_set_free(s);
         return st;
@@ -278,7 +278,7 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
 /* Flips sample i of a strip left-right. */
 static void flip_sample(mt_image *strip, int64_t i) {
     int S = strip->width;
-    mt_image view = {S, S, strip->data + (size_t)i * S * S * 3};
+    mt_image view = {S, S, strip->data + (size_t)i * S * S * 3, 0};
     mt_image_flip_inplace(&view);
 }
 
