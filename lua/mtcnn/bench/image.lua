@@ -19,6 +19,8 @@ M.options = {
   {name = "boxes", kind = "int", default = 256, help = "crops per batch"},
   {name = "wider", kind = "int", default = 0, help = "WIDER_train images for sample generation (0: all)"},
   {name = "shared", kind = "string", default = "", help = "the shared data folder (default: ../shared)"},
+  {name = "write-jpeg", kind = "string", default = "",
+   help = "also write the test JPEG here (for scripts/opencv_image_bench.py)"},
 }
 
 local function shared_dir(args)
@@ -70,10 +72,15 @@ function M.run(args, report)
   local threads = sys.threads()
   local jpeg, height = test_jpeg(shared)
   local reps = args.reps
+  if args.write_jpeg ~= "" then
+    local f = assert(io.open(args.write_jpeg, "wb"))
+    f:write(jpeg)
+    f:close()
+  end
 
-  -- decoding
-  local img
-  local r = bench.time(function() img = assert(image.decode(jpeg)) end, {warmup = 2, reps = reps})
+  -- decoding (each picture freed at once, as a loader does with <close>)
+  local r = bench.time(function() assert(image.decode(jpeg)):free() end, {warmup = 2, reps = reps})
+  local img = assert(image.decode(jpeg))
   local decode_s = r.median
   report{bench = "image", op = "decode_jpeg", size = ("1024x%d"):format(height), threads = threads,
          ms_median = r.median * 1e3, ms_min = r.min * 1e3, mpix_per_s = 1024 * height / r.median / 1e6}
