@@ -772,6 +772,7 @@ static int m_to_string(lua_State *L) {
 static int m_to_tensor(lua_State *L) {
     lua_settop(L, 2); /* optional arguments keep their slots */
     mt_image *im = mtL_checkimage(L, 1);
+    mt_pixel_norm norm = opt_norm(L, 2);
     int64_t shape[3] = {3, im->height, im->width};
     mt_tensor *out = out_tensor(L, 2, 3, shape);
     mt_tensor *v;
@@ -795,7 +796,7 @@ static int m_to_tensor(lua_State *L) {
     }
     MTL_CHECK(L, mt_tensor_view(&v, out, 4, vshape, vstride, out->offset));
     const mt_image *ims[1] = {im};
-    mt_status st = mt_image_to_tensor(ims, 1, v, opt_norm(L, 2));
+    mt_status st = mt_image_to_tensor(ims, 1, v, norm); /* cannot raise: v is released next */
     mt_tensor_release(v);
     MTL_CHECK(L, st);
     return 1;
@@ -1044,6 +1045,13 @@ static int l_memory(lua_State *L) {
     return 1;
 }
 
+/* image.release_cache(): frees the pixel buffers kept for reuse */
+static int l_release_cache(lua_State *L) {
+    (void)L;
+    mt_image_release_cache();
+    return 0;
+}
+
 /* image.text_size(text [, scale]) -> width, height */
 static int l_text_size(lua_State *L) {
     int w, h;
@@ -1117,6 +1125,7 @@ static const luaL_Reg image_functions[] = {
     {"alignment_template", l_alignment_template},
     {"text_size", l_text_size},
     {"memory", l_memory},
+    {"release_cache", l_release_cache},
     {NULL, NULL},
 };
 

@@ -1,4 +1,5 @@
-/* mt_image.c - the image object, crops, mirroring and tensor conversion. */
+/* mt_image.c - the image object (with a small cache of freed pixel buffers), crops,
+ * mirroring and tensor conversion. */
 #include "mt_image.h"
 
 #include "mt_alloc.h"

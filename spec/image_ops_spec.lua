@@ -59,6 +59,8 @@ describe("the image object", function()
     local c = image.new(990, 500)
     assert.are.same({0, 0, 0}, {c:get(989, 499)})
     c:free()
+    image.release_cache()
+    assert.are.equal(0, image.memory().cached)
   end)
 
   it("converts to and from raw bytes and tensors", function()
