@@ -85,9 +85,10 @@ mt_status mt_image_new_uninit(mt_image **out, int width, int height) {
                        MT_IMAGE_MAX_SIDE);
     mt_image *im = (mt_image *)calloc(1, sizeof *im);
     if (!im) return mt_fail(MT_ERR_OOM, "image: out of memory");
-    size_t n = mt_image_bytes(width, height), cap = n;
+    /* an empty image still owns a (minimal) block: capacity 0 marks views */
+    size_t n = mt_image_bytes(width, height), cap = n ? n : 1;
     im->data = cache_take(n, &cap);
-    if (!im->data) im->data = (uint8_t *)mt_host_alloc(n, "image");
+    if (!im->data) im->data = (uint8_t *)mt_host_alloc(cap, "image");
     if (!im->data) {
         free(im);
         return MT_ERR_OOM;
