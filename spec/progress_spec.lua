@@ -18,9 +18,10 @@ describe("progress bars", function()
     bar:finish()
     local lines = {}
     for l in r.text():gmatch("[^\n]+") do lines[#lines + 1] = l end
-    assert.are.equal(10, #lines)
-    assert.matches("^job  10%% |###", lines[1])
-    assert.matches("100/100", lines[10])
+    assert.are.equal(11, #lines) -- the start, then every tenth
+    assert.matches("^job   0%% |", lines[1])
+    assert.matches("^job  10%% |###", lines[2])
+    assert.matches("100/100", lines[11])
   end)
 
   it("redraw in place on a terminal and end with a newline", function()
