@@ -19,7 +19,7 @@ describe("progress bars", function()
     local lines = {}
     for l in r.text():gmatch("[^\n]+") do lines[#lines + 1] = l end
     assert.are.equal(11, #lines) -- the start, then every tenth
-    assert.matches("^job   0%% |", lines[1])
+    assert.matches("^job   1%% |%.+| 1/100", lines[1])
     assert.matches("^job  10%% |###", lines[2])
     assert.matches("100/100", lines[11])
   end)
