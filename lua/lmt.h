@@ -22,6 +22,7 @@
 
 #define MTL_TENSOR "mtcnn.Tensor"
 #define MTL_GENERATOR "mtcnn.Generator"
+#define MTL_IMAGE "mtcnn.Image"
 
 /* Returns the tensor at idx or raises "bad argument #idx (mtcnn.Tensor expected)". */
 mt_tensor *mtL_checktensor(lua_State *L, int idx);
@@ -50,6 +51,16 @@ int mtL_checkshape(lua_State *L, int first, int last, int64_t *shape, const char
 int mtL_checkdim(lua_State *L, int idx, int ndim, const char *what);
 /* The generator at idx if it is one, else the default generator. */
 mt_rng *mtL_optgenerator(lua_State *L, int idx);
+
+/* Images (lmt_image.c): a boxed mt_image* with the metatable "mtcnn.Image",
+ * owned by the box like tensors. checkimage raises on a freed image. */
+struct mt_image;
+struct mt_image *mtL_checkimage(lua_State *L, int idx);
+struct mt_image *mtL_testimage(lua_State *L, int idx);
+/* Pushes a new image box holding NULL (it reads as a freed image until
+ * *box is set). Bindings push the box first and then make the image into it,
+ * so that a Lua memory error cannot leak the image. */
+struct mt_image **mtL_newimagebox(lua_State *L);
 
 /* The module openers, called by luaopen_mtcnn_core (lmt_init.c). Each pushes
  * one table. */

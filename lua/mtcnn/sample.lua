@@ -1,0 +1,46 @@
+-- mtcnn.sample: MTCNN training crops (SPEC.md 2.2 and 2.3), cut in C.
+--
+--   local sample = require "mtcnn.sample"
+--   local r = sample.detection(img, faces, {size = 12, seed = 7})
+--   -- r.count samples: r.images (a 12 x count*12 strip), r.labels (1 pos, 0 neg,
+--   -- -1 part), r.boxes (crops, inclusive), r.targets, r.iou, r.faces, r.counts
+--   local l = sample.landmarks(img, box, points, {size = 48, seed = 7})
+--   -- label -2, r.landmarks planar (x1..x5, y1..y5) normalised to the crop
+--
+-- Every parameter (sample.defaults()) can be given by name in the options;
+-- unknown names are an error. seed = n (or generator = g) makes a run
+-- reproducible. See runtime/mt_sample.h for the meaning of each parameter.
+
+local core = require "mtcnn.core"
+local image = require "mtcnn.image"
+
+local C = core.sample
+local M = {}
+
+M.defaults = C.defaults
+
+--- sample.detection(img, faces [, opts]) -> result (see the header)
+function M.detection(img, faces, opts)
+  return C.detection(img, faces, opts)
+end
+
+--- sample.landmarks(img, box, points [, opts]) -> result
+function M.landmarks(img, box, points, opts)
+  return C.landmarks(img, box, points, opts)
+end
+
+--- sample.images(result) -> list of the result's samples as separate images
+function M.images(result)
+  return image.split_strip(result.images, result.size)
+end
+
+--- sample.reconstruct(result, i) -> the face box that sample i's target
+--- points at (calibrating its crop with its target); for checks and pictures.
+function M.reconstruct(result, i)
+  local b = result.boxes[i]
+  local t = result.targets[i]
+  local w, h = b[3] - b[1] + 1, b[4] - b[2] + 1
+  return {b[1] + t[1] * w, b[2] + t[2] * h, b[3] + t[3] * w, b[4] + t[4] * h}
+end
+
+return M
