@@ -253,12 +253,14 @@ function detector:detect_batch(images)
     local x = self:buffer("onet", #c, 3, 48, 48)
     c:crop(ims, 48, self.resize, x)
     local out = self:forward_batched(self.onet, x)
-    local pts = out.landmarks
+    local cls, reg, pts = out.cls, out.box, out.landmarks
     if self.flip_landmarks and pts then
+      -- the net's outputs are reused buffers: keep this pass's before the next
+      cls, reg, pts = cls:clone(), reg:clone(), pts:clone()
       local mirrored = self:forward_batched(self.onet, core.detect.flip_width(x))
       pts = core.detect.mirror_average(pts, mirrored.landmarks)
     end
-    c:set_outputs(out.cls, out.box, pts)
+    c:set_outputs(cls, reg, pts)
     c:filter(self.thresholds[3])
     c:decode_landmarks()
     c:calibrate(true)
@@ -282,6 +284,29 @@ end
 --- Detects the faces of one image (an mtcnn image or a path).
 function detector:detect(img)
   return self:detect_batch({img})[1]
+end
+
+--- A copy of img with each face's box (green), score and landmarks (red) drawn.
+function detector.draw(img, faces, opts)
+  opts = opts or {}
+  local pic = img:clone()
+  local side = math.min(img.width, img.height)
+  local thick = opts.thickness or math.max(2, side // 250)
+  local scale = opts.text_scale or math.max(1, side // 256)
+  local function r(v) return math.floor(v + 0.5) end
+  for _, f in ipairs(faces) do
+    local x1, y1, x2, y2 = r(f.box[1]), r(f.box[2]), r(f.box[3]), r(f.box[4])
+    pic:draw_rect(x1, y1, x2, y2, {color = opts.color or "green", thickness = thick})
+    for _, p in ipairs(f.landmarks or {}) do
+      pic:draw_point(r(p[1]), r(p[2]), {color = opts.point_color or "red", radius = thick + 1})
+    end
+    local label = ("%.3f"):format(f.score)
+    local _, th = image.text_size(label, scale)
+    local ty = y1 - th - 2
+    if ty < 0 then ty = y1 + 2 end
+    pic:draw_text(x1, ty, label, {color = "white", scale = scale, background = opts.color or "green"})
+  end
+  return pic
 end
 
 --- The settings in effect, for reports.
