@@ -24,6 +24,7 @@ static const mtL_module modules[] = {
     {"box", mtL_open_box},
     {"sample", mtL_open_sample},
     {"detect", mtL_open_detect},
+    {"eval", mtL_open_eval},
     {NULL, NULL},
 };
 

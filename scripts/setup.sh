@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config
           liblua5.4-dev lua5.4 libreadline-dev
-          libturbojpeg0-dev libspng-dev libopenblas-dev
+          libturbojpeg0-dev libspng-dev libopenblas-dev zlib1g-dev gnuplot-nox
           lua-busted tmux"
 
 SUDO=""

@@ -1,0 +1,299 @@
+-- mtcnn.eval.predictions: reading and writing detections for the evaluators.
+--
+-- Three formats:
+--   * our detect JSON Lines: one object per image,
+--       {"image": path, "width": W, "height": H,
+--        "faces": [{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x5]}]}
+--     boxes 0-based with inclusive x2, y2 (width = x2 - x1 + 1);
+--   * the official WIDER FACE submission layout: a folder of EVENT/NAME.txt
+--     files holding the image name, the face count, then "x y w h score" lines;
+--   * rectangle lists as the FDDB tools read them (and the seed writes them):
+--     blocks of an image name line, a count line, then "x y w h score" lines.
+--
+--   predictions.key(path, depth)            last `depth` path parts, no extension
+--   predictions.xywh(box)                   {x1,y1,x2,y2} -> x, y, w, h (w = x2 - x1 + 1)
+--   predictions.read_jsonl(path)            -> records | nil, message
+--   predictions.read_wider_file(path)       -> boxes {{x, y, w, h, score}, ...} | nil, message
+--   predictions.read_rect_file(path)        -> records | nil, message
+--   predictions.format_wider(name, boxes)   -> the text of one submission file
+--   predictions.write_wider(dir, image, faces) -> path | nil, message
+--   predictions.jsonl_to_wider(jsonl, dir)  -> count | nil, message
+--   predictions.is_dir(path)                -> boolean
+--
+-- A record is {image = path, width = W|nil, height = H|nil, boxes = {{x, y,
+-- w, h, score}, ...}, faces = the JSON faces (JSON Lines only), line = n}.
+-- Malformed input gives nil and a message naming the file, the line and the
+-- problem; files are written to a temporary name and renamed.
+
+local json = require "mtcnn.json"
+
+local predictions = {}
+
+--- The last `depth` components of a path (backslashes count as slashes),
+--- without the file extension: key("a/WIDER_val/images/0--Parade/x.jpg", 2)
+--- is "0--Parade/x".
+function predictions.key(path, depth)
+  local parts = {}
+  for part in path:gsub("\\", "/"):gmatch("[^/]+") do
+    if part ~= "." then parts[#parts + 1] = part end
+  end
+  local first = math.max(1, #parts - depth + 1)
+  local key = table.concat(parts, "/", first)
+  return (key:gsub("%.[%w]+$", ""))
+end
+
+--- x, y, w, h of an inclusive box {x1, y1, x2, y2}.
+function predictions.xywh(box)
+  return box[1], box[2], box[3] - box[1] + 1, box[4] - box[2] + 1
+end
+
+-- The fewest digits that read back as the same double (as mtcnn.json writes numbers).
+local function fmt_number(v)
+  if math.type(v) == "integer" then return ("%d"):format(v) end
+  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(math.tointeger(v)) end
+  for digits = 15, 17 do
+    local s = ("%." .. digits .. "g"):format(v)
+    if tonumber(s) == v then return s end
+  end
+  return ("%.17g"):format(v)
+end
+predictions.fmt_number = fmt_number
+
+local function finite(v)
+  return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
+end
+
+--- True when path names a folder.
+function predictions.is_dir(path)
+  local f = io.open(path, "r")
+  if not f then return false end
+  local ok, _, code = f:read(0)
+  f:close()
+  return ok == nil and code == 21 -- EISDIR
+end
+
+-- Checks one face of a JSON Lines record; returns the box as x, y, w, h, score.
+local function check_face(face, where)
+  if type(face) ~= "table" then return nil, where .. ": a face is not an object" end
+  local b = face.box
+  if type(b) ~= "table" or #b ~= 4 or not (finite(b[1]) and finite(b[2]) and finite(b[3]) and finite(b[4])) then
+    return nil, where .. ": a face's \"box\" must be four finite numbers [x1, y1, x2, y2]"
+  end
+  if not finite(face.score) then return nil, where .. ": a face has no finite \"score\"" end
+  local x, y, w, h = predictions.xywh(b)
+  return {x, y, w, h, face.score}
+end
+
+--- Reads our detect JSON Lines. Blank lines are skipped.
+function predictions.read_jsonl(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, ("cannot open predictions %s"):format(err) end
+  local records, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    if line:match("%S") then
+      local where = ("%s:%d"):format(path, n)
+      local rec, jerr = json.decode(line)
+      if rec == nil then
+        f:close()
+        return nil, ("%s: not JSON: %s"):format(where, jerr)
+      end
+      if type(rec) ~= "table" or type(rec.image) ~= "string" then
+        f:close()
+        return nil, where .. ": each line must be an object with an \"image\" path"
+      end
+      if type(rec.faces) ~= "table" then
+        f:close()
+        return nil, where .. ": \"faces\" must be a list"
+      end
+      local boxes = {}
+      for i, face in ipairs(rec.faces) do
+        local box, ferr = check_face(face, where)
+        if not box then
+          f:close()
+          return nil, ferr
+        end
+        boxes[i] = box
+      end
+      local width = finite(rec.width) and rec.width or nil
+      local height = finite(rec.height) and rec.height or nil
+      records[#records + 1] = {image = rec.image, width = width, height = height,
+                               boxes = boxes, faces = rec.faces, line = n}
+    end
+  end
+  f:close()
+  return records
+end
+
+-- Parses "x y w h score" (more numbers may follow, as in some submissions).
+local function parse_box_line(line, where)
+  local v = {}
+  for tok in line:gmatch("%S+") do
+    local x = tonumber(tok)
+    if not finite(x) then return nil, ("%s: '%s' is not a number"):format(where, tok) end
+    v[#v + 1] = x
+    if #v == 5 then break end
+  end
+  if #v < 5 then return nil, ("%s: expected 'x y w h score', got '%s'"):format(where, line) end
+  return v
+end
+
+-- Reads lines of a text file, dropping a trailing CR (files written on Windows).
+local function read_lines(path, what)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, ("cannot open %s %s"):format(what, err) end
+  local lines = {}
+  for line in f:lines() do lines[#lines + 1] = line:gsub("\r$", "") end
+  f:close()
+  return lines
+end
+
+--- Reads one file of the WIDER submission layout: name line, count line, then
+--- count lines "x y w h score". Returns the boxes in file order.
+function predictions.read_wider_file(path)
+  local lines, err = read_lines(path, "prediction file")
+  if not lines then return nil, err end
+  local count = tonumber(lines[2] and lines[2]:match("^%s*(%S+)%s*$"))
+  if count == nil or count < 0 or count ~= math.floor(count) then
+    return nil, ("%s:2: expected the number of faces, got '%s'"):format(path, tostring(lines[2]))
+  end
+  local boxes = {}
+  for i = 1, count do
+    local line = lines[i + 2]
+    if line == nil then
+      return nil, ("%s: says %d faces but has %d box lines"):format(path, count, i - 1)
+    end
+    local box, berr = parse_box_line(line, ("%s:%d"):format(path, i + 2))
+    if not box then return nil, berr end
+    boxes[i] = box
+  end
+  return boxes
+end
+
+--- Reads a rectangle list (FDDB detections): blocks of name, count, boxes.
+function predictions.read_rect_file(path)
+  local lines, err = read_lines(path, "detection file")
+  if not lines then return nil, err end
+  local records, i = {}, 1
+  while i <= #lines do
+    local name = lines[i]:match("^%s*(.-)%s*$")
+    if name == "" then
+      i = i + 1
+    else
+      local count = tonumber(lines[i + 1] and lines[i + 1]:match("^%s*(%S+)%s*$"))
+      if count == nil or count < 0 or count ~= math.floor(count) then
+        return nil, ("%s:%d: expected the number of boxes of %s, got '%s'"):format(
+          path, i + 1, name, tostring(lines[i + 1]))
+      end
+      local boxes = {}
+      for k = 1, count do
+        local line = lines[i + 1 + k]
+        if line == nil then
+          return nil, ("%s: %s says %d boxes, the file ends after %d"):format(path, name, count, k - 1)
+        end
+        local box, berr = parse_box_line(line, ("%s:%d"):format(path, i + 1 + k))
+        if not box then return nil, berr end
+        boxes[k] = box
+      end
+      records[#records + 1] = {image = name, boxes = boxes, line = i}
+      i = i + 2 + count
+    end
+  end
+  return records
+end
+
+--- The text of one submission file: the image's file name, the face count,
+--- then "x y w h score" per face (numbers written exactly).
+function predictions.format_wider(name, boxes)
+  local out = {name, tostring(#boxes)}
+  for _, b in ipairs(boxes) do
+    out[#out + 1] = ("%s %s %s %s %s"):format(fmt_number(b[1]), fmt_number(b[2]),
+      fmt_number(b[3]), fmt_number(b[4]), fmt_number(b[5]))
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- Creates a folder and its parents; nil, message on failure.
+function predictions.mkdir(dir)
+  if predictions.is_dir(dir) then return true end
+  local ok = os.execute("mkdir -p " .. shell_quote(dir))
+  if not ok or not predictions.is_dir(dir) then return nil, "cannot create folder " .. dir end
+  return true
+end
+
+--- Writes text to path through a temporary file and a rename.
+function predictions.write_atomic(path, text)
+  local tmp = ("%s.tmp.%d"):format(path, require("mtcnn.core").sys.pid())
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, ("cannot write %s"):format(err) end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    return nil, ("cannot write %s: %s"):format(path, tostring(werr or cerr))
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, ("cannot rename %s to %s: %s"):format(tmp, path, tostring(rerr))
+  end
+  return true
+end
+
+--- Writes one image's faces in the official WIDER submission layout:
+--- DIR/EVENT/NAME.txt, EVENT being the image's folder. faces are our
+--- detections ({box = {x1, y1, x2, y2}, score = s}, inclusive boxes).
+--- Returns the file's path, or nil and a message.
+function predictions.write_wider(dir, image_path, faces)
+  local key = predictions.key(image_path, 2)
+  local event, name = key:match("^(.+)/([^/]+)$")
+  if not event then
+    return nil, ("write_wider: %s has no event folder (expected EVENT/NAME.jpg)"):format(image_path)
+  end
+  local boxes = {}
+  for i, face in ipairs(faces) do
+    local box, err = check_face(face, "write_wider: " .. image_path)
+    if not box then return nil, err end
+    boxes[i] = box
+  end
+  local folder = dir .. "/" .. event
+  local ok, err = predictions.mkdir(folder)
+  if not ok then return nil, err end
+  local path = folder .. "/" .. name .. ".txt"
+  local file_name = image_path:gsub("\\", "/"):match("([^/]+)$")
+  ok, err = predictions.write_atomic(path, predictions.format_wider(file_name, boxes))
+  if not ok then return nil, err end
+  return path
+end
+
+--- Converts our JSON Lines into the submission layout under dir. Returns the
+--- number of files written.
+function predictions.jsonl_to_wider(jsonl_path, dir)
+  local records, err = predictions.read_jsonl(jsonl_path)
+  if not records then return nil, err end
+  for _, rec in ipairs(records) do
+    local ok, werr = predictions.write_wider(dir, rec.image, rec.faces)
+    if not ok then return nil, werr end
+  end
+  return #records
+end
+
+--- Indexes records by key(image, depth). Two records of one image are an error.
+function predictions.index(records, depth, source)
+  local by = {}
+  for _, rec in ipairs(records) do
+    local k = predictions.key(rec.image, depth)
+    local prev = by[k]
+    if prev then
+      return nil, ("%s: image %s appears twice (lines %d and %d)"):format(source, k, prev.line, rec.line)
+    end
+    by[k] = rec
+  end
+  return by
+end
+
+return predictions
