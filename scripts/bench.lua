@@ -7,7 +7,7 @@
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local MODES = {"tensor", "train"}
+local MODES = {"tensor", "train", "detect"}
 
 -- the mode's own options join the common ones
 local mode_name = arg[1]
@@ -46,6 +46,15 @@ mode.run(args, report)
 
 if not args.json then
   if #rows == 0 then return end
+  -- nested tables become dotted columns (stages.pnet.ms)
+  local function flatten(t, prefix, out)
+    for k, v in pairs(t) do
+      local key = prefix and (prefix .. "." .. k) or k
+      if type(v) == "table" then flatten(v, key, out) else out[key] = v end
+    end
+    return out
+  end
+  for i, r in ipairs(rows) do rows[i] = flatten(r, nil, {}) end
   local cols = {}
   for k in pairs(rows[1]) do cols[#cols + 1] = k end
   table.sort(cols)

@@ -32,6 +32,8 @@ local args = cli.parse(arg, {
     {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
     {name = "threads", kind = "int", metavar = "N", help = "threads of the C kernels (default: all CPUs)"},
     {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image"},
+    {name = "wider", kind = "string", metavar = "DIR",
+     help = "also write the official WIDER FACE submission layout (DIR/EVENT/NAME.txt)"},
     {name = "resume", kind = "flag", help = "skip images already in the --json output and append"},
     {name = "draw", kind = "string", metavar = "DIR", help = "write pictures with boxes and landmarks"},
     {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops"},
@@ -156,7 +158,7 @@ if args.json then
   end
 end
 
-for _, d in ipairs({args.draw, args.align}) do
+for _, d in ipairs({args.draw, args.align, args.wider}) do
   if d then
     local ok, err = sys.mkdir(d)
     if not ok then die(err) end
@@ -223,6 +225,10 @@ for _, entry in ipairs(todo) do
           f.box[3], f.box[4], f.score)
       end
       bar:print(table.concat(lines, "\n"))
+    end
+    if args.wider then
+      local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
+      if not ok then bar:print("detect.lua: " .. werr) end
     end
     if args.draw then
       local pic = detector.draw(img, faces)
