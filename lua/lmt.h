@@ -61,6 +61,10 @@ struct mt_image *mtL_testimage(lua_State *L, int idx);
  * *box is set). Bindings push the box first and then make the image into it,
  * so that a Lua memory error cannot leak the image. */
 struct mt_image **mtL_newimagebox(lua_State *L);
+/* Call once a new image sits in its box: runs a collection when the pixels
+ * of live images have grown by 32 MiB since the last one, so that garbage
+ * images (invisible to Lua's accounting) are freed at the pace they are made. */
+void mtL_image_pressure(lua_State *L, const struct mt_image *im);
 
 /* The module openers, called by luaopen_mtcnn_core (lmt_init.c). Each pushes
  * one table. */

@@ -7,7 +7,7 @@
  *   c:nms(threshold, "union" | "min" [, from = 1])   -- per image
  *   c:calibrate(plus_one) ; c:square() ; c:fix()
  *   c:crop(images, size, method, out)                 -- [n,3,size,size], normalised
- *   c:set_outputs(prob, reg [, pts]) ; c:filter(threshold) ; c:decode_landmarks()
+ *   c:set_outputs(prob, reg [, pts]) ; c:filter(threshold) ; c:decode_landmarks([offset])
  *   c:faces([image]) -> {{box = {x1,y1,x2,y2}, score, landmarks = {{x,y} x5}}, ...}
  * Image indices are 1-based in Lua. Faces are in the project's 0-based,
  * inclusive convention (the original's numbers minus 1).
@@ -109,8 +109,9 @@ static int m_filter(lua_State *L) {
     return 1;
 }
 
+/* c:decode_landmarks([offset = 1]) */
 static int m_decode_landmarks(lua_State *L) {
-    mt_cands_decode_landmarks(check_cands(L, 1));
+    mt_cands_decode_landmarks(check_cands(L, 1), luaL_optnumber(L, 2, 1.0));
     lua_settop(L, 1);
     return 1;
 }

@@ -35,6 +35,7 @@ static const pdesc params[] = {
     P(min_face, P_INT),      P(near_neg_tries, P_INT),     P(pos_tries, P_INT),
     P(side_lo, P_NUM),       P(side_hi, P_NUM),            P(jitter, P_NUM),
     P(pos_iou, P_NUM),       P(part_iou, P_NUM),           P(label_by_all_faces, P_BOOL),
+    P(mirror_p, P_NUM),
     P(lmk_min_face, P_INT),  P(lmk_plain, P_BOOL),         P(lmk_shift_tries, P_INT),
     P(lmk_iou, P_NUM),       P(lmk_mirror_p, P_NUM),       P(lmk_rotate_p, P_NUM),
     P(lmk_angle, P_NUM),
@@ -161,6 +162,7 @@ static void push_result(lua_State *L, holder *h) {
     mt_image **box = mtL_newimagebox(L);
     *box = s->images;
     s->images = NULL;
+    mtL_image_pressure(L, *box);
     lua_setfield(L, -2, "images");
     /* the small integer columns as float tensors, like everything numeric */
     float *tmp = (float *)lua_newuserdatauv(L, (size_t)(3 * n + 1) * sizeof(float), 0);

@@ -1,4 +1,7 @@
 /* mt_box.c - IoU, NMS, square-ify, calibration, targets and landmark maps. */
+/* the overlaps must round as written, in vector and scalar code alike */
+#pragma GCC optimize("fp-contract=off")
+
 #include "mt_box.h"
 
 #include <math.h>
@@ -34,51 +37,78 @@ static int by_score(const void *pa, const void *pb) {
     return a->index > b->index ? -1 : (a->index < b->index ? 1 : 0);
 }
 
+/* flag[j] = overlap(top, box j) <= threshold for j in [1, m), the boxes as
+ * columns x1, y1, x2, y2, area. Written without branches so that it runs as
+ * vector code (AVX-512, AVX2 or SSE2, chosen at run time); each lane computes
+ * exactly the scalar expression, so the choice does not change any result. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void nms_flags(const double *restrict x1, const double *restrict y1,
+                      const double *restrict x2, const double *restrict y2,
+                      const double *restrict area, int64_t m, double threshold, int use_min,
+                      unsigned char *restrict flag) {
+    double tx1 = x1[0], ty1 = y1[0], tx2 = x2[0], ty2 = y2[0], ta = area[0];
+    if (use_min) {
+        for (int64_t j = 1; j < m; j++) {
+            double iw = (tx2 < x2[j] ? tx2 : x2[j]) - (tx1 > x1[j] ? tx1 : x1[j]) + 1;
+            double ih = (ty2 < y2[j] ? ty2 : y2[j]) - (ty1 > y1[j] ? ty1 : y1[j]) + 1;
+            double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
+            double o = inter / (ta < area[j] ? ta : area[j]);
+            flag[j] = o <= threshold; /* NaN is not <= anything: dropped */
+        }
+    } else {
+        for (int64_t j = 1; j < m; j++) {
+            double iw = (tx2 < x2[j] ? tx2 : x2[j]) - (tx1 > x1[j] ? tx1 : x1[j]) + 1;
+            double ih = (ty2 < y2[j] ? ty2 : y2[j]) - (ty1 > y1[j] ? ty1 : y1[j]) + 1;
+            double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
+            double o = inter / (ta + area[j] - inter);
+            flag[j] = o <= threshold;
+        }
+    }
+}
+
 mt_status mt_box_nms(const double *boxes, const double *scores, int64_t n, double threshold,
                      mt_overlap kind, int64_t *keep, int64_t *nkeep) {
     *nkeep = 0;
     if (n <= 0) return MT_OK;
     scored *order = (scored *)malloc((size_t)n * sizeof *order);
-    /* the remaining boxes in score order: coordinates, area and index, so
-     * that the inner loop streams through contiguous memory */
-    double *rest = (double *)malloc((size_t)n * 6 * sizeof(double));
-    if (!order || !rest) {
+    /* the remaining boxes in score order, one array per column */
+    double *cols = (double *)malloc((size_t)n * 6 * sizeof(double));
+    unsigned char *flag = (unsigned char *)malloc((size_t)n);
+    if (!order || !cols || !flag) {
         free(order);
-        free(rest);
+        free(cols);
+        free(flag);
         return mt_fail(MT_ERR_OOM, "nms: out of memory for %lld boxes", (long long)n);
     }
+    double *x1 = cols, *y1 = cols + n, *x2 = cols + 2 * n, *y2 = cols + 3 * n;
+    double *area = cols + 4 * n, *id = cols + 5 * n;
     for (int64_t i = 0; i < n; i++) order[i].score = scores[i], order[i].index = i;
     qsort(order, (size_t)n, sizeof *order, by_score);
     for (int64_t i = 0; i < n; i++) {
         const double *b = boxes + 4 * order[i].index;
-        double *r = rest + 6 * i;
-        r[0] = b[0], r[1] = b[1], r[2] = b[2], r[3] = b[3];
-        r[4] = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
-        r[5] = (double)order[i].index;
+        x1[i] = b[0], y1[i] = b[1], x2[i] = b[2], y2[i] = b[3];
+        area[i] = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
+        id[i] = (double)order[i].index;
     }
     int64_t m = n, k = 0;
     while (m > 0) {
-        const double top[6] = {rest[0], rest[1], rest[2], rest[3], rest[4], rest[5]};
-        keep[k++] = (int64_t)top[5];
+        keep[k++] = (int64_t)id[0];
+        nms_flags(x1, y1, x2, y2, area, m, threshold, kind == MT_OVERLAP_MIN, flag);
         int64_t w = 0;
         for (int64_t j = 1; j < m; j++) {
-            const double *r = rest + 6 * j;
-            double iw = fmin(top[2], r[2]) - fmax(top[0], r[0]) + 1;
-            double ih = fmin(top[3], r[3]) - fmax(top[1], r[1]) + 1;
-            double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
-            double o = kind == MT_OVERLAP_MIN ? inter / fmin(top[4], r[4])
-                                              : inter / (top[4] + r[4] - inter);
-            if (o <= threshold) { /* survives (NaN does not) */
-                double *dst = rest + 6 * w++;
-                if (dst != r)
-                    for (int c = 0; c < 6; c++) dst[c] = r[c];
-            }
+            if (!flag[j]) continue;
+            x1[w] = x1[j], y1[w] = y1[j], x2[w] = x2[j], y2[w] = y2[j];
+            area[w] = area[j], id[w] = id[j];
+            w++;
         }
         m = w;
     }
     *nkeep = k;
     free(order);
-    free(rest);
+    free(cols);
+    free(flag);
     return MT_OK;
 }
 

@@ -179,14 +179,14 @@ void mt_cands_filter(mt_cands *c, double threshold) {
     c->n = out;
 }
 
-void mt_cands_decode_landmarks(mt_cands *c) {
+void mt_cands_decode_landmarks(mt_cands *c, double offset) {
     for (int64_t k = 0; k < c->n; k++) {
         const double *bx = c->box + 4 * k;
         double w = bx[2] - bx[0] + 1, h = bx[3] - bx[1] + 1;
         double *p = c->pts + 10 * k;
         for (int i = 0; i < 5; i++) {
-            p[i] = w * p[i] + bx[0] - 1;
-            p[5 + i] = h * p[5 + i] + bx[1] - 1;
+            p[i] = w * p[i] + bx[0] - offset;
+            p[5 + i] = h * p[5 + i] + bx[1] - offset;
         }
     }
 }

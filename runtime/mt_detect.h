@@ -70,9 +70,11 @@ mt_status mt_cands_set_outputs(mt_cands *c, const mt_tensor *prob, const mt_tens
 void mt_cands_filter(mt_cands *c, double threshold);
 
 /* Turns the stored fractions of the windows into image landmarks with the
- * current boxes (as the original, before calibration): x = w * u + x1 - 1,
- * w = x2 - x1 + 1 (likewise y). */
-void mt_cands_decode_landmarks(mt_cands *c);
+ * current boxes (before calibration, as the original): x = w * u + x1 - offset,
+ * w = x2 - x1 + 1 (likewise y). The original models use offset 1 (their
+ * MATLAB formula); models trained here, whose targets are normalised as
+ * u = (x - x1 + 0.5) / w, use offset 0.5. */
+void mt_cands_decode_landmarks(mt_cands *c, double offset);
 
 /* Integer 0-based inclusive crop boxes of the windows (fix()ed boxes minus 1),
  * 4 per window, for mt_crop_resize_to_tensor. */

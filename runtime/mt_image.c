@@ -1,40 +1,123 @@
-/* mt_image.c - the image object, crops, mirroring and tensor conversion. */
+/* mt_image.c - the image object (with a small cache of freed pixel buffers), crops,
+ * mirroring and tensor conversion. */
 #include "mt_image.h"
 
 #include "mt_alloc.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-mt_status mt_image_new(mt_image **out, int width, int height) {
+/* ---- pixel buffers: a small cache of freed ones ------------------------------------------- */
+
+#define CACHE_SLOTS 32
+#define CACHE_MAX_BYTES ((size_t)96 << 20)
+#define CACHE_MIN_BYTES ((size_t)256 << 10) /* smaller buffers: malloc reuses them well */
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint8_t *p;
+    size_t cap;
+} cache[CACHE_SLOTS];
+static size_t cache_bytes;
+static atomic_size_t live_bytes;
+
+/* A kept buffer of at least need bytes and at most a quarter more, or NULL. */
+static uint8_t *cache_take(size_t need, size_t *cap) {
+    if (need < CACHE_MIN_BYTES) return NULL;
+    pthread_mutex_lock(&cache_lock);
+    int best = -1;
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (cache[i].p && cache[i].cap >= need && cache[i].cap - need <= need / 4 &&
+            (best < 0 || cache[i].cap < cache[best].cap))
+            best = i;
+    uint8_t *p = NULL;
+    if (best >= 0) {
+        p = cache[best].p, *cap = cache[best].cap;
+        cache[best].p = NULL;
+        cache_bytes -= *cap;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return p;
+}
+
+/* Keeps a buffer if there is room; returns 0 when the caller must free it. */
+static int cache_put(uint8_t *p, size_t cap) {
+    if (cap < CACHE_MIN_BYTES || cap > CACHE_MAX_BYTES / 4) return 0;
+    int kept = 0;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_bytes + cap <= CACHE_MAX_BYTES)
+        for (int i = 0; i < CACHE_SLOTS && !kept; i++)
+            if (!cache[i].p) {
+                cache[i].p = p, cache[i].cap = cap;
+                cache_bytes += cap;
+                kept = 1;
+            }
+    pthread_mutex_unlock(&cache_lock);
+    return kept;
+}
+
+void mt_image_release_cache(void) {
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        mt_host_free(cache[i].p, cache[i].cap);
+        cache[i].p = NULL;
+    }
+    cache_bytes = 0;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+size_t mt_image_bytes_live(void) { return atomic_load(&live_bytes); }
+
+size_t mt_image_bytes_cached(void) {
+    pthread_mutex_lock(&cache_lock);
+    size_t n = cache_bytes;
+    pthread_mutex_unlock(&cache_lock);
+    return n;
+}
+
+mt_status mt_image_new_uninit(mt_image **out, int width, int height) {
     *out = NULL;
     if (width < 0 || height < 0 || width > MT_IMAGE_MAX_SIDE || height > MT_IMAGE_MAX_SIDE)
         return mt_fail(MT_ERR_ARG, "image: bad size %dx%d (sides must be 0..%d)", width, height,
                        MT_IMAGE_MAX_SIDE);
     mt_image *im = (mt_image *)calloc(1, sizeof *im);
     if (!im) return mt_fail(MT_ERR_OOM, "image: out of memory");
-    size_t n = mt_image_bytes(width, height);
-    im->data = (uint8_t *)mt_host_alloc(n, "image");
+    /* an empty image still owns a (minimal) block: capacity 0 marks views */
+    size_t n = mt_image_bytes(width, height), cap = n ? n : 1;
+    im->data = cache_take(n, &cap);
+    if (!im->data) im->data = (uint8_t *)mt_host_alloc(cap, "image");
     if (!im->data) {
         free(im);
         return MT_ERR_OOM;
     }
-    memset(im->data, 0, n);
     im->width = width;
     im->height = height;
+    im->capacity = cap;
+    atomic_fetch_add(&live_bytes, cap);
     *out = im;
+    return MT_OK;
+}
+
+mt_status mt_image_new(mt_image **out, int width, int height) {
+    MT_TRY(mt_image_new_uninit(out, width, height));
+    memset((*out)->data, 0, mt_image_bytes(width, height));
     return MT_OK;
 }
 
 void mt_image_free(mt_image *im) {
     if (!im) return;
-    mt_host_free(im->data, mt_image_bytes(im->width, im->height));
+    if (im->capacity) {
+        atomic_fetch_sub(&live_bytes, im->capacity);
+        if (!cache_put(im->data, im->capacity)) mt_host_free(im->data, im->capacity);
+    }
     free(im);
 }
 
 mt_status mt_image_clone(mt_image **out, const mt_image *src) {
-    MT_TRY(mt_image_new(out, src->width, src->height));
+    MT_TRY(mt_image_new_uninit(out, src->width, src->height));
     memcpy((*out)->data, src->data, mt_image_bytes(src->width, src->height));
     return MT_OK;
 }
@@ -134,7 +217,7 @@ mt_status mt_image_from_tensor(mt_image **out, const mt_tensor *t, mt_pixel_norm
     if (H > MT_IMAGE_MAX_SIDE || W > MT_IMAGE_MAX_SIDE)
         return mt_fail(MT_ERR_ARG, "from_tensor: tensor %s is too large for an image",
                        mt_tensor_shape_str(t, s));
-    MT_TRY(mt_image_new(out, (int)W, (int)H));
+    MT_TRY(mt_image_new_uninit(out, (int)W, (int)H));
     const float *base = mt_tensor_data(t);
     int64_t sc = t->stride[c0], sy = t->stride[c0 + 1], sx = t->stride[c0 + 2];
     float inv = norm.scale != 0.0f ? 1.0f / norm.scale : 1.0f;

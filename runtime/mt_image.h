@@ -28,7 +28,8 @@ extern "C" {
 
 typedef struct mt_image {
     int width, height;
-    uint8_t *data; /* height * width * 3 bytes, RGB, owned */
+    uint8_t *data;   /* height * width * 3 bytes, RGB, owned */
+    size_t capacity; /* bytes allocated at data (0 for a view that owns nothing) */
 } mt_image;
 
 /* Largest width or height accepted anywhere (keeps every index in int). */
@@ -46,8 +47,19 @@ static inline uint8_t *mt_image_pixel(const mt_image *im, int x, int y) {
 
 /* A new width x height image, zero-filled (black). Sizes may be 0. */
 mt_status mt_image_new(mt_image **out, int width, int height);
-/* Frees the image and its pixels (NULL is ignored). */
+/* The same with unspecified pixels, for producers that write every pixel. */
+mt_status mt_image_new_uninit(mt_image **out, int width, int height);
+/* Frees the image and its pixels (NULL is ignored). Pixel buffers of a few
+ * freed images are kept (at most 96 MiB) and handed to new images of about
+ * the same size: a fresh multi-megabyte buffer costs more in page faults than
+ * decoding a JPEG into it. */
 void mt_image_free(mt_image *im);
+/* Pixel bytes of the images alive now (the kept buffers not included). */
+size_t mt_image_bytes_live(void);
+/* Bytes of the freed buffers kept for reuse. */
+size_t mt_image_bytes_cached(void);
+/* Frees the kept buffers. */
+void mt_image_release_cache(void);
 /* A copy of src. */
 mt_status mt_image_clone(mt_image **out, const mt_image *src);
 

@@ -142,7 +142,7 @@ static mt_status apply_orientation(mt_image **im, int orientation) {
     int W = s->width, H = s->height;
     int swap = orientation >= 5;
     mt_image *d;
-    MT_TRY(mt_image_new(&d, swap ? H : W, swap ? W : H));
+    MT_TRY(mt_image_new_uninit(&d, swap ? H : W, swap ? W : H));
     for (int y = 0; y < d->height; y++) {
         uint8_t *q = mt_image_pixel(d, 0, y);
         for (int x = 0; x < d->width; x++, q += 3) {
@@ -227,7 +227,7 @@ static mt_status decode_jpeg(mt_image **out, const uint8_t *data, size_t n, cons
     if (st == MT_OK) st = check_size(name, w, h, o);
     if (st != MT_OK) goto done;
     jpeg_markers(data, n, &orientation, &adobe);
-    st = mt_image_new(&im, w, h);
+    st = mt_image_new_uninit(&im, w, h);
     if (st != MT_OK) goto done;
     int flags = TJFLAG_LIMITSCANS | (o && o->strict ? TJFLAG_STOPONWARNING : 0);
     int is_cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
@@ -311,7 +311,7 @@ static mt_status decode_png(mt_image **out, const uint8_t *data, size_t n, const
     int has_alpha = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
                     ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
                     spng_get_trns(ctx, &trns) == 0;
-    st = mt_image_new(&im, w, h);
+    st = mt_image_new_uninit(&im, w, h);
     if (st != MT_OK) goto done;
     if (has_alpha && o && o->blend_alpha) {
         rgba_bytes = (size_t)w * (size_t)h * 4u;

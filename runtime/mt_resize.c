@@ -10,6 +10,10 @@
  * columns outside the image contribute nothing, which is the same as reading
  * black pixels from a zero-padded copy.
  */
+/* Sums are evaluated as written (no fused multiply-add), whatever the target
+ * of a function: the results are then the same on every x86-64 machine. */
+#pragma GCC optimize("fp-contract=off")
+
 #include "mt_resize.h"
 
 #include "mt_alloc.h"
@@ -172,6 +176,15 @@ static void plan_build(plan *p, int sw, int sh, int dw, int dh, mt_interp interp
             p->slot[c] = n;
             p->cols[n++] = c;
         }
+    /* When the columns read are not too sparse, sum the whole run between the
+     * first and the last: a vector loop over a few unused columns beats a
+     * scalar gather of the used ones. */
+    int span = n > 0 ? p->cols[n - 1] - p->cols[0] + 1 : 0;
+    if (n > 0 && span != n && span <= 4 * n) {
+        int c0 = p->cols[0];
+        for (int j = 0; j < span; j++) p->cols[j] = c0 + j, p->slot[c0 + j] = j;
+        n = span;
+    }
     for (int k = 0; k < ntaps; k++) p->x.idx[k] = p->slot[p->x.idx[k]];
     p->ncols = n;
     p->contiguous = n > 0 && p->cols[n - 1] - p->cols[0] + 1 == n;
@@ -194,21 +207,76 @@ typedef struct dst_desc {
     size_t u8_stride;
 } dst_desc;
 
-/* acc[0..n) += b * row[0..n) */
-static void acc_row_u8(float *restrict acc, const uint8_t *restrict row, int n, float b) {
-    for (int i = 0; i < n; i++) acc[i] += b * (float)row[i];
-}
-
-/* Adds b times source row iy (columns x1 + cols[j]) into the accumulator. */
-static void accumulate(const plan *p, const src_desc *s, int x1, int iy, float b, float *acc) {
-    int cn = s->cn;
-    if (s->im && p->contiguous) {
-        int c0 = x1 + p->cols[0]; /* image column of slot 0 */
-        int j0 = c0 < 0 ? -c0 : 0;
-        int j1 = s->w - c0 < p->ncols ? s->w - c0 : p->ncols;
-        if (j1 > j0) acc_row_u8(acc + j0 * 3, mt_image_pixel(s->im, c0 + j0, iy), (j1 - j0) * 3, b);
+/* The vertical pass over uint8 rows: acc[i] = (add ? acc[i] : 0) + sum_k b[k] * r[k][i]
+ * for nt = 1..4 rows at once, so that the accumulator is read and written once
+ * per four source rows. Compiled for AVX-512, AVX2 and plain x86-64, chosen
+ * at run time; the sums are the same on each (no FMA contraction, see the
+ * pragma at the top), so results do not depend on the machine. */
+static inline __attribute__((always_inline)) void vsum_body(float *restrict acc,
+                                                             const uint8_t *const *r,
+                                                             const float *b, int nt, int n,
+                                                             int add) {
+    const uint8_t *restrict r0 = r[0];
+    float b0 = b[0];
+    if (nt == 1) {
+        if (add)
+            for (int i = 0; i < n; i++) acc[i] = acc[i] + b0 * (float)r0[i];
+        else
+            for (int i = 0; i < n; i++) acc[i] = b0 * (float)r0[i];
         return;
     }
+    const uint8_t *restrict r1 = r[1];
+    float b1 = b[1];
+    if (nt == 2) {
+        if (add)
+            for (int i = 0; i < n; i++) acc[i] = acc[i] + b0 * (float)r0[i] + b1 * (float)r1[i];
+        else
+            for (int i = 0; i < n; i++) acc[i] = b0 * (float)r0[i] + b1 * (float)r1[i];
+        return;
+    }
+    const uint8_t *restrict r2 = r[2];
+    float b2 = b[2];
+    if (nt == 3) {
+        if (add)
+            for (int i = 0; i < n; i++)
+                acc[i] = acc[i] + b0 * (float)r0[i] + b1 * (float)r1[i] + b2 * (float)r2[i];
+        else
+            for (int i = 0; i < n; i++)
+                acc[i] = b0 * (float)r0[i] + b1 * (float)r1[i] + b2 * (float)r2[i];
+        return;
+    }
+    const uint8_t *restrict r3 = r[3];
+    float b3 = b[3];
+    if (add)
+        for (int i = 0; i < n; i++)
+            acc[i] = acc[i] + b0 * (float)r0[i] + b1 * (float)r1[i] + b2 * (float)r2[i] +
+                     b3 * (float)r3[i];
+    else
+        for (int i = 0; i < n; i++)
+            acc[i] = b0 * (float)r0[i] + b1 * (float)r1[i] + b2 * (float)r2[i] + b3 * (float)r3[i];
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void vsum_u8(float *restrict acc, const uint8_t *const *r, const float *b, int nt, int n,
+                    int add) {
+    switch (nt * 2 + add) { /* constant arguments: one specialised loop each */
+    case 2: vsum_body(acc, r, b, 1, n, 0); break;
+    case 3: vsum_body(acc, r, b, 1, n, 1); break;
+    case 4: vsum_body(acc, r, b, 2, n, 0); break;
+    case 5: vsum_body(acc, r, b, 2, n, 1); break;
+    case 6: vsum_body(acc, r, b, 3, n, 0); break;
+    case 7: vsum_body(acc, r, b, 3, n, 1); break;
+    case 8: vsum_body(acc, r, b, 4, n, 0); break;
+    default: vsum_body(acc, r, b, 4, n, 1); break;
+    }
+}
+
+/* Adds b times source row iy (columns x1 + cols[j]) into the accumulator:
+ * the general path (float sources, or columns that are not one run). */
+static void accumulate(const plan *p, const src_desc *s, int x1, int iy, float b, float *acc) {
+    int cn = s->cn;
     for (int j = 0; j < p->ncols; j++) {
         int ix = x1 + p->cols[j];
         if (ix < 0 || ix >= s->w) continue;
@@ -225,6 +293,50 @@ static void accumulate(const plan *p, const src_desc *s, int x1, int iy, float b
     }
 }
 
+/* The accumulator row of output row dy: the vertical taps' sum over the
+ * columns the horizontal taps read (zero where the source is padding). */
+static void vertical(const plan *p, const src_desc *s, int x1, int y1, int dy, float *acc) {
+    int cn = s->cn;
+    size_t nacc = (size_t)p->ncols * cn;
+    if (!(s->im && p->contiguous)) {
+        memset(acc, 0, nacc * sizeof(float));
+        for (int k = p->y.start[dy]; k < p->y.start[dy + 1]; k++) {
+            int iy = y1 + p->y.idx[k];
+            if (iy >= 0 && iy < s->h) accumulate(p, s, x1, iy, p->y.w[k], acc);
+        }
+        return;
+    }
+    /* one run of columns of a uint8 image: [j0, j1) of the slots are inside */
+    int c0 = x1 + p->cols[0];
+    int j0 = c0 < 0 ? -c0 : 0;
+    int j1 = s->w - c0 < p->ncols ? s->w - c0 : p->ncols;
+    if (j1 <= j0) {
+        memset(acc, 0, nacc * sizeof(float));
+        return;
+    }
+    if (j0 > 0) memset(acc, 0, (size_t)j0 * 3 * sizeof(float));
+    if (j1 < p->ncols) memset(acc + (size_t)j1 * 3, 0, (size_t)(p->ncols - j1) * 3 * sizeof(float));
+    float *a = acc + (size_t)j0 * 3;
+    int n = (j1 - j0) * 3;
+    const uint8_t *rows[4];
+    float w[4];
+    int nt = 0, added = 0;
+    for (int k = p->y.start[dy]; k < p->y.start[dy + 1]; k++) {
+        int iy = y1 + p->y.idx[k];
+        if (iy < 0 || iy >= s->h) continue; /* a black row of the padding */
+        rows[nt] = mt_image_pixel(s->im, c0 + j0, iy);
+        w[nt++] = p->y.w[k];
+        if (nt == 4) {
+            vsum_u8(a, rows, w, nt, n, added);
+            added = 1, nt = 0;
+        }
+    }
+    if (nt > 0) vsum_u8(a, rows, w, nt, n, added);
+    else if (!added) memset(a, 0, (size_t)n * sizeof(float));
+}
+
+typedef float v4f __attribute__((vector_size(16)));
+
 static uint8_t sat_u8(float v) {
     if (!(v > 0.0f)) return 0;
     if (v >= 255.0f) return 255;
@@ -236,24 +348,21 @@ static uint8_t sat_u8(float v) {
 static void run_rows(const plan *p, const src_desc *s, int x1, int y1, const dst_desc *d, int dy0,
                      int dy1, float *acc, float *out) {
     int cn = s->cn, dw = p->dw;
+    /* the 4th lane read past the last slot by the horizontal pass */
+    memset(acc + (size_t)p->ncols * cn, 0, 4 * sizeof(float));
     for (int dy = dy0; dy < dy1; dy++) {
-        memset(acc, 0, (size_t)p->ncols * cn * sizeof(float));
-        for (int k = p->y.start[dy]; k < p->y.start[dy + 1]; k++) {
-            int iy = y1 + p->y.idx[k];
-            if (iy < 0 || iy >= s->h) continue; /* a black row of the padding */
-            accumulate(p, s, x1, iy, p->y.w[k], acc);
-        }
+        vertical(p, s, x1, y1, dy, acc);
         if (cn == 3) {
+            /* one 4-lane vector per tap holds r, g, b (and a lane of the next
+             * pixel, ignored); the buffers have room for the 4th lane */
             for (int dx = 0; dx < dw; dx++) {
-                float r = 0.0f, g = 0.0f, b = 0.0f;
+                v4f sum = {0.0f, 0.0f, 0.0f, 0.0f};
                 for (int k = p->x.start[dx]; k < p->x.start[dx + 1]; k++) {
-                    const float *a = acc + (size_t)p->x.idx[k] * 3;
-                    float w = p->x.w[k];
-                    r += w * a[0];
-                    g += w * a[1];
-                    b += w * a[2];
+                    v4f a;
+                    memcpy(&a, acc + (size_t)p->x.idx[k] * 3, sizeof a);
+                    sum = sum + p->x.w[k] * a;
                 }
-                out[dx * 3] = r, out[dx * 3 + 1] = g, out[dx * 3 + 2] = b;
+                memcpy(out + dx * 3, &sum, sizeof sum);
             }
         } else {
             for (int dx = 0; dx < dw; dx++)
@@ -348,7 +457,7 @@ static mt_status resize_whole(const src_desc *s, const dst_desc *d, int dw, int 
     plan_carve(&p, pmem, s->w, s->h, dw, dh);
     plan_build(&p, s->w, s->h, dw, dh, interp);
     scratch sc;
-    size_t wbytes = ((size_t)s->w * s->cn + 16 + (size_t)dw * s->cn) * sizeof(float);
+    size_t wbytes = ((size_t)s->w * s->cn + 16 + (size_t)dw * s->cn + 16) * sizeof(float);
     mt_status st = scratch_alloc(&sc, wbytes, what);
     if (st == MT_OK) {
         rows_job j = {&p, s, d, &sc};
@@ -412,7 +521,7 @@ mt_status mt_resize_image(mt_image **out, const mt_image *im, int dw, int dh, mt
     MT_TRY(check_out_size(dw, dh, what));
     if (im->width < 1 || im->height < 1)
         return mt_fail(MT_ERR_ARG, "%s: the image is empty (%dx%d)", what, im->width, im->height);
-    MT_TRY(mt_image_new(out, dw, dh));
+    MT_TRY(mt_image_new_uninit(out, dw, dh));
     src_desc s = image_src(im);
     dst_desc d;
     memset(&d, 0, sizeof d);
@@ -519,7 +628,7 @@ static mt_status crops_run(const mt_image *im, const int32_t *boxes, int64_t n, 
     }
     src_desc s = image_src(im);
     size_t bytes = plan_bytes(max_w, max_h, dw, dh) +
-                   ((size_t)max_w * 3 + 16 + (size_t)dw * 3) * sizeof(float) + 64;
+                   ((size_t)max_w * 3 + 16 + (size_t)dw * 3 + 16) * sizeof(float) + 64;
     scratch sc;
     MT_TRY(scratch_alloc(&sc, bytes, what));
     crops_job j = {&s, boxes, dw, dh, interp, max_w, max_h, *base, f32_step, u8_step, &sc};

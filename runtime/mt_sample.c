@@ -58,6 +58,9 @@ static mt_status check_params(const mt_sample_params *p) {
         return mt_fail(MT_ERR_ARG, "sample: need 0 < side_lo <= side_hi");
     if (!(p->jitter >= 0) || !(p->neg_max_frac > 0))
         return mt_fail(MT_ERR_ARG, "sample: jitter and neg_max_frac must be positive");
+    if (!(p->mirror_p >= 0 && p->mirror_p <= 1) || !(p->lmk_mirror_p >= 0 && p->lmk_mirror_p <= 1) ||
+        !(p->lmk_rotate_p >= 0 && p->lmk_rotate_p <= 1))
+        return mt_fail(MT_ERR_ARG, "sample: probabilities must be in [0, 1]");
     if (!(p->part_iou <= p->pos_iou))
         return mt_fail(MT_ERR_ARG, "sample: part_iou %g is above pos_iou %g", p->part_iou,
                        p->pos_iou);
@@ -157,7 +160,7 @@ static mt_status set_from_plan(mt_sample_set **out, const plan_list *l, int size
         mt_sample_set_free(s);
         return oom();
     }
-    mt_status st = mt_image_new(&s->images, size, (int)(l->n * size));
+    mt_status st = mt_image_new_uninit(&s->images, size, (int)(l->n * size));
     if (st != MT_OK) {
         mt_sample_set_free(s);
         return st;
@@ -260,9 +263,23 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
             it->face = (int32_t)which;
             it->iou = (float)o;
             set_target(it, c, faces + 4 * which);
+            /* no draw unless asked for: the default stream stays the spec's */
+            if (p->mirror_p > 0 && mt_rng_unit(rng) < p->mirror_p) {
+                double t[4] = {it->target[0], it->target[1], it->target[2], it->target[3]};
+                mt_targets_mirror(t);
+                for (int k = 0; k < 4; k++) it->target[k] = (float)t[k];
+                it->aug |= MT_AUG_MIRROR;
+            }
         }
     }
     return MT_OK;
+}
+
+/* Flips sample i of a strip left-right. */
+static void flip_sample(mt_image *strip, int64_t i) {
+    int S = strip->width;
+    mt_image view = {S, S, strip->data + (size_t)i * S * S * 3, 0};
+    mt_image_flip_inplace(&view);
 }
 
 mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const double *faces,
@@ -282,6 +299,8 @@ mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const dou
         for (int64_t i = 0; st == MT_OK && i < l.n; i++) memcpy(boxes + 4 * i, l.v[i].box, 16);
         if (st == MT_OK)
             st = mt_crop_resize_strip(im, boxes, l.n, p->size, p->interp, (*out)->images, 0);
+        for (int64_t i = 0; st == MT_OK && i < l.n; i++)
+            if (l.v[i].aug & MT_AUG_MIRROR) flip_sample((*out)->images, i);
     }
     free(boxes);
     free(l.v);
@@ -380,13 +399,6 @@ static mt_status plan_landmarks(plan_list *l, int W, int H, const double *gb, co
         if (landmarks_inside(l->v[i].lmk)) l->v[k++] = l->v[i];
     l->n = k;
     return MT_OK;
-}
-
-/* Flips sample i of a strip left-right. */
-static void flip_sample(mt_image *strip, int64_t i) {
-    int S = strip->width;
-    mt_image view = {S, S, strip->data + (size_t)i * S * S * 3};
-    mt_image_flip_inplace(&view);
 }
 
 /* Cuts one planned landmark sample into slot i of the strip. */

@@ -50,6 +50,9 @@ typedef struct mt_sample_params {
     double pos_iou;         /* positive when IoU >= this: 0.65 */
     double part_iou;        /* part face when part_iou <= IoU < pos_iou: 0.4 */
     int label_by_all_faces; /* 1: label and target by the best face; 0: the seeding face (seed) */
+    double mirror_p;        /* probability that a positive or part sample is mirrored, with its
+                             * target mirrored too (dx1' = -dx2, dx2' = -dx1): 0, the spec mirrors
+                             * at training time (SPEC.md 4.4) */
 
     /* landmark samples (2.3) */
     int lmk_min_face;     /* faces with max(w, h) below this are skipped: 40 */

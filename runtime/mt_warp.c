@@ -110,7 +110,7 @@ mt_status mt_warp_affine(mt_image **out, const mt_image *src, const double m[6],
     static const uint8_t black[3] = {0, 0, 0};
     j.border = border ? border : black;
     j.src = src;
-    MT_TRY(mt_image_new(out, dw, dh));
+    MT_TRY(mt_image_new_uninit(out, dw, dh));
     j.dst = *out;
     mt_parallel_for(dh, 1 + 16384 / dw, warp_rows, &j);
     return MT_OK;

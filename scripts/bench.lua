@@ -1,13 +1,15 @@
 -- bench.lua: the project's benchmarks. Each mode lives in lua/mtcnn/bench/<mode>.lua.
 --   mtcnn scripts/bench.lua tensor [--device cpu|cuda|all] [--reps N] [--json]
 --   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--preset torch] [--json]
+--   mtcnn scripts/bench.lua image [--boxes N] [--wider N] [--reps N] [--json]
+--   mtcnn scripts/bench.lua detect [--image F] [--min-face N] [--threads N] [--json]
 -- With --json every measurement is one JSON object on its own line of stdout;
 -- otherwise a table is printed.
 
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local MODES = {"tensor", "train", "detect"}
+local MODES = {"tensor", "train", "image", "detect"}
 
 -- the mode's own options join the common ones
 local mode_name = arg[1]
@@ -55,11 +57,20 @@ if not args.json then
     return out
   end
   for i, r in ipairs(rows) do rows[i] = flatten(r, nil, {}) end
-  local cols = {}
-  for k in pairs(rows[1]) do cols[#cols + 1] = k end
+  -- every key of every row (modes may report different figures per row)
+  local cols, seen = {}, {}
+  for _, r in ipairs(rows) do
+    for k in pairs(r) do
+      if not seen[k] then
+        seen[k] = true
+        cols[#cols + 1] = k
+      end
+    end
+  end
   table.sort(cols)
   local function cell(v)
     if type(v) == "number" and math.type(v) == "float" then return ("%.3f"):format(v) end
+    if v == nil then return "-" end
     return tostring(v)
   end
   print(table.concat(cols, "\t"))

@@ -84,10 +84,15 @@ local manifest = json.ordered({
   sources = sources,
   preprocessing = json.ordered({colour = "RGB", layout = "NCHW", mean = 127.5, scale = 0.0078125},
     {"colour", "layout", "mean", "scale"}),
+  -- the original's output conventions: landmarks decode as w * u + x1 - 1 (0-based x1),
+  -- PNet's regression scales with x2 - x1 (no +1)
+  conventions = json.ordered({landmark_offset = 1, pnet_width_plus_one = false},
+    {"landmark_offset", "pnet_width_plus_one"}),
   detection = json.ordered({min_face = preset.min_face, factor = preset.factor,
     thresholds = preset.thresholds, nms = preset.nms, nms_onet = preset.nms_onet, resize = "area"},
     {"min_face", "factor", "thresholds", "nms", "nms_onet", "resize"}),
-}, {"name", "format", "nets", "provenance", "licence", "sources", "preprocessing", "detection"})
+}, {"name", "format", "nets", "provenance", "licence", "sources", "preprocessing", "conventions",
+    "detection"})
 
 local function write_atomic(path, text)
   local tmp = path .. ".tmp." .. mtcnn.sys.pid()

@@ -54,6 +54,7 @@ describe("data readers on made-up files", function()
       {"a.jpg\n1\n1 2 x 4 0 0 0 0 0 0\n", ":3: face: 'x' is not a number"},
       {"a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\n17\n", ":4: expected an image path, got '17'"},
       {"a.jpg", ":1: the file ends after the image path 'a.jpg'"},
+      {"a.jpg\n1\n1 2 3 4 0 0 0 0 0 0\n1 2 3 4 0 0 0 0 0 0\n", ":4: expected an image path, got '1 2 3 4 0 0 0 0 0 0'"},
     }
     for k, c in ipairs(cases) do
       local f = write("bad" .. k .. ".txt", c[1])

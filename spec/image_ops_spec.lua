@@ -43,6 +43,26 @@ describe("the image object", function()
     end
   end)
 
+  it("accounts for pixel memory and reuses freed buffers", function()
+    collectgarbage()
+    local before = image.memory()
+    local a = image.new(1000, 500) -- 1.5 MB
+    local grown = image.memory().live - before.live -- a kept buffer may be up to 25% larger
+    assert.is_true(grown >= 1500000 and grown <= 1875000, "grown by " .. grown)
+    a:free()
+    local after = image.memory()
+    assert.are.equal(before.live, after.live)
+    assert.is_true(after.cached >= 1500000 and after.cached <= 96 * 2 ^ 20)
+    -- a new image of about that size takes the kept buffer, zero-filled as promised
+    local b = image.new(990, 500, "white")
+    b:free()
+    local c = image.new(990, 500)
+    assert.are.same({0, 0, 0}, {c:get(989, 499)})
+    c:free()
+    image.release_cache()
+    assert.are.equal(0, image.memory().cached)
+  end)
+
   it("converts to and from raw bytes and tensors", function()
     local img = ramp(7, 5)
     local copy = image.from_string(7, 5, img:to_string())

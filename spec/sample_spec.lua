@@ -145,6 +145,34 @@ describe("detection samples", function()
     assert.are.equal("bilinear", d.method)
   end)
 
+  it("mirrors samples together with their targets on request (SPEC.md 8.1 fixed)", function()
+    local r = sample.detection(img, faces, {seed = 9, mirror_p = 1})
+    local tiles = sample.images(r)
+    local mirrored = 0
+    for i = 1, r.count do
+      local b = row(r.boxes, i)
+      local plain = img:crop(b[1], b[2], b[3], b[4]):resize(12, 12, "bilinear")
+      if r.labels[i] == 0 then
+        assert.are.equal(0, r.aug[i])
+        assert.is_true(tiles[i] == plain)
+      else
+        assert.are.equal(1, r.aug[i])
+        mirrored = mirrored + 1
+        assert.is_true(tiles[i] == plain:flip())
+        -- the target now points at the face as it appears in the mirrored crop
+        local f = faces[r.faces[i]]
+        local want = {b[1] + b[3] - f[3], f[2], b[1] + b[3] - f[1], f[4]}
+        local got = sample.reconstruct(r, i)
+        for k = 1, 4 do helper.near(got[k], want[k], 1e-4) end
+      end
+    end
+    assert.is_true(mirrored > 10)
+    -- by default nothing is mirrored and the random stream is the spec's
+    local a, b = sample.detection(img, faces, {seed = 9}), sample.detection(img, faces, {seed = 9, mirror_p = 0})
+    assert.is_true(a.boxes:equal(b.boxes))
+    for i = 1, a.count do assert.are.equal(0, a.aug[i]) end
+  end)
+
   it("labels by the seeding face alone on request (the seed's way)", function()
     -- two overlapping faces: crops seeded by one may match the other better
     local close = {{100, 60, 159, 119}, {130, 60, 189, 119}}

@@ -102,9 +102,10 @@ function M.read_wider(path, opts)
       if name == "" then
         i = i + 1
       else
-        if name:find("%s") or tonumber(name) then
-          malformed(path, i, "expected an image path, got '%s'", name)
-        end
+        -- a line of numbers where a path belongs means the counts went wrong
+        local all_numbers = true
+        for _, w in ipairs(words(name)) do all_numbers = all_numbers and tonumber(w) ~= nil end
+        if all_numbers then malformed(path, i, "expected an image path, got '%s'", name) end
         local count_line = lines[i + 1]
         if count_line == nil then malformed(path, i, "the file ends after the image path '%s'", name) end
         local count = math.tointeger(tonumber(count_line:match("^%s*(.-)%s*$")))

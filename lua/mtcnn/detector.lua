@@ -134,6 +134,10 @@ function detector.new(opts)
   end
   self.pnet, self.rnet, self.onet = nets.pnet, nets.rnet, nets.onet
   self.manifest = nets.manifest
+  -- how the model's outputs are decoded (manifest "conventions"; the original's by default)
+  local conv = type(self.manifest) == "table" and self.manifest.conventions or {}
+  self.landmark_offset = conv.landmark_offset or 1
+  self.pnet_width_plus_one = conv.pnet_width_plus_one == true
   self.buffers = {}
   self.stats = {}
   return self
@@ -226,7 +230,7 @@ function detector:detect_batch(images)
   for i, img in ipairs(ims) do self:stage1(c, img, i) end
   stats.pnet.windows = #c
   c:nms(self.nms[2], "union")
-  c:calibrate(false)
+  c:calibrate(self.pnet_width_plus_one)
   c:square()
   c:fix()
   stats.pnet.kept = #c
@@ -262,7 +266,7 @@ function detector:detect_batch(images)
     end
     c:set_outputs(cls, reg, pts)
     c:filter(self.thresholds[3])
-    c:decode_landmarks()
+    c:decode_landmarks(self.landmark_offset)
     c:calibrate(true)
     c:nms(self.nms[4], self.nms_onet)
   end
