@@ -75,7 +75,10 @@ else
   r, err = landmarks.evaluate_with_detector(entries, root, detect, progress.hook("detect"))
 end
 if not r then fail(err) end
-if r.evaluated == 0 then fail("no listed image has predictions in " .. tostring(args.pred)) end
+for _, w in ipairs(r.warnings) do report.warn(w) end
+if r.evaluated == 0 then
+  fail("no listed image has predictions" .. (args.pred and (" in " .. args.pred) or " (none could be read)"))
+end
 local label = report.label(args, args.pred or "detector")
 
 local per_point = {}
@@ -88,8 +91,6 @@ local summary = json.ordered({
 }, {"nme", "median_nme", "failure_rate", "misses", "matched", "faces", "entries", "unpredicted",
     "miss_rate", "auc_at_0_1", "per_point", "label"})
 local curves = {ced = r.ced}
-
-for _, w in ipairs(r.warnings) do report.warn(w) end
 
 if not args.json then
   print(("Landmarks on %s: %d faces listed, %d with predictions"):format(args.list, r.entries, r.evaluated))
