@@ -76,6 +76,7 @@ int mtL_open_optim(lua_State *L);  /* lmt_optim.c: optimisers */
 int mtL_open_image(lua_State *L);  /* lmt_image.c: images, I/O, image ops, drawing */
 int mtL_open_box(lua_State *L);    /* lmt_box.c: IoU, NMS, box geometry */
 int mtL_open_sample(lua_State *L); /* lmt_sample.c: MTCNN crop sampling */
+int mtL_open_detect(lua_State *L); /* lmt_detect.c: candidate windows of the cascade */
 int mtL_open_eval(lua_State *L);   /* lmt_eval.c: MAT-files, evaluation kernels */
 
 #endif

@@ -23,6 +23,7 @@ static const mtL_module modules[] = {
     {"image", mtL_open_image},
     {"box", mtL_open_box},
     {"sample", mtL_open_sample},
+    {"detect", mtL_open_detect},
     {"eval", mtL_open_eval},
     {NULL, NULL},
 };

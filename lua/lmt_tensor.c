@@ -379,6 +379,24 @@ static int l_tensor(lua_State *L) {
     return 1;
 }
 
+/* T.from_bytes(bytes, sizes...) - a CPU tensor from little-endian float32
+ * bytes (e.g. a raw .f32 file or a Caffe blob); the byte count must match */
+static int l_from_bytes(lua_State *L) {
+    size_t len;
+    const char *bytes = luaL_checklstring(L, 1, &len);
+    int64_t shape[MT_MAX_DIMS];
+    int ndim = mtL_checkshape(L, 2, lua_gettop(L), shape, "from_bytes");
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if ((size_t)n * 4u != len)
+        return luaL_error(L, "from_bytes: %d bytes do not hold %d floats", (int)len, (int)n);
+    mt_tensor *t;
+    MTL_CHECK(L, mt_tensor_new(&t, MT_CPU, ndim, shape));
+    memcpy(mt_tensor_data(t), bytes, len);
+    mtL_pushtensor(L, t);
+    return 1;
+}
+
 /* T.load(path) -> tensor | nil, message */
 static int l_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
@@ -844,6 +862,15 @@ static int m_to_table(lua_State *L) {
     return 1;
 }
 
+/* t:to_bytes() -> the values as little-endian float32 bytes, row-major */
+static int m_to_bytes(lua_State *L) {
+    mt_tensor *t = mtL_checktensor(L, 1), *c;
+    MTL_CHECK(L, mt_tensor_to_device(&c, t, MT_CPU));
+    mtL_pushtensor(L, c);
+    lua_pushlstring(L, (const char *)mt_tensor_data(c), (size_t)mt_tensor_numel(c) * 4u);
+    return 1;
+}
+
 /* t:save(path) -> true | nil, message (written to a temporary file, then renamed) */
 static int m_save(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1);
@@ -956,6 +983,7 @@ static const luaL_Reg tensor_methods[] = {
     {"allclose", m_allclose},
     {"equal", m_equal},
     {"to_table", m_to_table},
+    {"to_bytes", m_to_bytes},
     {"save", m_save},
     {"free", tensor_free},
     {NULL, NULL}};
@@ -965,6 +993,7 @@ static const luaL_Reg tensor_functions[] = {
     {"full", l_full},       {"empty", l_empty},           {"arange", l_arange},
     {"rand", l_rand},       {"randn", l_randn},           {"generator", l_generator},
     {"manual_seed", l_manual_seed}, {"load", l_load},     {"is_tensor", l_is_tensor},
+    {"from_bytes", l_from_bytes},
     {"memory", l_memory},   {NULL, NULL}};
 
 int mtL_open_tensor(lua_State *L) {

@@ -1,13 +1,15 @@
 -- bench.lua: the project's benchmarks. Each mode lives in lua/mtcnn/bench/<mode>.lua.
 --   mtcnn scripts/bench.lua tensor [--device cpu|cuda|all] [--reps N] [--json]
+--   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--preset torch] [--json]
 --   mtcnn scripts/bench.lua image [--boxes N] [--wider N] [--reps N] [--json]
+--   mtcnn scripts/bench.lua detect [--image F] [--min-face N] [--threads N] [--json]
 -- With --json every measurement is one JSON object on its own line of stdout;
 -- otherwise a table is printed.
 
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local MODES = {"tensor", "image"}
+local MODES = {"tensor", "train", "image", "detect"}
 
 -- the mode's own options join the common ones
 local mode_name = arg[1]
@@ -46,6 +48,15 @@ mode.run(args, report)
 
 if not args.json then
   if #rows == 0 then return end
+  -- nested tables become dotted columns (stages.pnet.ms)
+  local function flatten(t, prefix, out)
+    for k, v in pairs(t) do
+      local key = prefix and (prefix .. "." .. k) or k
+      if type(v) == "table" then flatten(v, key, out) else out[key] = v end
+    end
+    return out
+  end
+  for i, r in ipairs(rows) do rows[i] = flatten(r, nil, {}) end
   -- every key of every row (modes may report different figures per row)
   local cols, seen = {}, {}
   for _, r in ipairs(rows) do

@@ -13,6 +13,12 @@ local options = {
   {name = "list", kind = "string", metavar = "FILE",
    help = "landmark list: 'path left right top bottom x1 y1 ... x5 y5' per line (testImageList format)"},
   {name = "pred", kind = "string", metavar = "JSONL", help = "detections of the list's images, our detect JSON Lines"},
+  {name = "model", kind = "string", metavar = "DIR",
+   help = "without --pred: detect with this model folder [default: the bundled model]"},
+  {name = "preset", kind = "string", choices = {"original", "seed", "wider"}, default = "original",
+   help = "detector settings when detecting"},
+  {name = "min-face", kind = "number", metavar = "N", help = "detector minimum face (preset's by default)"},
+  {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
   {name = "root", kind = "string", metavar = "DIR", help = "folder the list's image paths are relative to [default: the list's folder]"},
   {name = "max-nme", kind = "number", default = 0.2, help = "NME axis of the CED plot"},
 }
@@ -20,7 +26,7 @@ for _, o in ipairs(report.OPTIONS) do options[#options + 1] = o end
 
 local args = cli.parse(arg, {
   name = "eval_landmarks.lua",
-  usage = "mtcnn scripts/eval_landmarks.lua --list FILE --pred JSONL [options]",
+  usage = "mtcnn scripts/eval_landmarks.lua --list FILE [--pred JSONL | --model DIR] [options]",
   description = "Matches each listed face to the detection with the highest IoU (>= 0.4, else a miss)\n"
     .. "and reports the landmark error normalised by the inter-ocular distance: mean and median\n"
     .. "NME, per point, the failure rate (NME > 0.1), the misses, and the cumulative error\n"
@@ -39,11 +45,17 @@ if not entries then fail(err) end
 if #entries == 0 then fail(args.list .. ": no entries") end
 
 -- The detector hook: a function detect(image_path) -> faces ({box, score,
--- landmarks} as in our JSON Lines), or nil and the reason. Detection lands
--- with the detector issue; a --model option will build it here.
-local function make_detector(_)
-  return nil, "detection is not available yet in this build: run a detector on the list's images "
-    .. "and pass its JSON Lines with --pred"
+-- landmarks} as in our JSON Lines), or nil and the reason.
+local function make_detector(a)
+  local det, derr = require("mtcnn.detector").new{model = a.model, preset = a.preset,
+    min_face = a.min_face, flip_landmarks = a.flip_landmarks}
+  if not det then return nil, derr end
+  local image = require "mtcnn.image"
+  return function(image_path)
+    local img, ierr = image.load(image_path)
+    if not img then return nil, ierr end
+    return det:detect(img)
+  end
 end
 
 local r
@@ -63,7 +75,10 @@ else
   r, err = landmarks.evaluate_with_detector(entries, root, detect, progress.hook("detect"))
 end
 if not r then fail(err) end
-if r.evaluated == 0 then fail("no listed image has predictions in " .. tostring(args.pred)) end
+for _, w in ipairs(r.warnings) do report.warn(w) end
+if r.evaluated == 0 then
+  fail("no listed image has predictions" .. (args.pred and (" in " .. args.pred) or " (none could be read)"))
+end
 local label = report.label(args, args.pred or "detector")
 
 local per_point = {}
@@ -76,8 +91,6 @@ local summary = json.ordered({
 }, {"nme", "median_nme", "failure_rate", "misses", "matched", "faces", "entries", "unpredicted",
     "miss_rate", "auc_at_0_1", "per_point", "label"})
 local curves = {ced = r.ced}
-
-for _, w in ipairs(r.warnings) do report.warn(w) end
 
 if not args.json then
   print(("Landmarks on %s: %d faces listed, %d with predictions"):format(args.list, r.entries, r.evaluated))

@@ -120,13 +120,25 @@ describe("landmarks.evaluate", function()
     end))
     assert.are.same({"/root/net_7876/a.jpg", "/root/net_7876/b.jpg"}, seen)
     near(r.nme, 2 / 40)
-    local _, err = landmarks.evaluate_with_detector(e, "/root", function() return nil, "cannot decode" end)
-    assert.are.equal("net_7876/a.jpg: cannot decode", err)
+    -- an image the detector cannot read is skipped with a warning; the other one still counts
+    local r2 = assert(landmarks.evaluate_with_detector(e, "/root", function(path)
+      if path:find("a.jpg", 1, true) then return nil, "cannot decode" end
+      for _, x in ipairs(e) do
+        if path == "/root/" .. x.image then return {face_of(x, 0, 2)} end
+      end
+    end))
+    assert.are.equal(1, r2.unreadable)
+    assert.are.equal(1, r2.evaluated)
+    local found = false
+    for _, w in ipairs(r2.warnings) do
+      if w == "skipped: net_7876/a.jpg: cannot decode" then found = true end
+    end
+    assert.is_true(found)
   end)
 end)
 
 describe("scripts/eval_landmarks.lua", function()
-  it("scores JSON Lines predictions and says that detection is not available yet without them", function()
+  it("scores JSON Lines predictions and detects itself without them", function()
     local dir = helper.tmpdir()
     helper.write_file(dir .. "/list.txt", LIST)
     local e = entries()
@@ -148,9 +160,11 @@ describe("scripts/eval_landmarks.lua", function()
     assert.are.equal(0, code, err)
     assert.truthy(out:find("NME %(inter%-ocular%): mean 0%.0625"), out)
     assert.truthy(err:find("no picture: gnuplot is not available"), err)
+    -- without --pred the bundled detector runs; here the listed images do not exist
     _, code, err = helper.mtcnn(("scripts/eval_landmarks.lua --list %s"):format(helper.q(dir .. "/list.txt")))
     assert.are.equal(1, code)
-    assert.truthy(err:find("detection is not available yet"), err)
+    assert.truthy(err:find("skipped: net_7876/a.jpg"), err)
+    assert.truthy(err:find("no listed image has predictions"), err)
     helper.rmdir(dir)
   end)
 end)

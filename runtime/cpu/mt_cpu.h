@@ -3,7 +3,10 @@
 #define MT_CPU_H
 
 #include "../mt_backend.h"
+#include "../mt_nn.h"
+#include "../mt_optim.h"
 
+/* ---- tensors (mt_cpu_elementwise.c, mt_cpu_reduce.c) ---------------------------------------- */
 mt_status mt_cpu_copy(const mt_tensor *dst, const mt_tensor *src);
 mt_status mt_cpu_fill(const mt_tensor *dst, float value);
 mt_status mt_cpu_unary(mt_unary_op op, const mt_tensor *dst, const mt_tensor *src);
@@ -13,5 +16,69 @@ mt_status mt_cpu_binary_scalar(mt_binary_op op, const mt_tensor *dst, const mt_t
 mt_status mt_cpu_reduce_all(mt_reduce_op op, const mt_tensor *src, double *value, int64_t *index);
 mt_status mt_cpu_reduce_dim(mt_reduce_op op, const mt_tensor *values, const mt_tensor *index,
                             const mt_tensor *src, int dim);
+
+/* ---- kernel selection (mt_cpu_kernels.c) ---------------------------------------------------- */
+typedef enum mt_cpu_kernel_set {
+    MT_KERNELS_REF = 0, /* plain loops: the reference */
+    MT_KERNELS_BLAS,    /* im2col + OpenBLAS sgemm */
+    MT_KERNELS_GENERIC, /* the GEMM engine with portable C micro-kernels */
+    MT_KERNELS_AVX2,    /* the GEMM engine with AVX2 + FMA micro-kernels */
+    MT_KERNELS_AVX512   /* the GEMM engine with AVX-512 micro-kernels */
+} mt_cpu_kernel_set;
+/* The set in use (MTCNN_KERNELS or mt_cpu_set_kernels; default: the best one). */
+mt_cpu_kernel_set mt_cpu_kernel_set_current(void);
+/* Whether this CPU runs AVX2 + FMA, and AVX-512 (F, BW, DQ, VL). */
+int mt_cpu_has_avx2(void);
+int mt_cpu_has_avx512(void);
+
+/* ---- per-thread scratch (mt_cpu_scratch.c) -------------------------------------------------- */
+/* A 64-byte aligned buffer of at least nbytes owned by the calling thread, one per
+ * slot (0 .. MT_SCRATCH_SLOTS-1); grown when too small, never shrunk, so a warm
+ * training step allocates nothing. NULL with an MT_ERR_OOM message on failure. The
+ * contents survive until the next call with the same slot on the same thread. */
+#define MT_SCRATCH_SLOTS 6
+void *mt_cpu_scratch(int slot, size_t nbytes);
+/* Frees the calling thread's scratch buffers (tests and exit paths). */
+void mt_cpu_scratch_release(void);
+
+/* ---- layers --------------------------------------------------------------------------------- */
+mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                const mt_tensor *prelu, const mt_tensor *y,
+                                const mt_conv2d_desc *d);
+mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
+                                       const mt_tensor *dx, const mt_conv2d_desc *d);
+mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
+                                        const mt_tensor *dw, const mt_tensor *db,
+                                        const mt_conv2d_desc *d);
+mt_status mt_cpu_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                const mt_tensor *prelu, const mt_tensor *y);
+mt_status mt_cpu_linear_backward_input(const mt_tensor *dy, const mt_tensor *w,
+                                       const mt_tensor *dx);
+mt_status mt_cpu_linear_backward_params(const mt_tensor *x, const mt_tensor *dy,
+                                        const mt_tensor *dw, const mt_tensor *db);
+mt_status mt_cpu_prelu_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y);
+mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *dy,
+                                const mt_tensor *dx, const mt_tensor *da);
+mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
+                                   const mt_pool2d_desc *d);
+mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
+                                    const mt_pool2d_desc *d);
+mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y);
+mt_status mt_cpu_softmax_backward(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx);
+mt_status mt_cpu_mtcnn_loss(mt_mtcnn_loss_args *a);
+
+/* ---- optimisers (mt_cpu_optim.c) ------------------------------------------------------------ */
+mt_status mt_cpu_sgd_step(const mt_tensor *p, const mt_tensor *g, const mt_tensor *buf,
+                          const mt_sgd_args *a);
+mt_status mt_cpu_adam_step(const mt_tensor *p, const mt_tensor *g, const mt_tensor *m,
+                           const mt_tensor *v, const mt_adam_args *a);
+mt_status mt_cpu_sum_squares(const mt_tensor *t, double *out);
+mt_status mt_cpu_axpy(const mt_tensor *y, float alpha, const mt_tensor *x);
+
+/* ---- shared pieces of the layer kernels ------------------------------------------------------ */
+/* In-place bias + PReLU over rows: row r of `rows` rows of n values gets b[ch(r)] added and
+ * then PReLU with a[ch(r)], where ch(r) = r % channels (b, a may be NULL). */
+void mt_cpu_bias_prelu_rows(float *y, int64_t rows, int64_t n, int64_t channels, const float *b,
+                            const float *a);
 
 #endif

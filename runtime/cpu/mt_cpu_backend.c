@@ -34,6 +34,23 @@ static const mt_backend cpu_backend = {
     .binary_scalar = mt_cpu_binary_scalar,
     .reduce_all = mt_cpu_reduce_all,
     .reduce_dim = mt_cpu_reduce_dim,
+    .conv2d_forward = mt_cpu_conv2d_forward,
+    .conv2d_backward_input = mt_cpu_conv2d_backward_input,
+    .conv2d_backward_params = mt_cpu_conv2d_backward_params,
+    .linear_forward = mt_cpu_linear_forward,
+    .linear_backward_input = mt_cpu_linear_backward_input,
+    .linear_backward_params = mt_cpu_linear_backward_params,
+    .prelu_forward = mt_cpu_prelu_forward,
+    .prelu_backward = mt_cpu_prelu_backward,
+    .maxpool2d_forward = mt_cpu_maxpool2d_forward,
+    .maxpool2d_backward = mt_cpu_maxpool2d_backward,
+    .softmax_forward = mt_cpu_softmax_forward,
+    .softmax_backward = mt_cpu_softmax_backward,
+    .mtcnn_loss = mt_cpu_mtcnn_loss,
+    .sgd_step = mt_cpu_sgd_step,
+    .adam_step = mt_cpu_adam_step,
+    .sum_squares = mt_cpu_sum_squares,
+    .axpy = mt_cpu_axpy,
 };
 
 const mt_backend *mt_cpu_backend(void) { return &cpu_backend; }

@@ -206,16 +206,25 @@ end
 --- progress(i, n) is called after each image when given. This is where a
 --- detector plugs in: eval_landmarks.lua --model calls it.
 function landmarks.evaluate_with_detector(entries, root, detect, progress)
-  local preds = {}
+  local preds, failed, unreadable = {}, {}, {}
   for i, e in ipairs(entries) do
-    if preds[e.key] == nil then
+    if preds[e.key] == nil and not failed[e.key] then
       local faces, err = detect(root .. "/" .. e.image)
-      if faces == nil then return nil, ("%s: %s"):format(e.image, tostring(err)) end
-      preds[e.key] = faces
+      if faces == nil then
+        -- an unreadable image is reported and left out (its faces count as unpredicted)
+        failed[e.key] = true
+        unreadable[#unreadable + 1] = ("%s: %s"):format(e.image, tostring(err))
+      else
+        preds[e.key] = faces
+      end
     end
     if progress then progress(i, #entries) end
   end
-  return landmarks.evaluate(entries, preds)
+  local r, err = landmarks.evaluate(entries, preds)
+  if not r then return nil, err end
+  r.unreadable = #unreadable
+  for _, w in ipairs(unreadable) do r.warnings[#r.warnings + 1] = "skipped: " .. w end
+  return r
 end
 
 return landmarks

@@ -1,0 +1,106 @@
+-- Benchmark mode "train": samples per second of a full training step (forward, multi-task
+-- loss, backward, SGD update) at batch 384, median over repeated steps after warm-up.
+--
+--   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--json]
+--                                 [--preset mtcnn|torch] [--kernels auto|avx512|...]
+--
+-- --preset mtcnn (default): the full MTCNN configuration (landmark heads on all nets, ONet
+-- dropout 0.25, OHEM 70%, label masks, L2 5e-4 on conv kernels, SGD lr 1e-3 momentum 0.9,
+-- batches of 64 positives, 64 part faces, 192 negatives and 64 landmark faces per 384).
+-- --preset torch: exactly ../shared/anchors/train_bench.py (PNet and RNet without landmark
+-- heads, ONet with them and dropout 0.25; plain softmax cross-entropy plus 0.5 MSE box
+-- (+ landmarks, 0.5 or ONet 1.0) over every sample, no OHEM or masks; weight decay 5e-4 on
+-- every parameter; SGD lr 0.01 momentum 0.9; random 0/1 labels).
+
+local mtcnn = require "mtcnn"
+local bench = require "mtcnn.bench"
+
+local T, nn, models, optim, sys = mtcnn.tensor, mtcnn.nn, mtcnn.models, mtcnn.optim, mtcnn.sys
+
+local M = {}
+
+M.options = {
+  {name = "net", kind = "string", choices = {"pnet", "rnet", "onet", "all"}, default = "all",
+   help = "which net to train"},
+  {name = "threads", kind = "int", default = 0, help = "kernel threads (0: keep the current count)"},
+  {name = "batch", kind = "int", default = 384, help = "samples per step"},
+  {name = "warmup", kind = "int", default = 3, help = "untimed steps first"},
+  {name = "preset", kind = "string", choices = {"mtcnn", "torch"}, default = "mtcnn",
+   help = "training configuration (see the file header)"},
+  {name = "kernels", kind = "string", default = "", help = "CPU kernel set (default: auto)"},
+}
+
+-- Labels for the MTCNN preset: 1/6 positives, 1/6 part faces, 1/2 negatives, 1/6 landmark
+-- faces, in SPEC's stratified order.
+local function mtcnn_labels(n)
+  local label = T.zeros(n)
+  local pos, part, lmk = math.ceil(n / 6), math.ceil(n / 6), math.ceil(n / 6)
+  local neg = n - pos - part - lmk
+  local i = 0
+  for _, spec in ipairs({{1, pos}, {-1, part}, {0, neg}, {-2, lmk}}) do
+    for _ = 1, spec[2] do
+      i = i + 1
+      label[i] = spec[1]
+    end
+  end
+  return label
+end
+
+local function setup(arch, preset, batch)
+  local g = T.generator(2016)
+  local size = models.input_size[arch]
+  local net, crit, opt
+  if preset == "torch" then
+    net = models[arch]{landmarks = arch == "onet", seed = 1}
+    crit = nn.MTCNNLoss{cls = 1, box = 0.5, landmarks = arch == "onet" and 1 or 0.5, ohem = 1,
+                        masked = false, reduction = "element", weight_decay = 0}
+    local params, grads = net:parameters()
+    opt = optim.SGD(params, grads, {lr = 0.01, momentum = 0.9, weight_decay = 5e-4})
+  else
+    net = models[arch]{seed = 1}
+    crit = nn.MTCNNLoss{net = arch}
+    local params, grads = net:parameters()
+    opt = optim.SGD(params, grads, {lr = 1e-3, momentum = 0.9})
+  end
+  net:training()
+  local x = T.rand(batch, 3, size, size, g) * 2 - 1
+  local label
+  if preset == "torch" then
+    label = T.zeros(batch)
+    local v = label:view(batch)
+    for i = 1, batch do v[i] = g:integer(0, 1) end
+  else
+    label = mtcnn_labels(batch)
+  end
+  local target = {label = label, box = T.randn(batch, 4, g) * 0.1, landmarks = T.rand(batch, 10, g)}
+  local function step()
+    net:zero_grad()
+    local out = net:forward(x)
+    crit:forward(out, target)
+    net:backward(x, crit:backward(out, target))
+    crit:penalty(net)
+    opt:step()
+  end
+  return step, net
+end
+
+function M.run(args, report)
+  if args.device == "cuda" then
+    error("bench train: the CUDA layers are a later issue; run with --device cpu")
+  end
+  if args.threads > 0 then sys.set_threads(args.threads) end
+  if args.kernels ~= "" then nn.set_kernels(args.kernels) end
+  local nets = args.net == "all" and {"pnet", "rnet", "onet"} or {args.net}
+  for _, arch in ipairs(nets) do
+    local step, net = setup(arch, args.preset, args.batch)
+    local r = bench.time(step, {warmup = args.warmup, reps = args.reps})
+    report{
+      bench = "train", net = arch, device = "cpu", threads = sys.threads(), batch = args.batch,
+      preset = args.preset, kernels = nn.kernels(), params = net:num_parameters(),
+      step_ms = r.median * 1e3, step_ms_min = r.min * 1e3,
+      samples_per_s = args.batch / r.median,
+    }
+  end
+end
+
+return M

@@ -1,0 +1,323 @@
+-- mtcnn.detector: the MTCNN cascade (SPEC.md section 5, decision 4 and 8).
+--
+--   local det = mtcnn.detector.new{min_face = 20}            -- the bundled model
+--   local faces = det:detect(mtcnn.image.load("photo.jpg"))  -- or det:detect("photo.jpg")
+--   for _, f in ipairs(faces) do print(f.score, table.concat(f.box, " ")) end
+--
+-- A face is {box = {x1, y1, x2, y2}, score = p, landmarks = {{x, y} x 5}} in
+-- pixels, 0-based with inclusive x2/y2 (the original's numbers minus 1);
+-- landmarks are left eye, right eye, nose, left and right mouth corner.
+--
+-- Options (defaults: the original MATLAB release, SPEC.md decision 8):
+--   model          folder with pnet/rnet/onet and manifest.json (default: the bundled one)
+--   preset         "original" (default), "seed" (the TensorFlow reproduction's values),
+--                  "wider" (the paper's WIDER FACE settings); explicit options win
+--   min_face       smallest face side in pixels (20)
+--   factor         pyramid scale step (0.709)
+--   thresholds     {pnet, rnet, onet} face-probability thresholds ({0.6, 0.7, 0.7}); PNet
+--                  keeps scores >= its threshold, RNet and ONet scores > theirs
+--   nms            {per_scale, across_scales, rnet, onet} ({0.5, 0.7, 0.7, 0.7})
+--   nms_onet       "min" (default) or "union": the overlap used after ONet
+--   resize         "area" (default) or "bilinear" (SPEC.md decision 5)
+--   flip_landmarks average ONet landmarks with a pass on mirrored crops (the MATLAB v1
+--                  behaviour; false by default, as the golden reference)
+--   batch          largest RNet/ONet batch per forward call (256)
+-- det.stats holds the last call's time (ms) and candidate count per stage.
+
+local mtcnn = require "mtcnn"
+local T = require "mtcnn.tensor"
+local models = require "mtcnn.models"
+local image = require "mtcnn.image"
+local json = require "mtcnn.json"
+local sys = require "mtcnn.sys"
+local core = require "mtcnn.core"
+
+local detector = {}
+detector.__index = detector
+
+detector.PRESETS = {
+  original = {min_face = 20, factor = 0.709, thresholds = {0.6, 0.7, 0.7},
+              nms = {0.5, 0.7, 0.7, 0.7}, nms_onet = "min"},
+  seed = {min_face = 20, factor = 0.79, thresholds = {0.6, 0.7, 0.7},
+          nms = {0.5, 0.7, 0.6, 0.6}, nms_onet = "min"},
+  wider = {min_face = 10, factor = 0.79, thresholds = {0.5, 0.5, 0.3},
+           nms = {0.5, 0.7, 0.7, 0.7}, nms_onet = "min"},
+}
+
+local OPTIONS = {model = true, preset = true, min_face = true, factor = true, thresholds = true,
+                 nms = true, nms_onet = true, resize = true, flip_landmarks = true, batch = true,
+                 nets = true}
+
+--- The folder of the model that ships with the project.
+function detector.default_model()
+  return (mtcnn.home or ".") .. "/models/original"
+end
+
+--- Loads a model folder: {pnet, rnet, onet, manifest} | nil, message.
+function detector.load_model(dir)
+  local manifest, err = json.read_file(dir .. "/manifest.json")
+  if not manifest then return nil, ("model %s: %s"):format(dir, err) end
+  local nets = {manifest = manifest}
+  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
+    local file = manifest.nets and manifest.nets[arch]
+    if type(file) ~= "string" then
+      return nil, ("model %s: manifest.json names no file for %s"):format(dir, arch)
+    end
+    local net
+    net, err = models.load(dir .. "/" .. file)
+    if not net then return nil, ("model %s: %s"):format(dir, err) end
+    if net.arch ~= arch then
+      return nil, ("model %s: %s holds a %s, not a %s"):format(dir, file, tostring(net.arch), arch)
+    end
+    net:evaluate()
+    nets[arch] = net
+  end
+  return nets
+end
+
+local function check_number_list(name, v, n)
+  if type(v) ~= "table" or #v ~= n then
+    error(("detector: %s must be a list of %d numbers"):format(name, n), 3)
+  end
+  for i = 1, n do
+    if type(v[i]) ~= "number" then error(("detector: %s[%d] is not a number"):format(name, i), 3) end
+  end
+end
+
+--- A detector; errors on bad options, returns nil, message when the model cannot be loaded.
+function detector.new(opts)
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not OPTIONS[k] then error(("detector: unknown option '%s'"):format(tostring(k)), 2) end
+  end
+  local preset_name = opts.preset or "original"
+  local preset = detector.PRESETS[preset_name]
+  if not preset then
+    local names = {}
+    for k in pairs(detector.PRESETS) do names[#names + 1] = k end
+    table.sort(names)
+    error(("detector: unknown preset '%s' (%s)"):format(tostring(preset_name), table.concat(names, ", ")), 2)
+  end
+  local self = setmetatable({}, detector)
+  for k, v in pairs(preset) do self[k] = v end
+  for k, v in pairs(opts) do
+    if k ~= "model" and k ~= "nets" and k ~= "preset" then self[k] = v end
+  end
+  self.preset = preset_name
+  self.resize = self.resize or "area"
+  self.flip_landmarks = self.flip_landmarks or false
+  self.batch = self.batch or 256
+  if type(self.min_face) ~= "number" or self.min_face <= 0 then
+    error("detector: min_face must be a positive number", 2)
+  end
+  if type(self.factor) ~= "number" or self.factor <= 0 or self.factor >= 1 then
+    error("detector: factor must lie in (0, 1)", 2)
+  end
+  check_number_list("thresholds", self.thresholds, 3)
+  check_number_list("nms", self.nms, 4)
+  if self.resize ~= "area" and self.resize ~= "bilinear" then
+    error("detector: resize must be \"area\" or \"bilinear\"", 2)
+  end
+  if self.nms_onet ~= "min" and self.nms_onet ~= "union" then
+    error("detector: nms_onet must be \"min\" or \"union\"", 2)
+  end
+  if math.type(self.batch) ~= "integer" or self.batch < 1 then
+    error("detector: batch must be a positive integer", 2)
+  end
+
+  local nets = opts.nets
+  if not nets then
+    self.model = opts.model or detector.default_model()
+    local err
+    nets, err = detector.load_model(self.model)
+    if not nets then return nil, err end
+  end
+  self.pnet, self.rnet, self.onet = nets.pnet, nets.rnet, nets.onet
+  self.manifest = nets.manifest
+  -- how the model's outputs are decoded (manifest "conventions"; the original's by default)
+  local conv = type(self.manifest) == "table" and self.manifest.conventions or {}
+  self.landmark_offset = conv.landmark_offset or 1
+  self.pnet_width_plus_one = conv.pnet_width_plus_one == true
+  self.buffers = {}
+  self.stats = {}
+  return self
+end
+
+-- The pyramid of scales for an h x w image, as the original computes it.
+function detector:scales(h, w)
+  local m = 12 / self.min_face
+  local minl = math.min(h, w) * m
+  local out, k = {}, 0
+  while minl >= 12 do
+    out[#out + 1] = m * self.factor ^ k
+    minl = minl * self.factor
+    k = k + 1
+  end
+  return out
+end
+
+-- A reusable input tensor of the given shape (the buffers of one shape are
+-- kept between calls, so repeated detection on same-sized images allocates
+-- nothing new).
+function detector:buffer(key, ...)
+  local shape = {...}
+  local name = key .. ":" .. table.concat(shape, "x")
+  local b = self.buffers[name]
+  if not b then
+    b = T.empty(shape)
+    self.buffers[name] = b
+  end
+  return b
+end
+
+-- Runs net over the crops in chunks of self.batch and returns the outputs
+-- {cls [n,2], box [n,4], landmarks [n,10] or nil} as whole tensors.
+function detector:forward_batched(net, x)
+  local n = x:size(1)
+  if n <= self.batch then
+    local out = net:forward(x)
+    return {cls = out.cls, box = out.box, landmarks = out.landmarks}
+  end
+  local cls, box, lm = T.empty(n, 2), T.empty(n, 4), nil
+  for start = 1, n, self.batch do
+    local len = math.min(self.batch, n - start + 1)
+    local out = net:forward(x:narrow(1, start, len))
+    cls:narrow(1, start, len):copy_(out.cls)
+    box:narrow(1, start, len):copy_(out.box)
+    if out.landmarks then
+      lm = lm or T.empty(n, 10)
+      lm:narrow(1, start, len):copy_(out.landmarks)
+    end
+  end
+  return {cls = cls, box = box, landmarks = lm}
+end
+
+local function as_image(img)
+  if type(img) == "string" then
+    local im, err = image.load(img)
+    if not im then error(err, 3) end
+    return im
+  end
+  return img
+end
+
+-- Stage 1 for one image: PNet over the pyramid, NMS per scale, appended to c.
+function detector:stage1(c, img, index)
+  local h, w = img.height, img.width
+  for _, scale in ipairs(self:scales(h, w)) do
+    local hs, ws = math.ceil(h * scale), math.ceil(w * scale)
+    local x = self:buffer("pnet", 1, 3, hs, ws)
+    img:resize_to_tensor(ws, hs, {method = self.resize, out = x})
+    local out = self.pnet:forward(x)
+    local before = #c
+    if c:add_pnet(out.cls, out.box, scale, self.thresholds[1], index) > 0 then
+      c:nms(self.nms[1], "union", before + 1)
+    end
+  end
+end
+
+--- Detects the faces of several images at once (RNet and ONet see the crops
+--- of all of them in shared batches). Returns one list of faces per image.
+function detector:detect_batch(images)
+  local ims = {}
+  for i, img in ipairs(images) do ims[i] = as_image(img) end
+  local stats = {pnet = {}, rnet = {}, onet = {}}
+  self.stats = stats
+  local clock = sys.clock
+  local c = core.detect.candidates()
+
+  local t0 = clock()
+  for i, img in ipairs(ims) do self:stage1(c, img, i) end
+  stats.pnet.windows = #c
+  c:nms(self.nms[2], "union")
+  c:calibrate(self.pnet_width_plus_one)
+  c:square()
+  c:fix()
+  stats.pnet.kept = #c
+  local t1 = clock()
+  stats.pnet.ms = (t1 - t0) * 1e3
+
+  if #c > 0 then
+    local x = self:buffer("rnet", #c, 3, 24, 24)
+    c:crop(ims, 24, self.resize, x)
+    local out = self:forward_batched(self.rnet, x)
+    c:set_outputs(out.cls, out.box)
+    c:filter(self.thresholds[2])
+    c:nms(self.nms[3], "union")
+    c:calibrate(true)
+    c:square()
+  end
+  stats.rnet.windows = stats.pnet.kept
+  stats.rnet.kept = #c
+  local t2 = clock()
+  stats.rnet.ms = (t2 - t1) * 1e3
+
+  if #c > 0 then
+    c:fix()
+    local x = self:buffer("onet", #c, 3, 48, 48)
+    c:crop(ims, 48, self.resize, x)
+    local out = self:forward_batched(self.onet, x)
+    local cls, reg, pts = out.cls, out.box, out.landmarks
+    if self.flip_landmarks and pts then
+      -- the net's outputs are reused buffers: keep this pass's before the next
+      cls, reg, pts = cls:clone(), reg:clone(), pts:clone()
+      local mirrored = self:forward_batched(self.onet, core.detect.flip_width(x))
+      pts = core.detect.mirror_average(pts, mirrored.landmarks)
+    end
+    c:set_outputs(cls, reg, pts)
+    c:filter(self.thresholds[3])
+    c:decode_landmarks(self.landmark_offset)
+    c:calibrate(true)
+    c:nms(self.nms[4], self.nms_onet)
+  end
+  stats.onet.windows = stats.rnet.kept
+  stats.onet.kept = #c
+  stats.onet.ms = (clock() - t2) * 1e3
+  stats.ms = (clock() - t0) * 1e3
+
+  local per_image = {}
+  for i = 1, #ims do per_image[i] = {} end
+  for _, f in ipairs(c:faces()) do
+    local list = per_image[f.image]
+    f.image = nil
+    list[#list + 1] = f
+  end
+  return per_image
+end
+
+--- Detects the faces of one image (an mtcnn image or a path).
+function detector:detect(img)
+  return self:detect_batch({img})[1]
+end
+
+--- A copy of img with each face's box (green), score and landmarks (red) drawn.
+function detector.draw(img, faces, opts)
+  opts = opts or {}
+  local pic = img:clone()
+  local side = math.min(img.width, img.height)
+  local thick = opts.thickness or math.max(2, side // 250)
+  local scale = opts.text_scale or math.max(1, side // 256)
+  local function r(v) return math.floor(v + 0.5) end
+  for _, f in ipairs(faces) do
+    local x1, y1, x2, y2 = r(f.box[1]), r(f.box[2]), r(f.box[3]), r(f.box[4])
+    pic:draw_rect(x1, y1, x2, y2, {color = opts.color or "green", thickness = thick})
+    for _, p in ipairs(f.landmarks or {}) do
+      pic:draw_point(r(p[1]), r(p[2]), {color = opts.point_color or "red", radius = thick + 1})
+    end
+    local label = ("%.3f"):format(f.score)
+    local _, th = image.text_size(label, scale)
+    local ty = y1 - th - 2
+    if ty < 0 then ty = y1 + 2 end
+    pic:draw_text(x1, ty, label, {color = "white", scale = scale, background = opts.color or "green"})
+  end
+  return pic
+end
+
+--- The settings in effect, for reports.
+function detector:settings()
+  return {preset = self.preset, min_face = self.min_face, factor = self.factor,
+          thresholds = self.thresholds, nms = self.nms, nms_onet = self.nms_onet,
+          resize = self.resize, flip_landmarks = self.flip_landmarks, model = self.model}
+end
+
+return detector

@@ -1,0 +1,92 @@
+-- mtcnn.nn.Conv2d: 2-D convolution over NCHW batches, any kernel size, stride and zero
+-- padding, with Xavier (Glorot uniform) weights and zero biases.
+--
+--   nn.Conv2d(in, out, k [, opts])      k: size or {kh, kw}
+--   opts: stride (1), pad (0) (numbers or {h, w}), bias (true), generator (T.generator)
+--
+-- Fields: weight [out,in,kh,kw], bias [out], grad_weight, grad_bias, output, grad_input.
+-- skip_input_grad = true makes backward skip the input gradient (a net's first layer).
+
+local core = require "mtcnn.core"
+local T = require "mtcnn.tensor"
+local class = require "mtcnn.nn.class"
+local Module = require "mtcnn.nn.Module"
+local util = require "mtcnn.nn.util"
+
+local C = core.nn
+
+local Conv2d = class("nn.Conv2d", Module)
+
+function Conv2d:init(cin, cout, k, opts)
+  Module.init(self)
+  opts = opts or {}
+  self.in_channels = util.check_int(cin, "Conv2d: input channels")
+  self.out_channels = util.check_int(cout, "Conv2d: output channels")
+  self.kh, self.kw = util.pair(k, "Conv2d: kernel size")
+  self.sh, self.sw = util.pair(opts.stride or 1, "Conv2d: stride")
+  self.ph, self.pw = util.pair(opts.pad or 0, "Conv2d: padding", 0)
+  self.weight = T.empty(cout, cin, self.kh, self.kw)
+  self.grad_weight = T.zeros(cout, cin, self.kh, self.kw)
+  if opts.bias ~= false then
+    self.bias = T.zeros(cout)
+    self.grad_bias = T.zeros(cout)
+  end
+  self:reset(opts.generator)
+  self.output = util.buffer()
+  self.grad_input = util.buffer()
+end
+
+-- Xavier/Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fans over the kernel.
+function Conv2d:reset(generator)
+  local area = self.kh * self.kw
+  local a = math.sqrt(6 / ((self.in_channels + self.out_channels) * area))
+  self.weight:uniform_(-a, a, generator)
+  if self.bias then self.bias:zero_() end
+  return self
+end
+
+function Conv2d:update_output(x)
+  return C.conv2d_forward(x, self.weight, self.bias, self.output, self.sh, self.sw, self.ph, self.pw)
+end
+
+-- Convolution, bias and PReLU in one pass (evaluate mode; see nn.Sequential).
+function Conv2d:forward_fused(x, slopes)
+  return C.conv2d_forward(x, self.weight, self.bias, self.output, self.sh, self.sw, self.ph,
+    self.pw, slopes)
+end
+
+function Conv2d:update_grad_input(x, gy)
+  if self.skip_input_grad then
+    self.grad_input = nil
+    return nil
+  end
+  if self.grad_input == nil then self.grad_input = util.buffer() end
+  return C.conv2d_backward_input(gy, self.weight, self.grad_input, x, self.sh, self.sw, self.ph,
+    self.pw)
+end
+
+function Conv2d:acc_grad_parameters(x, gy)
+  C.conv2d_backward_params(x, gy, self.grad_weight, self.grad_bias, self.sh, self.sw, self.ph,
+    self.pw)
+end
+
+function Conv2d:param_list()
+  local l = {{"weight", self.weight, self.grad_weight, "conv_weight"}}
+  if self.bias then l[2] = {"bias", self.bias, self.grad_bias, "bias"} end
+  return l
+end
+
+function Conv2d:to(device)
+  util.move_fields(self, device)
+  return self
+end
+
+function Conv2d:describe()
+  local s = ("nn.Conv2d(%d -> %d, %dx%d"):format(self.in_channels, self.out_channels, self.kh, self.kw)
+  if self.sh ~= 1 or self.sw ~= 1 then s = s .. (", stride %dx%d"):format(self.sh, self.sw) end
+  if self.ph ~= 0 or self.pw ~= 0 then s = s .. (", pad %dx%d"):format(self.ph, self.pw) end
+  if not self.bias then s = s .. ", no bias" end
+  return s .. ")"
+end
+
+return Conv2d

@@ -1,0 +1,40 @@
+-- mtcnn.nn.MaxPool2d: max pooling over NCHW batches with Caffe's ceil-mode output size,
+-- ceil((in - k) / s) + 1 (windows past the edge are clipped), as the original MTCNN.
+--
+--   nn.MaxPool2d(k [, stride = k])     k, stride: numbers or {h, w}
+
+local core = require "mtcnn.core"
+local class = require "mtcnn.nn.class"
+local Module = require "mtcnn.nn.Module"
+local util = require "mtcnn.nn.util"
+
+local C = core.nn
+
+local MaxPool2d = class("nn.MaxPool2d", Module)
+
+function MaxPool2d:init(k, stride)
+  Module.init(self)
+  self.kh, self.kw = util.pair(k, "MaxPool2d: kernel size")
+  self.sh, self.sw = util.pair(stride or k, "MaxPool2d: stride")
+  self.output = util.buffer()
+  self.grad_input = util.buffer()
+end
+
+function MaxPool2d:update_output(x)
+  return C.maxpool2d_forward(x, self.output, self.kh, self.kw, self.sh, self.sw)
+end
+
+function MaxPool2d:update_grad_input(x, gy)
+  return C.maxpool2d_backward(x, gy, self.grad_input, self.kh, self.kw, self.sh, self.sw)
+end
+
+function MaxPool2d:to(device)
+  util.move_fields(self, device)
+  return self
+end
+
+function MaxPool2d:describe()
+  return ("nn.MaxPool2d(%dx%d, stride %dx%d, ceil)"):format(self.kh, self.kw, self.sh, self.sw)
+end
+
+return MaxPool2d

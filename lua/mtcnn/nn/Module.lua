@@ -1,0 +1,97 @@
+-- mtcnn.nn.Module: the base of every layer and container (Torch7 nn's API in snake_case).
+--
+--   m:forward(input) -> output            (m.output is reused from call to call)
+--   m:backward(input, grad_output) -> grad_input
+--                                          (accumulates parameter gradients)
+--   m:parameters() -> {weights...}, {gradients...}
+--   m:named_parameters() -> {{name =, tensor =, grad =, kind =}, ...}
+--   m:zero_grad(), m:training(), m:evaluate(), m.is_training
+--
+-- A subclass implements update_output(input), update_grad_input(input, grad_output) and,
+-- when it has parameters, acc_grad_parameters(input, grad_output) and param_list() (a list
+-- of {suffix, tensor, grad, kind} entries). Outputs and gradient buffers are tensors owned by
+-- the module and resized in place, so a warm training step allocates nothing.
+
+local class = require "mtcnn.nn.class"
+
+local Module = class("nn.Module")
+
+function Module:init()
+  self.is_training = true
+  self.name = nil -- the parameter prefix, given by the container (conv1, prelu1, ...)
+end
+
+function Module:forward(input)
+  return self:update_output(input)
+end
+
+function Module:backward(input, grad_output)
+  local gi = self:update_grad_input(input, grad_output)
+  self:acc_grad_parameters(input, grad_output)
+  return gi
+end
+
+function Module:update_output(input)
+  self.output = input
+  return input
+end
+
+function Module:update_grad_input(_, grad_output)
+  self.grad_input = grad_output
+  return grad_output
+end
+
+function Module:acc_grad_parameters() end
+
+-- {suffix, tensor, grad, kind} entries of this module's own parameters.
+function Module:param_list() return {} end
+
+function Module:named_parameters(list)
+  list = list or {}
+  for _, p in ipairs(self:param_list()) do
+    local name = self.name and (self.name .. "." .. p[1]) or p[1]
+    list[#list + 1] = {name = name, tensor = p[2], grad = p[3], kind = p[4]}
+  end
+  return list
+end
+
+function Module:parameters()
+  local params, grads = {}, {}
+  for i, e in ipairs(self:named_parameters()) do
+    params[i], grads[i] = e.tensor, e.grad
+  end
+  return params, grads
+end
+
+-- Number of learnable values.
+function Module:num_parameters()
+  local n = 0
+  for _, e in ipairs(self:named_parameters()) do n = n + e.tensor:numel() end
+  return n
+end
+
+function Module:zero_grad()
+  for _, e in ipairs(self:named_parameters()) do e.grad:zero_() end
+  return self
+end
+
+function Module:training()
+  self.is_training = true
+  return self
+end
+
+function Module:evaluate()
+  self.is_training = false
+  return self
+end
+
+-- A one-line description (containers print their children too).
+function Module:describe()
+  return self.__name
+end
+
+function Module:__tostring()
+  return self:describe("")
+end
+
+return Module

@@ -1,0 +1,159 @@
+-- mtcnn.nn.Sequential: runs its modules one after the other.
+--
+--   local s = nn.Sequential():add(nn.Conv2d(3, 10, 3), "conv1"):add(nn.PReLU(10), "prelu1")
+--   s:get(1), s:size(), s.modules
+--
+-- A name given to add() is the module's parameter prefix (conv1.weight, conv1.bias). An error
+-- inside a module is re-raised as "In 3 module (conv2) of nn.Sequential: <message>".
+--
+-- In evaluate mode, a Conv2d or Linear followed by a PReLU runs as one fused pass (bias and
+-- PReLU applied as the output is written); the PReLU's output is then the same tensor as
+-- the layer's (modules that are the identity in evaluate mode, as Dropout, may sit between).
+-- Set s.fuse = false to keep every layer's own output (for inspection).
+
+local class = require "mtcnn.nn.class"
+local Module = require "mtcnn.nn.Module"
+local util = require "mtcnn.nn.util"
+
+local Sequential = class("nn.Sequential", Module)
+
+function Sequential:init()
+  Module.init(self)
+  self.modules = {}
+  self.fuse = true
+end
+
+function Sequential:add(m, name)
+  if type(m) ~= "table" or type(m.forward) ~= "function" then
+    error("Sequential:add: expected an nn module, got " .. type(m), 2)
+  end
+  if name ~= nil then m.name = name end
+  self.modules[#self.modules + 1] = m
+  return self
+end
+
+function Sequential:get(i)
+  return self.modules[i]
+end
+
+function Sequential:size()
+  return #self.modules
+end
+
+local function label(m, i)
+  return m.name and ("%d module (%s)"):format(i, m.name) or ("%d module"):format(i)
+end
+
+-- Calls fn(m, ...) and re-raises an error with the module's position.
+local function call(self, i, fn, m, a, b)
+  local ok, r = pcall(fn, m, a, b)
+  if not ok then
+    error(("In %s of %s: %s"):format(label(m, i), self.__name, util.error_message(r)), 0)
+  end
+  return r
+end
+
+function Sequential:update_output(x)
+  local mods = self.modules
+  local fuse = self.fuse and not self.is_training
+  local out, i, n = x, 1, #mods
+  while i <= n do
+    local m = mods[i]
+    -- the PReLU after m, skipping modules that are the identity in evaluate mode (dropout)
+    local j = i + 1
+    if fuse and m.forward_fused then
+      while mods[j] and mods[j].identity_in_eval do j = j + 1 end
+    end
+    local nxt = mods[j]
+    if fuse and nxt and nxt.fusable_prelu and m.forward_fused then
+      out = call(self, i, m.forward_fused, m, out, nxt.weight)
+      for k = i + 1, j do mods[k].output = out end
+      i = j + 1
+    else
+      out = call(self, i, m.forward, m, out)
+      i = i + 1
+    end
+  end
+  self.output = out
+  return out
+end
+
+function Sequential:backward(x, gy)
+  local mods = self.modules
+  local g = gy
+  for i = #mods, 1, -1 do
+    local m = mods[i]
+    local input = i > 1 and mods[i - 1].output or x
+    g = call(self, i, m.backward, m, input, g)
+    if g == nil then break end -- the first layer skipped its input gradient
+  end
+  self.grad_input = g
+  return g
+end
+
+function Sequential:update_grad_input(x, gy)
+  local mods = self.modules
+  local g = gy
+  for i = #mods, 1, -1 do
+    local m = mods[i]
+    local input = i > 1 and mods[i - 1].output or x
+    g = call(self, i, m.update_grad_input, m, input, g)
+    if g == nil then break end
+  end
+  self.grad_input = g
+  return g
+end
+
+function Sequential:acc_grad_parameters(x, gy)
+  -- needs every module's output gradient: run through update_grad_input's results
+  local mods = self.modules
+  local g = gy
+  for i = #mods, 1, -1 do
+    local m = mods[i]
+    local input = i > 1 and mods[i - 1].output or x
+    call(self, i, m.acc_grad_parameters, m, input, g)
+    g = m.grad_input
+    if g == nil then break end
+  end
+end
+
+function Sequential:named_parameters(list)
+  list = list or {}
+  for _, m in ipairs(self.modules) do m:named_parameters(list) end
+  return list
+end
+
+function Sequential:training()
+  Module.training(self)
+  for _, m in ipairs(self.modules) do m:training() end
+  return self
+end
+
+function Sequential:evaluate()
+  Module.evaluate(self)
+  for _, m in ipairs(self.modules) do m:evaluate() end
+  return self
+end
+
+function Sequential:to(device)
+  for _, m in ipairs(self.modules) do m:to(device) end
+  return self
+end
+
+function Sequential:describe(indent)
+  indent = indent or ""
+  local inner = indent .. "  "
+  local chain = {"input"}
+  for i = 1, #self.modules do chain[#chain + 1] = ("(%d)"):format(i) end
+  chain[#chain + 1] = "output"
+  local lines = {self.__name .. " {", inner .. "[" .. table.concat(chain, " -> ") .. "]"}
+  if self.title then table.insert(lines, 1, indent .. self.title) end
+  for i, m in ipairs(self.modules) do
+    local name = m.name and (m.name .. ": ") or ""
+    lines[#lines + 1] = ("%s(%d) %s%s"):format(inner, i, name, m:describe(inner))
+  end
+  lines[#lines + 1] = indent .. "}"
+  return table.concat(lines, "\n")
+end
+
+return Sequential

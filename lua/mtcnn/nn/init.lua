@@ -1,0 +1,39 @@
+-- mtcnn.nn: layers, containers and the MTCNN loss with forward and backward passes.
+--
+--   local nn = require "mtcnn.nn"
+--   local net = nn.Sequential()
+--     :add(nn.Conv2d(3, 10, 3), "conv1"):add(nn.PReLU(10), "prelu1")
+--     :add(nn.MaxPool2d(2, 2), "pool1")
+--   local y = net:forward(x)                  -- x: NCHW tensor
+--   local gx = net:backward(x, grad_y)
+--
+-- Every layer's arithmetic is C (lua/lmt_nn.c over runtime/mt_nn.h), dispatched to the
+-- tensors' device. nn.kernels() / nn.set_kernels(name) choose the CPU kernels ("avx512",
+-- "avx2", "generic", "blas", "ref" or "auto"; MTCNN_KERNELS sets it at start-up).
+
+local core = require "mtcnn.core"
+
+local nn = {
+  class = require "mtcnn.nn.class",
+  Module = require "mtcnn.nn.Module",
+  Sequential = require "mtcnn.nn.Sequential",
+  Heads = require "mtcnn.nn.Heads",
+  Conv2d = require "mtcnn.nn.Conv2d",
+  Linear = require "mtcnn.nn.Linear",
+  PReLU = require "mtcnn.nn.PReLU",
+  MaxPool2d = require "mtcnn.nn.MaxPool2d",
+  Softmax = require "mtcnn.nn.Softmax",
+  Dropout = require "mtcnn.nn.Dropout",
+  MTCNNLoss = require "mtcnn.nn.MTCNNLoss",
+}
+
+--- nn.kernels() -> the CPU kernel set in use.
+nn.kernels = core.nn.kernels
+
+--- nn.set_kernels(name) -> the previous set (raises for an unknown or unsupported one).
+nn.set_kernels = core.nn.set_kernels
+
+--- nn.pool_out_size(in, kernel, stride) -> Caffe's ceil-mode pooling output size.
+nn.pool_out_size = core.nn.pool_out_size
+
+return nn

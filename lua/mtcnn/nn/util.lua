@@ -1,0 +1,63 @@
+-- mtcnn.nn.util: helpers shared by the nn modules (argument checks, buffers, devices).
+
+local T = require "mtcnn.tensor"
+
+local util = {}
+
+-- A pair of positive integers from a number or an {h, w} table.
+function util.pair(v, what, min)
+  min = min or 1
+  local h, w
+  if type(v) == "table" then h, w = v[1], v[2] else h, w = v, v end
+  if math.type(h) ~= "integer" or math.type(w) ~= "integer" or h < min or w < min then
+    error(("%s must be an integer >= %d or a pair of them, got %s"):format(what, min, tostring(v)), 3)
+  end
+  return h, w
+end
+
+function util.check_int(v, what, min)
+  if math.type(v) ~= "integer" or v < (min or 1) then
+    error(("%s must be an integer >= %d, got %s"):format(what, min or 1, tostring(v)), 3)
+  end
+  return v
+end
+
+-- An empty tensor to be resized by the C layers (outputs and gradient buffers).
+function util.buffer()
+  return T.empty(0)
+end
+
+-- A tensor shaped like `like` (reusing `t` when it already is): for Lua-side elementwise work.
+function util.like(t, like)
+  if t and t:numel() == like:numel() and t:dim() == like:dim() and t:device() == like:device() then
+    local same = true
+    for d = 1, like:dim() do
+      if t:size(d) ~= like:size(d) then same = false break end
+    end
+    if same then return t end
+  end
+  local out = T.empty(like:size())
+  if like:is_cuda() then out = out:cuda() end
+  return out
+end
+
+-- Moves every tensor field of a module to device (parameters, gradients, buffers).
+function util.move_fields(m, device)
+  for k, v in pairs(m) do
+    if T.is_tensor(v) then m[k] = v:to(device) end
+  end
+end
+
+-- An error message without the position inside an nn module file (which says nothing to
+-- the user), for containers that re-raise their children's errors.
+function util.error_message(e)
+  e = tostring(e)
+  return (e:gsub("^[^\n:]*mtcnn/nn/[%w_]+%.lua:%d+: ", ""))
+end
+
+-- Shape as "2x3x4".
+function util.shape(t)
+  return table.concat(t:size(), "x")
+end
+
+return util

@@ -1,0 +1,153 @@
+-- mtcnn.optim: optimisers over parameter lists, and learning-rate schedules.
+--
+--   local optim = require "mtcnn.optim"
+--   local params, grads = net:parameters()
+--   local opt = optim.SGD(params, grads, {lr = 1e-3, momentum = 0.9})
+--   opt:step()                       -- one update of every parameter, in C
+--   local sched = optim.schedule.piecewise{base = 1e-3, boundaries = {600, 1400}, factor = 0.1}
+--   local opt2 = optim.SGD(params, grads, {lr = sched, momentum = 0.9})
+--
+-- lr is a number or a function(step) -> number (step counts from 1). weight_decay is a
+-- number for every parameter or a list with one number per parameter (L2 added to the
+-- gradient, as torch.optim). The state (momentum, Adam's moments) lives in tensors made once.
+
+local core = require "mtcnn.core"
+local T = require "mtcnn.tensor"
+
+local C = core.optim
+
+local optim = {}
+
+local function check_lists(params, grads, who)
+  if type(params) ~= "table" or type(grads) ~= "table" or #params ~= #grads then
+    error(who .. ": expected two lists of tensors of the same length (params, grads)", 3)
+  end
+  for i = 1, #params do
+    if not T.is_tensor(params[i]) or not T.is_tensor(grads[i]) then
+      error(("%s: entry %d of the lists is not a tensor"):format(who, i), 3)
+    end
+  end
+end
+
+local function zeros_like(t)
+  local z = T.zeros(t:size())
+  if t:is_cuda() then z = z:cuda() end
+  return z
+end
+
+local function learning_rate(self)
+  local lr = self.lr
+  if type(lr) == "function" then lr = lr(self.step_count) end
+  return lr
+end
+
+-- ---- SGD ----------------------------------------------------------------------------------
+
+local SGD = {}
+SGD.__index = SGD
+
+--- optim.SGD(params, grads, {lr, momentum = 0, dampening = 0, weight_decay = 0,
+---   nesterov = false}) -> optimiser with :step([lr]) and .step_count
+function optim.SGD(params, grads, opts)
+  check_lists(params, grads, "SGD")
+  opts = opts or {}
+  if opts.lr == nil then error("SGD: lr is required", 2) end
+  local self = setmetatable({
+    params = params, grads = grads, lr = opts.lr, momentum = opts.momentum or 0,
+    dampening = opts.dampening or 0, weight_decay = opts.weight_decay or 0,
+    nesterov = opts.nesterov or false, step_count = 0, bufs = {},
+  }, SGD)
+  if self.nesterov and (self.momentum <= 0 or self.dampening ~= 0) then
+    error("SGD: nesterov needs momentum > 0 and no dampening", 2)
+  end
+  if self.momentum > 0 then
+    for i, p in ipairs(params) do self.bufs[i] = zeros_like(p) end
+  end
+  return self
+end
+
+function SGD:step(lr)
+  self.step_count = self.step_count + 1
+  lr = lr or learning_rate(self)
+  self.last_lr = lr
+  C.sgd_step(self.params, self.grads, self.bufs, lr, self.momentum, self.dampening,
+    self.weight_decay, self.nesterov, self.step_count == 1)
+  return lr
+end
+
+-- ---- Adam ---------------------------------------------------------------------------------
+
+local Adam = {}
+Adam.__index = Adam
+
+--- optim.Adam(params, grads, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
+---   weight_decay = 0}) -> optimiser with :step([lr])
+function optim.Adam(params, grads, opts)
+  check_lists(params, grads, "Adam")
+  opts = opts or {}
+  local betas = opts.betas or {0.9, 0.999}
+  local self = setmetatable({
+    params = params, grads = grads, lr = opts.lr or 1e-3, beta1 = betas[1], beta2 = betas[2],
+    eps = opts.eps or 1e-8, weight_decay = opts.weight_decay or 0, step_count = 0, m = {}, v = {},
+  }, Adam)
+  for i, p in ipairs(params) do
+    self.m[i], self.v[i] = zeros_like(p), zeros_like(p)
+  end
+  return self
+end
+
+function Adam:step(lr)
+  self.step_count = self.step_count + 1
+  lr = lr or learning_rate(self)
+  self.last_lr = lr
+  C.adam_step(self.params, self.grads, self.m, self.v, lr, self.beta1, self.beta2, self.eps,
+    self.weight_decay, self.step_count)
+  return lr
+end
+
+-- ---- schedules ----------------------------------------------------------------------------
+
+optim.schedule = {}
+
+--- schedule.piecewise{base, boundaries = {s1, s2, ...}, factor = 0.1} -> f(step):
+--- base up to step s1, base * factor after s1, base * factor^2 after s2, ...
+function optim.schedule.piecewise(o)
+  assert(type(o.base) == "number", "piecewise: base learning rate required")
+  local bounds, factor = o.boundaries or {}, o.factor or 0.1
+  for i = 2, #bounds do
+    assert(bounds[i] > bounds[i - 1], "piecewise: boundaries must increase")
+  end
+  return function(step)
+    local lr = o.base
+    for _, b in ipairs(bounds) do
+      if step > b then lr = lr * factor end
+    end
+    return lr
+  end
+end
+
+--- schedule.mtcnn{base = 1e-3, steps_per_epoch, epochs = {6, 14, 20}} -> f(step): the SPEC
+--- section 4 schedule, x0.1 after each listed epoch.
+function optim.schedule.mtcnn(o)
+  assert(type(o.steps_per_epoch) == "number" and o.steps_per_epoch > 0,
+    "mtcnn schedule: steps_per_epoch required")
+  local bounds = {}
+  for i, e in ipairs(o.epochs or {6, 14, 20}) do bounds[i] = e * o.steps_per_epoch end
+  return optim.schedule.piecewise{base = o.base or 1e-3, boundaries = bounds, factor = 0.1}
+end
+
+--- schedule.cosine{base, total, min = 0, warmup = 0} -> f(step): linear warm-up over `warmup`
+--- steps, then half a cosine from base down to min at step `total` (min afterwards).
+function optim.schedule.cosine(o)
+  assert(type(o.base) == "number" and type(o.total) == "number" and o.total > 0,
+    "cosine: base and total required")
+  local min, warm = o.min or 0, o.warmup or 0
+  return function(step)
+    if warm > 0 and step <= warm then return o.base * step / warm end
+    local t = (step - warm) / math.max(1, o.total - warm)
+    if t >= 1 then return min end
+    return min + (o.base - min) * 0.5 * (1 + math.cos(math.pi * t))
+  end
+end
+
+return optim

@@ -1,0 +1,168 @@
+/* mt_cpu_act.c - PReLU and softmax on the CPU (memory-bound passes, split over the thread
+ * pool), and the bias + PReLU epilogue shared by the BLAS and reference layer paths. */
+#include "mt_cpu.h"
+
+#include "../mt_threads.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Elements per task below which splitting over threads costs more than it saves. */
+#define GRAIN_ELEMS 16384
+
+/* ---- bias + PReLU over rows ------------------------------------------------------------------ */
+
+void mt_cpu_bias_prelu_rows(float *y, int64_t rows, int64_t n, int64_t channels, const float *b,
+                            const float *a) {
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = r % channels;
+        float *row = y + r * n;
+        if (b) {
+            const float bc = b[c];
+            for (int64_t i = 0; i < n; i++) row[i] += bc;
+        }
+        if (a) {
+            const float ac = a[c];
+            for (int64_t i = 0; i < n; i++) row[i] = row[i] > 0.0f ? row[i] : ac * row[i];
+        }
+    }
+}
+
+/* ---- PReLU ---------------------------------------------------------------------------------- */
+
+typedef struct prelu_ctx {
+    const float *x, *a, *dy;
+    float *y, *dx;
+    double *da_part; /* [threads][C] partial slope gradients */
+    int64_t n, c, hw;
+} prelu_ctx;
+
+/* Planes are (sample, channel) pairs of hw values each. */
+static void prelu_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    prelu_ctx *k = (prelu_ctx *)vctx;
+    for (int64_t p = begin; p < end; p++) {
+        const float ac = k->a[p % k->c];
+        const float *x = k->x + p * k->hw;
+        float *y = k->y + p * k->hw;
+        for (int64_t i = 0; i < k->hw; i++) y[i] = x[i] > 0.0f ? x[i] : ac * x[i];
+    }
+}
+
+mt_status mt_cpu_prelu_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y) {
+    prelu_ctx k = {.x = mt_tensor_data(x), .a = mt_tensor_data(a), .y = mt_tensor_data(y),
+                   .n = x->shape[0], .c = x->shape[1]};
+    k.hw = k.n * k.c > 0 ? mt_tensor_numel(x) / (k.n * k.c) : 0;
+    int64_t planes = k.n * k.c;
+    mt_parallel_for(planes, GRAIN_ELEMS / (k.hw + 1) + 1, prelu_fwd_range, &k);
+    return MT_OK;
+}
+
+/* Samples [begin, end): dx for all their planes, slope sums into this thread's partials. */
+static void prelu_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    prelu_ctx *k = (prelu_ctx *)vctx;
+    double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
+    for (int64_t s = begin; s < end; s++) {
+        for (int64_t c = 0; c < k->c; c++) {
+            int64_t off = (s * k->c + c) * k->hw;
+            const float *x = k->x + off, *dy = k->dy + off;
+            const float ac = k->a[c];
+            /* the slope sum first: dx may be dy itself (in place) */
+            if (part) {
+                float sum = 0.0f;
+                for (int64_t i = 0; i < k->hw; i++) sum += x[i] > 0.0f ? 0.0f : x[i] * dy[i];
+                part[c] += sum;
+            }
+            if (k->dx) {
+                float *dx = k->dx + off;
+                for (int64_t i = 0; i < k->hw; i++) dx[i] = x[i] > 0.0f ? dy[i] : ac * dy[i];
+            }
+        }
+    }
+}
+
+mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *dy,
+                                const mt_tensor *dx, const mt_tensor *da) {
+    prelu_ctx k = {.x = mt_tensor_data(x), .a = mt_tensor_data(a), .dy = mt_tensor_data(dy),
+                   .dx = dx ? mt_tensor_data(dx) : NULL, .n = x->shape[0], .c = x->shape[1]};
+    k.hw = k.n * k.c > 0 ? mt_tensor_numel(x) / (k.n * k.c) : 0;
+    int threads = mt_threads_count();
+    if (da) {
+        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * k.c));
+        if (!k.da_part) return MT_ERR_OOM;
+        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * k.c));
+    }
+    mt_parallel_for(k.n, GRAIN_ELEMS / (k.c * k.hw + 1) + 1, prelu_bwd_range, &k);
+    if (da) {
+        /* fixed order over threads: the result depends only on the thread count */
+        float *g = mt_tensor_data(da);
+        for (int64_t c = 0; c < k.c; c++) {
+            double s = 0.0;
+            for (int t = 0; t < threads; t++) s += k.da_part[(int64_t)t * k.c + c];
+            g[c] += (float)s;
+        }
+    }
+    return MT_OK;
+}
+
+/* ---- softmax over channels ------------------------------------------------------------------ */
+
+typedef struct softmax_ctx {
+    const float *x, *y, *dy;
+    float *out;
+    int64_t c, hw;
+} softmax_ctx;
+
+static void softmax_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    softmax_ctx *k = (softmax_ctx *)vctx;
+    for (int64_t s = begin; s < end; s++) {
+        const float *x = k->x + s * k->c * k->hw;
+        float *y = k->out + s * k->c * k->hw;
+        for (int64_t p = 0; p < k->hw; p++) {
+            float m = x[p];
+            for (int64_t c = 1; c < k->c; c++) m = fmaxf(m, x[c * k->hw + p]);
+            float sum = 0.0f;
+            for (int64_t c = 0; c < k->c; c++) {
+                float e = expf(x[c * k->hw + p] - m);
+                y[c * k->hw + p] = e;
+                sum += e;
+            }
+            float inv = 1.0f / sum;
+            for (int64_t c = 0; c < k->c; c++) y[c * k->hw + p] *= inv;
+        }
+    }
+}
+
+mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y) {
+    softmax_ctx k = {.x = mt_tensor_data(x), .out = mt_tensor_data(y), .c = x->shape[1]};
+    int64_t n = x->shape[0];
+    k.hw = n * k.c > 0 ? mt_tensor_numel(x) / (n * k.c) : 0;
+    mt_parallel_for(n, GRAIN_ELEMS / (k.c * k.hw + 1) + 1, softmax_fwd_range, &k);
+    return MT_OK;
+}
+
+static void softmax_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    softmax_ctx *k = (softmax_ctx *)vctx;
+    for (int64_t s = begin; s < end; s++) {
+        int64_t off = s * k->c * k->hw;
+        const float *y = k->y + off, *dy = k->dy + off;
+        float *dx = k->out + off;
+        for (int64_t p = 0; p < k->hw; p++) {
+            float dot = 0.0f;
+            for (int64_t c = 0; c < k->c; c++) dot += dy[c * k->hw + p] * y[c * k->hw + p];
+            for (int64_t c = 0; c < k->c; c++)
+                dx[c * k->hw + p] = y[c * k->hw + p] * (dy[c * k->hw + p] - dot);
+        }
+    }
+}
+
+mt_status mt_cpu_softmax_backward(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx) {
+    softmax_ctx k = {.y = mt_tensor_data(y), .dy = mt_tensor_data(dy), .out = mt_tensor_data(dx),
+                     .c = y->shape[1]};
+    int64_t n = y->shape[0];
+    k.hw = n * k.c > 0 ? mt_tensor_numel(y) / (n * k.c) : 0;
+    mt_parallel_for(n, GRAIN_ELEMS / (k.c * k.hw + 1) + 1, softmax_bwd_range, &k);
+    return MT_OK;
+}

@@ -1,0 +1,100 @@
+/* mt_cpu_pool.c - max pooling with Caffe's ceil-mode output size on the CPU. Windows that
+ * run past the input are clipped. The backward pass recomputes each window's first maximum
+ * (row-major scan order) instead of storing indices, so it needs no side buffer. */
+#include "mt_cpu.h"
+
+#include "../mt_threads.h"
+
+#include <string.h>
+
+typedef struct pool_ctx {
+    const float *x, *dy;
+    float *y, *dx;
+    int64_t h, w, oh, ow;
+    int kh, kw, sh, sw;
+} pool_ctx;
+
+/* Offset (within the plane) of the first maximum of output cell (oy, ox)'s window. */
+static inline int64_t window_argmax(const float *x, const pool_ctx *k, int64_t oy, int64_t ox,
+                                    float *value) {
+    int64_t y0 = oy * k->sh, x0 = ox * k->sw;
+    int64_t y1 = y0 + k->kh < k->h ? y0 + k->kh : k->h;
+    int64_t x1 = x0 + k->kw < k->w ? x0 + k->kw : k->w;
+    int64_t best = y0 * k->w + x0;
+    float m = x[best];
+    for (int64_t yy = y0; yy < y1; yy++)
+        for (int64_t xx = x0; xx < x1; xx++) {
+            float v = x[yy * k->w + xx];
+            if (v > m) {
+                m = v;
+                best = yy * k->w + xx;
+            }
+        }
+    *value = m;
+    return best;
+}
+
+static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    pool_ctx *k = (pool_ctx *)vctx;
+    for (int64_t p = begin; p < end; p++) {
+        const float *x = k->x + p * k->h * k->w;
+        float *y = k->y + p * k->oh * k->ow;
+        if (k->kh == 2 && k->kw == 2 && k->sh == 2 && k->sw == 2 && k->h % 2 == 0 &&
+            k->w % 2 == 0) {
+            /* the common 2x2/2 case on even sizes: no clipping */
+            for (int64_t oy = 0; oy < k->oh; oy++) {
+                const float *r0 = x + 2 * oy * k->w, *r1 = r0 + k->w;
+                for (int64_t ox = 0; ox < k->ow; ox++) {
+                    float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+                    float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+                    y[oy * k->ow + ox] = a > b ? a : b;
+                }
+            }
+            continue;
+        }
+        for (int64_t oy = 0; oy < k->oh; oy++)
+            for (int64_t ox = 0; ox < k->ow; ox++) window_argmax(x, k, oy, ox, &y[oy * k->ow + ox]);
+    }
+}
+
+static void pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    pool_ctx *k = (pool_ctx *)vctx;
+    for (int64_t p = begin; p < end; p++) {
+        const float *x = k->x + p * k->h * k->w;
+        const float *dy = k->dy + p * k->oh * k->ow;
+        float *dx = k->dx + p * k->h * k->w;
+        memset(dx, 0, sizeof(float) * (size_t)(k->h * k->w));
+        for (int64_t oy = 0; oy < k->oh; oy++)
+            for (int64_t ox = 0; ox < k->ow; ox++) {
+                float v;
+                dx[window_argmax(x, k, oy, ox, &v)] += dy[oy * k->ow + ox];
+            }
+    }
+}
+
+static pool_ctx make_ctx(const mt_tensor *x, int64_t oh, int64_t ow, const mt_pool2d_desc *d) {
+    pool_ctx k = {.x = mt_tensor_data(x), .h = x->shape[2], .w = x->shape[3], .oh = oh, .ow = ow,
+                  .kh = d->kernel_h, .kw = d->kernel_w, .sh = d->stride_h, .sw = d->stride_w};
+    return k;
+}
+
+mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
+                                   const mt_pool2d_desc *d) {
+    pool_ctx k = make_ctx(x, y->shape[2], y->shape[3], d);
+    k.y = mt_tensor_data(y);
+    int64_t planes = x->shape[0] * x->shape[1];
+    mt_parallel_for(planes, 8192 / (k.h * k.w + 1) + 1, pool_fwd_range, &k);
+    return MT_OK;
+}
+
+mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
+                                    const mt_pool2d_desc *d) {
+    pool_ctx k = make_ctx(x, dy->shape[2], dy->shape[3], d);
+    k.dy = mt_tensor_data(dy);
+    k.dx = mt_tensor_data(dx);
+    int64_t planes = x->shape[0] * x->shape[1];
+    mt_parallel_for(planes, 8192 / (k.h * k.w + 1) + 1, pool_bwd_range, &k);
+    return MT_OK;
+}

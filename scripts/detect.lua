@@ -1,0 +1,257 @@
+-- detect.lua: finds faces and their five landmarks in images.
+--   mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...
+-- See --help. Results are JSON Lines (--json), pictures (--draw) and aligned
+-- face crops (--align); a run over many images can be stopped and resumed.
+
+local mtcnn = require "mtcnn"
+local cli = require "mtcnn.cli"
+local json = require "mtcnn.json"
+local sys = require "mtcnn.sys"
+local image = require "mtcnn.image"
+local detector = require "mtcnn.detector"
+local progress = require "mtcnn.progress"
+
+local args = cli.parse(arg, {
+  name = "detect.lua",
+  usage = "mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...",
+  description = "Detects faces with the MTCNN cascade. Inputs are image files, folders (searched\n" ..
+    "recursively for .jpg/.jpeg/.png) or list files (.txt/.lst: one image path per line, relative\n" ..
+    "to the current folder or to the list's folder). Boxes are [x1, y1, x2, y2] in pixels, 0-based\n" ..
+    "with inclusive x2/y2; landmarks are left eye, right eye, nose, left and right mouth corner.",
+  rest = {name = "IMAGE", help = "images, folders or list files", required = true},
+  options = {
+    {name = "model", kind = "string", metavar = "DIR", help = "model folder (default: the bundled original model)"},
+    {name = "preset", kind = "string", choices = {"original", "seed", "wider"}, default = "original",
+     help = "named settings; the options below override them"},
+    {name = "min-face", kind = "number", metavar = "N", help = "smallest face side in pixels (preset: 20)"},
+    {name = "factor", kind = "number", metavar = "F", help = "pyramid scale step (preset: 0.709)"},
+    {name = "thresholds", kind = "list", count = 3, metavar = "A,B,C",
+     help = "PNet, RNet, ONet score thresholds (preset: 0.6,0.7,0.7)"},
+    {name = "resize", kind = "string", choices = {"area", "bilinear"}, default = "area",
+     help = "pyramid and crop resizing"},
+    {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
+    {name = "threads", kind = "int", metavar = "N", help = "threads of the C kernels (default: all CPUs)"},
+    {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image"},
+    {name = "wider", kind = "string", metavar = "DIR",
+     help = "also write the official WIDER FACE submission layout (DIR/EVENT/NAME.txt)"},
+    {name = "resume", kind = "flag", help = "skip images already in the --json output and append"},
+    {name = "draw", kind = "string", metavar = "DIR", help = "write pictures with boxes and landmarks"},
+    {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops"},
+    {name = "align-size", kind = "int", default = 112, metavar = "N", help = "side of aligned crops"},
+    {name = "quiet", kind = "flag", help = "no per-image lines on stdout, no progress bar"},
+  },
+})
+
+local function die(msg)
+  io.stderr:write("detect.lua: ", msg, "\n")
+  os.exit(1)
+end
+
+if args.resume and not args.json then die("--resume needs --json OUT.jsonl") end
+if args.threads then
+  if args.threads < 1 or args.threads > 64 then die("--threads must lie in 1..64") end
+  sys.set_threads(args.threads)
+end
+
+-- ---- the inputs ----------------------------------------------------------------------------
+
+local IMAGE_EXT = {jpg = true, jpeg = true, png = true}
+local LIST_EXT = {txt = true, lst = true, list = true}
+
+local function extension(path) return (path:match("%.([%w]+)$") or ""):lower() end
+
+local function dirname(path) return path:match("^(.*)/[^/]*$") or "." end
+
+-- Appends {path, rel} entries: rel is the path below a folder input (for --draw names).
+local function collect(path, out, missing)
+  local st = sys.stat(path)
+  if not st then
+    missing[#missing + 1] = path
+    return
+  end
+  if st.type == "directory" then
+    local function walk(dir, rel)
+      for _, name in ipairs(sys.listdir(dir) or {}) do
+        local full, sub = dir .. "/" .. name, rel == "" and name or (rel .. "/" .. name)
+        local s = sys.stat(full)
+        if s and s.type == "directory" then
+          walk(full, sub)
+        elseif s and IMAGE_EXT[extension(name)] then
+          out[#out + 1] = {path = full, rel = sub}
+        end
+      end
+    end
+    walk(path:gsub("/+$", ""), "")
+  elseif LIST_EXT[extension(path)] then
+    local base = dirname(path)
+    local n = 0
+    for line in io.lines(path) do
+      n = n + 1
+      local item = line:gsub("\r$", ""):match("^%s*(.-)%s*$")
+      if item ~= "" and not item:match("^#") then
+        local p = item
+        if not sys.stat(p) and item:sub(1, 1) ~= "/" and sys.stat(base .. "/" .. item) then
+          p = base .. "/" .. item
+        end
+        out[#out + 1] = {path = p, rel = item}
+      end
+    end
+  else
+    out[#out + 1] = {path = path, rel = path:match("[^/]+$")}
+  end
+end
+
+local inputs, missing = {}, {}
+for _, a in ipairs(args.rest) do collect(a, inputs, missing) end
+for _, m in ipairs(missing) do io.stderr:write("detect.lua: no such file or folder: ", m, "\n") end
+if #inputs == 0 then die("no images to process") end
+
+-- ---- resuming ------------------------------------------------------------------------------
+
+-- The images already in an output file; a torn last line (from a killed
+-- run) is cut off so that appending continues a valid JSON Lines file.
+local function read_done(path)
+  local done, count = {}, 0
+  local f = io.open(path, "rb")
+  if not f then return done, 0 end
+  local text = f:read("a")
+  f:close()
+  local valid_end = 0
+  local pos = 1
+  while pos <= #text do
+    local nl = text:find("\n", pos, true)
+    if not nl then break end -- no newline: torn
+    local obj = json.decode(text:sub(pos, nl - 1))
+    if type(obj) ~= "table" or type(obj.image) ~= "string" then break end
+    done[obj.image] = true
+    count = count + 1
+    valid_end = nl
+    pos = nl + 1
+  end
+  if valid_end < #text then
+    io.stderr:write(("detect.lua: %s: dropping %d bytes of an incomplete last record\n"):format(path,
+      #text - valid_end))
+    local tmp = path .. ".tmp." .. sys.pid()
+    local g = assert(io.open(tmp, "wb"))
+    g:write(text:sub(1, valid_end))
+    g:close()
+    assert(os.rename(tmp, path))
+  end
+  return done, count
+end
+
+local done = {}
+local out
+if args.json then
+  local skipped = 0
+  if args.resume then done, skipped = read_done(args.json) end
+  local dir = dirname(args.json)
+  if dir ~= "." and not sys.stat(dir) then
+    local ok, err = sys.mkdir(dir)
+    if not ok then die(err) end
+  end
+  local err
+  out, err = io.open(args.json, args.resume and "ab" or "wb")
+  if not out then die(err) end
+  if args.resume and skipped > 0 then
+    io.stderr:write(("detect.lua: resuming: %d images already in %s\n"):format(skipped, args.json))
+  end
+end
+
+for _, d in ipairs({args.draw, args.align, args.wider}) do
+  if d then
+    local ok, err = sys.mkdir(d)
+    if not ok then die(err) end
+  end
+end
+
+-- ---- the detector --------------------------------------------------------------------------
+
+local det, err = detector.new{
+  model = args.model, preset = args.preset, min_face = args.min_face, factor = args.factor,
+  thresholds = args.thresholds, resize = args.resize, flip_landmarks = args.flip_landmarks,
+}
+if not det then die(err) end
+
+-- a name for pictures and crops: the path below the input folder, flattened
+local function picture_name(entry, suffix, ext)
+  local stem = entry.rel:gsub("%.[%w]+$", ""):gsub("[/\\]", "__")
+  return stem .. suffix .. "." .. ext
+end
+
+local function round(v, digits)
+  local m = 10 ^ digits
+  return math.floor(v * m + 0.5) / m
+end
+
+local function record(entry, img, faces)
+  local list = {}
+  for i, f in ipairs(faces) do
+    local lm = {}
+    for k, p in ipairs(f.landmarks) do lm[k] = {round(p[1], 3), round(p[2], 3)} end
+    list[i] = json.ordered({
+      box = {round(f.box[1], 3), round(f.box[2], 3), round(f.box[3], 3), round(f.box[4], 3)},
+      score = round(f.score, 6), landmarks = lm}, {"box", "score", "landmarks"})
+  end
+  return json.ordered({image = entry.path, width = img.width, height = img.height, faces = list},
+    {"image", "width", "height", "faces"})
+end
+
+local todo = {}
+for _, e in ipairs(inputs) do
+  if not done[e.path] then todo[#todo + 1] = e end
+end
+
+local bar = progress.new{total = #todo, label = "detect", unit = "img",
+  enabled = #todo > 1 and not args.quiet}
+local failures, nfaces, t0 = 0, 0, sys.clock()
+for _, entry in ipairs(todo) do
+  local img, lerr = image.load(entry.path)
+  if not img then
+    failures = failures + 1
+    bar:print("detect.lua: skipped: " .. lerr)
+  else
+    local faces = det:detect(img)
+    nfaces = nfaces + #faces
+    if out then
+      out:write(json.encode(record(entry, img, faces)), "\n")
+      out:flush()
+    end
+    if not args.quiet and (not args.json or #todo == 1) then
+      local lines = {("%s  %dx%d  %d face%s  %.1f ms"):format(entry.path, img.width, img.height,
+        #faces, #faces == 1 and "" or "s", det.stats.ms)}
+      for _, f in ipairs(faces) do
+        lines[#lines + 1] = ("  box %.1f %.1f %.1f %.1f  score %.4f"):format(f.box[1], f.box[2],
+          f.box[3], f.box[4], f.score)
+      end
+      bar:print(table.concat(lines, "\n"))
+    end
+    if args.wider then
+      local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
+      if not ok then bar:print("detect.lua: " .. werr) end
+    end
+    if args.draw then
+      local pic = detector.draw(img, faces)
+      local ext = extension(entry.path) == "png" and "png" or "jpg"
+      local ok, serr = pic:save(args.draw .. "/" .. picture_name(entry, "_det", ext))
+      if not ok then bar:print("detect.lua: " .. serr) end
+    end
+    if args.align then
+      for k, f in ipairs(faces) do
+        local crop = img:align_face(f.landmarks, {size = args.align_size})
+        local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
+        if not ok then bar:print("detect.lua: " .. serr) end
+      end
+    end
+  end
+  bar:step()
+end
+bar:finish()
+if out then out:close() end
+
+local elapsed = sys.clock() - t0
+if #todo > 1 or failures > 0 then
+  io.stderr:write(("detect.lua: %d images, %d faces, %.1f s (%.1f images/s)%s\n"):format(#todo - failures,
+    nfaces, elapsed, (#todo - failures) / math.max(elapsed, 1e-9),
+    failures > 0 and (", %d unreadable image(s) skipped"):format(failures) or ""))
+end

@@ -1,0 +1,158 @@
+-- Every CPU kernel set (OpenBLAS, the GEMM engine with portable, AVX2 and AVX-512
+-- micro-kernels) against the reference loops, on the MTCNN layer shapes and on odd ones:
+-- forward (with and without the fused bias + PReLU), input gradient, parameter gradients,
+-- for convolutions and fully connected layers, with 1 and 2 threads.
+local helper = require "helper"
+local mtcnn = require "mtcnn"
+local T = mtcnn.tensor
+local nn, sys = mtcnn.nn, mtcnn.sys
+local C = require("mtcnn.core").nn
+
+local SETS = {"blas", "generic", "avx2", "avx512"}
+
+-- conv cases: batch, cin, h, w, cout, kh, kw, stride, pad
+local CONVS = {
+  {3, 3, 12, 12, 10, 3, 3, 1, 0},   -- PNet conv1
+  {3, 10, 5, 5, 16, 3, 3, 1, 0},    -- PNet conv2
+  {5, 16, 3, 3, 32, 3, 3, 1, 0},    -- PNet conv3
+  {4, 32, 1, 1, 2, 1, 1, 1, 0},     -- PNet heads
+  {2, 3, 24, 24, 28, 3, 3, 1, 0},   -- RNet conv1
+  {2, 28, 11, 11, 48, 3, 3, 1, 0},  -- RNet conv2
+  {3, 48, 4, 4, 64, 2, 2, 1, 0},    -- RNet conv3
+  {1, 3, 48, 48, 32, 3, 3, 1, 0},   -- ONet conv1
+  {1, 32, 23, 23, 64, 3, 3, 1, 0},  -- ONet conv2
+  {2, 64, 10, 10, 64, 3, 3, 1, 0},  -- ONet conv3
+  {2, 64, 4, 4, 128, 2, 2, 1, 0},   -- ONet conv4
+  {1, 3, 37, 29, 10, 3, 3, 1, 0},   -- PNet on an odd pyramid level
+  {2, 5, 9, 11, 7, 3, 2, 2, 1},     -- strides and padding
+  {1, 7, 8, 13, 33, 5, 3, 3, 2},
+  {3, 1, 6, 6, 1, 1, 1, 1, 0},
+  {2, 17, 7, 5, 15, 2, 3, 1, 1},
+}
+
+-- linear cases: batch, in, out
+local LINEARS = {{7, 576, 128}, {5, 1152, 256}, {9, 128, 2}, {4, 256, 10}, {33, 19, 17}, {1, 3, 1}}
+
+local function run_conv(c, set, fused)
+  local n, cin, h, w, cout, kh, kw, s, p = table.unpack(c)
+  local g = T.generator(n * 1000 + cin * 10 + cout)
+  local x = T.randn(n, cin, h, w, g)
+  local wt = T.randn(cout, cin, kh, kw, g) * 0.3
+  local b = T.randn(cout, g)
+  local a = fused and (T.rand(cout, g) - 0.5) or nil
+  nn.set_kernels(set)
+  local y = C.conv2d_forward(x, wt, b, T.empty(0), s, s, p, p, a)
+  local dy = T.randn(y:size(), g)
+  local dx = C.conv2d_backward_input(dy, wt, T.empty(0), x, s, s, p, p)
+  local dw, db = T.full(wt:size(), 0.5), T.full(cout, 0.25) -- accumulate onto these
+  C.conv2d_backward_params(x, dy, dw, db, s, s, p, p)
+  return y, dx, dw, db
+end
+
+local function run_linear(c, set, fused)
+  local n, nin, nout = table.unpack(c)
+  local g = T.generator(n * 100 + nin + nout)
+  local x = T.randn(n, nin, g)
+  local wt = T.randn(nout, nin, g) * 0.1
+  local b = T.randn(nout, g)
+  local a = fused and (T.rand(nout, g) - 0.5) or nil
+  nn.set_kernels(set)
+  local y = C.linear_forward(x, wt, b, T.empty(0), a)
+  local dy = T.randn(y:size(), g)
+  local dx = C.linear_backward_input(dy, wt, T.empty(0), x)
+  local dw, db = T.full(wt:size(), 0.5), T.full(nout, 0.25)
+  C.linear_backward_params(x, dy, dw, db)
+  return y, dx, dw, db
+end
+
+-- The reference results, computed once per case.
+local ref_cache = {}
+local function reference(kind, i, c, fused)
+  local key = kind .. i .. tostring(fused)
+  if not ref_cache[key] then
+    local run = kind == "conv" and run_conv or run_linear
+    ref_cache[key] = {run(c, "ref", fused)}
+  end
+  return table.unpack(ref_cache[key])
+end
+
+-- max |a - b| relative to the reference's scale
+local function close(a, b, what)
+  local scale = math.max(1, b:abs():max())
+  helper.tensor_near(a, b, 2e-5 * scale, what)
+end
+
+describe("CPU kernel sets against the reference", function()
+  local saved_kernels, saved_threads
+  setup(function()
+    saved_kernels, saved_threads = nn.kernels(), sys.threads()
+  end)
+  teardown(function()
+    nn.set_kernels(saved_kernels)
+    sys.set_threads(saved_threads)
+  end)
+
+  it("knows its kernel sets and refuses unknown ones", function()
+    assert.has_error(function() nn.set_kernels("fastest") end,
+      "kernels: unknown kernel set 'fastest' (ref, blas, generic, avx2, avx512 or auto)")
+    local before = nn.set_kernels("ref")
+    assert.are.equal("ref", nn.kernels())
+    nn.set_kernels(before)
+  end)
+
+  for _, set in ipairs(SETS) do
+    it(set .. ": convolutions and fully connected layers, 1 and 2 threads", function()
+      if not pcall(nn.set_kernels, set) then
+        pending("this CPU cannot run the " .. set .. " kernels")
+        return
+      end
+      for _, threads in ipairs({1, 2}) do
+        sys.set_threads(threads)
+        for i, c in ipairs(CONVS) do
+          for _, fused in ipairs({false, true}) do
+            local ry, rdx, rdw, rdb = reference("conv", i, c, fused)
+            local y, dx, dw, db = run_conv(c, set, fused)
+            local what = ("%s conv case %d (%s)%s, %d threads"):format(set, i,
+              table.concat(c, ","), fused and " fused" or "", threads)
+            close(y, ry, what .. ": output")
+            close(dx, rdx, what .. ": input gradient")
+            close(dw, rdw, what .. ": weight gradient")
+            close(db, rdb, what .. ": bias gradient")
+          end
+        end
+        for i, c in ipairs(LINEARS) do
+          for _, fused in ipairs({false, true}) do
+            local ry, rdx, rdw, rdb = reference("linear", i, c, fused)
+            local y, dx, dw, db = run_linear(c, set, fused)
+            local what = ("%s linear case %d%s"):format(set, i, fused and " fused" or "")
+            close(y, ry, what .. ": output")
+            close(dx, rdx, what .. ": input gradient")
+            close(dw, rdw, what .. ": weight gradient")
+            close(db, rdb, what .. ": bias gradient")
+          end
+        end
+      end
+    end)
+  end
+
+  it("a whole RNet training step agrees across kernel sets", function()
+    local results = {}
+    for _, set in ipairs({"ref", "blas", "avx512", "avx2", "generic"}) do
+      if pcall(nn.set_kernels, set) then
+        local net = mtcnn.models.rnet{seed = 8}
+        local x = T.randn(6, 3, 24, 24, T.generator(1))
+        local out = net:forward(x)
+        local crit = nn.MTCNNLoss{ohem = 1}
+        crit:forward(out, {label = T.tensor{1, 0, -1, -2, 0, 1}, box = T.zeros(6, 4),
+                           landmarks = T.zeros(6, 10)})
+        net:zero_grad()
+        net:backward(x, crit:backward(out, {label = T.tensor{1, 0, -1, -2, 0, 1}}))
+        results[#results + 1] = {set, net:get(1).grad_weight:clone(), out.cls:clone()}
+      end
+    end
+    for k = 2, #results do
+      close(results[k][2], results[1][2], results[k][1] .. " conv1 weight gradient")
+      close(results[k][3], results[1][3], results[k][1] .. " probabilities")
+    end
+  end)
+end)
