@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#define MT_AUGMENT_MAX_SIDE 256 /* run length of the jitter loop */
+
 mt_jitter mt_jitter_default(void) {
     mt_jitter j = {0.2, 0.5, 0.5, 0.2};
     return j;
@@ -96,22 +98,44 @@ void mt_sample_to_planes(const uint8_t *pixels, int size, int flip, const mt_col
         }
         return;
     }
-    const float *m = map->m, *t = map->t;
+    const float m00 = map->m[0], m01 = map->m[1], m02 = map->m[2], m10 = map->m[3],
+                m11 = map->m[4], m12 = map->m[5], m20 = map->m[6], m21 = map->m[7],
+                m22 = map->m[8];
+    /* value + 0.5 truncated and clamped to 0..255: rounding halves up without a libm call */
+    const float t0 = map->t[0] + 0.5f, t1 = map->t[1] + 0.5f, t2 = map->t[2] + 0.5f;
+    const float mean = norm.mean, scale = norm.scale;
+    float rr[MT_AUGMENT_MAX_SIDE], gg[MT_AUGMENT_MAX_SIDE], bb[MT_AUGMENT_MAX_SIDE];
     for (int y = 0; y < size; y++) {
         const uint8_t *row = pixels + (size_t)y * (size_t)size * 3u;
         int64_t o = (int64_t)y * size;
-        for (int x = 0; x < size; x++) {
-            const uint8_t *p = row + (size_t)(flip ? size - 1 - x : x) * 3u;
-            float r = p[0], g = p[1], b = p[2];
-            float v[3];
-            for (int c = 0; c < 3; c++) {
-                float u = m[3 * c] * r + m[3 * c + 1] * g + m[3 * c + 2] * b + t[c];
-                u = u < 0 ? 0 : u > 255 ? 255 : u;
-                v[c] = (nearbyintf(u) - norm.mean) * norm.scale; /* an 8-bit value again */
+        for (int x0 = 0; x0 < size; x0 += MT_AUGMENT_MAX_SIDE) {
+            int n = size - x0 < MT_AUGMENT_MAX_SIDE ? size - x0 : MT_AUGMENT_MAX_SIDE;
+            /* de-interleave (and mirror) a run of the row, then a loop the compiler vectorises */
+            for (int i = 0; i < n; i++) {
+                int x = x0 + i;
+                const uint8_t *p = row + (size_t)(flip ? size - 1 - x : x) * 3u;
+                rr[i] = p[0];
+                gg[i] = p[1];
+                bb[i] = p[2];
             }
-            R[o + x] = v[0];
-            G[o + x] = v[1];
-            B[o + x] = v[2];
+            float *Ro = R + o + x0, *Go = G + o + x0, *Bo = B + o + x0;
+            for (int i = 0; i < n; i++) {
+                float r = rr[i], g = gg[i], b = bb[i];
+                float u0 = m00 * r + m01 * g + m02 * b + t0;
+                float u1 = m10 * r + m11 * g + m12 * b + t1;
+                float u2 = m20 * r + m21 * g + m22 * b + t2;
+                /* integer clamps: a loop without branches, which vectorises */
+                int v0 = (int)u0, v1 = (int)u1, v2 = (int)u2;
+                v0 = v0 < 0 ? 0 : v0;
+                v1 = v1 < 0 ? 0 : v1;
+                v2 = v2 < 0 ? 0 : v2;
+                v0 = v0 > 255 ? 255 : v0;
+                v1 = v1 > 255 ? 255 : v1;
+                v2 = v2 > 255 ? 255 : v2;
+                Ro[i] = ((float)v0 - mean) * scale; /* an 8-bit value again */
+                Go[i] = ((float)v1 - mean) * scale;
+                Bo[i] = ((float)v2 - mean) * scale;
+            }
         }
     }
 }

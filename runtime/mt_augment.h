@@ -7,7 +7,7 @@
  * advises) is one affine map of (r, g, b): contrast around each channel's
  * mean, a brightness shift, then saturation and hue as a scaling and a
  * rotation of the chroma plane of YIQ. The result is rounded and clamped to
- * 0..255, as if the jittered sample were an 8-bit image, and then normalised.
+ * 0..255 (halves up), as if the jittered sample were an 8-bit image, then normalised.
  *
  * Nothing here allocates or fails; everything is safe to call from any thread
  * (each with its own generator).
