@@ -9,8 +9,8 @@
  *                   mean =, scale =} -> loader
  *   loader:next() -> {images, labels, boxes, landmarks, number, epoch} | nil, message
  *   loader:provenance() -> {stream = {...}, file = {...}, index = {...}, mirrored = {...}}
- *   loader:close(), loader:epoch_batches(), loader:rows(), loader:position(),
- *   loader:stream_samples(s)
+ *   loader:close(), loader:epoch_batches(), loader:rows(), loader:stream_samples(s),
+ *   loader:wait_stats() -> {taken, waited, wait_seconds}
  *
  * A batch lives until the next call of next() (or close): its tensors are the
  * ring's buffers, so at that point the Lua tensors handed out are freed (they
@@ -235,6 +235,21 @@ static int m_epoch_batches(lua_State *L) {
     return 1;
 }
 
+/* loader:wait_stats() -> {taken, waited, wait_seconds} */
+static int m_wait_stats(lua_State *L) {
+    int64_t taken, waited;
+    double seconds;
+    mt_loader_wait_stats(checkloader(L, 1)->ld, &taken, &waited, &seconds);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)taken);
+    lua_setfield(L, -2, "taken");
+    lua_pushinteger(L, (lua_Integer)waited);
+    lua_setfield(L, -2, "waited");
+    lua_pushnumber(L, seconds);
+    lua_setfield(L, -2, "wait_seconds");
+    return 1;
+}
+
 static int m_rows(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)mt_loader_batch_rows(checkloader(L, 1)->ld));
     return 1;
@@ -252,6 +267,7 @@ static const luaL_Reg loader_methods[] = {
     {"close", loader_close},
     {"epoch_batches", m_epoch_batches},
     {"rows", m_rows},
+    {"wait_stats", m_wait_stats},
     {"stream_samples", m_stream_samples},
     {NULL, NULL},
 };

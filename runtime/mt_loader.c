@@ -10,6 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* ---- permutations ------------------------------------------------------------------------ */
 
@@ -84,6 +91,8 @@ struct mt_loader {
     int stop;
     int nthreads;
     pthread_t *threads;
+    int64_t taken, waited; /* batches handed out; those the caller had to wait for */
+    double wait_seconds;   /* time the caller spent waiting */
 };
 
 mt_loader_config mt_loader_config_default(void) {
@@ -368,21 +377,32 @@ mt_status mt_loader_next(mt_loader *ld, mt_loader_batch **out) {
             return mt_fail(MT_ERR_ARG, "loader: the buffer of batch %" PRId64 " is still held; "
                            "release the batch taken before it", b);
         ld->next_take++;
+        ld->taken++;
+        ld->waited++; /* made while the caller waits */
+        double t0 = now_seconds();
         fill_slot(ld, sl, b);
+        ld->wait_seconds += now_seconds() - t0;
         if (sl->status != MT_OK) return mt_fail(sl->status, "%s", sl->error);
         sl->state = SLOT_HANDED;
         *out = &sl->batch;
         return MT_OK;
     }
     pthread_mutex_lock(&ld->mu);
+    double t0 = 0;
     while (!(sl->state == SLOT_READY && sl->batch.number == b)) {
         if (sl->state == SLOT_HANDED) {
             pthread_mutex_unlock(&ld->mu);
             return mt_fail(MT_ERR_ARG, "loader: the buffer of batch %" PRId64 " is still held; "
                            "release the batch taken before it", b);
         }
+        if (t0 == 0) t0 = now_seconds();
         pthread_cond_wait(&ld->filled, &ld->mu);
     }
+    if (t0 != 0) {
+        ld->waited++;
+        ld->wait_seconds += now_seconds() - t0;
+    }
+    ld->taken++;
     ld->next_take++;
     if (sl->status != MT_OK) {
         mt_status st = sl->status;
@@ -441,6 +461,12 @@ void mt_loader_free(mt_loader *ld) {
 }
 
 int64_t mt_loader_epoch_batches(const mt_loader *ld) { return ld->epoch_batches; }
+
+void mt_loader_wait_stats(const mt_loader *ld, int64_t *taken, int64_t *waited, double *seconds) {
+    *taken = ld->taken;
+    *waited = ld->waited;
+    *seconds = ld->wait_seconds;
+}
 int64_t mt_loader_batch_rows(const mt_loader *ld) { return ld->rows; }
 int64_t mt_loader_stream_samples(const mt_loader *ld, int s) {
     return s >= 0 && s < ld->nstreams ? ld->streams[s].total : 0;

@@ -115,6 +115,9 @@ mt_status mt_loader_batch_renew(mt_loader_batch *b);
 void mt_loader_free(mt_loader *ld);
 
 int64_t mt_loader_epoch_batches(const mt_loader *ld);
+/* Batches handed out so far, how many of them the caller had to wait for (all of them with
+ * workers = 0), and the seconds it spent waiting. Calling thread only. */
+void mt_loader_wait_stats(const mt_loader *ld, int64_t *taken, int64_t *waited, double *seconds);
 int64_t mt_loader_batch_rows(const mt_loader *ld);
 /* Samples of stream s (all its files). */
 int64_t mt_loader_stream_samples(const mt_loader *ld, int s);

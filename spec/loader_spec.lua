@@ -291,6 +291,24 @@ describe("mtcnn.loader", function()
     assert.has_error(function() ld:next() end)
   end)
 
+  it("counts the batches next() had to wait for", function()
+    local ld = assert(loader.new{size = 12, files = mixed, batch = 16, workers = 0})
+    for _ = 1, 3 do assert(ld:next()) end
+    local s = ld:wait_stats()
+    assert.are.equal(3, s.taken)
+    assert.are.equal(3, s.waited) -- made on the spot
+    ld:close()
+    ld = assert(loader.new{size = 12, files = mixed, batch = 16, workers = 1, slots = 4})
+    assert(ld:next())
+    mtcnn.sys.sleep(0.2) -- the worker fills the ring meanwhile
+    local before = ld:wait_stats()
+    for _ = 1, 3 do assert(ld:next()) end
+    local after = ld:wait_stats()
+    assert.are.equal(before.taken + 3, after.taken)
+    assert.are.equal(before.waited, after.waited)
+    ld:close()
+  end)
+
   it("can be created and dropped repeatedly", function()
     for i = 1, 25 do
       local ld = assert(loader.new{size = 12, files = mixed, batch = 16, workers = 1 + i % 3,

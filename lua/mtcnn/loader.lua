@@ -143,6 +143,10 @@ function loader.new(opts)
   end
   local device = opts.device or "cpu"
   if device ~= "cpu" and device ~= "cuda" then error("loader: device must be cpu or cuda", 2) end
+  if device == "cuda" and not require("mtcnn.cuda").available() then
+    close_streams(streams)
+    return nil, "loader: device cuda: " .. tostring(select(2, require("mtcnn.cuda").device_info()))
+  end
   local start = opts.start_step or 1
   local ok, c = pcall(C.new, {
     size = size, streams = streams, seed = opts.seed or 1, shuffle = opts.shuffle ~= false,
@@ -213,6 +217,12 @@ function Loader:provenance()
                index = p.index[r], mirrored = p.mirrored[r]}
   end
   return rows
+end
+
+--- ld:wait_stats() -> {taken, waited, wait_seconds}: batches handed out, how many of them
+--- next() had to wait for because they were not ready yet, and the time it waited.
+function Loader:wait_stats()
+  return self.c:wait_stats()
 end
 
 --- ld:stream_samples(s) -> samples in stream s

@@ -8,8 +8,9 @@
 -- PNet reads one file (random composition); RNet and ONet four class files (64 + 64 + 192 +
 -- 64). With --train the same run also times the MTCNN training step of the net on a fixed
 -- batch (as bench.lua train does), reports the ratio loader batches/s : training steps/s, and
--- then trains for --fed steps on the loader's batches, reporting the step time and how long
--- each step waited for its batch.
+-- then trains for --fed steps on the loader's batches, reporting the step time, the median
+-- time of a next() call, and how many steps found their batch not ready and the mean time
+-- per step spent waiting for one.
 
 local mtcnn = require "mtcnn"
 local bench = require "mtcnn.bench"
@@ -144,16 +145,23 @@ function M.run(args, report)
         row.train_steps_per_s = 1 / r.median
         row.ratio = row.batches_per_s / row.train_steps_per_s
         -- training on the loader's batches: time per step and time waiting for batches
-        local wait, t1 = 0, sys.clock()
-        for _ = 1, args.fed do
+        local calls, t1 = {}, sys.clock()
+        local before = ld:wait_stats()
+        for k = 1, args.fed do
           local w0 = sys.clock()
           local fb = assert(ld:next())
-          wait = wait + (sys.clock() - w0)
+          calls[k] = sys.clock() - w0
           step(fb)
         end
         local total = sys.clock() - t1
+        local after = ld:wait_stats()
+        row.fed_steps = args.fed
         row.fed_step_ms = total / args.fed * 1e3
-        row.fed_wait_ms = wait / args.fed * 1e3
+        -- next() as a whole (Lua tables, a collection when tensor memory grew) and the part
+        -- of it spent waiting for a batch that was not ready
+        row.fed_next_ms = bench.median(calls) * 1e3
+        row.fed_waits = after.waited - before.waited
+        row.fed_wait_ms = (after.wait_seconds - before.wait_seconds) / args.fed * 1e3
       end
       ld:close()
       report(row)
