@@ -646,6 +646,7 @@ mt_status mt_record_append(mt_record_writer *w, const mt_record_sample *s) {
 
 mt_status mt_record_commit(mt_record_writer *w) {
     MT_TRY(check_usable(w));
+    if (w->count == w->committed) return MT_OK; /* nothing new: the file is as committed */
     MT_TRY(flush_buffer(w));
     if (fsync(w->fd) != 0) return io_error(w, "fsync");
     header h;
@@ -687,8 +688,9 @@ mt_status mt_record_writer_close(mt_record_writer *w) {
 void mt_record_writer_free(mt_record_writer *w) {
     if (!w) return;
     if (w->fd >= 0) {
-        /* drop what was not committed, so that the file holds exactly its commit */
-        if (strcmp(w->work, w->path) == 0 && w->count != w->committed)
+        /* drop what was not committed, so that the file holds exactly its commit (not after
+         * a failed write: a header may have reached the disk; the next writer checks) */
+        if (strcmp(w->work, w->path) == 0 && w->count != w->committed && !w->broken)
             if (ftruncate(w->fd, (off_t)committed_end(w->record_bytes, w->block_samples,
                                                       w->committed)) != 0) {
                 /* the next writer cuts the tail anyway */

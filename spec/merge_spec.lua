@@ -139,6 +139,9 @@ describe("record.merge", function()
     assert.is_nil(ok)
     assert.matches("neg.rec: sample %d+ lies in block 2 %(samples 8..11%)", err)
     assert.is_nil(io.open(out)) -- nothing half-written
+    ok, err = merge.run{net = "pnet", inputs = {pos, neg, pos}, output = out}
+    assert.is_nil(ok)
+    assert.matches("pos.rec is given twice", err, 1, true)
     ok, err = merge.run{net = "pnet", inputs = {pos}, output = pos}
     assert.is_nil(ok)
     assert.matches("both an input and an output", err, 1, true)

@@ -103,6 +103,13 @@ function M.run(opts)
 
   -- inputs and what they hold
   local files, available = {}, {positive = 0, part = 0, negative = 0, landmark = 0}
+  local given = {}
+  for _, path in ipairs(inputs) do
+    if given[path] then
+      return nil, ("merge: %s is given twice (its samples would be drawn twice)"):format(path)
+    end
+    given[path] = true
+  end
   for i, path in ipairs(inputs) do
     for _, out in ipairs(out_paths) do
       if out == path then return nil, ("merge: %s is both an input and an output"):format(path) end
