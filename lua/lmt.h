@@ -66,6 +66,10 @@ struct mt_image **mtL_newimagebox(lua_State *L);
  * images (invisible to Lua's accounting) are freed at the pace they are made. */
 void mtL_image_pressure(lua_State *L, const struct mt_image *im);
 
+/* A record file (lmt_record.c) argument, or raises (closed files too). */
+struct mt_record_file;
+struct mt_record_file *mtL_checkrecordfile(lua_State *L, int idx);
+
 /* The module openers, called by luaopen_mtcnn_core (lmt_init.c). Each pushes
  * one table. */
 int mtL_open_tensor(lua_State *L);
@@ -78,5 +82,7 @@ int mtL_open_box(lua_State *L);    /* lmt_box.c: IoU, NMS, box geometry */
 int mtL_open_sample(lua_State *L); /* lmt_sample.c: MTCNN crop sampling */
 int mtL_open_detect(lua_State *L); /* lmt_detect.c: candidate windows of the cascade */
 int mtL_open_eval(lua_State *L);   /* lmt_eval.c: MAT-files, evaluation kernels */
+int mtL_open_record(lua_State *L); /* lmt_record.c: record files, merge plans */
+int mtL_open_loader(lua_State *L); /* lmt_loader.c: the training data loader */
 
 #endif

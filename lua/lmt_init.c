@@ -25,6 +25,8 @@ static const mtL_module modules[] = {
     {"sample", mtL_open_sample},
     {"detect", mtL_open_detect},
     {"eval", mtL_open_eval},
+    {"record", mtL_open_record},
+    {"loader", mtL_open_loader},
     {NULL, NULL},
 };
 

@@ -3,13 +3,14 @@
 --   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--preset torch] [--json]
 --   mtcnn scripts/bench.lua image [--boxes N] [--wider N] [--reps N] [--json]
 --   mtcnn scripts/bench.lua detect [--image F] [--min-face N] [--threads N] [--json]
+--   mtcnn scripts/bench.lua loader [--net pnet|rnet|onet|all] [--workers N] [--train] [--json]
 -- With --json every measurement is one JSON object on its own line of stdout;
 -- otherwise a table is printed.
 
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local MODES = {"tensor", "train", "image", "detect"}
+local MODES = {"tensor", "train", "image", "detect", "loader"}
 
 -- the mode's own options join the common ones
 local mode_name = arg[1]

@@ -35,6 +35,7 @@ local submodules = {
   sample = "mtcnn.sample",
   data = "mtcnn.data",
   record = "mtcnn.record",
+  loader = "mtcnn.loader",
   detector = "mtcnn.detector",
   eval = "mtcnn.eval",
 }
