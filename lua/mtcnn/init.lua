@@ -36,6 +36,7 @@ local submodules = {
   data = "mtcnn.data",
   record = "mtcnn.record",
   loader = "mtcnn.loader",
+  progress = "mtcnn.progress",
   detector = "mtcnn.detector",
   eval = "mtcnn.eval",
 }
