@@ -24,11 +24,12 @@ static inline int64_t window_argmax(const float *x, const pool_ctx *k, int64_t o
     float m = x[best];
     for (int64_t yy = y0; yy < y1; yy++)
         for (int64_t xx = x0; xx < x1; xx++) {
-            float v = x[yy * k->w + xx];
-            if (v > m) {
-                m = v;
-                best = yy * k->w + xx;
-            }
+            /* selects, not branches: the comparisons are unpredictable */
+            const int64_t at = yy * k->w + xx;
+            const float v = x[at];
+            const int gt = v > m;
+            m = gt ? v : m;
+            best = gt ? at : best;
         }
     *value = m;
     return best;

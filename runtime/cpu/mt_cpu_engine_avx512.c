@@ -1,0 +1,200 @@
+/* mt_cpu_engine_avx512.c - the GEMM engine with AVX-512 micro-kernels (AMD Zen 4/5, Intel
+ * Skylake-SP and later). Compiled with a target pragma, so the rest of the build needs no
+ * -march flag; mt_cpu_kernels.c only calls it when the CPU reports AVX-512 F/BW/DQ/VL.
+ *
+ * Broadcast tile: MR (<= 14) rows x 32 columns = 28 zmm accumulators; per k step two
+ * vector loads of the packed panel and MR broadcasts of the packed weights feed 2*MR FMAs.
+ * Dot tile: 4 rows x 6 columns = 24 accumulators along 16 pixels; per step 10 loads feed 24
+ * FMAs. Both keep enough independent accumulators to cover the FMA latency (PERF.md). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma,avx2,bmi,bmi2")
+#define ENGINE_BUILD 1
+#endif
+
+#include "mt_cpu_engine.h"
+
+#ifdef ENGINE_BUILD
+#include <immintrin.h>
+
+#define ENGINE_NR 32
+#define ENGINE_MR_MAX 14
+#define ENGINE_VEC 16
+#define ENGINE_DOT_MR 4
+#define ENGINE_DOT_NR 6
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Adds bias, applies PReLU and stores one row of a tile (two vectors) under masks. */
+INLINE void store_row(const mt_tile_out *o, int i, __m512 r0, __m512 r1, __mmask16 k0,
+                      __mmask16 k1, __m512 bv0, __m512 bv1, __m512 sv0, __m512 sv1) {
+    float *c = o->c + i * o->ldc;
+    if (o->accumulate) {
+        r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(k0, c));
+        r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(k1, c + 16));
+    }
+    if (o->bias) {
+        if (!o->col_params) bv0 = bv1 = _mm512_set1_ps(o->bias[i]);
+        r0 = _mm512_add_ps(r0, bv0);
+        r1 = _mm512_add_ps(r1, bv1);
+    }
+    if (o->slope) {
+        if (!o->col_params) sv0 = sv1 = _mm512_set1_ps(o->slope[i]);
+        const __m512 z = _mm512_setzero_ps();
+        r0 = _mm512_mask_mul_ps(r0, _mm512_cmp_ps_mask(r0, z, _CMP_LT_OQ), r0, sv0);
+        r1 = _mm512_mask_mul_ps(r1, _mm512_cmp_ps_mask(r1, z, _CMP_LT_OQ), r1, sv1);
+    }
+    _mm512_mask_storeu_ps(c, k0, r0);
+    _mm512_mask_storeu_ps(c + 16, k1, r1);
+}
+
+INLINE void tile_body(const int MR, int64_t k, const float *a, const float *b,
+                      const mt_tile_out *o) {
+    __m512 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int64_t kk = 0; kk < k; kk++) {
+        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        a += MR;
+        b += 32;
+    }
+    const int nv = o->nvalid;
+    const __mmask16 k0 = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
+    const __mmask16 k1 = nv >= 32 ? (__mmask16)0xFFFF
+                                  : nv > 16 ? (__mmask16)((1u << (nv - 16)) - 1) : (__mmask16)0;
+    __m512 bv0 = _mm512_setzero_ps(), bv1 = bv0, sv0 = bv0, sv1 = bv0;
+    if (o->col_params) {
+        if (o->bias) {
+            bv0 = _mm512_maskz_loadu_ps(k0, o->bias);
+            bv1 = _mm512_maskz_loadu_ps(k1, o->bias + 16);
+        }
+        if (o->slope) {
+            sv0 = _mm512_maskz_loadu_ps(k0, o->slope);
+            sv1 = _mm512_maskz_loadu_ps(k1, o->slope + 16);
+        }
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) store_row(o, i, c0[i], c1[i], k0, k1, bv0, bv1, sv0, sv1);
+}
+
+#define TILE_CASE(n)                                                                               \
+    case n: tile_body(n, k, a, b, o); break;
+
+static void engine_tile(int mr, int64_t k, const float *a, const float *b, const mt_tile_out *o) {
+    switch (mr) {
+        TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6)
+        TILE_CASE(7) TILE_CASE(8) TILE_CASE(9) TILE_CASE(10) TILE_CASE(11) TILE_CASE(12)
+        TILE_CASE(13) TILE_CASE(14)
+    default: break;
+    }
+}
+
+INLINE void dot_body(const int MR, const int NR, int64_t nvec, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float *c, int64_t ldc) {
+    __m512 acc[ENGINE_DOT_MR][ENGINE_DOT_NR];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t v = 0; v < nvec; v++) {
+        __m512 av[ENGINE_DOT_MR];
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) av[i] = _mm512_load_ps(a + i * lda + v * 16);
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) {
+            const __m512 bv = _mm512_load_ps(b + j * ldb + v * 16);
+#pragma GCC unroll 4
+            for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) c[i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
+}
+
+#define DOT_CASE(m, n)                                                                             \
+    case (m) * 8 + (n): dot_body(m, n, nvec, a, lda, b, ldb, c, ldc); break;
+
+static void engine_dot(int mr, int nr, int64_t nvec, const float *a, int64_t lda, const float *b,
+                       int64_t ldb, float *c, int64_t ldc) {
+    switch (mr * 8 + nr) {
+        DOT_CASE(1, 1) DOT_CASE(1, 2) DOT_CASE(1, 3) DOT_CASE(1, 4) DOT_CASE(1, 5) DOT_CASE(1, 6)
+        DOT_CASE(2, 1) DOT_CASE(2, 2) DOT_CASE(2, 3) DOT_CASE(2, 4) DOT_CASE(2, 5) DOT_CASE(2, 6)
+        DOT_CASE(3, 1) DOT_CASE(3, 2) DOT_CASE(3, 3) DOT_CASE(3, 4) DOT_CASE(3, 5) DOT_CASE(3, 6)
+        DOT_CASE(4, 1) DOT_CASE(4, 2) DOT_CASE(4, 3) DOT_CASE(4, 4) DOT_CASE(4, 5) DOT_CASE(4, 6)
+    default: break;
+    }
+}
+
+/* Mask of the first n (0..16) lanes. */
+INLINE __mmask16 first_lanes(int64_t n) {
+    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+INLINE void copy_run(float *d, const float *s, int64_t n) {
+    while (n >= 16) {
+        _mm512_storeu_ps(d, _mm512_loadu_ps(s));
+        d += 16;
+        s += 16;
+        n -= 16;
+    }
+    if (n > 0) {
+        const __mmask16 m = first_lanes(n);
+        _mm512_mask_storeu_ps(d, m, _mm512_maskz_loadu_ps(m, s));
+    }
+}
+
+INLINE void add_run(float *d, const float *s, int64_t n) {
+    while (n >= 16) {
+        _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), _mm512_loadu_ps(s)));
+        d += 16;
+        s += 16;
+        n -= 16;
+    }
+    if (n > 0) {
+        const __mmask16 m = first_lanes(n);
+        _mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d),
+                                                  _mm512_maskz_loadu_ps(m, s)));
+    }
+}
+
+INLINE void bias_prelu_run(float *d, const float *s, int64_t n, float bias, float slope, int act) {
+    const __m512 bv = _mm512_set1_ps(bias), sv = _mm512_set1_ps(slope), z = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = first_lanes(n - i);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, s + i), bv);
+        if (act) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, z, _CMP_LT_OQ), v, sv);
+        _mm512_mask_storeu_ps(d + i, m, v);
+    }
+}
+
+#define ENGINE_SLACK 16
+
+INLINE void pack_run(float *d, const float *s, int64_t n) {
+    while (n >= 16) {
+        _mm512_storeu_ps(d, _mm512_loadu_ps(s));
+        d += 16;
+        s += 16;
+        n -= 16;
+    }
+    if (n > 0) _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(first_lanes(n), s));
+}
+
+#include "mt_cpu_engine_impl.h"
+
+const mt_engine *mt_engine_avx512(void) {
+    static const mt_engine engine = ENGINE_TABLE("avx512");
+    return &engine;
+}
+
+#else
+
+const mt_engine *mt_engine_avx512(void) { return NULL; }
+
+#endif
