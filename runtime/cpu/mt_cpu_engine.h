@@ -34,6 +34,18 @@ typedef struct mt_tile_out {
     int col_params;     /* 1: bias/slope indexed by column (fully connected); 0: by row */
 } mt_tile_out;
 
+/* Where the direct ("wide") forward kernel stores a tile: runs of consecutive panel columns
+ * [j0, j0 + len) go to dst[r] + (0 .. len) in row 0, rows ldc apart; bias and PReLU slopes
+ * per row (NULL: none). */
+#define MT_WIDE_RUNS (2 * 32 + 2)
+typedef struct wide_out {
+    int nrun;
+    float *dst[MT_WIDE_RUNS];
+    int j0[MT_WIDE_RUNS], len[MT_WIDE_RUNS];
+    int64_t ldc;
+    const float *bias, *slope;
+} wide_out;
+
 /* The operations of one engine (same contracts as mt_cpu_conv.h's kernel sets). */
 typedef struct mt_engine {
     const char *name;

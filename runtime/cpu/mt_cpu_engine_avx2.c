@@ -181,6 +181,118 @@ INLINE void bias_prelu_run(float *d, const float *s, int64_t n, float bias, floa
     }
 }
 
+INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, const float *s0,
+                       const float *s1, __m256i m00, __m256i m01, __m256i m10, __m256i m11,
+                       const int64_t *off, float *tile) {
+    __m256 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t o = off[kk];
+        __m256 b0, b1;
+        if (MODE == 0) {
+            b0 = _mm256_loadu_ps(s0 + o);
+            b1 = _mm256_loadu_ps(s0 + o + 8);
+        } else {
+            b0 = _mm256_maskload_ps(s0 + o, m00);
+            b1 = _mm256_maskload_ps(s0 + o + 8, m01);
+            if (MODE == 2) { /* disjoint lanes, zero elsewhere: the sum merges them */
+                b0 = _mm256_add_ps(b0, _mm256_maskload_ps(s1 + o, m10));
+                b1 = _mm256_add_ps(b1, _mm256_maskload_ps(s1 + o + 8, m11));
+            }
+        }
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            const __m256 ai = _mm256_broadcast_ss(a + i);
+            c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+        }
+        a += MR;
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        _mm256_store_ps(tile + i * 16, c0[i]);
+        _mm256_store_ps(tile + i * 16 + 8, c1[i]);
+    }
+}
+
+#define TILEW_MODE(mode)                                                                           \
+    switch (mr) {                                                                                  \
+    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile); break;           \
+    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile); break;           \
+    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile); break;           \
+    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile); break;           \
+    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile); break;           \
+    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile); break;           \
+    default: break;                                                                                \
+    }
+
+static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
+                             const float *src1, int split, int nv, const int64_t *off,
+                             float *tile) {
+    /* lanes [0, split) from src0, [split, nv) from src1 */
+    const __m256i m00 = lane_mask(split), m01 = lane_mask(split - 8);
+    const __m256i all0 = lane_mask(nv), all1 = lane_mask(nv - 8);
+    const __m256i m10 = _mm256_andnot_si256(m00, all0), m11 = _mm256_andnot_si256(m01, all1);
+    if (nv > split) {
+        TILEW_MODE(2)
+    } else if (split < 16) {
+        TILEW_MODE(1)
+    } else {
+        TILEW_MODE(0)
+    }
+}
+
+INLINE void dotw_body(const int MR, const int NR, int64_t ns, int64_t nvec, __m256i tail,
+                      const float *a, int64_t lda, int64_t astride, const float *const *brow,
+                      int64_t bstride, float *c, int64_t ldc) {
+    __m256 acc[ENGINE_DOT_MR][ENGINE_DOT_NR];
+#pragma GCC unroll 3
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t smp = 0; smp < ns; smp++) {
+        const float *as = a + smp * astride;
+        const float *bs[ENGINE_DOT_NR];
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) bs[j] = brow[j] + smp * bstride;
+        for (int64_t v = 0; v < nvec; v++) {
+            const int last = v == nvec - 1;
+            __m256 av[ENGINE_DOT_MR];
+#pragma GCC unroll 3
+            for (int i = 0; i < MR; i++) av[i] = _mm256_load_ps(as + i * lda + v * 8);
+#pragma GCC unroll 4
+            for (int j = 0; j < NR; j++) {
+                const __m256 bv = last ? _mm256_maskload_ps(bs[j] + v * 8, tail)
+                                       : _mm256_loadu_ps(bs[j] + v * 8);
+#pragma GCC unroll 3
+                for (int i = 0; i < MR; i++) acc[i][j] = _mm256_fmadd_ps(av[i], bv, acc[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 3
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; j++) c[i * ldc + j] += hsum8(acc[i][j]);
+}
+
+#define DOTW_CASE(m, n)                                                                            \
+    case (m) * 8 + (n):                                                                            \
+        dotw_body(m, n, ns, nvec, tm, a, lda, astride, brow, bstride, c, ldc);                     \
+        break;
+
+static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, const float *a,
+                            int64_t lda, int64_t astride, const float *const *brow,
+                            int64_t bstride, float *c, int64_t ldc) {
+    const __m256i tm = lane_mask(tail);
+    switch (mr * 8 + nr) {
+        DOTW_CASE(1, 1) DOTW_CASE(1, 2) DOTW_CASE(1, 3) DOTW_CASE(1, 4)
+        DOTW_CASE(2, 1) DOTW_CASE(2, 2) DOTW_CASE(2, 3) DOTW_CASE(2, 4)
+        DOTW_CASE(3, 1) DOTW_CASE(3, 2) DOTW_CASE(3, 3) DOTW_CASE(3, 4)
+    default: break;
+    }
+}
+
 #define ENGINE_SLACK 8
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {
@@ -191,6 +303,19 @@ INLINE void pack_run(float *d, const float *s, int64_t n) {
         n -= 8;
     }
     if (n > 0) _mm256_storeu_ps(d, _mm256_maskload_ps(s, lane_mask((int)n)));
+}
+
+/* The direct tile, then its runs with bias and PReLU. */
+static void engine_tile_wide_store(int mr, int64_t k, const float *a, const float *src0,
+                                   const float *src1, int split, int nv, const int64_t *off,
+                                   const wide_out *o) {
+    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
+    engine_tile_wide(mr, k, a, src0, src1, split, nv, off, tile);
+    for (int i = 0; i < mr; i++)
+        for (int r = 0; r < o->nrun; r++)
+            bias_prelu_run(o->dst[r] + i * o->ldc, tile + i * ENGINE_NR + o->j0[r], o->len[r],
+                           o->bias ? o->bias[i] : 0.0f, o->slope ? o->slope[i] : 0.0f,
+                           o->slope != NULL);
 }
 
 #include "mt_cpu_engine_impl.h"

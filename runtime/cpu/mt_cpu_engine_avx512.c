@@ -174,6 +174,177 @@ INLINE void bias_prelu_run(float *d, const float *s, int64_t n, float bias, floa
     }
 }
 
+/* The wide kernel: B rows read straight from the input at src + off[k]. MODE 0: one source,
+ * full panel; 1: one source, masked; 2: two sources (the panel spans two samples). */
+INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, const float *s0,
+                       const float *s1, __mmask16 m00, __mmask16 m01, __mmask16 m10,
+                       __mmask16 m11, const int64_t *off, float *tile, const wide_out *o) {
+    __m512 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t o = off[kk];
+        __m512 b0, b1;
+        if (MODE == 0) {
+            b0 = _mm512_loadu_ps(s0 + o);
+            b1 = _mm512_loadu_ps(s0 + o + 16);
+        } else {
+            b0 = _mm512_maskz_loadu_ps(m00, s0 + o);
+            b1 = _mm512_maskz_loadu_ps(m01, s0 + o + 16);
+            if (MODE == 2) {
+                b0 = _mm512_mask_loadu_ps(b0, m10, s1 + o);
+                b1 = _mm512_mask_loadu_ps(b1, m11, s1 + o + 16);
+            }
+        }
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            const __m512 ai = _mm512_set1_ps(a[i]);
+            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+        }
+        a += MR;
+    }
+    if (!o) {
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            _mm512_store_ps(tile + i * 32, c0[i]);
+            _mm512_store_ps(tile + i * 32 + 16, c1[i]);
+        }
+        return;
+    }
+    /* straight into the output: bias, PReLU, then each run's lanes compressed and stored */
+    __mmask16 rm0[MT_WIDE_RUNS], rm1[MT_WIDE_RUNS];
+    for (int r = 0; r < o->nrun; r++) {
+        const uint32_t bits = (o->len[r] >= 32 ? 0xFFFFFFFFu : ((1u << o->len[r]) - 1u)) << o->j0[r];
+        rm0[r] = (__mmask16)bits;
+        rm1[r] = (__mmask16)(bits >> 16);
+    }
+    const __m512 z = _mm512_setzero_ps();
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        __m512 r0 = c0[i], r1 = c1[i];
+        if (o->bias) {
+            const __m512 bv = _mm512_set1_ps(o->bias[i]);
+            r0 = _mm512_add_ps(r0, bv);
+            r1 = _mm512_add_ps(r1, bv);
+        }
+        if (o->slope) {
+            const __m512 sv = _mm512_set1_ps(o->slope[i]);
+            r0 = _mm512_mask_mul_ps(r0, _mm512_cmp_ps_mask(r0, z, _CMP_LT_OQ), r0, sv);
+            r1 = _mm512_mask_mul_ps(r1, _mm512_cmp_ps_mask(r1, z, _CMP_LT_OQ), r1, sv);
+        }
+        for (int r = 0; r < o->nrun; r++) {
+            float *d = o->dst[r] + i * o->ldc;
+            const int n0 = __builtin_popcount(rm0[r]);
+            if (n0) _mm512_mask_storeu_ps(d, first_lanes(n0), _mm512_maskz_compress_ps(rm0[r], r0));
+            if (rm1[r])
+                _mm512_mask_storeu_ps(d + n0, first_lanes(__builtin_popcount(rm1[r])),
+                                      _mm512_maskz_compress_ps(rm1[r], r1));
+        }
+    }
+}
+
+#define TILEW_MODE(mode)                                                                           \
+    switch (mr) {                                                                                  \
+    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 7: tilew_body(7, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 8: tilew_body(8, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 9: tilew_body(9, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
+    case 10: tilew_body(10, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    case 11: tilew_body(11, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    case 12: tilew_body(12, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    case 13: tilew_body(13, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    case 14: tilew_body(14, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    default: break;                                                                                \
+    }
+
+/* tile != NULL: the plain tile; o != NULL: stored into the output runs. */
+static void tile_wide_any(int mr, int64_t k, const float *a, const float *src0,
+                          const float *src1, int split, int nv, const int64_t *off, float *tile,
+                          const wide_out *o) {
+    const uint32_t own = split >= 32 ? 0xFFFFFFFFu : ((1u << split) - 1u);
+    const uint32_t all = nv >= 32 ? 0xFFFFFFFFu : ((1u << nv) - 1u);
+    const uint32_t other = all & ~own;
+    const __mmask16 m00 = (__mmask16)own, m01 = (__mmask16)(own >> 16);
+    const __mmask16 m10 = (__mmask16)other, m11 = (__mmask16)(other >> 16);
+    if (other) {
+        TILEW_MODE(2)
+    } else if (own != 0xFFFFFFFFu) {
+        TILEW_MODE(1)
+    } else {
+        TILEW_MODE(0)
+    }
+}
+
+static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
+                             const float *src1, int split, int nv, const int64_t *off,
+                             float *tile) {
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, tile, NULL);
+}
+
+static void engine_tile_wide_store(int mr, int64_t k, const float *a, const float *src0,
+                                   const float *src1, int split, int nv, const int64_t *off,
+                                   const wide_out *o) {
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o);
+}
+
+INLINE void dotw_body(const int MR, const int NR, int64_t ns, int64_t nvec, __mmask16 tail,
+                      const float *a, int64_t lda, int64_t astride, const float *const *brow,
+                      int64_t bstride, float *c, int64_t ldc) {
+    __m512 acc[ENGINE_DOT_MR][ENGINE_DOT_NR];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t smp = 0; smp < ns; smp++) {
+        const float *as = a + smp * astride;
+        const float *bs[ENGINE_DOT_NR];
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) bs[j] = brow[j] + smp * bstride;
+        for (int64_t v = 0; v < nvec; v++) {
+            const int last = v == nvec - 1;
+            __m512 av[ENGINE_DOT_MR];
+#pragma GCC unroll 4
+            for (int i = 0; i < MR; i++) av[i] = _mm512_load_ps(as + i * lda + v * 16);
+#pragma GCC unroll 6
+            for (int j = 0; j < NR; j++) {
+                const __m512 bv = last ? _mm512_maskz_loadu_ps(tail, bs[j] + v * 16)
+                                       : _mm512_loadu_ps(bs[j] + v * 16);
+#pragma GCC unroll 4
+                for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 6
+        for (int j = 0; j < NR; j++) c[i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
+}
+
+#define DOTW_CASE(m, n)                                                                            \
+    case (m) * 8 + (n):                                                                            \
+        dotw_body(m, n, ns, nvec, tm, a, lda, astride, brow, bstride, c, ldc);                     \
+        break;
+
+static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, const float *a,
+                            int64_t lda, int64_t astride, const float *const *brow,
+                            int64_t bstride, float *c, int64_t ldc) {
+    const __mmask16 tm = first_lanes(tail);
+    switch (mr * 8 + nr) {
+        DOTW_CASE(1, 1) DOTW_CASE(1, 2) DOTW_CASE(1, 3) DOTW_CASE(1, 4) DOTW_CASE(1, 5)
+        DOTW_CASE(1, 6) DOTW_CASE(2, 1) DOTW_CASE(2, 2) DOTW_CASE(2, 3) DOTW_CASE(2, 4)
+        DOTW_CASE(2, 5) DOTW_CASE(2, 6) DOTW_CASE(3, 1) DOTW_CASE(3, 2) DOTW_CASE(3, 3)
+        DOTW_CASE(3, 4) DOTW_CASE(3, 5) DOTW_CASE(3, 6) DOTW_CASE(4, 1) DOTW_CASE(4, 2)
+        DOTW_CASE(4, 3) DOTW_CASE(4, 4) DOTW_CASE(4, 5) DOTW_CASE(4, 6)
+    default: break;
+    }
+}
+
 #define ENGINE_SLACK 16
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {

@@ -69,10 +69,56 @@ static inline void bias_prelu_run(float *d, const float *s, int64_t n, float bia
     }
 }
 
+static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
+                             const float *src1, int split, int nv, const int64_t *off,
+                             float *tile) {
+    float acc[ENGINE_MR_MAX * ENGINE_NR];
+    memset(acc, 0, sizeof acc);
+    float bk[ENGINE_NR];
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t o = off[kk];
+        for (int j = 0; j < ENGINE_NR; j++)
+            bk[j] = j < split ? src0[o + j] : j < nv ? src1[o + j] : 0.0f;
+        for (int i = 0; i < mr; i++) {
+            const float ai = a[kk * mr + i];
+            for (int j = 0; j < ENGINE_NR; j++) acc[i * ENGINE_NR + j] += ai * bk[j];
+        }
+    }
+    memcpy(tile, acc, sizeof(float) * (size_t)(mr * ENGINE_NR));
+}
+
+static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, const float *a,
+                            int64_t lda, int64_t astride, const float *const *brow,
+                            int64_t bstride, float *c, int64_t ldc) {
+    const int64_t n = (nvec - 1) * ENGINE_VEC + tail;
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float s = 0.0f;
+            for (int64_t smp = 0; smp < ns; smp++) {
+                const float *x = a + smp * astride + i * lda, *y = brow[j] + smp * bstride;
+                for (int64_t p = 0; p < n; p++) s += x[p] * y[p];
+            }
+            c[i * ldc + j] += s;
+        }
+}
+
 #define ENGINE_SLACK 0
 
 static inline void pack_run(float *d, const float *s, int64_t n) {
     for (int64_t i = 0; i < n; i++) d[i] = s[i];
+}
+
+/* The direct tile, then its runs with bias and PReLU. */
+static void engine_tile_wide_store(int mr, int64_t k, const float *a, const float *src0,
+                                   const float *src1, int split, int nv, const int64_t *off,
+                                   const wide_out *o) {
+    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
+    engine_tile_wide(mr, k, a, src0, src1, split, nv, off, tile);
+    for (int i = 0; i < mr; i++)
+        for (int r = 0; r < o->nrun; r++)
+            bias_prelu_run(o->dst[r] + i * o->ldc, tile + i * ENGINE_NR + o->j0[r], o->len[r],
+                           o->bias ? o->bias[i] : 0.0f, o->slope ? o->slope[i] : 0.0f,
+                           o->slope != NULL);
 }
 
 #include "mt_cpu_engine_impl.h"
