@@ -2,13 +2,14 @@
 --   mtcnn scripts/bench.lua tensor [--device cpu|cuda|all] [--reps N] [--json]
 --   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--preset torch] [--json]
 --   mtcnn scripts/bench.lua layers [--threads N] [--set train|detect|all] [--json]
+--   mtcnn scripts/bench.lua nets [--threads N] [--json]
 -- With --json every measurement is one JSON object on its own line of stdout;
 -- otherwise a table is printed.
 
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local MODES = {"tensor", "train", "layers"}
+local MODES = {"tensor", "train", "layers", "nets"}
 
 -- the mode's own options join the common ones
 local mode_name = arg[1]

@@ -345,6 +345,59 @@ static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, 
     }
 }
 
+/* An im2col panel row by row: each of its two vectors merged from masked loads of the runs
+ * that cover it, then one aligned store (unaligned and masked stores cost more here). */
+#define PACK_PIECES 16
+static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *const *src,
+                      const int *j0, const int *len, int ns) {
+    const float *pp[2][PACK_PIECES];
+    __mmask16 pm[2][PACK_PIECES];
+    int np[2] = {0, 0};
+    for (int s = 0; s < ns; s++) {
+        const uint32_t bits = (len[s] >= 32 ? 0xFFFFFFFFu : ((1u << len[s]) - 1u)) << j0[s];
+        for (int v = 0; v < 2; v++) {
+            const __mmask16 m = (__mmask16)(bits >> (16 * v));
+            if (!m) continue;
+            if (np[v] == PACK_PIECES) return 0;
+            /* lane l of vector v reads src[s] + (16 v + l - j0[s]); lanes off the mask are
+             * never read */
+            pp[v][np[v]] = src[s] + (16 * v - j0[s]);
+            pm[v][np[v]] = m;
+            np[v]++;
+        }
+    }
+    if (np[0] <= 2 && np[1] <= 2) {
+        /* the common case (runs longer than a few columns): straight-line code, unused pieces
+         * masked off entirely */
+        for (int v = 0; v < 2; v++)
+            for (int i = np[v]; i < 2; i++) {
+                pp[v][i] = pp[v][0];
+                pm[v][i] = 0;
+            }
+        const float *p00 = pp[0][0], *p01 = pp[0][1], *p10 = pp[1][0], *p11 = pp[1][1];
+        const __mmask16 m00 = pm[0][0], m01 = pm[0][1], m10 = pm[1][0], m11 = pm[1][1];
+        for (int64_t kk = 0; kk < k; kk++) {
+            const int64_t o = off[kk];
+            __m512 r0 = _mm512_maskz_loadu_ps(m00, p00 + o);
+            __m512 r1 = _mm512_maskz_loadu_ps(m10, p10 + o);
+            r0 = _mm512_mask_loadu_ps(r0, m01, p01 + o);
+            r1 = _mm512_mask_loadu_ps(r1, m11, p11 + o);
+            _mm512_store_ps(dst + kk * 32, r0);
+            _mm512_store_ps(dst + kk * 32 + 16, r1);
+        }
+        return 1;
+    }
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t o = off[kk];
+        for (int v = 0; v < 2; v++) {
+            __m512 r = _mm512_setzero_ps();
+            for (int i = 0; i < np[v]; i++) r = _mm512_mask_loadu_ps(r, pm[v][i], pp[v][i] + o);
+            _mm512_store_ps(dst + kk * 32 + 16 * v, r);
+        }
+    }
+    return 1;
+}
+
 #define ENGINE_SLACK 16
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {

@@ -30,6 +30,10 @@
  *                                      const float *src1, int split, int nv,
  *                                      const int64_t *off, const wide_out *o);
  *       the same tile, stored straight into the output runs of o (bias, PReLU)
+ *   static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *const *src,
+ *                         const int *j0, const int *len, int ns);
+ *       an im2col panel: row kk has, at columns [j0[s], j0[s] + len[s]), the values at
+ *       src[s] + off[kk]; zero elsewhere. Returns 0 when it cannot (the caller then copies)
  *   static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail,
  *                               const float *a, int64_t lda, int64_t astride,
  *                               const float *const *brow, int64_t bstride, float *c,
@@ -210,13 +214,18 @@ static void col2im_row(const mt_conv_geom *g, float *dx, int64_t c, int64_t ky, 
 
 /* The panel of im2col(x) for columns [col0, col0+nv): dst[k*NR + j], zero beyond nv. */
 static void pack_im2col_panel(const mt_conv_geom *g, const float *x, const segment *seg, int ns,
-                              int nv, float *dst) {
+                              int nv, const int64_t *off, float *dst) {
     if (conv_is_dense(g)) {
         /* the source of each run for tap 0, then one offset per tap */
         const float *src[ENGINE_NR];
+        int j0[ENGINE_NR], len[ENGINE_NR];
         const int64_t hw = g->h * g->w;
-        for (int s = 0; s < ns; s++)
+        for (int s = 0; s < ns; s++) {
             src[s] = x + seg[s].b * g->cin * hw + seg[s].oy * g->w + seg[s].ox0;
+            j0[s] = seg[s].j0;
+            len[s] = seg[s].len;
+        }
+        if (off && pack_panel(dst, g->cin * g->kh * g->kw, off, src, j0, len, ns)) return;
         float *d = dst;
         for (int64_t c = 0; c < g->cin; c++)
             for (int64_t ky = 0; ky < g->kh; ky++)
@@ -476,6 +485,7 @@ static mt_status wide_prepare(wide_job *jb, const mt_conv_geom *g) {
 
 typedef struct conv_job {
     const mt_conv_geom *g;
+    const int64_t *off; /* tap offsets (dense convolutions), or NULL */
     const float *x, *dy, *apack, *bias, *prelu;
     float *y, *dx, *part;
     const mblocks *mb;
@@ -521,7 +531,7 @@ static void conv_fwd_range(void *ctx, int64_t p0, int64_t p1, int thread) {
         const int64_t col0 = pi * ENGINE_NR;
         const int nv = (int)(jb->ncols - col0 < ENGINE_NR ? jb->ncols - col0 : ENGINE_NR);
         int ns = row_segments(g, col0, nv, seg);
-        pack_im2col_panel(g, jb->x, seg, ns, nv, panel);
+        pack_im2col_panel(g, jb->x, seg, ns, nv, jb->off, panel);
         const int64_t b = col0 / jb->p, q0 = col0 % jb->p;
         const int inside = q0 + nv <= jb->p; /* one sample: rows of the tile are contiguous */
         for (int64_t blk = 0; blk < jb->mb->n; blk++) {
@@ -589,6 +599,12 @@ static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, cons
     }
     conv_job jb = {.g = g, .x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb,
                    .k = k, .ncols = g->n * p, .p = p};
+    if (conv_is_dense(g)) {
+        int64_t *off = (int64_t *)mt_cpu_scratch(1, sizeof(int64_t) * (size_t)k);
+        if (!off) return MT_ERR_OOM;
+        tap_offsets(g, off);
+        jb.off = off;
+    }
     const int64_t panels = (jb.ncols + ENGINE_NR - 1) / ENGINE_NR;
     mt_parallel_for(panels, grain_for(2.0 * (double)(g->cout * k * ENGINE_NR)), conv_fwd_range,
                     &jb);

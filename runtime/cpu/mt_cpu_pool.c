@@ -53,6 +53,9 @@ static int64_t full_rows(const pool_ctx *k) {
 
 static inline float max2(float a, float b) { return b > a ? b : a; }
 
+/* Rows up to this width take the separable forward path (a row of maxima on the stack). */
+#define POOL_ROW_MAX 2048
+
 static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     pool_ctx *k = (pool_ctx *)vctx;
@@ -64,19 +67,20 @@ static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
             int64_t ox = 0;
             float *yr = y + oy * k->ow;
             const float *r0 = x + oy * k->sh * k->w, *r1 = r0 + k->w, *r2 = r1 + k->w;
-            if (oy < fr && k->kh == 2 && k->kw == 2) {
-                for (; ox < fc; ox++) {
-                    const int64_t c = ox * k->sw;
-                    yr[ox] = max2(max2(r0[c], r0[c + 1]), max2(r1[c], r1[c + 1]));
-                }
-            } else if (oy < fr && k->kh == 3 && k->kw == 3) {
-                for (; ox < fc; ox++) {
-                    const int64_t c = ox * k->sw;
-                    const float a = max2(max2(r0[c], r0[c + 1]), r0[c + 2]);
-                    const float b = max2(max2(r1[c], r1[c + 1]), r1[c + 2]);
-                    const float d = max2(max2(r2[c], r2[c + 1]), r2[c + 2]);
-                    yr[ox] = max2(max2(a, b), d);
-                }
+            if (oy < fr && (k->kh == 2 || k->kh == 3) && (k->kw == 2 || k->kw == 3) &&
+                k->w <= POOL_ROW_MAX) {
+                /* the rows' maximum first (contiguous, vectorised), then across columns */
+                float col[POOL_ROW_MAX];
+                if (k->kh == 2)
+                    for (int64_t c = 0; c < k->w; c++) col[c] = max2(r0[c], r1[c]);
+                else
+                    for (int64_t c = 0; c < k->w; c++) col[c] = max2(max2(r0[c], r1[c]), r2[c]);
+                if (k->kw == 2)
+                    for (; ox < fc; ox++) yr[ox] = max2(col[ox * k->sw], col[ox * k->sw + 1]);
+                else
+                    for (; ox < fc; ox++)
+                        yr[ox] = max2(max2(col[ox * k->sw], col[ox * k->sw + 1]),
+                                      col[ox * k->sw + 2]);
             }
             for (; ox < k->ow; ox++) window_argmax(x, k, oy, ox, &yr[ox]);
         }

@@ -29,6 +29,7 @@ function Sequential:add(m, name)
   end
   if name ~= nil then m.name = name end
   self.modules[#self.modules + 1] = m
+  self._grad_list = nil
   return self
 end
 
@@ -136,6 +137,7 @@ function Sequential:evaluate()
 end
 
 function Sequential:to(device)
+  self._grad_list = nil
   for _, m in ipairs(self.modules) do m:to(device) end
   return self
 end
