@@ -76,6 +76,44 @@ static inline int block_rows(const mblocks *mb, int64_t b) {
     return (int)(mb->base + (b < mb->extra ? 1 : 0));
 }
 
+/* ---- work distribution ------------------------------------------------------------------- */
+
+/* Splits [0, n) into contiguous ranges of at least `grain` items, at most 4 per thread, and
+ * hands them out dynamically (mt_parallel_tasks): a thread whose core is busy with another
+ * process takes fewer ranges instead of holding the others up (the machines are shared).
+ * fn gets the range's index as its last argument, so per-range partial sums reduced in
+ * range order do not depend on which thread ran which range. */
+typedef struct ranges_job {
+    mt_range_fn fn;
+    void *ctx;
+    int64_t n, count;
+} ranges_job;
+
+static void ranges_task(void *vctx, int64_t task, int thread) {
+    (void)thread;
+    const ranges_job *r = (const ranges_job *)vctx;
+    const int64_t b = r->n * task / r->count, e = r->n * (task + 1) / r->count;
+    if (e > b) r->fn(r->ctx, b, e, (int)task);
+}
+
+/* The number of ranges run_ranges will use for n items of the given grain. */
+static int64_t range_count(int64_t n, int64_t grain) {
+    int64_t c = (n + grain - 1) / grain, most = 4 * (int64_t)mt_threads_count();
+    if (c > most) c = most;
+    if (c > n) c = n;
+    return c < 1 ? 1 : c;
+}
+
+static void run_ranges(int64_t n, int64_t grain, mt_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    ranges_job r = {.fn = fn, .ctx = ctx, .n = n, .count = range_count(n, grain)};
+    if (r.count == 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    mt_parallel_tasks(r.count, ranges_task, &r);
+}
+
 /* Packs rows [m0, m0+mr) x columns [0, k) of a strided matrix (element (i, kk) at
  * src[i*rs + kk*cs]) into dst[kk*mr + i]. */
 static void pack_rows(const float *src, int64_t rs, int64_t cs, int64_t m0, int mr, int64_t k,
@@ -433,7 +471,7 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
         __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
         return;
     }
-    float *dw = jb->part + (int64_t)thread * (cout * k + cout);
+    float *dw = jb->part + (int64_t)thread * (cout * k + cout); /* thread: the range index */
     float *db = dw + cout * k;
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     const int tail = (int)(q - (nvec - 1) * ENGINE_VEC);
@@ -594,7 +632,7 @@ static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, cons
     if (wide_ok(g) && k >= 64) {
         wide_job wj = {.x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb};
         MT_TRY(wide_prepare(&wj, g));
-        mt_parallel_for(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_fwd_range, &wj);
+        run_ranges(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_fwd_range, &wj);
         return MT_OK;
     }
     conv_job jb = {.g = g, .x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb,
@@ -606,8 +644,7 @@ static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, cons
         jb.off = off;
     }
     const int64_t panels = (jb.ncols + ENGINE_NR - 1) / ENGINE_NR;
-    mt_parallel_for(panels, grain_for(2.0 * (double)(g->cout * k * ENGINE_NR)), conv_fwd_range,
-                    &jb);
+    run_ranges(panels, grain_for(2.0 * (double)(g->cout * k * ENGINE_NR)), conv_fwd_range, &jb);
     if (jb.failed) return mt_fail(MT_ERR_OOM, "conv2d: out of memory for packing buffers");
     return MT_OK;
 }
@@ -666,15 +703,14 @@ static mt_status engine_conv_backward_input(const mt_conv_geom *g, const float *
     if (wide_ok(g)) {
         wide_job wj = {.dy = dy, .apack = apack, .dx = dx, .mb = &mb};
         MT_TRY(wide_prepare(&wj, g));
-        mt_parallel_for(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_bwdx_range,
-                        &wj);
+        run_ranges(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_bwdx_range, &wj);
         if (wj.failed)
             return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
         return MT_OK;
     }
     conv_job jb = {.g = g, .dy = dy, .apack = apack, .dx = dx, .mb = &mb, .k = k,
                    .ncols = g->n * p, .p = p};
-    mt_parallel_for(g->n, grain_for(2.0 * (double)(g->cout * k * p)), conv_bwdx_range, &jb);
+    run_ranges(g->n, grain_for(2.0 * (double)(g->cout * k * p)), conv_bwdx_range, &jb);
     if (jb.failed) return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
     return MT_OK;
 }
@@ -694,7 +730,7 @@ static void conv_bwdw_range(void *ctx, int64_t c0, int64_t c1, int thread) {
         __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
         return;
     }
-    float *dw = jb->part + (int64_t)thread * (cout * k + cout);
+    float *dw = jb->part + (int64_t)thread * (cout * k + cout); /* thread: the range index */
     float *db = dw + cout * k;
     /* the range is in chunks; chunk i covers columns [i*PC, (i+1)*PC) */
     for (int64_t ch = c0; ch < c1; ch++) {
@@ -729,28 +765,36 @@ static mt_status engine_conv_backward_params(const mt_conv_geom *g, const float 
                                              const float *dy, float *dw, float *db) {
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow, per = g->cout * k + g->cout;
     if (conv_is_linear(g)) return engine_linear_backward_params(g->n, k, g->cout, x, dy, dw, db);
-    const int threads = mt_threads_count();
-    float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * threads));
-    if (!part) return MT_ERR_OOM;
-    memset(part, 0, sizeof(float) * (size_t)(per * threads));
-    if (wide_ok(g)) {
-        wide_job wj = {.x = x, .dy = dy, .part = part};
+    const int wide = wide_ok(g);
+    wide_job wj = {.x = x, .dy = dy};
+    conv_job jb = {.g = g, .x = x, .dy = dy, .k = k, .ncols = g->n * p, .p = p};
+    int64_t items, grain;
+    if (wide) {
         MT_TRY(wide_prepare(&wj, g));
-        mt_parallel_for(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_bwdw_range,
-                        &wj);
-        if (wj.failed)
-            return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
+        items = g->n;
+        grain = grain_for(2.0 * (double)(g->cout * k * wj.q));
     } else {
-        conv_job jb = {.g = g, .x = x, .dy = dy, .part = part, .k = k, .ncols = g->n * p, .p = p};
-        const int64_t chunks = (jb.ncols + ENGINE_PC - 1) / ENGINE_PC;
-        mt_parallel_for(chunks, grain_for(2.0 * (double)(g->cout * k * ENGINE_PC)),
-                        conv_bwdw_range, &jb);
-        if (jb.failed)
-            return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
+        items = (jb.ncols + ENGINE_PC - 1) / ENGINE_PC;
+        grain = grain_for(2.0 * (double)(g->cout * k * ENGINE_PC));
     }
-    /* fixed order over threads: the result depends only on the thread count */
-    for (int t = 0; t < threads; t++) {
-        const float *pt = part + (int64_t)t * per;
+    /* one partial sum per range, reduced in range order */
+    const int64_t ranges = range_count(items, grain);
+    float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * ranges));
+    if (!part) return MT_ERR_OOM;
+    memset(part, 0, sizeof(float) * (size_t)(per * ranges));
+    int failed;
+    if (wide) {
+        wj.part = part;
+        run_ranges(items, grain, wide_bwdw_range, &wj);
+        failed = wj.failed;
+    } else {
+        jb.part = part;
+        run_ranges(items, grain, conv_bwdw_range, &jb);
+        failed = jb.failed;
+    }
+    if (failed) return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
+    for (int64_t t = 0; t < ranges; t++) {
+        const float *pt = part + t * per;
         for (int64_t i = 0; i < g->cout * k; i++) dw[i] += pt[i];
         if (db)
             for (int64_t i = 0; i < g->cout; i++) db[i] += pt[g->cout * k + i];
@@ -830,7 +874,7 @@ static mt_status fc_gemm(int64_t m, int64_t n, int64_t k, const float *a, int64_
     }
     fc_job jb = {.a = a, .bpack = bpack, .ars = ars, .acs = acs, .k = k, .n = n, .ldc = ldc,
                  .c = c, .mb = &mb, .tmpl = *tmpl};
-    mt_parallel_for(mb.n, grain_for(2.0 * (double)(ENGINE_MR_MAX * n * k)), fc_range, &jb);
+    run_ranges(mb.n, grain_for(2.0 * (double)(ENGINE_MR_MAX * n * k)), fc_range, &jb);
     if (jb.failed) return mt_fail(MT_ERR_OOM, "%s: out of memory for packing buffers", what);
     return MT_OK;
 }
