@@ -368,16 +368,19 @@ typedef struct wide_job {
     int failed;
 } wide_job;
 
-static void wide_fwd_range(void *ctx, int64_t s0, int64_t s1, int thread) {
+/* Panels [p0, p1) of the wide columns of all samples, [0, N*Q): a panel may span two
+ * samples, and one sample's panels may go to different threads (a batch of one image). */
+static void wide_fwd_range(void *ctx, int64_t p0, int64_t p1, int thread) {
     (void)thread;
     wide_job *jb = (wide_job *)ctx;
     const mt_conv_geom *g = jb->g;
     const int64_t q = jb->q, sample = g->cin * g->h * g->w, p = g->oh * g->ow;
-    const int64_t cols = (s1 - s0) * q;
+    const int64_t cols = g->n * q;
     wide_run runs[2][ENGINE_NR];
-    for (int64_t c0 = 0; c0 < cols; c0 += ENGINE_NR) {
+    for (int64_t pi = p0; pi < p1; pi++) {
+        const int64_t c0 = pi * ENGINE_NR;
         const int nv = (int)(cols - c0 < ENGINE_NR ? cols - c0 : ENGINE_NR);
-        const int64_t b = s0 + c0 / q, qq = c0 % q;
+        const int64_t b = c0 / q, qq = c0 % q;
         const int split = (int)(q - qq < nv ? q - qq : nv);
         const float *src0 = jb->x + b * sample + qq;
         const float *src1 = split < nv ? jb->x + (b + 1) * sample - split : src0;
@@ -632,7 +635,9 @@ static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, cons
     if (wide_ok(g) && k >= 64) {
         wide_job wj = {.x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb};
         MT_TRY(wide_prepare(&wj, g));
-        run_ranges(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_fwd_range, &wj);
+        const int64_t panels = (g->n * wj.q + ENGINE_NR - 1) / ENGINE_NR;
+        run_ranges(panels, grain_for(2.0 * (double)(g->cout * k * ENGINE_NR)), wide_fwd_range,
+                   &wj);
         return MT_OK;
     }
     conv_job jb = {.g = g, .x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb,
