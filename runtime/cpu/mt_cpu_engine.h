@@ -17,6 +17,10 @@
  *                  micro-kernel with vectors along the pixels (both operands are contiguous
  *                  there), per-thread partial sums reduced in a fixed order.
  *   linear         Y = X W^T, dX = dY W, dW += dY^T X with the broadcast micro-kernel.
+ * Stride-1 convolutions on maps wide enough take a direct ("wide") path instead of im2col
+ * copies: computed on the input-width grid, tap k of output column q reads x[off_k + q], so the
+ * micro-kernels read input rows in place (mt_cpu_engine_impl.h explains it). A kernel as large
+ * as its unpadded input is run as the fully connected layer it is.
  */
 #ifndef MT_CPU_ENGINE_H
 #define MT_CPU_ENGINE_H
