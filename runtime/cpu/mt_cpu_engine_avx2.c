@@ -293,6 +293,19 @@ static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, 
     }
 }
 
+INLINE float sum_run(const float *s, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(s + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(s + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(s + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(s + i + 24));
+    }
+    for (; i < n; i += 8) a0 = _mm256_add_ps(a0, _mm256_maskload_ps(s + i, lane_mask((int)(n - i))));
+    return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+}
+
 #define ENGINE_SLACK 8
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {

@@ -398,6 +398,19 @@ static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *co
     return 1;
 }
 
+INLINE float sum_run(const float *s, int64_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(s + i));
+        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(s + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(s + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(s + i + 48));
+    }
+    for (; i < n; i += 16) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(first_lanes(n - i), s + i));
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
 #define ENGINE_SLACK 16
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {

@@ -102,6 +102,17 @@ static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, 
         }
 }
 
+static inline float sum_run(const float *s, int64_t n) {
+    float lane[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) lane[l] += s[i + l];
+    float t = 0.0f;
+    for (; i < n; i++) t += s[i];
+    for (int l = 0; l < 8; l++) t += lane[l];
+    return t;
+}
+
 #define ENGINE_SLACK 0
 
 static inline void pack_run(float *d, const float *s, int64_t n) {

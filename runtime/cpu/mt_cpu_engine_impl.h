@@ -19,6 +19,8 @@
  *       also write up to ENGINE_SLACK floats past d + n (packing buffers fill in order and
  *       have that much room at the end; masked stores are slow on some CPUs)
  *   static inline void add_run(float *d, const float *s, int64_t n);    d[0..n) += s[0..n)
+ *   static inline float sum_run(const float *s, int64_t n);   the sum of s[0..n), in vector
+ *       lanes (a serial float sum is latency-bound: 4 cycles an element)
  *   static inline void bias_prelu_run(float *d, const float *s, int64_t n, float bias,
  *                                     float slope, int act);  d = s + bias, PReLU if act
  *   static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
@@ -482,12 +484,7 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
         const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
         expand_dy(g, jb->dy, g0, gn, qs, dyw);
         for (int64_t s = g0; s < g0 + gn; s++)
-            for (int64_t m = 0; m < cout; m++) {
-                const float *d = jb->dy + (s * cout + m) * p;
-                float acc = 0.0f;
-                for (int64_t u = 0; u < p; u++) acc += d[u];
-                db[m] += acc;
-            }
+            for (int64_t m = 0; m < cout; m++) db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
         const float *xg = jb->x + g0 * sample;
         for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
             const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
@@ -743,11 +740,7 @@ static void conv_bwdw_range(void *ctx, int64_t c0, int64_t c1, int thread) {
         const int n = (int)(jb->ncols - col0 < ENGINE_PC ? jb->ncols - col0 : ENGINE_PC);
         const int64_t ld = (n + ENGINE_VEC - 1) / ENGINE_VEC * ENGINE_VEC;
         pack_nchw_cols(jb->dy, cout, jb->p, col0, n, dyc, ld);
-        for (int64_t m = 0; m < cout; m++) {
-            float s = 0.0f;
-            for (int64_t u = 0; u < n; u++) s += dyc[m * ld + u];
-            db[m] += s;
-        }
+        for (int64_t m = 0; m < cout; m++) db[m] += sum_run(dyc + m * ld, n);
         int ns = row_segments(g, col0, n, seg);
         for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
             const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
@@ -912,12 +905,10 @@ static mt_status engine_linear_backward_params(int64_t n, int64_t in, int64_t ou
     memset(&t, 0, sizeof t);
     t.accumulate = 1;
     MT_TRY(fc_gemm(out, in, n, dy, 1, out, x, in, 1, dw, in, &t, "linear_backward"));
+    /* rows outer, outputs inner: each db[o] still sums in row order, and the inner loop is
+     * a vector add instead of a serial chain */
     if (db)
-        for (int64_t o = 0; o < out; o++) {
-            float s = 0.0f;
-            for (int64_t i = 0; i < n; i++) s += dy[i * out + o];
-            db[o] += s;
-        }
+        for (int64_t i = 0; i < n; i++) add_run(db, dy + i * out, out);
     return MT_OK;
 }
 
