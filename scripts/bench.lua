@@ -4,13 +4,15 @@
 --   mtcnn scripts/bench.lua image [--boxes N] [--wider N] [--reps N] [--json]
 --   mtcnn scripts/bench.lua detect [--image F] [--min-face N] [--threads N] [--json]
 --   mtcnn scripts/bench.lua loader [--net pnet|rnet|onet|all] [--workers N] [--train] [--json]
+--   mtcnn scripts/bench.lua layers [--threads N] [--set train|detect|all] [--json]
+--   mtcnn scripts/bench.lua nets [--threads N] [--json]
 -- With --json every measurement is one JSON object on its own line of stdout;
 -- otherwise a table is printed.
 
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local MODES = {"tensor", "train", "image", "detect", "loader"}
+local MODES = {"tensor", "train", "layers", "nets", "image", "detect", "loader"}
 
 -- the mode's own options join the common ones
 local mode_name = arg[1]

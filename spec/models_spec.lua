@@ -156,6 +156,35 @@ describe("model files", function()
   end)
 end)
 
+describe("training steps", function()
+  it("allocate no tensor memory once warm (buffers are reused)", function()
+    for _, arch in ipairs({"pnet", "onet"}) do
+      local net = models[arch]{seed = 1}
+      local crit = nn.MTCNNLoss{net = arch}
+      local params, grads = net:parameters()
+      local opt = optim.SGD(params, grads, {lr = 1e-3, momentum = 0.9})
+      local size = models.input_size[arch]
+      local x = T.randn(8, 3, size, size)
+      local target = {label = T.tensor{1, 0, -1, -2, 0, 0, 1, -2}, box = T.zeros(8, 4),
+                      landmarks = T.zeros(8, 10)}
+      local function step()
+        net:zero_grad()
+        local out = net:forward(x)
+        crit:forward(out, target)
+        net:backward(x, crit:backward(out, target))
+        crit:penalty(net)
+        opt:step()
+      end
+      step()
+      step()
+      collectgarbage()
+      local before = T.memory().cpu
+      for _ = 1, 3 do step() end
+      assert.are.equal(before, T.memory().cpu, arch .. ": tensor bytes after 3 more steps")
+    end
+  end)
+end)
+
 describe("training a tiny net", function()
   -- Toy problem at 12x12: positives and part faces carry a bright square whose offsets are the
   -- box targets, landmark faces its corners and centre, negatives are noise.

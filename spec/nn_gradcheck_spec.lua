@@ -77,6 +77,23 @@ describe("nn gradients (finite differences)", function()
     gradcheck.module(nn.Softmax(), T.randn(2, 3, 2, 3), {eps = 1e-3, tol = 1e-2})
   end)
 
+  it("Dropout in training mode (the same seeded mask on every pass)", function()
+    local gen = T.generator(5)
+    local drop = nn.Dropout(0.3, {generator = gen})
+    -- reseed before each forward: the finite differences then see one fixed mask
+    local m = setmetatable({}, {__index = drop})
+    function m.forward(_, x)
+      gen:seed(5)
+      return drop:forward(x)
+    end
+    function m.backward(_, x, g) return drop:backward(x, g) end
+    function m.zero_grad() end
+    function m.named_parameters() return {} end
+    local worst, n = gradcheck.module(m, T.randn(3, 4, 5), {eps = 1e-2, tol = 1e-3})
+    assert.are.equal(1, n)
+    assert.is_true(worst < 1e-3)
+  end)
+
   it("Sequential and Heads: a small PNet-like net end to end", function()
     local net = nn.Sequential()
       :add(nn.Conv2d(3, 4, 3), "conv1"):add(nn.PReLU(4), "prelu1")

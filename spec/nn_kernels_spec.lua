@@ -28,6 +28,9 @@ local CONVS = {
   {1, 7, 8, 13, 33, 5, 3, 3, 2},
   {3, 1, 6, 6, 1, 1, 1, 1, 0},
   {2, 17, 7, 5, 15, 2, 3, 1, 1},
+  {2, 32, 9, 7, 2, 1, 1, 1, 0},     -- 1x1 head on a feature map (direct path, two samples)
+  {3, 4, 6, 9, 5, 2, 2, 1, 0},      -- direct path, panels spanning samples
+  {2, 6, 5, 5, 7, 5, 5, 1, 0},      -- kernel as large as the input: a fully connected layer
 }
 
 -- linear cases: batch, in, out

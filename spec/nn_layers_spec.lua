@@ -182,6 +182,10 @@ describe("nn layers", function()
     net.fuse = true
     local b = net:forward(x).cls
     helper.tensor_near(a, b, 1e-6, "fused vs unfused")
+    -- a fused pass keeps no pre-activations: backward refuses instead of computing garbage
+    local ok, err = pcall(net.backward, net, T.randn(1, 3, 60, 50), {cls = T.zeros(1, 2, 25, 20)})
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("backward after a fused evaluate-mode forward", 1, true))
     net:forward(T.randn(1, 3, 64, 64))
     collectgarbage()
     local before = T.memory().cpu

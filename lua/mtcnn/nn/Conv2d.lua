@@ -77,6 +77,7 @@ function Conv2d:param_list()
 end
 
 function Conv2d:to(device)
+  self._grad_list = nil
   util.move_fields(self, device)
   return self
 end

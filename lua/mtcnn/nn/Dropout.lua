@@ -48,6 +48,7 @@ function Dropout:update_grad_input(_, gy)
 end
 
 function Dropout:to(device)
+  self._grad_list = nil
   util.move_fields(self, device)
   return self
 end

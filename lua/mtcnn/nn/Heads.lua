@@ -29,6 +29,7 @@ function Heads:add(key, m)
     if h.key == key then error("Heads:add: duplicate head " .. key, 2) end
   end
   self.heads[#self.heads + 1] = {key = key, module = m}
+  self._grad_list = nil
   return self
 end
 
@@ -119,6 +120,7 @@ function Heads:evaluate()
 end
 
 function Heads:to(device)
+  self._grad_list = nil
   for _, h in ipairs(self.heads) do h.module:to(device) end
   return self
 end

@@ -67,6 +67,7 @@ function Linear:param_list()
 end
 
 function Linear:to(device)
+  self._grad_list = nil
   util.move_fields(self, device)
   return self
 end

@@ -29,6 +29,7 @@ function MaxPool2d:update_grad_input(x, gy)
 end
 
 function MaxPool2d:to(device)
+  self._grad_list = nil
   util.move_fields(self, device)
   return self
 end

@@ -70,8 +70,16 @@ function Module:num_parameters()
   return n
 end
 
+-- Zeroes every parameter gradient. The list of gradients is cached (a training step then
+-- builds no Lua tables); to(device) and add() drop the cache.
 function Module:zero_grad()
-  for _, e in ipairs(self:named_parameters()) do e.grad:zero_() end
+  local grads = self._grad_list
+  if not grads then
+    grads = {}
+    for i, e in ipairs(self:named_parameters()) do grads[i] = e.grad end
+    self._grad_list = grads
+  end
+  for i = 1, #grads do grads[i]:zero_() end
   return self
 end
 

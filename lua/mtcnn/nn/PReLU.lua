@@ -55,6 +55,7 @@ function PReLU:param_list()
 end
 
 function PReLU:to(device)
+  self._grad_list = nil
   util.move_fields(self, device)
   return self
 end

@@ -29,6 +29,7 @@ function Sequential:add(m, name)
   end
   if name ~= nil then m.name = name end
   self.modules[#self.modules + 1] = m
+  self._grad_list = nil
   return self
 end
 
@@ -56,6 +57,7 @@ end
 function Sequential:update_output(x)
   local mods = self.modules
   local fuse = self.fuse and not self.is_training
+  self.fused_pass = false
   local out, i, n = x, 1, #mods
   while i <= n do
     local m = mods[i]
@@ -68,6 +70,7 @@ function Sequential:update_output(x)
     if fuse and nxt and nxt.fusable_prelu and m.forward_fused then
       out = call(self, i, m.forward_fused, m, out, nxt.weight)
       for k = i + 1, j do mods[k].output = out end
+      self.fused_pass = true
       i = j + 1
     else
       out = call(self, i, m.forward, m, out)
@@ -78,7 +81,16 @@ function Sequential:update_output(x)
   return out
 end
 
+-- A fused pass keeps no pre-activation values: gradients need an unfused forward.
+local function check_unfused(self)
+  if self.fused_pass then
+    error(self.__name .. ": backward after a fused evaluate-mode forward; call training() (or " ..
+      "set fuse = false) before forward", 3)
+  end
+end
+
 function Sequential:backward(x, gy)
+  check_unfused(self)
   local mods = self.modules
   local g = gy
   for i = #mods, 1, -1 do
@@ -92,6 +104,7 @@ function Sequential:backward(x, gy)
 end
 
 function Sequential:update_grad_input(x, gy)
+  check_unfused(self)
   local mods = self.modules
   local g = gy
   for i = #mods, 1, -1 do
@@ -136,6 +149,7 @@ function Sequential:evaluate()
 end
 
 function Sequential:to(device)
+  self._grad_list = nil
   for _, m in ipairs(self.modules) do m:to(device) end
   return self
 end

@@ -25,6 +25,7 @@ function Softmax:update_grad_input(_, gy)
 end
 
 function Softmax:to(device)
+  self._grad_list = nil
   util.move_fields(self, device)
   return self
 end
