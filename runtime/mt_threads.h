@@ -26,15 +26,19 @@ int mt_threads_count(void);
 #define MT_MAX_THREADS 64
 void mt_threads_set(int n);
 
-/* fn(ctx, begin, end, thread) over [0, n) split into one contiguous range per
- * thread (thread 0 is the caller). The split depends only on n and the thread
- * count, so per-range results are reproducible. Ranges smaller than grain
- * elements are not split further (grain >= 1). */
+/* fn(ctx, begin, end, thread) over [0, n) split into k contiguous ranges, k =
+ * min(threads, ceil(n / grain)); range r is [r*n/k, (r+1)*n/k) and is passed r
+ * as its `thread` number (0 <= r < k), whichever thread happens to run it:
+ * the split, and any per-range partial result, depend only on n and the
+ * thread count. Ranges are claimed by idle threads, so a worker whose core
+ * is busy elsewhere does not hold the caller up. */
 typedef void (*mt_range_fn)(void *ctx, int64_t begin, int64_t end, int thread);
 void mt_parallel_for(int64_t n, int64_t grain, mt_range_fn fn, void *ctx);
 
 /* fn(ctx, task, thread) for task in [0, ntasks), handed out dynamically to
- * the threads (for tasks of unequal cost, e.g. pyramid levels). */
+ * the threads (for tasks of unequal cost, e.g. pyramid levels); `thread` is
+ * the running thread's number, below min(threads, ntasks), so two tasks
+ * running at once never share it. */
 typedef void (*mt_task_fn)(void *ctx, int64_t task, int thread);
 void mt_parallel_tasks(int64_t ntasks, mt_task_fn fn, void *ctx);
 
