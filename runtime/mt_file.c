@@ -102,8 +102,7 @@ mt_status mt_atomic_write(mt_atomic_file *af, const void *data, size_t n) {
     return MT_OK;
 }
 
-/* fsyncs the folder holding path so that the rename itself is durable */
-static void sync_parent_dir(const char *path) {
+void mt_sync_parent_dir(const char *path) {
     const char *slash = strrchr(path, '/');
     char dir[4096];
     if (!slash) {
@@ -115,7 +114,7 @@ static void sync_parent_dir(const char *path) {
         memcpy(dir, path, n);
         dir[n] = '\0';
     }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
@@ -135,7 +134,7 @@ mt_status mt_atomic_commit(mt_atomic_file *af) {
     if (st != MT_OK) {
         unlink(af->tmp);
     } else {
-        sync_parent_dir(af->path);
+        mt_sync_parent_dir(af->path);
     }
     free(af->path);
     free(af->tmp);

@@ -36,6 +36,9 @@ mt_status mt_atomic_commit(mt_atomic_file *af);
 /* Closes and deletes the temporary file (safe after a failed commit too). */
 void mt_atomic_abort(mt_atomic_file *af);
 
+/* fsyncs the folder holding path, so that a rename into it is durable. */
+void mt_sync_parent_dir(const char *path);
+
 /* Reads exactly n bytes at the current position; MT_ERR_FORMAT "truncated"
  * (naming path and what) when the file ends first. */
 mt_status mt_read_exact(FILE *f, void *dst, size_t n, const char *path, const char *what);

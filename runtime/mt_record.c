@@ -453,24 +453,6 @@ static mt_status create_empty(mt_record_writer *w, const char *name) {
     return MT_OK;
 }
 
-static void sync_dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash) {
-        strcpy(dir, ".");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n == 0) n = 1;
-        if (n >= sizeof dir) return;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 /* Opens the existing file at w->path for appending: header, lock, the partial
  * block's checksum, then cuts the uncommitted tail. */
@@ -570,7 +552,7 @@ mt_status mt_record_writer_open(mt_record_writer **out, const char *path,
                              strerror(errno));
             } else {
                 strcpy(w->work, path);
-                sync_dir_of(path);
+                mt_sync_parent_dir(path);
             }
         }
     }
@@ -672,7 +654,7 @@ mt_status mt_record_writer_close(mt_record_writer *w) {
         } else {
             strcpy(w->work, w->path); /* nothing left to delete */
             w->replace = 0;
-            sync_dir_of(w->path);
+            mt_sync_parent_dir(w->path);
         }
     }
     if (st != MT_OK) {
