@@ -13,7 +13,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="liblua5.4-0 libreadline8 libtinfo6 libturbojpeg0 libspng0 libopenblas0-pthread
+PACKAGES="liblua5.4-0 libreadline8 libtinfo6 libturbojpeg0 libspng0 zlib1g libopenblas0-pthread
           libopenblas0 libgfortran5
           lua-busted lua-cliargs lua-dkjson lua-filesystem lua-luassert lua-mediator
           lua-penlight lua-say lua-system lua-term"
@@ -25,4 +25,8 @@ for deb in .deps/debs/*.deb; do
     dpkg -x "$deb" .deps/gpu-bundle
 done
 rm -rf .deps/debs
+# keep what runs: no documentation, and OpenBLAS without its BLAS/LAPACK copies
+rm -rf .deps/gpu-bundle/usr/share/doc .deps/gpu-bundle/usr/share/man .deps/gpu-bundle/usr/share/lintian
+rm -f .deps/gpu-bundle/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas* \
+      .deps/gpu-bundle/usr/lib/x86_64-linux-gnu/openblas-pthread/liblapack*
 echo "gpu_bundle: $(du -sh .deps/gpu-bundle | cut -f1) in .deps/gpu-bundle"

@@ -16,7 +16,7 @@ out=$(mktemp -d /tmp/gpu_check.XXXXXX)
 
 bundle="$root/.deps/gpu-bundle"
 if [ -d "$bundle" ]; then
-    export LD_LIBRARY_PATH="$bundle/usr/lib/x86_64-linux-gnu:$bundle/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH="$bundle/usr/lib/x86_64-linux-gnu:$bundle/usr/lib/x86_64-linux-gnu/openblas-pthread:$bundle/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export LUA_PATH="$bundle/usr/share/lua/5.4/?.lua;$bundle/usr/share/lua/5.4/?/init.lua;;"
     export LUA_CPATH="$bundle/usr/lib/x86_64-linux-gnu/lua/5.4/?.so;;"
     busted="$bundle/usr/bin/busted"
