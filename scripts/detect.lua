@@ -31,6 +31,8 @@ local args = cli.parse(arg, {
      help = "pyramid and crop resizing"},
     {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
     {name = "threads", kind = "int", metavar = "N", help = "threads of the C kernels (default: all CPUs)"},
+    {name = "batch", kind = "int", default = 8, metavar = "N",
+     help = "images decoded in parallel and detected together"},
     {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image"},
     {name = "wider", kind = "string", metavar = "DIR",
      help = "also write the official WIDER FACE submission layout (DIR/EVENT/NAME.txt)"},
@@ -48,6 +50,7 @@ local function die(msg)
 end
 
 if args.resume and not args.json then die("--resume needs --json OUT.jsonl") end
+if args.batch < 1 then die("--batch must be at least 1") end
 if args.threads then
   if args.threads < 1 or args.threads > 64 then die("--threads must lie in 1..64") end
   sys.set_threads(args.threads)
@@ -205,46 +208,73 @@ end
 local bar = progress.new{total = #todo, label = "detect", unit = "img",
   enabled = #todo > 1 and not args.quiet}
 local failures, nfaces, t0 = 0, 0, sys.clock()
-for _, entry in ipairs(todo) do
-  local img, lerr = image.load(entry.path)
-  if not img then
-    failures = failures + 1
-    bar:print("detect.lua: skipped: " .. lerr)
-  else
-    local faces = det:detect(img)
-    nfaces = nfaces + #faces
-    if out then
-      out:write(json.encode(record(entry, img, faces)), "\n")
-      out:flush()
+
+-- Writes everything asked for one detected image.
+local function emit(entry, img, faces, ms)
+  nfaces = nfaces + #faces
+  if out then
+    out:write(json.encode(record(entry, img, faces)), "\n")
+    out:flush()
+  end
+  if not args.quiet and (not args.json or #todo == 1) then
+    local lines = {("%s  %dx%d  %d face%s  %.1f ms"):format(entry.path, img.width, img.height,
+      #faces, #faces == 1 and "" or "s", ms)}
+    for _, f in ipairs(faces) do
+      lines[#lines + 1] = ("  box %.1f %.1f %.1f %.1f  score %.4f"):format(f.box[1], f.box[2],
+        f.box[3], f.box[4], f.score)
     end
-    if not args.quiet and (not args.json or #todo == 1) then
-      local lines = {("%s  %dx%d  %d face%s  %.1f ms"):format(entry.path, img.width, img.height,
-        #faces, #faces == 1 and "" or "s", det.stats.ms)}
-      for _, f in ipairs(faces) do
-        lines[#lines + 1] = ("  box %.1f %.1f %.1f %.1f  score %.4f"):format(f.box[1], f.box[2],
-          f.box[3], f.box[4], f.score)
-      end
-      bar:print(table.concat(lines, "\n"))
-    end
-    if args.wider then
-      local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
-      if not ok then bar:print("detect.lua: " .. werr) end
-    end
-    if args.draw then
-      local pic = detector.draw(img, faces)
-      local ext = extension(entry.path) == "png" and "png" or "jpg"
-      local ok, serr = pic:save(args.draw .. "/" .. picture_name(entry, "_det", ext))
+    bar:print(table.concat(lines, "\n"))
+  end
+  if args.wider then
+    local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
+    if not ok then bar:print("detect.lua: " .. werr) end
+  end
+  if args.draw then
+    local pic = detector.draw(img, faces)
+    local ext = extension(entry.path) == "png" and "png" or "jpg"
+    local ok, serr = pic:save(args.draw .. "/" .. picture_name(entry, "_det", ext))
+    if not ok then bar:print("detect.lua: " .. serr) end
+    pic:free()
+  end
+  if args.align then
+    for k, f in ipairs(faces) do
+      local crop = img:align_face(f.landmarks, {size = args.align_size})
+      local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
       if not ok then bar:print("detect.lua: " .. serr) end
-    end
-    if args.align then
-      for k, f in ipairs(faces) do
-        local crop = img:align_face(f.landmarks, {size = args.align_size})
-        local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
-        if not ok then bar:print("detect.lua: " .. serr) end
-      end
+      crop:free()
     end
   end
-  bar:step()
+end
+
+-- Images go in groups of --batch: decoded in parallel, then detected together
+-- (RNet and ONet see the crops of the whole group in shared batches).
+for first = 1, #todo, args.batch do
+  local group, paths = {}, {}
+  for k = first, math.min(first + args.batch - 1, #todo) do
+    group[#group + 1] = todo[k]
+    paths[#paths + 1] = todo[k].path
+  end
+  local imgs, errs = image.load_many(paths)
+  local ok_entries, ok_imgs = {}, {}
+  for k, entry in ipairs(group) do
+    if imgs[k] then
+      ok_entries[#ok_entries + 1] = entry
+      ok_imgs[#ok_imgs + 1] = imgs[k]
+    else
+      failures = failures + 1
+      bar:print("detect.lua: skipped: " .. tostring(errs[k]))
+    end
+  end
+  if #ok_imgs > 0 then
+    local results = det:detect_batch(ok_imgs)
+    local ms = det.stats.ms / #ok_imgs
+    for k, entry in ipairs(ok_entries) do
+      emit(entry, ok_imgs[k], results[k], ms)
+      ok_imgs[k]:free()
+      bar:step()
+    end
+  end
+  bar:step(#group - #ok_entries)
 end
 bar:finish()
 if out then out:close() end

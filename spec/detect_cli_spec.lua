@@ -93,6 +93,23 @@ describe("detect.lua", function()
     assert.are.equal(96, crop.height)
   end)
 
+  it("gives the same results with images detected in groups as one by one", function()
+    local input = q(dir .. "/in")
+    local _, c1 = helper.mtcnn("scripts/detect.lua --quiet --batch 1 --json " .. q(dir .. "/one.jsonl") .. " " .. input)
+    local _, c4 = helper.mtcnn("scripts/detect.lua --quiet --batch 4 --json " .. q(dir .. "/four.jsonl") .. " " .. input)
+    assert.are.equal(0, c1)
+    assert.are.equal(0, c4)
+    local a, b = lines(dir .. "/one.jsonl"), lines(dir .. "/four.jsonl")
+    assert.are.equal(#a, #b)
+    for i = 1, #a do
+      assert.are.equal(a[i].image, b[i].image) -- the same order
+      assert.are.equal(#a[i].faces, #b[i].faces)
+      for k, f in ipairs(a[i].faces) do
+        for j = 1, 4 do helper.near(f.box[j], b[i].faces[k].box[j], 0.01, "box") end
+      end
+    end
+  end)
+
   it("explains bad command lines", function()
     local _, code, err = helper.mtcnn("scripts/detect.lua --resume " .. q(astronaut))
     assert.are.equal(1, code)
