@@ -65,6 +65,17 @@ static int l_conv2d_forward(lua_State *L) {
     return return_arg(L, mt_conv2d_forward(x, w, b, prelu, y, &d), 4);
 }
 
+/* conv2d_pool_forward(x, w, b|nil, y, sh, sw, ph, pw, prelu|nil, pkh, pkw, psh, psw) -> y:
+ * convolution, bias, PReLU and max pooling in one pass */
+static int l_conv2d_pool_forward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = opt_tensor(L, 3);
+    mt_tensor *y = mtL_checktensor(L, 4);
+    mt_conv2d_desc d = check_conv_desc(L, 5);
+    mt_tensor *prelu = opt_tensor(L, 9);
+    mt_pool2d_desc pd = check_pool_desc(L, 10);
+    return return_arg(L, mt_conv2d_pool_forward(x, w, b, prelu, y, &d, &pd), 4);
+}
+
 /* conv2d_backward_input(dy, w, dx, x, sh, sw, ph, pw) -> dx (x gives the input shape) */
 static int l_conv2d_backward_input(lua_State *L) {
     mt_tensor *dy = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
@@ -284,6 +295,7 @@ static int l_load_model(lua_State *L) {
 
 static const luaL_Reg nn_functions[] = {
     {"conv2d_forward", l_conv2d_forward},
+    {"conv2d_pool_forward", l_conv2d_pool_forward},
     {"conv2d_backward_input", l_conv2d_backward_input},
     {"conv2d_backward_params", l_conv2d_backward_params},
     {"linear_forward", l_linear_forward},

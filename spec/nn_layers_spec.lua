@@ -197,4 +197,29 @@ describe("nn layers", function()
     -- the loop's inputs are garbage now; no layer buffer grew
     assert.is_true(T.memory().cpu <= before + 64, "no new buffers")
   end)
+
+  it("fuses conv + PReLU + max pooling in evaluate mode, equal to the separate layers", function()
+    for _, arch in ipairs({"rnet", "onet"}) do
+      local net = mtcnn.models[arch]{seed = 3, dropout = arch == "onet" and 0 or nil}
+      net:evaluate()
+      local size = mtcnn.models.input_size[arch]
+      local x = T.randn(5, 3, size, size, T.generator(4))
+      net.fuse = false
+      local a = net:forward(x)
+      local ref = {a.cls:clone(), a.box:clone(), a.landmarks:clone()}
+      local pool1 = net:get(3):forward(net:get(2).output):clone()
+      net.fuse = true
+      local b = net:forward(x)
+      helper.tensor_near(b.cls, ref[1], 1e-6, arch .. " cls")
+      helper.tensor_near(b.box, ref[2], 1e-5, arch .. " box")
+      helper.tensor_near(b.landmarks, ref[3], 1e-5, arch .. " landmarks")
+      -- the pass wrote the pooled map into the pool's own output, as the PReLU's output
+      assert.are.equal(net:get(2).output, net:get(3).output)
+      helper.tensor_near(net:get(3).output, pool1, 1e-5, arch .. " pool1")
+      -- back in training mode every layer runs alone again
+      net:training()
+      local c = net:forward(x)
+      helper.tensor_near(c.cls, ref[1], 1e-6, arch .. " cls after training()")
+    end
+  end)
 end)

@@ -45,6 +45,9 @@ void mt_cpu_scratch_release(void);
 mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                 const mt_tensor *prelu, const mt_tensor *y,
                                 const mt_conv2d_desc *d);
+mt_status mt_cpu_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                     const mt_tensor *prelu, const mt_tensor *y,
+                                     const mt_conv2d_desc *d, const mt_pool2d_desc *pd);
 mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
                                        const mt_tensor *dx, const mt_conv2d_desc *d);
 mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,

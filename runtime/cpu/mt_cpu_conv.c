@@ -2,6 +2,7 @@
  * set (mt_cpu_kernels.c) and run it. */
 #include "mt_cpu_conv.h"
 
+#include "mt_cpu_engine.h"
 #include "mt_cpu_fast.h"
 
 static const float *opt_data(const mt_tensor *t) { return t ? mt_tensor_data(t) : NULL; }
@@ -22,6 +23,37 @@ mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt
     default:
         return mt_conv_fast_forward(&g, px, pw, opt_data(b), opt_data(prelu), py);
     }
+}
+
+/* The separate passes (kernel sets without a fused path, geometries it does not take): the
+ * convolution into a temporary tensor, then the pooling. */
+static mt_status conv_then_pool(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                const mt_tensor *prelu, const mt_tensor *y,
+                                const mt_conv2d_desc *d, const mt_pool2d_desc *pd,
+                                const mt_conv_geom *g) {
+    const int64_t shape[4] = {g->n, g->cout, g->oh, g->ow};
+    mt_tensor *t;
+    MT_TRY(mt_tensor_new(&t, MT_CPU, 4, shape));
+    mt_status st = mt_cpu_conv2d_forward(x, w, b, prelu, t, d);
+    if (st == MT_OK) st = mt_cpu_maxpool2d_forward(t, y, pd);
+    mt_tensor_release(t);
+    return st;
+}
+
+mt_status mt_cpu_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                     const mt_tensor *prelu, const mt_tensor *y,
+                                     const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
+    mt_conv_geom g;
+    int64_t cshape[4] = {x->shape[0], w->shape[0],
+                         mt_conv2d_out_size(x->shape[2], (int)w->shape[2], d->stride_h, d->pad_h),
+                         mt_conv2d_out_size(x->shape[3], (int)w->shape[3], d->stride_w, d->pad_w)};
+    mt_conv_geom_of(&g, x, w, cshape, d);
+    const mt_cpu_kernel_set set = mt_cpu_kernel_set_current();
+    if (set == MT_KERNELS_REF || set == MT_KERNELS_BLAS || !mt_conv_pool_fusable(&g))
+        return conv_then_pool(x, w, b, prelu, y, d, pd, &g);
+    return mt_conv_fast_pool_forward(&g, pd, y->shape[2], y->shape[3], mt_tensor_data(x),
+                                     mt_tensor_data(w), opt_data(b), opt_data(prelu),
+                                     mt_tensor_data(y));
 }
 
 mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,

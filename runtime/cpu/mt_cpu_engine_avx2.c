@@ -337,6 +337,17 @@ static void engine_tile_wide_store(int mr, int64_t k, const float *a, const floa
                            o->slope != NULL);
 }
 
+/* The direct tile of one source, then its rows with bias and PReLU. */
+static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src, int nv,
+                                  const int64_t *off, const mt_tile_out *o) {
+    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
+    engine_tile_wide(mr, k, a, src, src, nv, nv, off, tile);
+    for (int i = 0; i < mr; i++)
+        bias_prelu_run(o->c + i * o->ldc, tile + i * ENGINE_NR, o->nvalid,
+                       o->bias ? o->bias[i] : 0.0f, o->slope ? o->slope[i] : 0.0f,
+                       o->slope != NULL);
+}
+
 #include "mt_cpu_engine_impl.h"
 
 const mt_engine *mt_engine_avx2(void) {

@@ -178,7 +178,8 @@ INLINE void bias_prelu_run(float *d, const float *s, int64_t n, float bias, floa
  * full panel; 1: one source, masked; 2: two sources (the panel spans two samples). */
 INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, const float *s0,
                        const float *s1, __mmask16 m00, __mmask16 m01, __mmask16 m10,
-                       __mmask16 m11, const int64_t *off, float *tile, const wide_out *o) {
+                       __mmask16 m11, const int64_t *off, float *tile, const wide_out *o,
+                       const mt_tile_out *to) {
     __m512 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -204,12 +205,21 @@ INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, 
         }
         a += MR;
     }
-    if (!o) {
+    if (tile) {
 #pragma GCC unroll 14
         for (int i = 0; i < MR; i++) {
             _mm512_store_ps(tile + i * 32, c0[i]);
             _mm512_store_ps(tile + i * 32 + 16, c1[i]);
         }
+        return;
+    }
+    if (to) {
+        /* rows of the destination, as the broadcast tile stores them */
+        const __mmask16 k0 = first_lanes(to->nvalid);
+        const __mmask16 k1 = to->nvalid > 16 ? first_lanes(to->nvalid - 16) : (__mmask16)0;
+        const __m512 zv = _mm512_setzero_ps();
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) store_row(to, i, c0[i], c1[i], k0, k1, zv, zv, zv, zv);
         return;
     }
     /* straight into the output: bias, PReLU, then each run's lanes compressed and stored */
@@ -246,27 +256,28 @@ INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, 
 
 #define TILEW_MODE(mode)                                                                           \
     switch (mr) {                                                                                  \
-    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 7: tilew_body(7, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 8: tilew_body(8, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 9: tilew_body(9, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 10: tilew_body(10, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 11: tilew_body(11, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 12: tilew_body(12, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 13: tilew_body(13, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 14: tilew_body(14, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 7: tilew_body(7, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 8: tilew_body(8, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 9: tilew_body(9, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 10: tilew_body(10, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 11: tilew_body(11, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 12: tilew_body(12, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 13: tilew_body(13, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 14: tilew_body(14, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
     default: break;                                                                                \
     }
 
-/* tile != NULL: the plain tile; o != NULL: stored into the output runs. */
+/* tile != NULL: the plain tile; o != NULL: stored into the output runs; to != NULL: stored
+ * into rows as o says (bias, PReLU). */
 static void tile_wide_any(int mr, int64_t k, const float *a, const float *src0,
                           const float *src1, int split, int nv, const int64_t *off, float *tile,
-                          const wide_out *o) {
+                          const wide_out *o, const mt_tile_out *to) {
     const uint32_t own = split >= 32 ? 0xFFFFFFFFu : ((1u << split) - 1u);
     const uint32_t all = nv >= 32 ? 0xFFFFFFFFu : ((1u << nv) - 1u);
     const uint32_t other = all & ~own;
@@ -284,13 +295,18 @@ static void tile_wide_any(int mr, int64_t k, const float *a, const float *src0,
 static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
                              const float *src1, int split, int nv, const int64_t *off,
                              float *tile) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, tile, NULL);
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, tile, NULL, NULL);
 }
 
 static void engine_tile_wide_store(int mr, int64_t k, const float *a, const float *src0,
                                    const float *src1, int split, int nv, const int64_t *off,
                                    const wide_out *o) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o);
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o, NULL);
+}
+
+static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src, int nv,
+                                  const int64_t *off, const mt_tile_out *o) {
+    tile_wide_any(mr, k, a, src, src, nv, nv, off, NULL, NULL, o);
 }
 
 INLINE void dotw_body(const int MR, const int NR, int64_t ns, int64_t nvec, __mmask16 tail,
@@ -371,7 +387,7 @@ static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *co
          * masked off entirely */
         for (int v = 0; v < 2; v++)
             for (int i = np[v]; i < 2; i++) {
-                pp[v][i] = pp[v][0];
+                pp[v][i] = np[v] ? pp[v][0] : src[0]; /* any valid address: nothing is read */
                 pm[v][i] = 0;
             }
         const float *p00 = pp[0][0], *p01 = pp[0][1], *p10 = pp[1][0], *p11 = pp[1][1];

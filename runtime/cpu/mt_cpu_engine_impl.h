@@ -36,6 +36,10 @@
  *                         const int *j0, const int *len, int ns);
  *       an im2col panel: row kk has, at columns [j0[s], j0[s] + len[s]), the values at
  *       src[s] + off[kk]; zero elsewhere. Returns 0 when it cannot (the caller then copies)
+ *   static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src,
+ *                                     int nv, const int64_t *off, const mt_tile_out *o);
+ *       tile[i][j] = sum_k a[k*mr + i] * B(k, j), B(k, j) = src[off[k] + j] for j < nv and 0
+ *       beyond (nothing read there), stored as o says
  *   static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail,
  *                               const float *a, int64_t lda, int64_t astride,
  *                               const float *const *brow, int64_t bstride, float *c,
@@ -920,4 +924,7 @@ static mt_status engine_linear_backward_params(int64_t n, int64_t in, int64_t ou
         .linear_forward = engine_linear_forward,                                                   \
         .linear_backward_input = engine_linear_backward_input,                                     \
         .linear_backward_params = engine_linear_backward_params,                                   \
+        .conv_pool_forward = engine_conv_pool_forward,                                             \
     }
+
+#include "mt_cpu_engine_block.h"

@@ -18,6 +18,7 @@ function MaxPool2d:init(k, stride)
   self.sh, self.sw = util.pair(stride or k, "MaxPool2d: stride")
   self.output = util.buffer()
   self.grad_input = util.buffer()
+  self.fusable_pool = true -- a preceding Conv2d + PReLU may compute it (nn.Sequential)
 end
 
 function MaxPool2d:update_output(x)
