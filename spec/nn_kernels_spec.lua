@@ -46,6 +46,8 @@ local POOLED = {
   {2, 3, 48, 48, 32, 3, 3, 1, 0, 3, 2},   -- ONet conv1 + pool1
   {2, 32, 23, 23, 64, 3, 3, 1, 0, 3, 2},  -- ONet conv2 + pool2
   {3, 64, 10, 10, 64, 3, 3, 1, 0, 2, 2},  -- ONet conv3 + pool3
+  {13, 28, 11, 11, 48, 3, 3, 1, 0, 3, 2}, -- groups of samples, tiles spanning two of them
+  {9, 16, 10, 10, 24, 3, 3, 1, 0, 2, 2},  -- groups, an uneven last group
   {2, 5, 13, 17, 7, 3, 2, 1, 0, 3, 3},    -- clipped windows on both axes
   {2, 4, 9, 10, 3, 1, 1, 1, 0, 4, 2},     -- 1x1 kernel, window larger than the stride
   {2, 6, 7, 30, 5, 2, 5, 1, 0, 1, 1},     -- pool 1x1: the plain conv + PReLU
@@ -113,7 +115,7 @@ end
 
 -- max |a - b| relative to the reference's scale
 local function close(a, b, what)
-  local scale = math.max(1, b:abs():max())
+  local scale = math.max(1, (b:abs():max())) -- the value only: max() also returns the index
   helper.tensor_near(a, b, 2e-5 * scale, what)
 end
 

@@ -306,6 +306,50 @@ INLINE float sum_run(const float *s, int64_t n) {
     return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
+/* Stride-2 max pooling of nrows rows (ldr apart) into nout outputs, windows of pkw (2 or 3)
+ * columns clipped at column ow: y[px] = max over the rows of row[c] for 2 px <= c <
+ * min(2 px + pkw, ow), 8 outputs at a time from registers (even/odd lanes by shuffles,
+ * clipped columns blended out). Reads up to ENGINE_POOL_SLACK floats past the last window. */
+#define ENGINE_POOL_SLACK 24
+INLINE __m256 even_lanes(__m256 a, __m256 b) {
+    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+INLINE __m256 odd_lanes(__m256 a, __m256 b) {
+    const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+INLINE void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
+                         int64_t nout, int64_t ow) {
+    for (int64_t px = 0; px < nout; px += 8) {
+        const float *b = row + 2 * px;
+        __m256 v0 = _mm256_loadu_ps(b), v1 = _mm256_loadu_ps(b + 8);
+        __m256 w0 = _mm256_loadu_ps(b + 2), w1 = _mm256_loadu_ps(b + 10);
+        for (int r = 1; r < nrows; r++) {
+            const float *br = b + r * ldr;
+            v0 = _mm256_max_ps(_mm256_loadu_ps(br), v0);
+            v1 = _mm256_max_ps(_mm256_loadu_ps(br + 8), v1);
+            if (pkw == 3) {
+                w0 = _mm256_max_ps(_mm256_loadu_ps(br + 2), w0);
+                w1 = _mm256_max_ps(_mm256_loadu_ps(br + 10), w1);
+            }
+        }
+        const int64_t left = ow - 2 * px;
+        const __m256 k1 = _mm256_castsi256_ps(lane_mask(left > 1 ? (int)(left / 2) : 0));
+        const __m256 e = even_lanes(v0, v1);
+        __m256 m = _mm256_blendv_ps(e, _mm256_max_ps(odd_lanes(v0, v1), e), k1);
+        if (pkw == 3) {
+            const __m256 k2 = _mm256_castsi256_ps(lane_mask(left > 2 ? (int)((left - 1) / 2) : 0));
+            m = _mm256_blendv_ps(m, _mm256_max_ps(even_lanes(w0, w1), m), k2);
+        }
+        const int64_t rest = nout - px;
+        if (rest >= 8)
+            _mm256_storeu_ps(y + px, m);
+        else
+            _mm256_maskstore_ps(y + px, lane_mask((int)rest), m);
+    }
+}
+
 #define ENGINE_SLACK 8
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {
@@ -337,11 +381,12 @@ static void engine_tile_wide_store(int mr, int64_t k, const float *a, const floa
                            o->slope != NULL);
 }
 
-/* The direct tile of one source, then its rows with bias and PReLU. */
-static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src, int nv,
-                                  const int64_t *off, const mt_tile_out *o) {
+/* The direct tile, then its rows with bias and PReLU. */
+static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
+                                  const float *src1, int split, int nv, const int64_t *off,
+                                  const mt_tile_out *o) {
     _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
-    engine_tile_wide(mr, k, a, src, src, nv, nv, off, tile);
+    engine_tile_wide(mr, k, a, src0, src1, split, nv, off, tile);
     for (int i = 0; i < mr; i++)
         bias_prelu_run(o->c + i * o->ldc, tile + i * ENGINE_NR, o->nvalid,
                        o->bias ? o->bias[i] : 0.0f, o->slope ? o->slope[i] : 0.0f,

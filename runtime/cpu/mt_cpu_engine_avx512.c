@@ -304,9 +304,10 @@ static void engine_tile_wide_store(int mr, int64_t k, const float *a, const floa
     tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o, NULL);
 }
 
-static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src, int nv,
-                                  const int64_t *off, const mt_tile_out *o) {
-    tile_wide_any(mr, k, a, src, src, nv, nv, off, NULL, NULL, o);
+static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
+                                  const float *src1, int split, int nv, const int64_t *off,
+                                  const mt_tile_out *o) {
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, NULL, o);
 }
 
 INLINE void dotw_body(const int MR, const int NR, int64_t ns, int64_t nvec, __mmask16 tail,
@@ -425,6 +426,41 @@ INLINE float sum_run(const float *s, int64_t n) {
     }
     for (; i < n; i += 16) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(first_lanes(n - i), s + i));
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+/* Stride-2 max pooling of nrows rows (ldr apart) into nout outputs, windows of pkw (2 or 3)
+ * columns clipped at column ow: y[px] = max over the rows of row[c] for 2 px <= c <
+ * min(2 px + pkw, ow). The window maxima of 16 outputs are formed in registers (vertical
+ * maximum of 32 + 1 columns, then even/odd lanes picked by permutes; clipped columns masked
+ * off): a pass through memory would stall on store forwarding. Reads up to
+ * ENGINE_POOL_SLACK floats past the last window. */
+#define ENGINE_POOL_SLACK 48
+INLINE void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
+                         int64_t nout, int64_t ow) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                           16);
+    for (int64_t px = 0; px < nout; px += 16) {
+        const float *b = row + 2 * px;
+        __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
+        __m512 v2 = _mm512_maskz_loadu_ps(1, b + 32);
+        for (int r = 1; r < nrows; r++) {
+            const float *br = b + r * ldr;
+            v0 = _mm512_max_ps(_mm512_loadu_ps(br), v0);
+            v1 = _mm512_max_ps(_mm512_loadu_ps(br + 16), v1);
+            v2 = _mm512_max_ps(_mm512_maskz_loadu_ps(1, br + 32), v2);
+        }
+        /* lanes whose window's second (third) column lies inside the row */
+        const int64_t left = ow - 2 * px;
+        const __mmask16 k1 = left > 1 ? first_lanes(left / 2) : 0;
+        const __mmask16 k2 = left > 2 ? first_lanes((left - 1) / 2) : 0;
+        const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
+        __m512 m = _mm512_mask_max_ps(e, k1, _mm512_permutex2var_ps(v0, odd, v1), e);
+        if (pkw == 3) m = _mm512_mask_max_ps(m, k2, _mm512_permutex2var_ps(e, next, v2), m);
+        _mm512_mask_storeu_ps(y + px, first_lanes(nout - px), m);
+    }
 }
 
 #define ENGINE_SLACK 16

@@ -14,9 +14,10 @@
  * Only dense convolutions (stride 1, no padding; all of MTCNN's) take this path; the caller
  * (mt_cpu_conv.c) composes the separate passes for others (mt_conv_pool_fusable). The
  * convolution is computed on the input-width grid as in the wide path (column q = oy W + ox
- * reads x[off_k + q]; columns ox >= OW are computed and never read), either with the direct
- * tile reading the input in place (many taps) or, for few taps (the Cin = 3 first layers),
- * with one packed im2col panel shared by all row blocks.
+ * reads x[off_k + q]; columns ox >= OW are computed and never read) with the direct tile
+ * reading the input in place: for the Cin = 3 first layers too, where it measured faster
+ * than packing an im2col panel shared by the row blocks (the input rows stay in L1). The
+ * pooling's stride-2 windows are formed in registers (pool_rows_s2).
  */
 
 /* Scratch budget of one band's convolution rows (stays in the 1 MB L2 with the input rows
@@ -33,8 +34,8 @@ typedef struct block_job {
     int pkh, pkw, psh, psw; /* pooling window and stride */
     int64_t ph, pw;         /* pooled size */
     int64_t band, bands;    /* pooled rows per band, bands per sample */
+    int64_t group;          /* samples per work item (bands == 1), else 1 */
     int64_t lds;            /* scratch floats per channel */
-    int packed;             /* 1: packed im2col panels; 0: direct tiles */
     int failed;
 } block_job;
 
@@ -52,29 +53,24 @@ static int64_t block_cols(const mt_conv_geom *g, int64_t r0, int64_t r1) {
     return (r1 - r0 - 1) * g->w + g->ow;
 }
 
-/* Computes convolution rows [r0, r1) of sample xn into s (channel m at s + m*lds, row r at
- * (r - r0)*W), bias and PReLU applied. */
-static void block_conv(const block_job *jb, const float *xn, int64_t r0, int64_t r1, float *s,
-                       float *panel) {
+/* Computes convolution rows [r0, r1) of samples [n0, n0 + gn) into s, bias and PReLU
+ * applied: each sample's qs = block_cols(r0, r1) wide columns follow the previous sample's
+ * (channel m at s + m*lds, sample b's row r at b*qs + (r - r0)*W). A tile may span two
+ * samples (gn > 1 only when qs >= ENGINE_NR). */
+static void block_conv(const block_job *jb, int64_t n0, int64_t gn, int64_t r0, int64_t r1,
+                       float *s) {
     const mt_conv_geom *g = jb->g;
-    const int64_t qn = block_cols(g, r0, r1), k = jb->k;
-    for (int64_t c0 = 0; c0 < qn; c0 += ENGINE_NR) {
-        const int nv = (int)(qn - c0 < ENGINE_NR ? qn - c0 : ENGINE_NR);
-        const float *src = xn + r0 * g->w + c0;
-        if (jb->packed) {
-            const int j0 = 0;
-            if (!pack_panel(panel, k, jb->off, &src, &j0, &nv, 1)) {
-                /* rows in order: pack_run's overspill is rewritten by the next row */
-                for (int64_t kk = 0; kk < k; kk++) {
-                    float *d = panel + kk * ENGINE_NR;
-                    pack_run(d, src + jb->off[kk], nv);
-                    for (int j = nv; j < ENGINE_NR; j++) d[j] = 0.0f;
-                }
-            }
-        }
+    const int64_t qs = block_cols(g, r0, r1), total = gn * qs, k = jb->k;
+    const int64_t sample = g->cin * g->h * g->w;
+    const float *x0 = jb->x + n0 * sample + r0 * g->w;
+    for (int64_t c0 = 0; c0 < total; c0 += ENGINE_NR) {
+        const int nv = (int)(total - c0 < ENGINE_NR ? total - c0 : ENGINE_NR);
+        const int64_t b = c0 / qs, q = c0 % qs;
+        const int split = (int)(qs - q < nv ? qs - q : nv);
+        const float *src0 = x0 + b * sample + q;
+        const float *src1 = split < nv ? x0 + (b + 1) * sample - split : src0;
         for (int64_t blk = 0; blk < jb->mb->n; blk++) {
             const int64_t m0 = block_start(jb->mb, blk);
-            const int mr = block_rows(jb->mb, blk);
             mt_tile_out o;
             memset(&o, 0, sizeof o);
             o.c = s + m0 * jb->lds + c0;
@@ -82,10 +78,8 @@ static void block_conv(const block_job *jb, const float *xn, int64_t r0, int64_t
             o.nvalid = nv;
             o.bias = jb->bias ? jb->bias + m0 : NULL;
             o.slope = jb->prelu ? jb->prelu + m0 : NULL;
-            if (jb->packed)
-                engine_tile(mr, k, jb->apack + m0 * k, panel, &o);
-            else
-                engine_tile_wide_rows(mr, k, jb->apack + m0 * k, src, nv, jb->off, &o);
+            engine_tile_wide_rows(block_rows(jb->mb, blk), k, jb->apack + m0 * k, src0, src1,
+                                  split, nv, jb->off, &o);
         }
     }
 }
@@ -93,13 +87,11 @@ static void block_conv(const block_job *jb, const float *xn, int64_t r0, int64_t
 /* Pools rows [py0, py1) of every channel from the scratch block (rows from r0) into y of
  * sample n. */
 static void block_pool(const block_job *jb, int64_t n, int64_t py0, int64_t py1, int64_t r0,
-                       const float *s, float *cm) {
+                       const float *s) {
     const mt_conv_geom *g = jb->g;
     const int64_t w = g->w, ow = g->ow, pw = jb->pw;
     const int pkw = jb->pkw, psw = jb->psw;
-    /* pooled columns whose window lies inside the row (the rest are clipped) */
-    int64_t full = ow >= pkw ? (ow - pkw) / psw + 1 : 0;
-    if (full > pw) full = pw;
+    const int fast = psw == 2 && (pkw == 2 || pkw == 3);
     for (int64_t m = 0; m < g->cout; m++) {
         const float *sm = s + m * jb->lds;
         float *ym = jb->y + ((n * g->cout + m) * jb->ph) * pw;
@@ -107,34 +99,17 @@ static void block_pool(const block_job *jb, int64_t n, int64_t py0, int64_t py1,
             const int64_t y0 = py * jb->psh;
             const int64_t y1 = y0 + jb->pkh < g->oh ? y0 + jb->pkh : g->oh;
             const float *a = sm + (y0 - r0) * w;
-            /* the window rows' maximum per column */
-            const float *col = a;
-            if (y1 - y0 == 2) {
-                const float *b = a + w;
-                for (int64_t c = 0; c < ow; c++) cm[c] = block_max(a[c], b[c]);
-                col = cm;
-            } else if (y1 - y0 == 3) {
-                const float *b = a + w, *d = b + w;
-                for (int64_t c = 0; c < ow; c++) cm[c] = block_max(block_max(a[c], b[c]), d[c]);
-                col = cm;
-            } else if (y1 - y0 > 3) {
-                for (int64_t c = 0; c < ow; c++) cm[c] = a[c];
-                for (int64_t r = 1; r < y1 - y0; r++)
-                    for (int64_t c = 0; c < ow; c++) cm[c] = block_max(cm[c], a[r * w + c]);
-                col = cm;
-            }
             float *yr = ym + py * pw;
-            int64_t px = 0;
-            if (psw == 2 && pkw == 2)
-                for (; px < full; px++) yr[px] = block_max(col[2 * px], col[2 * px + 1]);
-            else if (psw == 2 && pkw == 3)
-                for (; px < full; px++)
-                    yr[px] = block_max(block_max(col[2 * px], col[2 * px + 1]), col[2 * px + 2]);
-            for (; px < pw; px++) {
+            if (fast) {
+                pool_rows_s2(yr, a, w, (int)(y1 - y0), pkw, pw, ow);
+                continue;
+            }
+            for (int64_t px = 0; px < pw; px++) {
                 const int64_t x0 = px * psw;
                 const int64_t x1 = x0 + pkw < ow ? x0 + pkw : ow;
-                float v = col[x0];
-                for (int64_t c = x0 + 1; c < x1; c++) v = block_max(v, col[c]);
+                float v = a[x0];
+                for (int64_t r = 0; r < y1 - y0; r++)
+                    for (int64_t c = x0; c < x1; c++) v = block_max(v, a[r * w + c]);
                 yr[px] = v;
             }
         }
@@ -145,24 +120,24 @@ static void block_range(void *ctx, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     block_job *jb = (block_job *)ctx;
     const mt_conv_geom *g = jb->g;
+    /* slack: the last tile stores whole vectors, the pooling reads past its last window */
     float *s = (float *)mt_cpu_scratch(
-        4, sizeof(float) * (size_t)(g->cout * jb->lds + ENGINE_SLACK));
-    const int64_t pan = jb->packed ? jb->k * ENGINE_NR + ENGINE_SLACK : 0;
-    float *panel = (float *)mt_cpu_scratch(5, sizeof(float) * (size_t)(pan + g->w + 64));
-    if (!s || !panel) {
+        4, sizeof(float) * (size_t)(g->cout * jb->lds + ENGINE_NR + ENGINE_POOL_SLACK));
+    if (!s) {
         __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
         return;
     }
-    float *cm = panel + (pan + 15) / 16 * 16;
-    const int64_t sample = g->cin * g->h * g->w;
     for (int64_t it = i0; it < i1; it++) {
-        const int64_t n = it / jb->bands, bi = it % jb->bands;
+        /* item: a band of one sample, or a group of whole samples */
+        const int64_t n0 = (it / jb->bands) * jb->group, bi = it % jb->bands;
+        const int64_t gn = g->n - n0 < jb->group ? g->n - n0 : jb->group;
         const int64_t py0 = bi * jb->band;
         const int64_t py1 = py0 + jb->band < jb->ph ? py0 + jb->band : jb->ph;
         int64_t r0, r1;
         band_conv_rows(jb, py0, py1, &r0, &r1);
-        block_conv(jb, jb->x + n * sample, r0, r1, s, panel);
-        block_pool(jb, n, py0, py1, r0, s, cm);
+        block_conv(jb, n0, gn, r0, r1, s);
+        const int64_t qs = block_cols(g, r0, r1);
+        for (int64_t b = 0; b < gn; b++) block_pool(jb, n0 + b, py0, py1, r0, s + b * qs);
     }
 }
 
@@ -173,8 +148,6 @@ static mt_status engine_conv_pool_forward(const mt_conv_geom *g, const mt_pool2d
                     .pkw = pd->kernel_w, .psh = pd->stride_h, .psw = pd->stride_w, .ph = ph,
                     .pw = pw};
     jb.k = g->cin * g->kh * g->kw;
-    /* few taps: packing one panel for all row blocks beats reading the input per block */
-    jb.packed = jb.k < 64;
     mblocks mb;
     MT_TRY(plan_rows(&mb, g->cout));
     jb.mb = &mb;
@@ -186,7 +159,8 @@ static mt_status engine_conv_pool_forward(const mt_conv_geom *g, const mt_pool2d
     jb.apack = apack;
     jb.off = off;
     /* the most pooled rows whose convolution rows fit the scratch budget, then bands of
-     * even size */
+     * even size; when a whole sample fits, groups of samples (small maps: fewer columns of
+     * the last tile wasted per sample) */
     const int64_t row_bytes = 4 * g->cout * g->w;
     int64_t band = 1;
     while (band < ph && ((band * jb.psh + jb.pkh) * row_bytes) <= BLOCK_SCRATCH_BYTES) band++;
@@ -194,10 +168,19 @@ static mt_status engine_conv_pool_forward(const mt_conv_geom *g, const mt_pool2d
     jb.band = (ph + jb.bands - 1) / jb.bands;
     int64_t rows_most = (jb.band - 1) * jb.psh + jb.pkh;
     if (rows_most > g->oh) rows_most = g->oh;
-    const int64_t cols = (rows_most - 1) * g->w + g->ow;
-    jb.lds = (cols + ENGINE_NR - 1) / ENGINE_NR * ENGINE_NR;
-    const double item_flops = 2.0 * (double)(g->cout * jb.k) * (double)(rows_most * g->w);
-    run_ranges(g->n * jb.bands, grain_for(item_flops), block_range, &jb);
+    const int64_t qs = (rows_most - 1) * g->w + g->ow;
+    jb.group = 1;
+    if (jb.bands == 1 && qs >= ENGINE_NR) {
+        jb.group = BLOCK_SCRATCH_BYTES / (4 * g->cout * qs);
+        if (jb.group < 1) jb.group = 1;
+        /* leave every thread a few items */
+        const int64_t most = (g->n + 4 * mt_threads_count() - 1) / (4 * mt_threads_count());
+        if (jb.group > most) jb.group = most > 0 ? most : 1;
+    }
+    jb.lds = (jb.group * qs + ENGINE_NR - 1) / ENGINE_NR * ENGINE_NR;
+    const int64_t items = (g->n + jb.group - 1) / jb.group * jb.bands;
+    const double item_flops = 2.0 * (double)(g->cout * jb.k) * (double)(jb.group * qs);
+    run_ranges(items, grain_for(item_flops), block_range, &jb);
     if (jb.failed) return mt_fail(MT_ERR_OOM, "conv2d_pool: out of memory for scratch buffers");
     return MT_OK;
 }

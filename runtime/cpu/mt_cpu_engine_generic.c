@@ -113,6 +113,24 @@ static inline float sum_run(const float *s, int64_t n) {
     return t;
 }
 
+/* Stride-2 max pooling of nrows rows (ldr apart) into nout outputs, windows of pkw columns
+ * clipped at column ow: y[px] = max over the rows of row[c], 2 px <= c < min(2 px + pkw, ow).
+ * Reads nothing past the windows. */
+#define ENGINE_POOL_SLACK 0
+static void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
+                         int64_t nout, int64_t ow) {
+    for (int64_t px = 0; px < nout; px++) {
+        const int64_t c1 = 2 * px + pkw < ow ? 2 * px + pkw : ow;
+        float m = row[2 * px];
+        for (int r = 0; r < nrows; r++)
+            for (int64_t c = 2 * px; c < c1; c++) {
+                const float v = row[r * ldr + c];
+                m = v > m ? v : m;
+            }
+        y[px] = m;
+    }
+}
+
 #define ENGINE_SLACK 0
 
 static inline void pack_run(float *d, const float *s, int64_t n) {
@@ -138,11 +156,12 @@ static void engine_tile_wide_store(int mr, int64_t k, const float *a, const floa
                            o->slope != NULL);
 }
 
-/* The direct tile of one source, then its rows with bias and PReLU. */
-static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src, int nv,
-                                  const int64_t *off, const mt_tile_out *o) {
+/* The direct tile, then its rows with bias and PReLU. */
+static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
+                                  const float *src1, int split, int nv, const int64_t *off,
+                                  const mt_tile_out *o) {
     _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
-    engine_tile_wide(mr, k, a, src, src, nv, nv, off, tile);
+    engine_tile_wide(mr, k, a, src0, src1, split, nv, off, tile);
     for (int i = 0; i < mr; i++)
         bias_prelu_run(o->c + i * o->ldc, tile + i * ENGINE_NR, o->nvalid,
                        o->bias ? o->bias[i] : 0.0f, o->slope ? o->slope[i] : 0.0f,

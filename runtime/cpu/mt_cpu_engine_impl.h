@@ -36,10 +36,15 @@
  *                         const int *j0, const int *len, int ns);
  *       an im2col panel: row kk has, at columns [j0[s], j0[s] + len[s]), the values at
  *       src[s] + off[kk]; zero elsewhere. Returns 0 when it cannot (the caller then copies)
- *   static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src,
- *                                     int nv, const int64_t *off, const mt_tile_out *o);
- *       tile[i][j] = sum_k a[k*mr + i] * B(k, j), B(k, j) = src[off[k] + j] for j < nv and 0
- *       beyond (nothing read there), stored as o says
+ *   static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
+ *                                     const float *src1, int split, int nv,
+ *                                     const int64_t *off, const mt_tile_out *o);
+ *       the tile of engine_tile_wide, stored as o says (rows ldc apart, bias, PReLU)
+ *   static void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
+ *                            int64_t nout, int64_t ow);
+ *       stride-2 max pooling: y[px] = max of row[r*ldr + c] over r < nrows and 2 px <= c <
+ *       min(2 px + pkw, ow), pkw 2 or 3, px < nout; may read ENGINE_POOL_SLACK floats past
+ *       the last window
  *   static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail,
  *                               const float *a, int64_t lda, int64_t astride,
  *                               const float *const *brow, int64_t bstride, float *c,
