@@ -32,6 +32,10 @@ local CONVS = {
   {2, 32, 9, 7, 2, 1, 1, 1, 0},     -- 1x1 head on a feature map (direct path, two samples)
   {3, 4, 6, 9, 5, 2, 2, 1, 0},      -- direct path, panels spanning samples
   {2, 6, 5, 5, 7, 5, 5, 1, 0},      -- kernel as large as the input: a fully connected layer
+  {3, 17, 9, 12, 19, 3, 3, 1, 0},   -- Winograd F(2x2, 3x3): odd output height, short rows
+  {2, 16, 14, 7, 16, 3, 3, 1, 0},   -- Winograd: odd output width
+  {1, 16, 40, 37, 20, 3, 3, 1, 0},  -- Winograd: a map split into bands of rows
+  {1, 20, 13, 40, 33, 3, 3, 1, 0},  -- Winograd: tile rows longer than a vector
 }
 
 -- fused conv + PReLU + max pooling cases: batch, cin, h, w, cout, kh, kw, stride, pad, pool
@@ -48,6 +52,9 @@ local POOLED = {
   {3, 64, 10, 10, 64, 3, 3, 1, 0, 2, 2},  -- ONet conv3 + pool3
   {13, 28, 11, 11, 48, 3, 3, 1, 0, 3, 2}, -- groups of samples, tiles spanning two of them
   {9, 16, 10, 10, 24, 3, 3, 1, 0, 2, 2},  -- groups, an uneven last group
+  {13, 20, 10, 10, 24, 2, 2, 1, 0, 2, 2}, -- direct tiles on groups (2x2 kernel: not Winograd)
+  {5, 17, 12, 15, 18, 3, 3, 1, 0, 3, 2},  -- Winograd rows into the pooling, odd sizes
+  {1, 16, 70, 45, 16, 3, 3, 1, 0, 2, 2},  -- Winograd in bands of pooled rows
   {2, 5, 13, 17, 7, 3, 2, 1, 0, 3, 3},    -- clipped windows on both axes
   {2, 4, 9, 10, 3, 1, 1, 1, 0, 4, 2},     -- 1x1 kernel, window larger than the stride
   {2, 6, 7, 30, 5, 2, 5, 1, 0, 1, 1},     -- pool 1x1: the plain conv + PReLU

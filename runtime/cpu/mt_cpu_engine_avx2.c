@@ -350,6 +350,62 @@ INLINE void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int
     }
 }
 
+/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
+
+typedef float wvec __attribute__((vector_size(32)));
+
+/* One tile row a vector: lane t is tile t (up to 8), columns 2t .. 2t + 3. */
+typedef struct wino_rows {
+    int nrows, len;
+    __m256i m0, m1, m2, m3; /* loads of columns 0-7, 8-15, 2-9, 10-17 */
+} wino_rows;
+
+static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+    (void)ntx, (void)w;
+    return 1;
+}
+
+static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
+    L->nrows = nrows;
+    L->len = len;
+    L->m0 = lane_mask((int)(ncols > 8 ? 8 : ncols));
+    L->m1 = lane_mask((int)(ncols > 16 ? 8 : ncols - 8));
+    L->m2 = lane_mask((int)(ncols > 10 ? 8 : ncols - 2));
+    L->m3 = lane_mask((int)(ncols > 18 ? 8 : ncols - 10));
+}
+
+/* d_j[t] = p[0][2t + j] (0 for p[0] == NULL and unreadable columns). */
+INLINE void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
+    const float *q = p[0];
+    if (!q) {
+        const wvec z = {0};
+        d[0] = d[1] = d[2] = d[3] = z;
+        return;
+    }
+    const __m256 v0 = _mm256_maskload_ps(q, L->m0), v1 = _mm256_maskload_ps(q + 8, L->m1);
+    const __m256 w0 = _mm256_maskload_ps(q + 2, L->m2), w1 = _mm256_maskload_ps(q + 10, L->m3);
+    d[0] = even_lanes(v0, v1);
+    d[1] = odd_lanes(v0, v1);
+    d[2] = even_lanes(w0, w1);
+    d[3] = odd_lanes(w0, w1);
+}
+
+/* d[0 .. n) = the first n lanes of v. */
+INLINE void wino_store_n(float *d, const wvec *v, int n) {
+    _mm256_maskstore_ps(d, lane_mask(n), *v);
+}
+
+/* out[0][2t] = a[t], out[0][2t + 1] = b[t], the first n (<= 16) values. */
+INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,
+                       int n) {
+    (void)L;
+    if (!out[0]) return;
+    const __m256 a = *pa, b = *pb;
+    const __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+    _mm256_maskstore_ps(out[0], lane_mask(n), _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_maskstore_ps(out[0] + 8, lane_mask(n - 8), _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
 #define ENGINE_SLACK 8
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {

@@ -463,6 +463,114 @@ INLINE void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int
     }
 }
 
+/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
+
+typedef float wvec __attribute__((vector_size(64)));
+
+INLINE __mmask16 lanes_upto(int64_t n) { return n <= 0 ? (__mmask16)0 : first_lanes(n); }
+
+/* How the lanes of a run of tiles map to the input and output rows. One tile row: lane t is
+ * tile t (up to 16 tiles, columns 2t .. 2t + 3 read from up to 34 columns). Several tile
+ * rows (maps at most 16 wide: RNet conv2, ONet conv3): lane r*len + t is tile t of tile
+ * row r; each input row is one vector and permutes gather the lanes of two rows at a time. */
+typedef struct wino_rows {
+    int nrows, len;
+    __mmask16 m0, m1, m2;   /* loads of one row: columns 0-15, 16-31, 32-33 */
+    __mmask16 upper;        /* lanes of tile rows 2 and 3 */
+    __m512i idx[4];         /* column j of tile rows 0-1 (from rows 0, 1) or 2-3 (2, 3) */
+    __m512i out[4];         /* output row of tile row r: (a, b) pairs of its lanes */
+} wino_rows;
+
+/* Tile rows one vector takes for maps of ntx tiles a row, w input columns. */
+static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+    if (w > 16) return 1;
+    int r = (int)(16 / ntx);
+    return r > 4 ? 4 : r < 1 ? 1 : r;
+}
+
+/* ncols: input columns readable from the first tile's first column. */
+static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
+    L->nrows = nrows;
+    L->len = len;
+    L->m0 = lanes_upto(ncols);
+    L->m1 = lanes_upto(ncols - 16);
+    L->m2 = lanes_upto(ncols - 32) & 3;
+    if (nrows == 1) return;
+    int32_t idx[4][16], out[4][16];
+    L->upper = 0;
+    for (int l = 0; l < 16; l++) {
+        const int r = l / len < nrows ? l / len : 0, t = l % len;
+        if (l / len >= 2 && l / len < nrows) L->upper |= (__mmask16)(1u << l);
+        for (int j = 0; j < 4; j++) idx[j][l] = (r & 1) * 16 + 2 * t + j;
+    }
+    for (int r = 0; r < 4; r++)
+        for (int l = 0; l < 16; l++) {
+            const int t = (l / 2) % len; /* pairs past the row are not stored */
+            out[r][l] = (l % 2) * 16 + r * len + t;
+        }
+    for (int j = 0; j < 4; j++) L->idx[j] = _mm512_loadu_si512(idx[j]);
+    for (int r = 0; r < 4; r++) L->out[r] = _mm512_loadu_si512(out[r]);
+}
+
+/* d_j[lane of tile (r, t)] = p[r][2t + j] (0 for p[r] == NULL and unreadable columns). */
+INLINE void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
+    if (L->nrows == 1) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                               26, 28, 30);
+        const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                               15, 16);
+        const __m512i next2 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                                15, 17);
+        const float *q = p[0];
+        const __mmask16 on = q ? 0xFFFF : 0;
+        if (!q) q = (const float *)L; /* any address: nothing is read */
+        const __m512 v0 = _mm512_maskz_loadu_ps(L->m0 & on, q);
+        const __m512 v1 = _mm512_maskz_loadu_ps(L->m1 & on, q + 16);
+        const __m512 v2 = _mm512_maskz_loadu_ps(L->m2 & on, q + 32);
+        const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
+        const __m512 o = _mm512_permutex2var_ps(v0, odd, v1);
+        d[0] = e;
+        d[1] = o;
+        d[2] = _mm512_permutex2var_ps(e, next, v2);
+        d[3] = _mm512_permutex2var_ps(o, next2, v2);
+        return;
+    }
+    __m512 v[4];
+    for (int r = 0; r < 4; r++)
+        v[r] = r < L->nrows && p[r] ? _mm512_maskz_loadu_ps(L->m0, p[r]) : _mm512_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+        __m512 a = _mm512_permutex2var_ps(v[0], L->idx[j], v[1]);
+        if (L->nrows > 2)
+            a = _mm512_mask_blend_ps(L->upper, a, _mm512_permutex2var_ps(v[2], L->idx[j], v[3]));
+        d[j] = a;
+    }
+}
+
+/* d[0 .. n) = the first n lanes of v. */
+INLINE void wino_store_n(float *d, const wvec *v, int n) {
+    _mm512_mask_storeu_ps(d, lanes_upto(n), *v);
+}
+
+/* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
+ * b[lane (r, t)], the first n values. */
+INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,
+                       int n) {
+    const __m512 a = *pa, b = *pb;
+    if (L->nrows == 1) {
+        if (!out[0]) return;
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                             23);
+        const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+        _mm512_mask_storeu_ps(out[0], lanes_upto(n), _mm512_permutex2var_ps(a, lo, b));
+        _mm512_mask_storeu_ps(out[0] + 16, lanes_upto(n - 16), _mm512_permutex2var_ps(a, hi, b));
+        return;
+    }
+    const __mmask16 k = lanes_upto(n);
+    for (int r = 0; r < L->nrows; r++)
+        if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(a, L->out[r], b));
+}
+
 #define ENGINE_SLACK 16
 
 INLINE void pack_run(float *d, const float *s, int64_t n) {

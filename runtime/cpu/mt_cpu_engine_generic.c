@@ -131,6 +131,47 @@ static void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int
     }
 }
 
+/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
+
+typedef float wvec __attribute__((vector_size(4 * ENGINE_VEC)));
+
+/* One tile row a vector: lane t is tile t (up to ENGINE_VEC), columns 2t .. 2t + 3. */
+typedef struct wino_rows {
+    int nrows, len;
+    int64_t ncols;
+} wino_rows;
+
+static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+    (void)ntx, (void)w;
+    return 1;
+}
+
+static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
+    L->nrows = nrows;
+    L->len = len;
+    L->ncols = ncols;
+}
+
+/* d_j[t] = p[0][2t + j] (0 for p[0] == NULL and unreadable columns). */
+static inline void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
+    for (int j = 0; j < 4; j++)
+        for (int t = 0; t < ENGINE_VEC; t++)
+            d[j][t] = p[0] && 2 * t + j < L->ncols ? p[0][2 * t + j] : 0.0f;
+}
+
+/* d[0 .. n) = the first n lanes of v. */
+static inline void wino_store_n(float *d, const wvec *v, int n) {
+    for (int t = 0; t < n; t++) d[t] = (*v)[t];
+}
+
+/* out[0][2t] = a[t], out[0][2t + 1] = b[t], the first n values. */
+static inline void wino_store(const wino_rows *L, float *const *out, const wvec *a,
+                              const wvec *b, int n) {
+    (void)L;
+    if (!out[0]) return;
+    for (int i = 0; i < n; i++) out[0][i] = i % 2 ? (*b)[i / 2] : (*a)[i / 2];
+}
+
 #define ENGINE_SLACK 0
 
 static inline void pack_run(float *d, const float *s, int64_t n) {

@@ -626,10 +626,17 @@ static int conv_is_linear(const mt_conv_geom *g) {
     return g->oh == 1 && g->ow == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->h && g->kw == g->w;
 }
 
+/* mt_cpu_engine_block.h: the banded driver (conv + pooling, Winograd) */
+static int wino_ok(const mt_conv_geom *g);
+static mt_status block_forward(const mt_conv_geom *g, const mt_pool2d_desc *pd, int64_t ph,
+                               int64_t pw, const float *x, const float *w, const float *b,
+                               const float *prelu, float *y);
+
 static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, const float *w,
                                      const float *b, const float *prelu, float *y) {
     if (conv_is_linear(g))
         return engine_linear_forward(g->n, g->cin * g->h * g->w, g->cout, x, w, b, prelu, y);
+    if (wino_ok(g)) return block_forward(g, NULL, g->oh, g->ow, x, w, b, prelu, y);
     mblocks mb;
     MT_TRY(plan_rows(&mb, g->cout));
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
