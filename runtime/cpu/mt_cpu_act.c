@@ -165,6 +165,11 @@ static void softmax_fwd_range(void *vctx, int64_t begin, int64_t end, int thread
     }
 }
 
+void mt_cpu_softmax_forward_raw(const float *x, int64_t n, int64_t c, int64_t hw, float *y) {
+    softmax_ctx k = {.x = x, .out = y, .c = c, .hw = hw};
+    softmax_fwd_range(&k, 0, n, 0);
+}
+
 mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y) {
     softmax_ctx k = {.x = mt_tensor_data(x), .out = mt_tensor_data(y), .c = x->shape[1]};
     int64_t n = x->shape[0];

@@ -118,6 +118,13 @@ mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
     return MT_OK;
 }
 
+void mt_cpu_maxpool_forward_raw(const float *x, int64_t planes, int64_t h, int64_t w,
+                                const mt_pool2d_desc *pd, int64_t ph, int64_t pw, float *y) {
+    pool_ctx k = {.x = x, .y = y, .h = h, .w = w, .oh = ph, .ow = pw, .kh = pd->kernel_h,
+                  .kw = pd->kernel_w, .sh = pd->stride_h, .sw = pd->stride_w};
+    pool_fwd_range(&k, 0, planes, 0);
+}
+
 mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
                                     const mt_pool2d_desc *d) {
     pool_ctx k = make_ctx(x, dy->shape[2], dy->shape[3], d);
