@@ -306,10 +306,11 @@ INLINE float sum_run(const float *s, int64_t n) {
     return hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
 }
 
-/* Stride-2 max pooling of nrows rows (ldr apart) into nout outputs, windows of pkw (2 or 3)
- * columns clipped at column ow: y[px] = max over the rows of row[c] for 2 px <= c <
- * min(2 px + pkw, ow), 8 outputs at a time from registers (even/odd lanes by shuffles,
- * clipped columns blended out). Reads up to ENGINE_POOL_SLACK floats past the last window. */
+/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
+ * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
+ * windows of pkw (2 or 3) clipped at column ow; y[k*ys + px] for px < nout; 8 outputs at a
+ * time from registers (even/odd lanes by shuffles, clipped columns blended out). Reads up to
+ * ENGINE_POOL_SLACK floats past the last window. */
 #define ENGINE_POOL_SLACK 24
 INLINE __m256 even_lanes(__m256 a, __m256 b) {
     const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
@@ -319,34 +320,35 @@ INLINE __m256 odd_lanes(__m256 a, __m256 b) {
     const __m256 t = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
 }
-INLINE void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
-                         int64_t nout, int64_t ow) {
+static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
+                         int last_rows, int pkw, int64_t nout, int64_t ow) {
     for (int64_t px = 0; px < nout; px += 8) {
-        const float *b = row + 2 * px;
-        __m256 v0 = _mm256_loadu_ps(b), v1 = _mm256_loadu_ps(b + 8);
-        __m256 w0 = _mm256_loadu_ps(b + 2), w1 = _mm256_loadu_ps(b + 10);
-        for (int r = 1; r < nrows; r++) {
-            const float *br = b + r * ldr;
-            v0 = _mm256_max_ps(_mm256_loadu_ps(br), v0);
-            v1 = _mm256_max_ps(_mm256_loadu_ps(br + 8), v1);
-            if (pkw == 3) {
-                w0 = _mm256_max_ps(_mm256_loadu_ps(br + 2), w0);
-                w1 = _mm256_max_ps(_mm256_loadu_ps(br + 10), w1);
-            }
-        }
-        const int64_t left = ow - 2 * px;
+        const int64_t left = ow - 2 * px, rest = nout - px;
         const __m256 k1 = _mm256_castsi256_ps(lane_mask(left > 1 ? (int)(left / 2) : 0));
-        const __m256 e = even_lanes(v0, v1);
-        __m256 m = _mm256_blendv_ps(e, _mm256_max_ps(odd_lanes(v0, v1), e), k1);
-        if (pkw == 3) {
-            const __m256 k2 = _mm256_castsi256_ps(lane_mask(left > 2 ? (int)((left - 1) / 2) : 0));
-            m = _mm256_blendv_ps(m, _mm256_max_ps(even_lanes(w0, w1), m), k2);
+        const __m256 k2 = _mm256_castsi256_ps(lane_mask(left > 2 ? (int)((left - 1) / 2) : 0));
+        for (int64_t k = 0; k < npy; k++) {
+            const int nrows = k == npy - 1 ? last_rows : pkh;
+            const float *b = s + 2 * k * w + 2 * px;
+            __m256 v0 = _mm256_loadu_ps(b), v1 = _mm256_loadu_ps(b + 8);
+            __m256 w0 = _mm256_loadu_ps(b + 2), w1 = _mm256_loadu_ps(b + 10);
+            for (int r = 1; r < nrows; r++) {
+                const float *br = b + r * w;
+                v0 = _mm256_max_ps(_mm256_loadu_ps(br), v0);
+                v1 = _mm256_max_ps(_mm256_loadu_ps(br + 8), v1);
+                if (pkw == 3) {
+                    w0 = _mm256_max_ps(_mm256_loadu_ps(br + 2), w0);
+                    w1 = _mm256_max_ps(_mm256_loadu_ps(br + 10), w1);
+                }
+            }
+            const __m256 e = even_lanes(v0, v1);
+            __m256 m = _mm256_blendv_ps(e, _mm256_max_ps(odd_lanes(v0, v1), e), k1);
+            if (pkw == 3) m = _mm256_blendv_ps(m, _mm256_max_ps(even_lanes(w0, w1), m), k2);
+            float *d = y + k * ys + px;
+            if (rest >= 8)
+                _mm256_storeu_ps(d, m);
+            else
+                _mm256_maskstore_ps(d, lane_mask((int)rest), m);
         }
-        const int64_t rest = nout - px;
-        if (rest >= 8)
-            _mm256_storeu_ps(y + px, m);
-        else
-            _mm256_maskstore_ps(y + px, lane_mask((int)rest), m);
     }
 }
 

@@ -428,38 +428,49 @@ INLINE float sum_run(const float *s, int64_t n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
-/* Stride-2 max pooling of nrows rows (ldr apart) into nout outputs, windows of pkw (2 or 3)
- * columns clipped at column ow: y[px] = max over the rows of row[c] for 2 px <= c <
- * min(2 px + pkw, ow). The window maxima of 16 outputs are formed in registers (vertical
- * maximum of 32 + 1 columns, then even/odd lanes picked by permutes; clipped columns masked
- * off): a pass through memory would stall on store forwarding. Reads up to
- * ENGINE_POOL_SLACK floats past the last window. */
+/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
+ * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
+ * windows of pkw (2 or 3) clipped at column ow; y[k*ys + px] for px < nout. The window maxima
+ * of 16 outputs are formed in registers (vertical maximum of 32 + 1 columns, then even/odd
+ * lanes picked by permutes; clipped columns masked off): a pass through memory would stall
+ * on store forwarding. One call per band and channel: the masks of a column chunk serve all
+ * its rows. Reads up to ENGINE_POOL_SLACK floats past the last window. */
 #define ENGINE_POOL_SLACK 48
-INLINE void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
-                         int64_t nout, int64_t ow) {
+INLINE __m512 pool_window_rows(const float *b, int64_t w, int nrows, __m512 *v1, __m512 *v2) {
+    __m512 v0 = _mm512_loadu_ps(b);
+    *v1 = _mm512_loadu_ps(b + 16);
+    *v2 = _mm512_maskz_loadu_ps(1, b + 32);
+    for (int r = 1; r < nrows; r++) {
+        const float *br = b + r * w;
+        v0 = _mm512_max_ps(_mm512_loadu_ps(br), v0);
+        *v1 = _mm512_max_ps(_mm512_loadu_ps(br + 16), *v1);
+        *v2 = _mm512_max_ps(_mm512_maskz_loadu_ps(1, br + 32), *v2);
+    }
+    return v0;
+}
+
+static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
+                         int last_rows, int pkw, int64_t nout, int64_t ow) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
                                            16);
     for (int64_t px = 0; px < nout; px += 16) {
-        const float *b = row + 2 * px;
-        __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
-        __m512 v2 = _mm512_maskz_loadu_ps(1, b + 32);
-        for (int r = 1; r < nrows; r++) {
-            const float *br = b + r * ldr;
-            v0 = _mm512_max_ps(_mm512_loadu_ps(br), v0);
-            v1 = _mm512_max_ps(_mm512_loadu_ps(br + 16), v1);
-            v2 = _mm512_max_ps(_mm512_maskz_loadu_ps(1, br + 32), v2);
-        }
         /* lanes whose window's second (third) column lies inside the row */
         const int64_t left = ow - 2 * px;
         const __mmask16 k1 = left > 1 ? first_lanes(left / 2) : 0;
         const __mmask16 k2 = left > 2 ? first_lanes((left - 1) / 2) : 0;
-        const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
-        __m512 m = _mm512_mask_max_ps(e, k1, _mm512_permutex2var_ps(v0, odd, v1), e);
-        if (pkw == 3) m = _mm512_mask_max_ps(m, k2, _mm512_permutex2var_ps(e, next, v2), m);
-        _mm512_mask_storeu_ps(y + px, first_lanes(nout - px), m);
+        const __mmask16 ks = first_lanes(nout - px);
+        for (int64_t k = 0; k < npy; k++) {
+            const int nrows = k == npy - 1 ? last_rows : pkh;
+            __m512 v1, v2;
+            const __m512 v0 = pool_window_rows(s + 2 * k * w + 2 * px, w, nrows, &v1, &v2);
+            const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
+            __m512 m = _mm512_mask_max_ps(e, k1, _mm512_permutex2var_ps(v0, odd, v1), e);
+            if (pkw == 3) m = _mm512_mask_max_ps(m, k2, _mm512_permutex2var_ps(e, next, v2), m);
+            _mm512_mask_storeu_ps(y + k * ys + px, ks, m);
+        }
     }
 }
 

@@ -17,7 +17,7 @@
  * reads x[off_k + q]; columns ox >= OW are computed and never read) with the direct tile
  * reading the input in place: for the Cin = 3 first layers too, where it measured faster
  * than packing an im2col panel shared by the row blocks (the input rows stay in L1). The
- * pooling's stride-2 windows are formed in registers (pool_rows_s2).
+ * pooling's stride-2 windows are formed in registers (pool_band_s2).
  */
 
 #include "mt_cpu_engine_winograd.h"
@@ -99,7 +99,16 @@ static void block_pool(const block_job *jb, int64_t n, int64_t py0, int64_t py1,
     const mt_conv_geom *g = jb->g;
     const int64_t w = g->w, ow = g->ow, pw = jb->pw;
     const int pkw = jb->pkw, psw = jb->psw;
-    const int fast = psw == 2 && (pkw == 2 || pkw == 3);
+    if (jb->psh == 2 && psw == 2 && (pkw == 2 || pkw == 3)) {
+        /* only the band's last window can be clipped (ceil mode) */
+        const int64_t ylast = 2 * (py1 - 1);
+        const int64_t yend = ylast + jb->pkh < g->oh ? ylast + jb->pkh : g->oh;
+        for (int64_t m = 0; m < g->cout; m++)
+            pool_band_s2(jb->y + ((n * g->cout + m) * jb->ph + py0) * pw, pw,
+                         s + m * jb->lds + (2 * py0 - r0) * w, w, py1 - py0, jb->pkh,
+                         (int)(yend - ylast), pkw, pw, ow);
+        return;
+    }
     for (int64_t m = 0; m < g->cout; m++) {
         const float *sm = s + m * jb->lds;
         float *ym = jb->y + ((n * g->cout + m) * jb->ph) * pw;
@@ -108,10 +117,6 @@ static void block_pool(const block_job *jb, int64_t n, int64_t py0, int64_t py1,
             const int64_t y1 = y0 + jb->pkh < g->oh ? y0 + jb->pkh : g->oh;
             const float *a = sm + (y0 - r0) * w;
             float *yr = ym + py * pw;
-            if (fast) {
-                pool_rows_s2(yr, a, w, (int)(y1 - y0), pkw, pw, ow);
-                continue;
-            }
             for (int64_t px = 0; px < pw; px++) {
                 const int64_t x0 = px * psw;
                 const int64_t x1 = x0 + pkw < ow ? x0 + pkw : ow;

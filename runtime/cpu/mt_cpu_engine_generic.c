@@ -113,21 +113,26 @@ static inline float sum_run(const float *s, int64_t n) {
     return t;
 }
 
-/* Stride-2 max pooling of nrows rows (ldr apart) into nout outputs, windows of pkw columns
- * clipped at column ow: y[px] = max over the rows of row[c], 2 px <= c < min(2 px + pkw, ow).
- * Reads nothing past the windows. */
+/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
+ * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
+ * windows of pkw clipped at column ow; y[k*ys + px] for px < nout. Reads nothing past the
+ * windows. */
 #define ENGINE_POOL_SLACK 0
-static void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
-                         int64_t nout, int64_t ow) {
-    for (int64_t px = 0; px < nout; px++) {
-        const int64_t c1 = 2 * px + pkw < ow ? 2 * px + pkw : ow;
-        float m = row[2 * px];
-        for (int r = 0; r < nrows; r++)
-            for (int64_t c = 2 * px; c < c1; c++) {
-                const float v = row[r * ldr + c];
-                m = v > m ? v : m;
-            }
-        y[px] = m;
+static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
+                         int last_rows, int pkw, int64_t nout, int64_t ow) {
+    for (int64_t k = 0; k < npy; k++) {
+        const int nrows = k == npy - 1 ? last_rows : pkh;
+        const float *row = s + 2 * k * w;
+        for (int64_t px = 0; px < nout; px++) {
+            const int64_t c1 = 2 * px + pkw < ow ? 2 * px + pkw : ow;
+            float m = row[2 * px];
+            for (int r = 0; r < nrows; r++)
+                for (int64_t c = 2 * px; c < c1; c++) {
+                    const float v = row[r * w + c];
+                    m = v > m ? v : m;
+                }
+            y[k * ys + px] = m;
+        }
     }
 }
 

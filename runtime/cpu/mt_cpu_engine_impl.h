@@ -40,11 +40,11 @@
  *                                     const float *src1, int split, int nv,
  *                                     const int64_t *off, const mt_tile_out *o);
  *       the tile of engine_tile_wide, stored as o says (rows ldc apart, bias, PReLU)
- *   static void pool_rows_s2(float *y, const float *row, int64_t ldr, int nrows, int pkw,
- *                            int64_t nout, int64_t ow);
- *       stride-2 max pooling: y[px] = max of row[r*ldr + c] over r < nrows and 2 px <= c <
- *       min(2 px + pkw, ow), pkw 2 or 3, px < nout; may read ENGINE_POOL_SLACK floats past
- *       the last window
+ *   static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy,
+ *                            int pkh, int last_rows, int pkw, int64_t nout, int64_t ow);
+ *       stride-2 max pooling of npy pooled rows: y[k*ys + px] = max of s[r*w + c] over rows
+ *       2k <= r < 2k + pkh (last_rows for the last k) and 2 px <= c < min(2 px + pkw, ow),
+ *       pkw 2 or 3, px < nout; may read ENGINE_POOL_SLACK floats past the last window
  *   static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail,
  *                               const float *a, int64_t lda, int64_t astride,
  *                               const float *const *brow, int64_t bstride, float *c,
