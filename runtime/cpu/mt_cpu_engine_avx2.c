@@ -397,6 +397,8 @@ INLINE void wino_store_n(float *d, const wvec *v, int n) {
     _mm256_maskstore_ps(d, lane_mask(n), *v);
 }
 
+INLINE void wino_prelu(wvec *v, float slope) { *v = prelu8(*v, _mm256_set1_ps(slope)); }
+
 /* out[0][2t] = a[t], out[0][2t + 1] = b[t], the first n (<= 16) values. */
 INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,
                        int n) {

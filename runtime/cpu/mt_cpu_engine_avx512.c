@@ -563,6 +563,12 @@ INLINE void wino_store_n(float *d, const wvec *v, int n) {
     _mm512_mask_storeu_ps(d, lanes_upto(n), *v);
 }
 
+INLINE void wino_prelu(wvec *v, float slope) {
+    const __m512 x = *v;
+    *v = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
+                            _mm512_set1_ps(slope));
+}
+
 /* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
  * b[lane (r, t)], the first n values. */
 INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,

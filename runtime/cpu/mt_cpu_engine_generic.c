@@ -169,6 +169,11 @@ static inline void wino_store_n(float *d, const wvec *v, int n) {
     for (int t = 0; t < n; t++) d[t] = (*v)[t];
 }
 
+static inline void wino_prelu(wvec *v, float slope) {
+    for (int t = 0; t < ENGINE_VEC; t++)
+        if ((*v)[t] < 0.0f) (*v)[t] *= slope;
+}
+
 /* out[0][2t] = a[t], out[0][2t + 1] = b[t], the first n values. */
 static inline void wino_store(const wino_rows *L, float *const *out, const wvec *a,
                               const wvec *b, int n) {

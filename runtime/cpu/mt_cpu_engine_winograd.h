@@ -33,9 +33,8 @@
  *   wino_store_n(d, &v, n)     d[0 .. n) = v[0 .. n)
  *   wino_store(&L, out, &a, &b, n)   out[r][2t] = a[lane (r, t)], out[r][2t + 1] = b[...],
  *                              n values a row (out[r] NULL: not stored)
+ *   wino_prelu(&v, slope)      v = v < 0 ? v * slope : v, lane by lane
  */
-
-typedef int32_t wveci __attribute__((vector_size(sizeof(wvec))));
 
 /* Whether a convolution runs as Winograd F(2x2, 3x3): 3x3, stride 1, no padding, and enough
  * input and output channels for the 16 small matrix products to run near the micro-kernel's
@@ -116,11 +115,24 @@ static int wino_segments(int64_t t0, int64_t t1, int64_t nty, int64_t ntx, int r
 static int64_t wino_vstride(const mt_conv_geom *g);
 static int64_t wino_mstride(const mt_conv_geom *g);
 
-/* v = v < 0 ? v * slope : v, lane by lane */
-static inline void wino_prelu(wvec *v, float slope) {
-    const wveci neg = *v < 0.0f;
-    const wvec scaled = *v * slope;
-    *v = (wvec)(((wveci)scaled & neg) | ((wveci)*v & ~neg));
+/* B^T d B of one channel's patches (d[i][j]: patch row i, column j, one tile per lane) into
+ * the 16 rows v + xi*vs, the first n lanes. */
+static inline void wino_input_store(wvec d[4][4], float *v, int64_t vs, int n) {
+    /* rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, then the same on the columns */
+    for (int j = 0; j < 4; j++) {
+        const wvec r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j];
+        const wvec r2 = d[2][j] - d[1][j], r3 = d[1][j] - d[3][j];
+        d[0][j] = r0, d[1][j] = r1, d[2][j] = r2, d[3][j] = r3;
+    }
+    for (int i = 0; i < 4; i++) {
+        const wvec c0 = d[i][0] - d[i][2], c1 = d[i][1] + d[i][2];
+        const wvec c2 = d[i][2] - d[i][1], c3 = d[i][1] - d[i][3];
+        float *vi = v + (4 * i) * vs;
+        wino_store_n(vi, &c0, n);
+        wino_store_n(vi + vs, &c1, n);
+        wino_store_n(vi + 2 * vs, &c2, n);
+        wino_store_n(vi + 3 * vs, &c3, n);
+    }
 }
 
 /* V of one run of tiles of sample plane set xs (channel c at xs + c*H*W, rows from row0),
@@ -131,36 +143,62 @@ static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, con
     const int n = sg->nrows * sg->len;
     /* input row of patch row i of tile row r, from the plane's start (-1: past the input) */
     int64_t off[4][4];
+    int inside = 1;
     for (int i = 0; i < 4; i++)
         for (int r = 0; r < 4; r++) {
             const int64_t y = row0 + 2 * (sg->ty + r) + i;
             off[i][r] = r < sg->nrows && y < g->h ? y * g->w + 2 * sg->tx0 : -1;
+            if (r < sg->nrows && y >= g->h) inside = 0;
         }
+    if (sg->nrows == 1 && inside) {
+        /* the common case: one tile row, all four input rows there */
+        const int64_t o0 = off[0][0], o1 = off[1][0], o2 = off[2][0], o3 = off[3][0];
+        for (int64_t c = 0; c < cin; c++) {
+            const float *xc = xs + c * plane;
+            const float *p0[4] = {xc + o0}, *p1[4] = {xc + o1}, *p2[4] = {xc + o2};
+            const float *p3[4] = {xc + o3};
+            wvec d[4][4];
+            wino_load(L, p0, d[0]);
+            wino_load(L, p1, d[1]);
+            wino_load(L, p2, d[2]);
+            wino_load(L, p3, d[3]);
+            wino_input_store(d, v + c * ENGINE_NR, vs, n);
+        }
+        return;
+    }
     for (int64_t c = 0; c < cin; c++) {
         const float *xc = xs + c * plane;
-        wvec d[4][4]; /* d[i][j]: patch row i, column j, one tile per lane */
+        wvec d[4][4];
         for (int i = 0; i < 4; i++) {
             const float *p[4];
             for (int r = 0; r < 4; r++) p[r] = off[i][r] >= 0 ? xc + off[i][r] : NULL;
             wino_load(L, p, d[i]);
         }
-        /* B^T d B: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, then the same on the columns */
-        float *vc = v + c * ENGINE_NR;
-        for (int j = 0; j < 4; j++) {
-            const wvec r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j];
-            const wvec r2 = d[2][j] - d[1][j], r3 = d[1][j] - d[3][j];
-            d[0][j] = r0, d[1][j] = r1, d[2][j] = r2, d[3][j] = r3;
-        }
-        for (int i = 0; i < 4; i++) {
-            const wvec c0 = d[i][0] - d[i][2], c1 = d[i][1] + d[i][2];
-            const wvec c2 = d[i][2] - d[i][1], c3 = d[i][1] - d[i][3];
-            float *vi = vc + (4 * i) * vs;
-            wino_store_n(vi, &c0, n);
-            wino_store_n(vi + vs, &c1, n);
-            wino_store_n(vi + 2 * vs, &c2, n);
-            wino_store_n(vi + 3 * vs, &c3, n);
-        }
+        wino_input_store(d, v + c * ENGINE_NR, vs, n);
     }
+}
+
+/* A^T M A of one output channel's tiles (m_xi at mm + xi*ms), plus bias, PReLU'd with slope
+ * (NULL: none): y[a][b] holds output (2 ty + a, 2 tx + b) of each lane's tile. */
+static inline void wino_output_tiles(const float *mm, int64_t ms, float bias, const float *slope,
+                                     wvec y[2][2]) {
+    wvec v[16];
+    for (int xi = 0; xi < 16; xi++) memcpy(&v[xi], mm + xi * ms, sizeof v[xi]);
+    /* rows m0 + m1 + m2, m1 - m2 - m3, then the same on the columns */
+    wvec s0[4], s1[4];
+    for (int j = 0; j < 4; j++) {
+        s0[j] = v[j] + v[4 + j] + v[8 + j];
+        s1[j] = v[4 + j] - v[8 + j] - v[12 + j];
+    }
+    y[0][0] = s0[0] + s0[1] + s0[2] + bias;
+    y[0][1] = s0[1] - s0[2] - s0[3] + bias;
+    y[1][0] = s1[0] + s1[1] + s1[2] + bias;
+    y[1][1] = s1[1] - s1[2] - s1[3] + bias;
+    if (slope)
+        for (int a = 0; a < 2; a++) {
+            wino_prelu(&y[a][0], *slope);
+            wino_prelu(&y[a][1], *slope);
+        }
 }
 
 /* The outputs of one run of tiles for output channels [m0, m0 + mr) from M (channel m's m_xi
@@ -174,30 +212,26 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
     if (n > 2 * sg->len) n = 2 * sg->len;
     /* output row a of tile row r, from the channel's start (-1: past the destination) */
     int64_t off[2][4];
+    int inside = 1;
     for (int a = 0; a < 2; a++)
         for (int r = 0; r < 4; r++) {
             const int64_t y = 2 * (sg->ty + r) + a;
             off[a][r] = r < sg->nrows && y < d->maxrows ? y * d->rs + 2 * sg->tx0 : -1;
+            if (r < sg->nrows && y >= d->maxrows) inside = 0;
         }
     for (int64_t m = m0; m < m0 + mr; m++) {
-        const float *mm = mbuf + (m - m0) * ENGINE_NR;
-        wvec v[16];
-        for (int xi = 0; xi < 16; xi++) memcpy(&v[xi], mm + xi * ms, sizeof v[xi]);
-        /* A^T M A: rows m0 + m1 + m2, m1 - m2 - m3, then the same on the columns */
-        wvec s0[4], s1[4];
-        for (int j = 0; j < 4; j++) {
-            s0[j] = v[j] + v[4 + j] + v[8 + j];
-            s1[j] = v[4 + j] - v[8 + j] - v[12 + j];
-        }
-        const float bm = bias ? bias[m] : 0.0f;
-        wvec y[2][2] = {{s0[0] + s0[1] + s0[2] + bm, s0[1] - s0[2] - s0[3] + bm},
-                        {s1[0] + s1[1] + s1[2] + bm, s1[1] - s1[2] - s1[3] + bm}};
+        wvec y[2][2];
+        wino_output_tiles(mbuf + (m - m0) * ENGINE_NR, ms, bias ? bias[m] : 0.0f,
+                          prelu ? prelu + m : NULL, y);
         float *out = base + m * d->cs;
+        if (sg->nrows == 1 && inside) {
+            /* the common case: one tile row, both output rows stored */
+            float *r0[4] = {out + off[0][0]}, *r1[4] = {out + off[1][0]};
+            wino_store(L, r0, &y[0][0], &y[0][1], (int)n);
+            wino_store(L, r1, &y[1][0], &y[1][1], (int)n);
+            continue;
+        }
         for (int a = 0; a < 2; a++) {
-            if (prelu) {
-                wino_prelu(&y[a][0], prelu[m]);
-                wino_prelu(&y[a][1], prelu[m]);
-            }
             float *rows[4];
             for (int r = 0; r < 4; r++) rows[r] = off[a][r] >= 0 ? out + off[a][r] : NULL;
             wino_store(L, rows, &y[a][0], &y[a][1], (int)n);
