@@ -80,40 +80,54 @@ typedef struct wino_dst {
     int64_t maxrows, maxcols;
 } wino_dst;
 
-/* A run of tiles at lanes j0 .. j0 + nrows * len of the panel: tiles tx0 .. tx0 + len of tile
- * rows ty .. ty + nrows of sample b (several rows only whole ones: tx0 = 0, len = ntx). */
+/* Distance between the 16 matrices of V (Cin x NR) and of M (one row block, at most
+ * ENGINE_MR_MAX x NR) in the scratch buffers: one cache line more than their size, which is
+ * a multiple of 4 KB for 32 or 64 channels; at such distances the 16 rows a transform reads
+ * or writes at once would all map to the same L1 set (measured: the input transform ran 2x
+ * slower). */
+static int64_t wino_vstride(const mt_conv_geom *g) { return g->cin * ENGINE_NR + 16; }
+static int64_t wino_mstride(const mt_conv_geom *g) {
+    (void)g;
+    return ENGINE_MR_MAX * ENGINE_NR + 16;
+}
+
+/* A run of tiles at lanes j0 .. j0 + nrows * len of the panel: tiles tx0 .. tx0 + len of
+ * nrows tile rows (several only whole ones: tx0 = 0, len = ntx); tile row r is row ty[r] of
+ * sample b[r] of the group (consecutive rows may belong to consecutive samples). */
 typedef struct wino_seg {
-    int64_t b, ty, tx0;
+    int64_t b[4], ty[4], tx0;
     int j0, nrows, len;
 } wino_seg;
 
 /* Splits tiles [t0, t1) (t = (b * nty + ty) * ntx + tx) into runs: up to rpv whole tile rows
- * of one sample in a vector (small maps), else parts of one tile row of at most ENGINE_VEC
- * tiles. */
+ * in a vector (small maps), else parts of one tile row of at most ENGINE_VEC tiles. */
 static int wino_segments(int64_t t0, int64_t t1, int64_t nty, int64_t ntx, int rpv,
                          wino_seg *seg) {
     int ns = 0;
     for (int64_t t = t0; t < t1;) {
-        const int64_t b = t / (nty * ntx), rem = t % (nty * ntx), ty = rem / ntx, tx = rem % ntx;
+        const int64_t row = t / ntx, tx = t % ntx;
         int64_t len = ntx - tx, rows = 1;
         if (tx == 0 && rpv > 1) {
             rows = (t1 - t) / ntx;
             if (rows > rpv) rows = rpv;
-            if (rows > nty - ty) rows = nty - ty;
             if (rows < 1) rows = 1;
         }
         if (len > t1 - t) len = t1 - t;
         if (len > ENGINE_VEC) len = ENGINE_VEC;
-        seg[ns] = (wino_seg){.b = b, .ty = ty, .tx0 = tx, .j0 = (int)(t - t0),
-                             .nrows = (int)rows, .len = (int)len};
-        ns++;
+        wino_seg *sg = &seg[ns++];
+        sg->tx0 = tx;
+        sg->j0 = (int)(t - t0);
+        sg->nrows = (int)rows;
+        sg->len = (int)len;
+        for (int r = 0; r < 4; r++) {
+            const int64_t rr = r < rows ? row + r : row;
+            sg->b[r] = rr / nty;
+            sg->ty[r] = rr % nty;
+        }
         t += rows * len;
     }
     return ns;
 }
-
-static int64_t wino_vstride(const mt_conv_geom *g);
-static int64_t wino_mstride(const mt_conv_geom *g);
 
 /* B^T d B of one channel's patches (d[i][j]: patch row i, column j, one tile per lane) into
  * the 16 rows v + xi*vs, the first n lanes. */
@@ -135,19 +149,22 @@ static inline void wino_input_store(wvec d[4][4], float *v, int64_t vs, int n) {
     }
 }
 
-/* V of one run of tiles of sample plane set xs (channel c at xs + c*H*W, rows from row0),
- * every input channel: the 16 transformed values of each tile at v + xi*vstride + c*NR + lane. */
+/* V of one run of tiles of the group's samples at xs (sample b's channel c at xs + (b*Cin +
+ * c)*H*W, rows from row0), every input channel: the 16 transformed values of each tile at
+ * v + xi*vstride + c*NR + lane. */
 static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, const wino_seg *sg,
                        const wino_rows *L, float *v) {
     const int64_t plane = g->h * g->w, cin = g->cin, vs = wino_vstride(g);
     const int n = sg->nrows * sg->len;
-    /* input row of patch row i of tile row r, from the plane's start (-1: past the input) */
+    /* input row of patch row i of tile row r, from channel 0 of sample 0 (-1: past the
+     * input) */
     int64_t off[4][4];
     int inside = 1;
     for (int i = 0; i < 4; i++)
         for (int r = 0; r < 4; r++) {
-            const int64_t y = row0 + 2 * (sg->ty + r) + i;
-            off[i][r] = r < sg->nrows && y < g->h ? y * g->w + 2 * sg->tx0 : -1;
+            const int64_t y = row0 + 2 * sg->ty[r] + i;
+            off[i][r] = r < sg->nrows && y < g->h
+                            ? sg->b[r] * cin * plane + y * g->w + 2 * sg->tx0 : -1;
             if (r < sg->nrows && y >= g->h) inside = 0;
         }
     if (sg->nrows == 1 && inside) {
@@ -202,8 +219,8 @@ static inline void wino_output_tiles(const float *mm, int64_t ms, float bias, co
 }
 
 /* The outputs of one run of tiles for output channels [m0, m0 + mr) from M (channel m's m_xi
- * at mbuf + xi*mstride + (m - m0)*NR + lane), bias and PReLU applied, into d (sample b of the
- * group at base). */
+ * at mbuf + xi*mstride + (m - m0)*NR + lane), bias and PReLU applied, into d (the group's
+ * first sample at base). */
 static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg *sg,
                         const wino_rows *L, const float *mbuf, int64_t m0, int mr,
                         const float *bias, const float *prelu, float *base) {
@@ -215,8 +232,9 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
     int inside = 1;
     for (int a = 0; a < 2; a++)
         for (int r = 0; r < 4; r++) {
-            const int64_t y = 2 * (sg->ty + r) + a;
-            off[a][r] = r < sg->nrows && y < d->maxrows ? y * d->rs + 2 * sg->tx0 : -1;
+            const int64_t y = 2 * sg->ty[r] + a;
+            off[a][r] = r < sg->nrows && y < d->maxrows
+                            ? sg->b[r] * d->ss + y * d->rs + 2 * sg->tx0 : -1;
             if (r < sg->nrows && y >= d->maxrows) inside = 0;
         }
     for (int64_t m = m0; m < m0 + mr; m++) {
@@ -237,17 +255,6 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
             wino_store(L, rows, &y[a][0], &y[a][1], (int)n);
         }
     }
-}
-
-/* Distance between the 16 matrices of V (Cin x NR) and of M (one row block, at most
- * ENGINE_MR_MAX x NR) in the scratch buffers: one cache line more than their size, which is
- * a multiple of 4 KB for 32 or 64 channels; at such distances the 16 rows a transform reads
- * or writes at once would all map to the same L1 set (measured: the input transform ran 2x
- * slower). */
-static int64_t wino_vstride(const mt_conv_geom *g) { return g->cin * ENGINE_NR + 16; }
-static int64_t wino_mstride(const mt_conv_geom *g) {
-    (void)g;
-    return ENGINE_MR_MAX * ENGINE_NR + 16;
 }
 
 /* Scratch floats per thread: vbuf, mbuf (with a vector of slack for the last lane loads). */
@@ -285,17 +292,22 @@ static void wino_conv(const mt_conv_geom *g, const mblocks *mb, const float *upa
     const int64_t cin = g->cin, cout = g->cout, ntx = wino_tiles_x(g);
     const int64_t plane = g->h * g->w, total = gn * nty * ntx;
     const int rpv = wino_rows_per_vec(ntx, g->w);
+    /* tiles per panel: whole tile rows when several share a vector (a tile row split by the
+     * panel's end would cost the transforms a run of its own), else the full panel */
+    const int64_t pt = rpv > 1 ? ENGINE_NR / ntx * ntx : ENGINE_NR;
     wino_seg seg[ENGINE_NR];
     wino_rows L[ENGINE_NR];
-    for (int64_t t0 = 0; t0 < total; t0 += ENGINE_NR) {
-        const int64_t t1 = t0 + ENGINE_NR < total ? t0 + ENGINE_NR : total;
+    /* lanes past the panel's tiles: zeros (garbage could hold denormals, which are slow) */
+    if (pt < ENGINE_NR || total % ENGINE_NR)
+        memset(vbuf, 0, sizeof(float) * (size_t)wino_vbuf_floats(g));
+    for (int64_t t0 = 0; t0 < total; t0 += pt) {
+        const int64_t t1 = t0 + pt < total ? t0 + pt : total;
         const int ns = wino_segments(t0, t1, nty, ntx, rpv, seg);
         if (t0 == 0) wino_prefetch(g, x, n0, row0, nty, t0, t1);
         if (t1 < total) /* the next panel's rows arrive while this one computes */
-            wino_prefetch(g, x, n0, row0, nty, t1,
-                          t1 + ENGINE_NR < total ? t1 + ENGINE_NR : total);
-        /* lanes past the last tile: zeros (garbage could hold denormals, which are slow) */
-        if (t1 - t0 < ENGINE_NR) memset(vbuf, 0, sizeof(float) * (size_t)wino_vbuf_floats(g));
+            wino_prefetch(g, x, n0, row0, nty, t1, t1 + pt < total ? t1 + pt : total);
+        if (t1 - t0 < pt && t0 > 0) /* the last panel: clear the previous one's tiles */
+            memset(vbuf, 0, sizeof(float) * (size_t)wino_vbuf_floats(g));
         for (int s = 0; s < ns; s++) {
             /* runs of the same shape share their lane maps */
             if (s > 0 && seg[s].nrows == seg[s - 1].nrows && seg[s].len == seg[s - 1].len &&
@@ -303,8 +315,7 @@ static void wino_conv(const mt_conv_geom *g, const mblocks *mb, const float *upa
                 L[s] = L[s - 1];
             else
                 wino_rows_init(&L[s], seg[s].nrows, seg[s].len, g->w - 2 * seg[s].tx0);
-            wino_input(g, x + (n0 + seg[s].b) * cin * plane, row0, &seg[s], &L[s],
-                       vbuf + seg[s].j0);
+            wino_input(g, x + n0 * cin * plane, row0, &seg[s], &L[s], vbuf + seg[s].j0);
         }
         /* per row block: its 16 products (M stays in L1), then its outputs */
         for (int64_t blk = 0; blk < mb->n; blk++) {
@@ -321,7 +332,7 @@ static void wino_conv(const mt_conv_geom *g, const mblocks *mb, const float *upa
             }
             for (int s = 0; s < ns; s++)
                 wino_output(g, d, &seg[s], &L[s], mbuf + seg[s].j0, m0, mr, b, prelu,
-                            d->base + seg[s].b * d->ss);
+                            d->base);
         }
     }
 }
