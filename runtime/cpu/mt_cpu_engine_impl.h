@@ -644,8 +644,9 @@ static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, cons
     if (!apack) return MT_ERR_OOM;
     pack_all_rows(w, k, 1, &mb, k, apack);
     /* forward: with few taps (the Cin = 3 first layers) the im2col panel, packed once for all
-     * row blocks, beats reading the input once per block (measured on Zen 5) */
-    if (wide_ok(g) && k >= 64) {
+     * row blocks, beats reading the input once per block (measured on Zen 5); a 1x1 kernel's
+     * panel would be a plain copy of the input (PNet's heads), so those read it in place */
+    if (wide_ok(g) && (k >= 64 || g->kh * g->kw == 1)) {
         wide_job wj = {.x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb};
         MT_TRY(wide_prepare(&wj, g));
         const int64_t panels = (g->n * wj.q + ENGINE_NR - 1) / ENGINE_NR;
