@@ -90,6 +90,28 @@ describe("nn layers", function()
     -- large logits do not overflow
     local big = m:forward(T.tensor{{1000, 0}})
     assert.are.equal(1, big:get(1, 1))
+    -- maps of 16 positions and more take the vectorised path: against double precision,
+    -- with logits far apart (terms far below the largest) and an odd count of positions
+    for _, shape in ipairs({{2, 3, 7, 5}, {1, 2, 13, 11}, {3, 17, 4, 4}}) do
+      local lx = T.randn(shape, T.generator(#shape + shape[2])) * 40
+      local ly = m:forward(lx)
+      local worst = 0
+      for n = 1, shape[1] do
+        for i = 1, shape[3] do
+          for j = 1, shape[4] do
+            local mx = -math.huge
+            for c = 1, shape[2] do mx = math.max(mx, lx:get(n, c, i, j)) end
+            local sum = 0
+            for c = 1, shape[2] do sum = sum + math.exp(lx:get(n, c, i, j) - mx) end
+            for c = 1, shape[2] do
+              local want = math.exp(lx:get(n, c, i, j) - mx) / sum
+              worst = math.max(worst, math.abs(ly:get(n, c, i, j) - want))
+            end
+          end
+        end
+      end
+      assert.is_true(worst < 3e-7, ("softmax %s: worst error %g"):format(table.concat(shape, "x"), worst))
+    end
   end)
 
   it("Dropout: inverted scaling, seeded masks, identity in evaluate mode", function()
