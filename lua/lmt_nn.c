@@ -144,11 +144,13 @@ static int l_maxpool2d_forward(lua_State *L) {
     return return_arg(L, mt_maxpool2d_forward(x, y, &d), 2);
 }
 
-/* maxpool2d_backward(x, dy, dx, kh, kw, sh, sw) -> dx */
+/* maxpool2d_backward(x, dy, dx, kh, kw, sh, sw [, y]) -> dx (y: the forward output, which
+ * speeds up the search of each window's maximum) */
 static int l_maxpool2d_backward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
     mt_pool2d_desc d = check_pool_desc(L, 4);
-    return return_arg(L, mt_maxpool2d_backward(x, dy, dx, &d), 3);
+    mt_tensor *y = opt_tensor(L, 8);
+    return return_arg(L, mt_maxpool2d_backward(x, y, dy, dx, &d), 3);
 }
 
 /* pool_out_size(in, k, s) -> Caffe ceil-mode output size */

@@ -75,8 +75,10 @@ mt_status mt_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt_ten
                             mt_tensor *dx, mt_tensor *da);
 
 mt_status mt_maxpool2d_forward(const mt_tensor *x, mt_tensor *y, const mt_pool2d_desc *d);
-mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dx,
-                                const mt_pool2d_desc *d);
+/* dx = dy routed to the first maximum of each window; y, the forward pass's output (NULL:
+ * recomputed), lets each window's search compare against its known maximum. */
+mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                mt_tensor *dx, const mt_pool2d_desc *d);
 
 /* Softmax over dim 1 of a [N,C] or [N,C,H,W] tensor. */
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y);

@@ -79,6 +79,51 @@ describe("nn layers", function()
     assert.are.same({{{{1, 0}, {0, 0}}}}, gt:to_table())
   end)
 
+  it("MaxPool2d backward routes to each window's first maximum (vectorised windows too)", function()
+    -- values on a coarse grid: many ties; maps wide enough for full vectors and tails, with
+    -- clipped last windows; every gradient checked against a plain search in Lua
+    for _, c in ipairs({{3, 2, 11, 41}, {2, 2, 22, 22}, {3, 2, 9, 9}, {2, 2, 8, 37}, {3, 2, 46, 35}}) do
+      local k, s, h, w = table.unpack(c)
+      local g = T.generator(h * w + k)
+      local vals = {}
+      for i = 1, 2 * 3 * h * w do vals[i] = g:integer(0, 3) end
+      local x = T.tensor(vals):view(2, 3, h, w)
+      local m = nn.MaxPool2d(k, s)
+      local y = m:forward(x)
+      local dy = T.rand(y:size(), g)
+      local dx = m:backward(x, dy) -- compares the windows with the forward output
+      -- without the forward output: the windows searched again, the same gradient
+      local again = require("mtcnn.core").nn.maxpool2d_backward(x, dy, T.empty(0), k, k, s, s)
+      assert.is_true(again:equal(dx), "with and without the forward output")
+      local want = {}
+      for n = 1, 2 do
+        for ch = 1, 3 do
+          for oy = 1, y:size(3) do
+            for ox = 1, y:size(4) do
+              local y0, x0 = (oy - 1) * s, (ox - 1) * s
+              local by, bx, best = y0, x0, x:get(n, ch, y0 + 1, x0 + 1)
+              for yy = y0, math.min(y0 + k, h) - 1 do
+                for xx = x0, math.min(x0 + k, w) - 1 do
+                  local v = x:get(n, ch, yy + 1, xx + 1)
+                  if v > best then by, bx, best = yy, xx, v end
+                end
+              end
+              local key = ((n * 4 + ch) * 1000 + by) * 1000 + bx
+              want[key] = (want[key] or 0) + dy:get(n, ch, oy, ox)
+            end
+          end
+          for yy = 0, h - 1 do
+            for xx = 0, w - 1 do
+              local key = ((n * 4 + ch) * 1000 + yy) * 1000 + xx
+              helper.near(dx:get(n, ch, yy + 1, xx + 1), want[key] or 0, 1e-6,
+                ("pool %dx%d/%d on %dx%d at %d,%d"):format(k, k, s, h, w, yy, xx))
+            end
+          end
+        end
+      end
+    end
+  end)
+
   it("Softmax over channels, also at every position of a feature map", function()
     local m = nn.Softmax()
     local y = m:forward(T.tensor{{0, math.log(3)}})

@@ -64,7 +64,8 @@ mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt
                                 const mt_tensor *dx, const mt_tensor *da);
 mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
                                    const mt_pool2d_desc *d);
-mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
+mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                    const mt_tensor *dx,
                                     const mt_pool2d_desc *d);
 mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y);
 mt_status mt_cpu_softmax_backward(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx);

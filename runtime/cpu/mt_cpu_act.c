@@ -37,7 +37,11 @@ typedef struct prelu_ctx {
     int64_t n, c, hw;
 } prelu_ctx;
 
-/* Planes are (sample, channel) pairs of hw values each. */
+/* Planes are (sample, channel) pairs of hw values each. Compiled for AVX-512, AVX2 and the
+ * baseline, picked at run time (these passes stream megabytes in training). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 static void prelu_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     prelu_ctx *k = (prelu_ctx *)vctx;
@@ -74,7 +78,8 @@ static inline v4f load4(const float *p) {
     return v;
 }
 
-static float negative_dot(const float *x, const float *dy, int64_t n) {
+static inline __attribute__((always_inline)) float negative_dot(const float *x, const float *dy,
+                                                                 int64_t n) {
     const v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
     v4f acc[4] = {zero, zero, zero, zero};
     int64_t i = 0;
@@ -91,6 +96,9 @@ static float negative_dot(const float *x, const float *dy, int64_t n) {
 }
 
 /* Samples [begin, end): dx for all their planes, slope sums into this thread's partials. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 static void prelu_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     prelu_ctx *k = (prelu_ctx *)vctx;
     double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
