@@ -43,7 +43,8 @@ struct mt_plan {
 
 /* Samples per part of a batch with several threads (one thread runs the batch whole: every
  * part repeats the kernels' per-call work, such as packing and transforming the weights,
- * and measured no faster for the smaller activations). */
+ * and measured no faster for the smaller activations; ONet's 45 crops in 4 parts on 2
+ * threads measured 10% slower than in 2). */
 #define PLAN_PART_SAMPLES 64
 
 mt_status mt_plan_new(mt_plan **out, int nheads) {
@@ -394,15 +395,15 @@ mt_status mt_plan_run(mt_plan *p, int n, const mt_tensor *const *x, mt_tensor *c
     pthread_mutex_init(&j.lock, NULL);
     int64_t tasks;
     if (n == 1) {
-        /* one part per thread at least, two when they are small (a thread whose core is busy
-         * with another process then takes fewer), of even size */
+        /* parts of about PLAN_PART_SAMPLES, a multiple of the thread count (the same number
+         * for every thread), of even size; one thread: one part */
         const int64_t total = x[0]->shape[0], threads = mt_threads_count();
         if (total == 0) {
             pthread_mutex_destroy(&j.lock);
             return MT_OK;
         }
         int64_t parts = (total + PLAN_PART_SAMPLES - 1) / PLAN_PART_SAMPLES;
-        if (threads > 1 && parts < 2 * threads) parts = 2 * threads;
+        parts = (parts + threads - 1) / threads * threads;
         if (threads == 1) parts = 1;
         if (parts > total) parts = total;
         if (parts < 1) parts = 1;
