@@ -84,5 +84,6 @@ int mtL_open_detect(lua_State *L); /* lmt_detect.c: candidate windows of the cas
 int mtL_open_eval(lua_State *L);   /* lmt_eval.c: MAT-files, evaluation kernels */
 int mtL_open_record(lua_State *L); /* lmt_record.c: record files, merge plans */
 int mtL_open_loader(lua_State *L); /* lmt_loader.c: the training data loader */
+int mtL_open_plan(lua_State *L);   /* lmt_plan.c: evaluate-mode net plans */
 
 #endif

@@ -27,6 +27,7 @@ static const mtL_module modules[] = {
     {"eval", mtL_open_eval},
     {"record", mtL_open_record},
     {"loader", mtL_open_loader},
+    {"plan", mtL_open_plan},
     {NULL, NULL},
 };
 

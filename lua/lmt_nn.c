@@ -65,6 +65,17 @@ static int l_conv2d_forward(lua_State *L) {
     return return_arg(L, mt_conv2d_forward(x, w, b, prelu, y, &d), 4);
 }
 
+/* conv2d_pool_forward(x, w, b|nil, y, sh, sw, ph, pw, prelu|nil, pkh, pkw, psh, psw) -> y:
+ * convolution, bias, PReLU and max pooling in one pass */
+static int l_conv2d_pool_forward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = opt_tensor(L, 3);
+    mt_tensor *y = mtL_checktensor(L, 4);
+    mt_conv2d_desc d = check_conv_desc(L, 5);
+    mt_tensor *prelu = opt_tensor(L, 9);
+    mt_pool2d_desc pd = check_pool_desc(L, 10);
+    return return_arg(L, mt_conv2d_pool_forward(x, w, b, prelu, y, &d, &pd), 4);
+}
+
 /* conv2d_backward_input(dy, w, dx, x, sh, sw, ph, pw) -> dx (x gives the input shape) */
 static int l_conv2d_backward_input(lua_State *L) {
     mt_tensor *dy = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
@@ -133,11 +144,13 @@ static int l_maxpool2d_forward(lua_State *L) {
     return return_arg(L, mt_maxpool2d_forward(x, y, &d), 2);
 }
 
-/* maxpool2d_backward(x, dy, dx, kh, kw, sh, sw) -> dx */
+/* maxpool2d_backward(x, dy, dx, kh, kw, sh, sw [, y]) -> dx (y: the forward output, which
+ * speeds up the search of each window's maximum) */
 static int l_maxpool2d_backward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
     mt_pool2d_desc d = check_pool_desc(L, 4);
-    return return_arg(L, mt_maxpool2d_backward(x, dy, dx, &d), 3);
+    mt_tensor *y = opt_tensor(L, 8);
+    return return_arg(L, mt_maxpool2d_backward(x, y, dy, dx, &d), 3);
 }
 
 /* pool_out_size(in, k, s) -> Caffe ceil-mode output size */
@@ -284,6 +297,7 @@ static int l_load_model(lua_State *L) {
 
 static const luaL_Reg nn_functions[] = {
     {"conv2d_forward", l_conv2d_forward},
+    {"conv2d_pool_forward", l_conv2d_pool_forward},
     {"conv2d_backward_input", l_conv2d_backward_input},
     {"conv2d_backward_params", l_conv2d_backward_params},
     {"linear_forward", l_linear_forward},

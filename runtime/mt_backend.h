@@ -110,6 +110,12 @@ typedef struct mt_backend {
     mt_status (*conv2d_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                 const mt_tensor *prelu, const mt_tensor *y,
                                 const struct mt_conv2d_desc *d);
+    /* y = maxpool(PReLU(conv(x, w) + b)) in one pass (evaluate mode; prelu may be NULL):
+     * y [N,Cout,PH,PW] is the ceil-mode pooling of the convolution's output. */
+    mt_status (*conv2d_pool_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                     const mt_tensor *prelu, const mt_tensor *y,
+                                     const struct mt_conv2d_desc *d,
+                                     const struct mt_pool2d_desc *pd);
     /* dx = the gradient of conv(x, w) w.r.t. x for output gradient dy (overwrites dx). */
     mt_status (*conv2d_backward_input)(const mt_tensor *dy, const mt_tensor *w,
                                        const mt_tensor *dx, const struct mt_conv2d_desc *d);
@@ -136,9 +142,10 @@ typedef struct mt_backend {
     /* Max pooling, windows kh x kw with strides sh, sw, Caffe's ceil-mode output size. */
     mt_status (*maxpool2d_forward)(const mt_tensor *x, const mt_tensor *y,
                                    const struct mt_pool2d_desc *d);
-    /* dx = dy routed to the first maximum of each window (overwrites dx). */
-    mt_status (*maxpool2d_backward)(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
-                                    const struct mt_pool2d_desc *d);
+    /* dx = dy routed to the first maximum of each window (overwrites dx); y is the forward
+     * output (or NULL). */
+    mt_status (*maxpool2d_backward)(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                    const mt_tensor *dx, const struct mt_pool2d_desc *d);
     /* Softmax over dim 1 of x [N,C,...] (at every position of the trailing dims). */
     mt_status (*softmax_forward)(const mt_tensor *x, const mt_tensor *y);
     /* dx = y * (dy - sum_c(dy * y)). */

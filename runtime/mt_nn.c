@@ -160,6 +160,37 @@ mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_ten
     return st;
 }
 
+mt_status mt_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                 const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
+                                 const mt_pool2d_desc *pd) {
+    static const char op[] = "conv2d_pool";
+    const mt_tensor *ts[5] = {x, w, b, prelu, y};
+    MT_TRY(check_devices(op, 5, ts));
+    MT_TRY(check_ndim(op, "the input", x, 4));
+    int64_t ys[4];
+    MT_TRY(conv_shapes(op, x->shape, w, d, ys));
+    if (pd->kernel_h < 1 || pd->kernel_w < 1 || pd->stride_h < 1 || pd->stride_w < 1)
+        return mt_fail(MT_ERR_ARG, "%s: pooling kernel and stride must be >= 1 (got %dx%d / %dx%d)",
+                       op, pd->kernel_h, pd->kernel_w, pd->stride_h, pd->stride_w);
+    ys[2] = mt_pool2d_out_size(ys[2], pd->kernel_h, pd->stride_h);
+    ys[3] = mt_pool2d_out_size(ys[3], pd->kernel_w, pd->stride_w);
+    if (b) MT_TRY(check_vector(op, "the bias", b, w->shape[0]));
+    if (prelu) MT_TRY(check_vector(op, "the PReLU slopes", prelu, w->shape[0]));
+    MT_TRY(check_not_aliased(op, y, x));
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, conv2d_pool_forward, "conv2d_pool_forward", x);
+    MT_TRY(mt_tensor_resize(y, 4, ys));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *cw, *cb, *cp;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, w, &cw);
+    if (st == MT_OK) st = contig(&cs, b, &cb);
+    if (st == MT_OK) st = contig(&cs, prelu, &cp);
+    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->conv2d_pool_forward(cx, cw, cb, cp, y, d, pd);
+    contig_release(&cs);
+    return st;
+}
+
 mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,
                                    const int64_t x_shape[4], const mt_conv2d_desc *d) {
     static const char op[] = "conv2d_backward";
@@ -415,11 +446,11 @@ mt_status mt_maxpool2d_forward(const mt_tensor *x, mt_tensor *y, const mt_pool2d
     return st;
 }
 
-mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dx,
-                                const mt_pool2d_desc *d) {
+mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                mt_tensor *dx, const mt_pool2d_desc *d) {
     static const char op[] = "maxpool2d_backward";
-    const mt_tensor *ts[3] = {x, dy, dx};
-    MT_TRY(check_devices(op, 3, ts));
+    const mt_tensor *ts[4] = {x, dy, dx, y};
+    MT_TRY(check_devices(op, y ? 4 : 3, ts));
     int64_t ys[4];
     MT_TRY(pool_shapes(op, x, d, ys));
     if (dy->ndim != 4 || memcmp(ys, dy->shape, sizeof ys) != 0) {
@@ -427,16 +458,23 @@ mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, mt_tens
         return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
                        mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
     }
+    if (y && (y->ndim != 4 || memcmp(ys, y->shape, sizeof ys) != 0)) {
+        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
+        return mt_fail(MT_ERR_SHAPE, "%s: forward output %s does not match the output %s", op,
+                       mt_tensor_shape_str(y, a), mt_shape_str(b, 4, ys));
+    }
     MT_TRY(check_not_aliased(op, dx, x));
     MT_TRY(check_not_aliased(op, dx, dy));
+    MT_TRY(check_not_aliased(op, dx, y));
     const mt_backend *be = backend_of(x);
     NEED_FIELD(be, maxpool2d_backward, "maxpool2d_backward", x);
     MT_TRY(mt_tensor_resize(dx, 4, x->shape));
     contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cdy;
+    const mt_tensor *cx, *cdy, *cy;
     mt_status st = contig(&cs, x, &cx);
     if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK && mt_tensor_numel(dx) > 0) st = be->maxpool2d_backward(cx, cdy, dx, d);
+    if (st == MT_OK) st = contig(&cs, y, &cy);
+    if (st == MT_OK && mt_tensor_numel(dx) > 0) st = be->maxpool2d_backward(cx, cy, cdy, dx, d);
     contig_release(&cs);
     return st;
 }

@@ -47,6 +47,11 @@ int64_t mt_pool2d_out_size(int64_t in, int kernel, int stride);
 /* y = conv2d(x, w) + b [+ PReLU(prelu)]; b and prelu may be NULL; y is resized. */
 mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                             const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d);
+/* y = maxpool(conv2d(x, w) + b [+ PReLU(prelu)]) in one pass (no pre-pooling output is kept:
+ * evaluate mode); the pooling has Caffe's ceil-mode size; y is resized. */
+mt_status mt_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                 const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
+                                 const mt_pool2d_desc *pd);
 /* dx (resized like x, whose shape is given) = input gradient for output gradient dy. */
 mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,
                                    const int64_t x_shape[4], const mt_conv2d_desc *d);
@@ -70,8 +75,10 @@ mt_status mt_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt_ten
                             mt_tensor *dx, mt_tensor *da);
 
 mt_status mt_maxpool2d_forward(const mt_tensor *x, mt_tensor *y, const mt_pool2d_desc *d);
-mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dx,
-                                const mt_pool2d_desc *d);
+/* dx = dy routed to the first maximum of each window; y, the forward pass's output (NULL:
+ * recomputed), lets each window's search compare against its known maximum. */
+mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                mt_tensor *dx, const mt_pool2d_desc *d);
 
 /* Softmax over dim 1 of a [N,C] or [N,C,H,W] tensor. */
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y);

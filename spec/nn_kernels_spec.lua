@@ -1,7 +1,8 @@
 -- Every CPU kernel set (OpenBLAS, the GEMM engine with portable, AVX2 and AVX-512
 -- micro-kernels) against the reference loops, on the MTCNN layer shapes and on odd ones:
 -- forward (with and without the fused bias + PReLU), input gradient, parameter gradients,
--- for convolutions and fully connected layers, with 1 and 2 threads.
+-- for convolutions and fully connected layers, and the fused conv + PReLU + max pooling of
+-- evaluate mode, with 1 and 2 threads.
 local helper = require "helper"
 local mtcnn = require "mtcnn"
 local T = mtcnn.tensor
@@ -31,6 +32,34 @@ local CONVS = {
   {2, 32, 9, 7, 2, 1, 1, 1, 0},     -- 1x1 head on a feature map (direct path, two samples)
   {3, 4, 6, 9, 5, 2, 2, 1, 0},      -- direct path, panels spanning samples
   {2, 6, 5, 5, 7, 5, 5, 1, 0},      -- kernel as large as the input: a fully connected layer
+  {3, 17, 9, 12, 19, 3, 3, 1, 0},   -- Winograd F(2x2, 3x3): odd output height, short rows
+  {2, 16, 14, 7, 16, 3, 3, 1, 0},   -- Winograd: odd output width
+  {1, 16, 40, 37, 20, 3, 3, 1, 0},  -- Winograd: a map split into bands of rows
+  {1, 20, 13, 40, 33, 3, 3, 1, 0},  -- Winograd: tile rows longer than a vector
+}
+
+-- fused conv + PReLU + max pooling cases: batch, cin, h, w, cout, kh, kw, stride, pad, pool
+-- kernel, pool stride (the MTCNN blocks at their detection shapes, and odd ones: clipped
+-- ceil-mode windows, bands that split a map, geometries the fused path leaves to the
+-- separate passes)
+local POOLED = {
+  {1, 3, 40, 57, 10, 3, 3, 1, 0, 2, 2},   -- PNet conv1 + pool1, odd pyramid level
+  {1, 3, 150, 203, 10, 3, 3, 1, 0, 2, 2}, -- a level large enough to be split into bands
+  {3, 3, 24, 24, 28, 3, 3, 1, 0, 3, 2},   -- RNet conv1 + pool1
+  {3, 28, 11, 11, 48, 3, 3, 1, 0, 3, 2},  -- RNet conv2 + pool2
+  {2, 3, 48, 48, 32, 3, 3, 1, 0, 3, 2},   -- ONet conv1 + pool1
+  {2, 32, 23, 23, 64, 3, 3, 1, 0, 3, 2},  -- ONet conv2 + pool2
+  {3, 64, 10, 10, 64, 3, 3, 1, 0, 2, 2},  -- ONet conv3 + pool3
+  {13, 28, 11, 11, 48, 3, 3, 1, 0, 3, 2}, -- groups of samples, tiles spanning two of them
+  {9, 16, 10, 10, 24, 3, 3, 1, 0, 2, 2},  -- groups, an uneven last group
+  {13, 20, 10, 10, 24, 2, 2, 1, 0, 2, 2}, -- direct tiles on groups (2x2 kernel: not Winograd)
+  {5, 17, 12, 15, 18, 3, 3, 1, 0, 3, 2},  -- Winograd rows into the pooling, odd sizes
+  {1, 16, 70, 45, 16, 3, 3, 1, 0, 2, 2},  -- Winograd in bands of pooled rows
+  {2, 5, 13, 17, 7, 3, 2, 1, 0, 3, 3},    -- clipped windows on both axes
+  {2, 4, 9, 10, 3, 1, 1, 1, 0, 4, 2},     -- 1x1 kernel, window larger than the stride
+  {2, 6, 7, 30, 5, 2, 5, 1, 0, 1, 1},     -- pool 1x1: the plain conv + PReLU
+  {2, 5, 9, 11, 7, 3, 3, 2, 1, 2, 2},     -- strided and padded: the separate passes
+  {1, 4, 6, 20, 3, 3, 3, 1, 0, 2, 2},     -- narrow output rows: the separate passes
 }
 
 -- linear cases: batch, in, out
@@ -52,6 +81,17 @@ local function run_conv(c, set, fused)
   return y, dx, dw, db
 end
 
+local function run_pooled(c, set, fused)
+  local n, cin, h, w, cout, kh, kw, s, p, pk, ps = table.unpack(c)
+  local g = T.generator(n * 1000 + cin * 10 + cout + pk)
+  local x = T.randn(n, cin, h, w, g)
+  local wt = T.randn(cout, cin, kh, kw, g) * 0.3
+  local b = T.randn(cout, g)
+  local a = fused and (T.rand(cout, g) - 0.5) or nil
+  nn.set_kernels(set)
+  return C.conv2d_pool_forward(x, wt, b, T.empty(0), s, s, p, p, a, pk, pk, ps, ps)
+end
+
 local function run_linear(c, set, fused)
   local n, nin, nout = table.unpack(c)
   local g = T.generator(n * 100 + nin + nout)
@@ -70,10 +110,11 @@ end
 
 -- The reference results, computed once per case.
 local ref_cache = {}
+local RUN = {conv = run_conv, linear = run_linear, pooled = run_pooled}
 local function reference(kind, i, c, fused)
   local key = kind .. i .. tostring(fused)
   if not ref_cache[key] then
-    local run = kind == "conv" and run_conv or run_linear
+    local run = RUN[kind]
     ref_cache[key] = {run(c, "ref", fused)}
   end
   return table.unpack(ref_cache[key])
@@ -81,7 +122,7 @@ end
 
 -- max |a - b| relative to the reference's scale
 local function close(a, b, what)
-  local scale = math.max(1, b:abs():max())
+  local scale = math.max(1, (b:abs():max())) -- the value only: max() also returns the index
   helper.tensor_near(a, b, 2e-5 * scale, what)
 end
 
@@ -123,6 +164,14 @@ describe("CPU kernel sets against the reference", function()
             close(db, rdb, what .. ": bias gradient")
           end
         end
+        for i, c in ipairs(POOLED) do
+          for _, fused in ipairs({false, true}) do
+            local ry = reference("pooled", i, c, fused)
+            local y = run_pooled(c, set, fused)
+            close(y, ry, ("%s conv + pool case %d (%s)%s, %d threads"):format(set, i,
+              table.concat(c, ","), fused and " with PReLU" or "", threads))
+          end
+        end
         for i, c in ipairs(LINEARS) do
           for _, fused in ipairs({false, true}) do
             local ry, rdx, rdw, rdb = reference("linear", i, c, fused)
@@ -137,6 +186,29 @@ describe("CPU kernel sets against the reference", function()
       end
     end)
   end
+
+  it("the reference conv + pool is the convolution followed by the pooling", function()
+    nn.set_kernels("ref")
+    local g = T.generator(5)
+    local x, wt, b, a = T.randn(2, 3, 9, 8, g), T.randn(4, 3, 3, 3, g), T.randn(4, g), T.rand(4, g)
+    local y = C.conv2d_pool_forward(x, wt, b, T.empty(0), 1, 1, 0, 0, a, 3, 3, 2, 2)
+    local conv = C.conv2d_forward(x, wt, b, T.empty(0), 1, 1, 0, 0, a)
+    assert.are.same({2, 4, 3, 3}, y:size())
+    assert.is_true(y:equal(C.maxpool2d_forward(conv, T.empty(0), 3, 3, 2, 2)))
+  end)
+
+  it("conv + pool checks its arguments", function()
+    local x, wt = T.randn(1, 3, 9, 9), T.randn(4, 3, 3, 3)
+    assert.has_error(function()
+      C.conv2d_pool_forward(x, wt, nil, T.empty(0), 1, 1, 0, 0, nil, 0, 2, 2, 2)
+    end)
+    assert.has_error(function()
+      C.conv2d_pool_forward(T.randn(1, 2, 9, 9), wt, nil, T.empty(0), 1, 1, 0, 0, nil, 2, 2, 2, 2)
+    end, "conv2d_pool: input 1x2x9x9 has 2 channels, weight 4x3x3x3 expects 3")
+    assert.has_error(function()
+      C.conv2d_pool_forward(x, wt, T.randn(3), T.empty(0), 1, 1, 0, 0, nil, 2, 2, 2, 2)
+    end, "conv2d_pool: the bias must be a vector of 4 values, got 3")
+  end)
 
   it("a whole RNet training step agrees across kernel sets", function()
     local results = {}

@@ -79,6 +79,51 @@ describe("nn layers", function()
     assert.are.same({{{{1, 0}, {0, 0}}}}, gt:to_table())
   end)
 
+  it("MaxPool2d backward routes to each window's first maximum (vectorised windows too)", function()
+    -- values on a coarse grid: many ties; maps wide enough for full vectors and tails, with
+    -- clipped last windows; every gradient checked against a plain search in Lua
+    for _, c in ipairs({{3, 2, 11, 41}, {2, 2, 22, 22}, {3, 2, 9, 9}, {2, 2, 8, 37}, {3, 2, 46, 35}}) do
+      local k, s, h, w = table.unpack(c)
+      local g = T.generator(h * w + k)
+      local vals = {}
+      for i = 1, 2 * 3 * h * w do vals[i] = g:integer(0, 3) end
+      local x = T.tensor(vals):view(2, 3, h, w)
+      local m = nn.MaxPool2d(k, s)
+      local y = m:forward(x)
+      local dy = T.rand(y:size(), g)
+      local dx = m:backward(x, dy) -- compares the windows with the forward output
+      -- without the forward output: the windows searched again, the same gradient
+      local again = require("mtcnn.core").nn.maxpool2d_backward(x, dy, T.empty(0), k, k, s, s)
+      assert.is_true(again:equal(dx), "with and without the forward output")
+      local want = {}
+      for n = 1, 2 do
+        for ch = 1, 3 do
+          for oy = 1, y:size(3) do
+            for ox = 1, y:size(4) do
+              local y0, x0 = (oy - 1) * s, (ox - 1) * s
+              local by, bx, best = y0, x0, x:get(n, ch, y0 + 1, x0 + 1)
+              for yy = y0, math.min(y0 + k, h) - 1 do
+                for xx = x0, math.min(x0 + k, w) - 1 do
+                  local v = x:get(n, ch, yy + 1, xx + 1)
+                  if v > best then by, bx, best = yy, xx, v end
+                end
+              end
+              local key = ((n * 4 + ch) * 1000 + by) * 1000 + bx
+              want[key] = (want[key] or 0) + dy:get(n, ch, oy, ox)
+            end
+          end
+          for yy = 0, h - 1 do
+            for xx = 0, w - 1 do
+              local key = ((n * 4 + ch) * 1000 + yy) * 1000 + xx
+              helper.near(dx:get(n, ch, yy + 1, xx + 1), want[key] or 0, 1e-6,
+                ("pool %dx%d/%d on %dx%d at %d,%d"):format(k, k, s, h, w, yy, xx))
+            end
+          end
+        end
+      end
+    end
+  end)
+
   it("Softmax over channels, also at every position of a feature map", function()
     local m = nn.Softmax()
     local y = m:forward(T.tensor{{0, math.log(3)}})
@@ -90,6 +135,28 @@ describe("nn layers", function()
     -- large logits do not overflow
     local big = m:forward(T.tensor{{1000, 0}})
     assert.are.equal(1, big:get(1, 1))
+    -- maps of 16 positions and more take the vectorised path: against double precision,
+    -- with logits far apart (terms far below the largest) and an odd count of positions
+    for _, shape in ipairs({{2, 3, 7, 5}, {1, 2, 13, 11}, {3, 17, 4, 4}}) do
+      local lx = T.randn(shape, T.generator(#shape + shape[2])) * 40
+      local ly = m:forward(lx)
+      local worst = 0
+      for n = 1, shape[1] do
+        for i = 1, shape[3] do
+          for j = 1, shape[4] do
+            local mx = -math.huge
+            for c = 1, shape[2] do mx = math.max(mx, lx:get(n, c, i, j)) end
+            local sum = 0
+            for c = 1, shape[2] do sum = sum + math.exp(lx:get(n, c, i, j) - mx) end
+            for c = 1, shape[2] do
+              local want = math.exp(lx:get(n, c, i, j) - mx) / sum
+              worst = math.max(worst, math.abs(ly:get(n, c, i, j) - want))
+            end
+          end
+        end
+      end
+      assert.is_true(worst < 3e-7, ("softmax %s: worst error %g"):format(table.concat(shape, "x"), worst))
+    end
   end)
 
   it("Dropout: inverted scaling, seeded masks, identity in evaluate mode", function()
@@ -196,5 +263,30 @@ describe("nn layers", function()
     collectgarbage()
     -- the loop's inputs are garbage now; no layer buffer grew
     assert.is_true(T.memory().cpu <= before + 64, "no new buffers")
+  end)
+
+  it("fuses conv + PReLU + max pooling in evaluate mode, equal to the separate layers", function()
+    for _, arch in ipairs({"rnet", "onet"}) do
+      local net = mtcnn.models[arch]{seed = 3, dropout = arch == "onet" and 0 or nil}
+      net:evaluate()
+      local size = mtcnn.models.input_size[arch]
+      local x = T.randn(5, 3, size, size, T.generator(4))
+      net.fuse = false
+      local a = net:forward(x)
+      local ref = {a.cls:clone(), a.box:clone(), a.landmarks:clone()}
+      local pool1 = net:get(3):forward(net:get(2).output):clone()
+      net.fuse = true
+      local b = net:forward(x)
+      helper.tensor_near(b.cls, ref[1], 1e-6, arch .. " cls")
+      helper.tensor_near(b.box, ref[2], 1e-5, arch .. " box")
+      helper.tensor_near(b.landmarks, ref[3], 1e-5, arch .. " landmarks")
+      -- the pass wrote the pooled map into the pool's own output, as the PReLU's output
+      assert.are.equal(net:get(2).output, net:get(3).output)
+      helper.tensor_near(net:get(3).output, pool1, 1e-5, arch .. " pool1")
+      -- back in training mode every layer runs alone again
+      net:training()
+      local c = net:forward(x)
+      helper.tensor_near(c.cls, ref[1], 1e-6, arch .. " cls after training()")
+    end
   end)
 end)

@@ -21,12 +21,13 @@
 --   resize         "area" (default) or "bilinear" (SPEC.md decision 5)
 --   flip_landmarks average ONet landmarks with a pass on mirrored crops (the MATLAB v1
 --                  behaviour; false by default, as the golden reference)
---   batch          largest RNet/ONet batch per forward call (256)
+--   batch          largest RNet/ONet batch per forward call (1024)
 -- det.stats holds the last call's time (ms) and candidate count per stage.
 
 local mtcnn = require "mtcnn"
 local T = require "mtcnn.tensor"
 local models = require "mtcnn.models"
+local nn = require "mtcnn.nn"
 local image = require "mtcnn.image"
 local json = require "mtcnn.json"
 local sys = require "mtcnn.sys"
@@ -106,7 +107,7 @@ function detector.new(opts)
   self.preset = preset_name
   self.resize = self.resize or "area"
   self.flip_landmarks = self.flip_landmarks or false
-  self.batch = self.batch or 256
+  self.batch = self.batch or 1024
   if type(self.min_face) ~= "number" or self.min_face <= 0 then
     error("detector: min_face must be a positive number", 2)
   end
@@ -134,6 +135,13 @@ function detector.new(opts)
   end
   self.pnet, self.rnet, self.onet = nets.pnet, nets.rnet, nets.onet
   self.manifest = nets.manifest
+  -- the nets compiled for runs driven from C (one part of the batch or one pyramid level per
+  -- thread); nets the plans cannot take run module by module
+  self.plans = {}
+  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
+    local ok, plan = pcall(nn.plan, self[arch])
+    if ok then self.plans[arch] = plan end
+  end
   -- how the model's outputs are decoded (manifest "conventions"; the original's by default)
   local conv = type(self.manifest) == "table" and self.manifest.conventions or {}
   self.landmark_offset = conv.landmark_offset or 1
@@ -170,9 +178,10 @@ function detector:buffer(key, ...)
   return b
 end
 
--- Runs net over the crops in chunks of self.batch and returns the outputs
--- {cls [n,2], box [n,4], landmarks [n,10] or nil} as whole tensors.
-function detector:forward_batched(net, x)
+-- Runs net (by its plan when it has one) over the crops in chunks of self.batch and returns
+-- the outputs {cls [n,2], box [n,4], landmarks [n,10] or nil} as whole tensors.
+function detector:forward_batched(arch, x)
+  local net = self.plans[arch] or self[arch]
   local n = x:size(1)
   if n <= self.batch then
     local out = net:forward(x)
@@ -181,7 +190,7 @@ function detector:forward_batched(net, x)
   local cls, box, lm = T.empty(n, 2), T.empty(n, 4), nil
   for start = 1, n, self.batch do
     local len = math.min(self.batch, n - start + 1)
-    local out = net:forward(x:narrow(1, start, len))
+    local out = net:forward(x:narrow(1, start, len):contiguous())
     cls:narrow(1, start, len):copy_(out.cls)
     box:narrow(1, start, len):copy_(out.box)
     if out.landmarks then
@@ -201,14 +210,22 @@ local function as_image(img)
   return img
 end
 
--- Stage 1 for one image: PNet over the pyramid, NMS per scale, appended to c.
+-- Stage 1 for one image: PNet over the pyramid, NMS per scale, appended to c. With a plan
+-- the levels run at once, one per thread at a time (largest first).
 function detector:stage1(c, img, index)
   local h, w = img.height, img.width
-  for _, scale in ipairs(self:scales(h, w)) do
+  local scales, levels = self:scales(h, w), {}
+  for i, scale in ipairs(scales) do
     local hs, ws = math.ceil(h * scale), math.ceil(w * scale)
-    local x = self:buffer("pnet", 1, 3, hs, ws)
-    img:resize_to_tensor(ws, hs, {method = self.resize, out = x})
-    local out = self.pnet:forward(x)
+    levels[i] = self:buffer("pnet", 1, 3, hs, ws)
+    img:resize_to_tensor(ws, hs, {method = self.resize, out = levels[i]})
+  end
+  local outs = {}
+  if self.plans.pnet and #levels > 0 and #levels <= 64 then -- (up to 64 inputs a run)
+    outs = self.plans.pnet:forward_many(levels)
+  end
+  for i, scale in ipairs(scales) do
+    local out = outs[i] or self.pnet:forward(levels[i])
     local before = #c
     if c:add_pnet(out.cls, out.box, scale, self.thresholds[1], index) > 0 then
       c:nms(self.nms[1], "union", before + 1)
@@ -240,7 +257,7 @@ function detector:detect_batch(images)
   if #c > 0 then
     local x = self:buffer("rnet", #c, 3, 24, 24)
     c:crop(ims, 24, self.resize, x)
-    local out = self:forward_batched(self.rnet, x)
+    local out = self:forward_batched("rnet", x)
     c:set_outputs(out.cls, out.box)
     c:filter(self.thresholds[2])
     c:nms(self.nms[3], "union")
@@ -256,12 +273,12 @@ function detector:detect_batch(images)
     c:fix()
     local x = self:buffer("onet", #c, 3, 48, 48)
     c:crop(ims, 48, self.resize, x)
-    local out = self:forward_batched(self.onet, x)
+    local out = self:forward_batched("onet", x)
     local cls, reg, pts = out.cls, out.box, out.landmarks
     if self.flip_landmarks and pts then
       -- the net's outputs are reused buffers: keep this pass's before the next
       cls, reg, pts = cls:clone(), reg:clone(), pts:clone()
-      local mirrored = self:forward_batched(self.onet, core.detect.flip_width(x))
+      local mirrored = self:forward_batched("onet", core.detect.flip_width(x))
       pts = core.detect.mirror_average(pts, mirrored.landmarks)
     end
     c:set_outputs(cls, reg, pts)

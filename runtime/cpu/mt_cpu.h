@@ -45,6 +45,9 @@ void mt_cpu_scratch_release(void);
 mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                 const mt_tensor *prelu, const mt_tensor *y,
                                 const mt_conv2d_desc *d);
+mt_status mt_cpu_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                     const mt_tensor *prelu, const mt_tensor *y,
+                                     const mt_conv2d_desc *d, const mt_pool2d_desc *pd);
 mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
                                        const mt_tensor *dx, const mt_conv2d_desc *d);
 mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
@@ -61,7 +64,8 @@ mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt
                                 const mt_tensor *dx, const mt_tensor *da);
 mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
                                    const mt_pool2d_desc *d);
-mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
+mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                    const mt_tensor *dx,
                                     const mt_pool2d_desc *d);
 mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y);
 mt_status mt_cpu_softmax_backward(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx);
@@ -74,6 +78,25 @@ mt_status mt_cpu_adam_step(const mt_tensor *p, const mt_tensor *g, const mt_tens
                            const mt_tensor *v, const mt_adam_args *a);
 mt_status mt_cpu_sum_squares(const mt_tensor *t, double *out);
 mt_status mt_cpu_axpy(const mt_tensor *y, float alpha, const mt_tensor *x);
+
+/* ---- forward passes on contiguous arrays (mt_cpu_conv.c, mt_cpu_pool.c, mt_cpu_act.c) -------
+ * The same kernels as the tensor entries (kernel set included), for callers that hold raw
+ * arrays (mt_cpu_plan.c). Geometry types come from mt_cpu_conv.h. */
+struct mt_conv_geom;
+mt_status mt_cpu_conv_forward_raw(const struct mt_conv_geom *g, const float *x, const float *w,
+                                  const float *b, const float *prelu, float *y);
+/* conv + bias + PReLU + max pooling into y [n, cout, ph, pw] */
+mt_status mt_cpu_conv_pool_forward_raw(const struct mt_conv_geom *g, const mt_pool2d_desc *pd,
+                                       int64_t ph, int64_t pw, const float *x, const float *w,
+                                       const float *b, const float *prelu, float *y);
+mt_status mt_cpu_linear_forward_raw(int64_t n, int64_t in, int64_t out, const float *x,
+                                    const float *w, const float *b, const float *prelu,
+                                    float *y);
+/* planes of h x w into planes of ph x pw (one thread) */
+void mt_cpu_maxpool_forward_raw(const float *x, int64_t planes, int64_t h, int64_t w,
+                                const mt_pool2d_desc *pd, int64_t ph, int64_t pw, float *y);
+/* softmax over c channels of n samples of hw positions; y may be x (one thread) */
+void mt_cpu_softmax_forward_raw(const float *x, int64_t n, int64_t c, int64_t hw, float *y);
 
 /* ---- shared pieces of the layer kernels ------------------------------------------------------ */
 /* In-place bias + PReLU over rows: row r of `rows` rows of n values gets b[ch(r)] added and

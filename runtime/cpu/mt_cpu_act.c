@@ -37,7 +37,11 @@ typedef struct prelu_ctx {
     int64_t n, c, hw;
 } prelu_ctx;
 
-/* Planes are (sample, channel) pairs of hw values each. */
+/* Planes are (sample, channel) pairs of hw values each. Compiled for AVX-512, AVX2 and the
+ * baseline, picked at run time (these passes stream megabytes in training). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 static void prelu_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     prelu_ctx *k = (prelu_ctx *)vctx;
@@ -74,7 +78,8 @@ static inline v4f load4(const float *p) {
     return v;
 }
 
-static float negative_dot(const float *x, const float *dy, int64_t n) {
+static inline __attribute__((always_inline)) float negative_dot(const float *x, const float *dy,
+                                                                 int64_t n) {
     const v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
     v4f acc[4] = {zero, zero, zero, zero};
     int64_t i = 0;
@@ -91,6 +96,9 @@ static float negative_dot(const float *x, const float *dy, int64_t n) {
 }
 
 /* Samples [begin, end): dx for all their planes, slope sums into this thread's partials. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 static void prelu_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     prelu_ctx *k = (prelu_ctx *)vctx;
     double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
@@ -144,12 +152,72 @@ typedef struct softmax_ctx {
     int64_t c, hw;
 } softmax_ctx;
 
+/* e^x for x <= 0 (a softmax's shifted logits), within about 1 ulp of expf: Cody-Waite
+ * reduction x = n ln2 + r, |r| <= ln2/2, Cephes' expf polynomial for e^r, then 2^n through
+ * the exponent bits. Plain arithmetic, so the loops around it vectorise (a call to expf per
+ * element made the PNet heads' softmax cost as much as their convolutions). Inlined into each
+ * target clone of its caller (a shared copy would be the baseline build, floorf a call). */
+static inline __attribute__((always_inline)) float exp_neg(float x) {
+    if (!(x > -87.0f)) x = -87.0f; /* below: e^x under FLT_MIN; the sum keeps its largest term */
+    const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    int32_t bits;
+    memcpy(&bits, &p, sizeof bits);
+    bits += (int32_t)n * (1 << 23);
+    memcpy(&p, &bits, sizeof p);
+    return p;
+}
+
+#define SOFTMAX_BLOCK 64
+#define SOFTMAX_BLOCK_CHANNELS 16
+
+/* Softmax of the positions [p0, p0 + nb) of one sample (nb <= SOFTMAX_BLOCK, c <=
+ * SOFTMAX_BLOCK_CHANNELS) through a local copy, each loop running along the positions (the
+ * copy also lets y be x). Sums over the channels in their order, as the per-position loop. */
+#define SOFTMAX_INLINE static inline __attribute__((always_inline))
+SOFTMAX_INLINE void softmax_block(const float *x, float *y, int64_t c, int64_t hw, int64_t p0,
+                                  int nb) {
+    float v[SOFTMAX_BLOCK_CHANNELS][SOFTMAX_BLOCK], m[SOFTMAX_BLOCK], sum[SOFTMAX_BLOCK];
+    for (int64_t ch = 0; ch < c; ch++) memcpy(v[ch], x + ch * hw + p0, sizeof(float) * (size_t)nb);
+    for (int q = 0; q < nb; q++) m[q] = v[0][q], sum[q] = 0.0f;
+    for (int64_t ch = 1; ch < c; ch++)
+        for (int q = 0; q < nb; q++) m[q] = v[ch][q] > m[q] ? v[ch][q] : m[q];
+    for (int64_t ch = 0; ch < c; ch++)
+        for (int q = 0; q < nb; q++) {
+            v[ch][q] = exp_neg(v[ch][q] - m[q]);
+            sum[q] += v[ch][q];
+        }
+    for (int q = 0; q < nb; q++) sum[q] = 1.0f / sum[q];
+    for (int64_t ch = 0; ch < c; ch++) {
+        float *yc = y + ch * hw + p0;
+        for (int q = 0; q < nb; q++) yc[q] = v[ch][q] * sum[q];
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 static void softmax_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     softmax_ctx *k = (softmax_ctx *)vctx;
     for (int64_t s = begin; s < end; s++) {
         const float *x = k->x + s * k->c * k->hw;
         float *y = k->out + s * k->c * k->hw;
+        if (k->hw >= 16 && k->c <= SOFTMAX_BLOCK_CHANNELS) {
+            for (int64_t p0 = 0; p0 < k->hw; p0 += SOFTMAX_BLOCK) {
+                const int nb = (int)(k->hw - p0 < SOFTMAX_BLOCK ? k->hw - p0 : SOFTMAX_BLOCK);
+                softmax_block(x, y, k->c, k->hw, p0, nb);
+            }
+            continue;
+        }
         for (int64_t p = 0; p < k->hw; p++) {
             float m = x[p];
             for (int64_t c = 1; c < k->c; c++) m = fmaxf(m, x[c * k->hw + p]);
@@ -163,6 +231,11 @@ static void softmax_fwd_range(void *vctx, int64_t begin, int64_t end, int thread
             for (int64_t c = 0; c < k->c; c++) y[c * k->hw + p] *= inv;
         }
     }
+}
+
+void mt_cpu_softmax_forward_raw(const float *x, int64_t n, int64_t c, int64_t hw, float *y) {
+    softmax_ctx k = {.x = x, .out = y, .c = c, .hw = hw};
+    softmax_fwd_range(&k, 0, n, 0);
 }
 
 mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y) {

@@ -35,6 +35,7 @@ static const mt_backend cpu_backend = {
     .reduce_all = mt_cpu_reduce_all,
     .reduce_dim = mt_cpu_reduce_dim,
     .conv2d_forward = mt_cpu_conv2d_forward,
+    .conv2d_pool_forward = mt_cpu_conv2d_pool_forward,
     .conv2d_backward_input = mt_cpu_conv2d_backward_input,
     .conv2d_backward_params = mt_cpu_conv2d_backward_params,
     .linear_forward = mt_cpu_linear_forward,

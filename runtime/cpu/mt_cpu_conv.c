@@ -1,27 +1,66 @@
 /* mt_cpu_conv.c - the CPU backend's convolution and fully connected entries: pick the kernel
- * set (mt_cpu_kernels.c) and run it. */
+ * set (mt_cpu_kernels.c) and run it. The _raw forward entries take contiguous arrays (the
+ * tensor entries and mt_cpu_plan.c use them). */
 #include "mt_cpu_conv.h"
 
+#include "mt_cpu_engine.h"
 #include "mt_cpu_fast.h"
 
+#include "../mt_alloc.h"
+
 static const float *opt_data(const mt_tensor *t) { return t ? mt_tensor_data(t) : NULL; }
+
+mt_status mt_cpu_conv_forward_raw(const mt_conv_geom *g, const float *x, const float *w,
+                                  const float *b, const float *prelu, float *y) {
+    switch (mt_cpu_kernel_set_current()) {
+    case MT_KERNELS_REF:
+        mt_conv_ref_forward(g, x, w, b, prelu, y);
+        return MT_OK;
+    case MT_KERNELS_BLAS:
+        return mt_conv_blas_forward(g, x, w, b, prelu, y);
+    default:
+        return mt_conv_fast_forward(g, x, w, b, prelu, y);
+    }
+}
 
 mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                 const mt_tensor *prelu, const mt_tensor *y,
                                 const mt_conv2d_desc *d) {
     mt_conv_geom g;
     mt_conv_geom_of(&g, x, w, y->shape, d);
-    const float *px = mt_tensor_data(x), *pw = mt_tensor_data(w);
-    float *py = mt_tensor_data(y);
-    switch (mt_cpu_kernel_set_current()) {
-    case MT_KERNELS_REF:
-        mt_conv_ref_forward(&g, px, pw, opt_data(b), opt_data(prelu), py);
-        return MT_OK;
-    case MT_KERNELS_BLAS:
-        return mt_conv_blas_forward(&g, px, pw, opt_data(b), opt_data(prelu), py);
-    default:
-        return mt_conv_fast_forward(&g, px, pw, opt_data(b), opt_data(prelu), py);
-    }
+    return mt_cpu_conv_forward_raw(&g, mt_tensor_data(x), mt_tensor_data(w), opt_data(b),
+                                   opt_data(prelu), mt_tensor_data(y));
+}
+
+mt_status mt_cpu_conv_pool_forward_raw(const mt_conv_geom *g, const mt_pool2d_desc *pd,
+                                       int64_t ph, int64_t pw, const float *x, const float *w,
+                                       const float *b, const float *prelu, float *y) {
+    const mt_cpu_kernel_set set = mt_cpu_kernel_set_current();
+    if (set != MT_KERNELS_REF && set != MT_KERNELS_BLAS && mt_conv_pool_fusable(g))
+        return mt_conv_fast_pool_forward(g, pd, ph, pw, x, w, b, prelu, y);
+    /* the separate passes (kernel sets without a fused path, geometries it does not take):
+     * the convolution into a temporary block, then the pooling */
+    const size_t nbytes = sizeof(float) * (size_t)(g->n * g->cout * g->oh * g->ow);
+    float *t = (float *)mt_host_alloc(nbytes, "conv2d_pool");
+    if (!t) return MT_ERR_OOM;
+    mt_status st = mt_cpu_conv_forward_raw(g, x, w, b, prelu, t);
+    if (st == MT_OK)
+        mt_cpu_maxpool_forward_raw(t, g->n * g->cout, g->oh, g->ow, pd, ph, pw, y);
+    mt_host_free(t, nbytes);
+    return st;
+}
+
+mt_status mt_cpu_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                     const mt_tensor *prelu, const mt_tensor *y,
+                                     const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
+    mt_conv_geom g;
+    int64_t cshape[4] = {x->shape[0], w->shape[0],
+                         mt_conv2d_out_size(x->shape[2], (int)w->shape[2], d->stride_h, d->pad_h),
+                         mt_conv2d_out_size(x->shape[3], (int)w->shape[3], d->stride_w, d->pad_w)};
+    mt_conv_geom_of(&g, x, w, cshape, d);
+    return mt_cpu_conv_pool_forward_raw(&g, pd, y->shape[2], y->shape[3], mt_tensor_data(x),
+                                        mt_tensor_data(w), opt_data(b), opt_data(prelu),
+                                        mt_tensor_data(y));
 }
 
 mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
@@ -59,20 +98,25 @@ mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
     }
 }
 
-mt_status mt_cpu_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                const mt_tensor *prelu, const mt_tensor *y) {
-    int64_t n = x->shape[0], in = w->shape[1], out = w->shape[0];
-    const float *px = mt_tensor_data(x), *pw = mt_tensor_data(w);
-    float *py = mt_tensor_data(y);
+mt_status mt_cpu_linear_forward_raw(int64_t n, int64_t in, int64_t out, const float *x,
+                                    const float *w, const float *b, const float *prelu,
+                                    float *y) {
     switch (mt_cpu_kernel_set_current()) {
     case MT_KERNELS_REF:
-        mt_linear_ref_forward(n, in, out, px, pw, opt_data(b), opt_data(prelu), py);
+        mt_linear_ref_forward(n, in, out, x, w, b, prelu, y);
         return MT_OK;
     case MT_KERNELS_BLAS:
-        return mt_linear_blas_forward(n, in, out, px, pw, opt_data(b), opt_data(prelu), py);
+        return mt_linear_blas_forward(n, in, out, x, w, b, prelu, y);
     default:
-        return mt_linear_fast_forward(n, in, out, px, pw, opt_data(b), opt_data(prelu), py);
+        return mt_linear_fast_forward(n, in, out, x, w, b, prelu, y);
     }
+}
+
+mt_status mt_cpu_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                                const mt_tensor *prelu, const mt_tensor *y) {
+    return mt_cpu_linear_forward_raw(x->shape[0], w->shape[1], w->shape[0], mt_tensor_data(x),
+                                     mt_tensor_data(w), opt_data(b), opt_data(prelu),
+                                     mt_tensor_data(y));
 }
 
 mt_status mt_cpu_linear_backward_input(const mt_tensor *dy, const mt_tensor *w,

@@ -20,6 +20,12 @@ mt_status mt_conv_fast_forward(const mt_conv_geom *g, const float *x, const floa
     return engine()->conv_forward(g, x, w, b, prelu, y);
 }
 
+mt_status mt_conv_fast_pool_forward(const mt_conv_geom *g, const mt_pool2d_desc *pd, int64_t ph,
+                                   int64_t pw, const float *x, const float *w, const float *b,
+                                   const float *prelu, float *y) {
+    return engine()->conv_pool_forward(g, pd, ph, pw, x, w, b, prelu, y);
+}
+
 mt_status mt_conv_fast_backward_input(const mt_conv_geom *g, const float *dy, const float *w,
                                       float *dx) {
     return engine()->conv_backward_input(g, dy, w, dx);

@@ -67,7 +67,18 @@ typedef struct mt_engine {
                                        const float *w, float *dx);
     mt_status (*linear_backward_params)(int64_t n, int64_t in, int64_t out, const float *x,
                                         const float *dy, float *dw, float *db);
+    /* conv + bias + PReLU + max pooling (pooled output [n, cout, ph, pw]) in one pass, for
+     * geometries where mt_conv_pool_fusable holds (mt_cpu_engine_block.h) */
+    mt_status (*conv_pool_forward)(const mt_conv_geom *g, const mt_pool2d_desc *pd, int64_t ph,
+                                   int64_t pw, const float *x, const float *w, const float *b,
+                                   const float *prelu, float *y);
 } mt_engine;
+
+/* Whether conv_pool_forward takes geometry g: stride 1, no padding, and output rows that cover
+ * at least 3/4 of the input width (the rest of the width is computed and dropped). */
+static inline int mt_conv_pool_fusable(const mt_conv_geom *g) {
+    return g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && 4 * g->ow >= 3 * g->w;
+}
 
 /* The engines; the AVX ones return NULL when the compiler could not build them. */
 const mt_engine *mt_engine_generic(void);

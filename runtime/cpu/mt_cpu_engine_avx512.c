@@ -178,7 +178,8 @@ INLINE void bias_prelu_run(float *d, const float *s, int64_t n, float bias, floa
  * full panel; 1: one source, masked; 2: two sources (the panel spans two samples). */
 INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, const float *s0,
                        const float *s1, __mmask16 m00, __mmask16 m01, __mmask16 m10,
-                       __mmask16 m11, const int64_t *off, float *tile, const wide_out *o) {
+                       __mmask16 m11, const int64_t *off, float *tile, const wide_out *o,
+                       const mt_tile_out *to) {
     __m512 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -204,12 +205,21 @@ INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, 
         }
         a += MR;
     }
-    if (!o) {
+    if (tile) {
 #pragma GCC unroll 14
         for (int i = 0; i < MR; i++) {
             _mm512_store_ps(tile + i * 32, c0[i]);
             _mm512_store_ps(tile + i * 32 + 16, c1[i]);
         }
+        return;
+    }
+    if (to) {
+        /* rows of the destination, as the broadcast tile stores them */
+        const __mmask16 k0 = first_lanes(to->nvalid);
+        const __mmask16 k1 = to->nvalid > 16 ? first_lanes(to->nvalid - 16) : (__mmask16)0;
+        const __m512 zv = _mm512_setzero_ps();
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) store_row(to, i, c0[i], c1[i], k0, k1, zv, zv, zv, zv);
         return;
     }
     /* straight into the output: bias, PReLU, then each run's lanes compressed and stored */
@@ -246,27 +256,28 @@ INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, 
 
 #define TILEW_MODE(mode)                                                                           \
     switch (mr) {                                                                                  \
-    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 7: tilew_body(7, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 8: tilew_body(8, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 9: tilew_body(9, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;           \
-    case 10: tilew_body(10, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 11: tilew_body(11, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 12: tilew_body(12, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 13: tilew_body(13, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
-    case 14: tilew_body(14, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o); break;         \
+    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 7: tilew_body(7, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 8: tilew_body(8, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 9: tilew_body(9, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
+    case 10: tilew_body(10, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 11: tilew_body(11, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 12: tilew_body(12, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 13: tilew_body(13, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
+    case 14: tilew_body(14, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
     default: break;                                                                                \
     }
 
-/* tile != NULL: the plain tile; o != NULL: stored into the output runs. */
+/* tile != NULL: the plain tile; o != NULL: stored into the output runs; to != NULL: stored
+ * into rows as o says (bias, PReLU). */
 static void tile_wide_any(int mr, int64_t k, const float *a, const float *src0,
                           const float *src1, int split, int nv, const int64_t *off, float *tile,
-                          const wide_out *o) {
+                          const wide_out *o, const mt_tile_out *to) {
     const uint32_t own = split >= 32 ? 0xFFFFFFFFu : ((1u << split) - 1u);
     const uint32_t all = nv >= 32 ? 0xFFFFFFFFu : ((1u << nv) - 1u);
     const uint32_t other = all & ~own;
@@ -284,13 +295,19 @@ static void tile_wide_any(int mr, int64_t k, const float *a, const float *src0,
 static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
                              const float *src1, int split, int nv, const int64_t *off,
                              float *tile) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, tile, NULL);
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, tile, NULL, NULL);
 }
 
 static void engine_tile_wide_store(int mr, int64_t k, const float *a, const float *src0,
                                    const float *src1, int split, int nv, const int64_t *off,
                                    const wide_out *o) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o);
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o, NULL);
+}
+
+static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
+                                  const float *src1, int split, int nv, const int64_t *off,
+                                  const mt_tile_out *o) {
+    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, NULL, o);
 }
 
 INLINE void dotw_body(const int MR, const int NR, int64_t ns, int64_t nvec, __mmask16 tail,
@@ -371,7 +388,7 @@ static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *co
          * masked off entirely */
         for (int v = 0; v < 2; v++)
             for (int i = np[v]; i < 2; i++) {
-                pp[v][i] = pp[v][0];
+                pp[v][i] = np[v] ? pp[v][0] : src[0]; /* any valid address: nothing is read */
                 pm[v][i] = 0;
             }
         const float *p00 = pp[0][0], *p01 = pp[0][1], *p10 = pp[1][0], *p11 = pp[1][1];
@@ -409,6 +426,166 @@ INLINE float sum_run(const float *s, int64_t n) {
     }
     for (; i < n; i += 16) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(first_lanes(n - i), s + i));
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
+ * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
+ * windows of pkw (2 or 3) clipped at column ow; y[k*ys + px] for px < nout. The window maxima
+ * of 16 outputs are formed in registers (vertical maximum of 32 + 1 columns, then even/odd
+ * lanes picked by permutes; clipped columns masked off): a pass through memory would stall
+ * on store forwarding. One call per band and channel: the masks of a column chunk serve all
+ * its rows. Reads up to ENGINE_POOL_SLACK floats past the last window. */
+#define ENGINE_POOL_SLACK 48
+INLINE __m512 pool_window_rows(const float *b, int64_t w, int nrows, __m512 *v1, __m512 *v2) {
+    __m512 v0 = _mm512_loadu_ps(b);
+    *v1 = _mm512_loadu_ps(b + 16);
+    *v2 = _mm512_maskz_loadu_ps(1, b + 32);
+    for (int r = 1; r < nrows; r++) {
+        const float *br = b + r * w;
+        v0 = _mm512_max_ps(_mm512_loadu_ps(br), v0);
+        *v1 = _mm512_max_ps(_mm512_loadu_ps(br + 16), *v1);
+        *v2 = _mm512_max_ps(_mm512_maskz_loadu_ps(1, br + 32), *v2);
+    }
+    return v0;
+}
+
+static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
+                         int last_rows, int pkw, int64_t nout, int64_t ow) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                                           16);
+    for (int64_t px = 0; px < nout; px += 16) {
+        /* lanes whose window's second (third) column lies inside the row */
+        const int64_t left = ow - 2 * px;
+        const __mmask16 k1 = left > 1 ? first_lanes(left / 2) : 0;
+        const __mmask16 k2 = left > 2 ? first_lanes((left - 1) / 2) : 0;
+        const __mmask16 ks = first_lanes(nout - px);
+        for (int64_t k = 0; k < npy; k++) {
+            const int nrows = k == npy - 1 ? last_rows : pkh;
+            __m512 v1, v2;
+            const __m512 v0 = pool_window_rows(s + 2 * k * w + 2 * px, w, nrows, &v1, &v2);
+            const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
+            __m512 m = _mm512_mask_max_ps(e, k1, _mm512_permutex2var_ps(v0, odd, v1), e);
+            if (pkw == 3) m = _mm512_mask_max_ps(m, k2, _mm512_permutex2var_ps(e, next, v2), m);
+            _mm512_mask_storeu_ps(y + k * ys + px, ks, m);
+        }
+    }
+}
+
+/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
+
+typedef float wvec __attribute__((vector_size(64)));
+
+INLINE __mmask16 lanes_upto(int64_t n) { return n <= 0 ? (__mmask16)0 : first_lanes(n); }
+
+/* How the lanes of a run of tiles map to the input and output rows. One tile row: lane t is
+ * tile t (up to 16 tiles, columns 2t .. 2t + 3 read from up to 34 columns). Several tile
+ * rows (maps at most 16 wide: RNet conv2, ONet conv3): lane r*len + t is tile t of tile
+ * row r; each input row is one vector and permutes gather the lanes of two rows at a time. */
+typedef struct wino_rows {
+    int nrows, len;
+    __mmask16 m0, m1, m2;   /* loads of one row: columns 0-15, 16-31, 32-33 */
+    __mmask16 upper;        /* lanes of tile rows 2 and 3 */
+    __m512i idx[4];         /* column j of tile rows 0-1 (from rows 0, 1) or 2-3 (2, 3) */
+    __m512i out[4];         /* output row of tile row r: (a, b) pairs of its lanes */
+} wino_rows;
+
+/* Tile rows one vector takes for maps of ntx tiles a row, w input columns. */
+static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+    if (w > 16) return 1;
+    int r = (int)(16 / ntx);
+    return r > 4 ? 4 : r < 1 ? 1 : r;
+}
+
+/* ncols: input columns readable from the first tile's first column. */
+static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
+    L->nrows = nrows;
+    L->len = len;
+    L->m0 = lanes_upto(ncols);
+    L->m1 = lanes_upto(ncols - 16);
+    L->m2 = lanes_upto(ncols - 32) & 3;
+    if (nrows == 1) return;
+    int32_t idx[4][16], out[4][16];
+    L->upper = 0;
+    for (int l = 0; l < 16; l++) {
+        const int r = l / len < nrows ? l / len : 0, t = l % len;
+        if (l / len >= 2 && l / len < nrows) L->upper |= (__mmask16)(1u << l);
+        for (int j = 0; j < 4; j++) idx[j][l] = (r & 1) * 16 + 2 * t + j;
+    }
+    for (int r = 0; r < 4; r++)
+        for (int l = 0; l < 16; l++) {
+            const int t = (l / 2) % len; /* pairs past the row are not stored */
+            out[r][l] = (l % 2) * 16 + r * len + t;
+        }
+    for (int j = 0; j < 4; j++) L->idx[j] = _mm512_loadu_si512(idx[j]);
+    for (int r = 0; r < 4; r++) L->out[r] = _mm512_loadu_si512(out[r]);
+}
+
+/* d_j[lane of tile (r, t)] = p[r][2t + j] (0 for p[r] == NULL and unreadable columns). */
+INLINE void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
+    if (L->nrows == 1) {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                               26, 28, 30);
+        const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                               15, 16);
+        const __m512i next2 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                                15, 17);
+        const float *q = p[0];
+        const __mmask16 on = q ? 0xFFFF : 0;
+        if (!q) q = (const float *)L; /* any address: nothing is read */
+        const __m512 v0 = _mm512_maskz_loadu_ps(L->m0 & on, q);
+        const __m512 v1 = _mm512_maskz_loadu_ps(L->m1 & on, q + 16);
+        const __m512 v2 = _mm512_maskz_loadu_ps(L->m2 & on, q + 32);
+        const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
+        const __m512 o = _mm512_permutex2var_ps(v0, odd, v1);
+        d[0] = e;
+        d[1] = o;
+        d[2] = _mm512_permutex2var_ps(e, next, v2);
+        d[3] = _mm512_permutex2var_ps(o, next2, v2);
+        return;
+    }
+    __m512 v[4];
+    for (int r = 0; r < 4; r++)
+        v[r] = r < L->nrows && p[r] ? _mm512_maskz_loadu_ps(L->m0, p[r]) : _mm512_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+        __m512 a = _mm512_permutex2var_ps(v[0], L->idx[j], v[1]);
+        if (L->nrows > 2)
+            a = _mm512_mask_blend_ps(L->upper, a, _mm512_permutex2var_ps(v[2], L->idx[j], v[3]));
+        d[j] = a;
+    }
+}
+
+/* d[0 .. n) = the first n lanes of v. */
+INLINE void wino_store_n(float *d, const wvec *v, int n) {
+    _mm512_mask_storeu_ps(d, lanes_upto(n), *v);
+}
+
+INLINE void wino_prelu(wvec *v, float slope) {
+    const __m512 x = *v;
+    *v = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
+                            _mm512_set1_ps(slope));
+}
+
+/* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
+ * b[lane (r, t)], the first n values. */
+INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,
+                       int n) {
+    const __m512 a = *pa, b = *pb;
+    if (L->nrows == 1) {
+        if (!out[0]) return;
+        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                             23);
+        const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+        _mm512_mask_storeu_ps(out[0], lanes_upto(n), _mm512_permutex2var_ps(a, lo, b));
+        _mm512_mask_storeu_ps(out[0] + 16, lanes_upto(n - 16), _mm512_permutex2var_ps(a, hi, b));
+        return;
+    }
+    const __mmask16 k = lanes_upto(n);
+    for (int r = 0; r < L->nrows; r++)
+        if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(a, L->out[r], b));
 }
 
 #define ENGINE_SLACK 16

@@ -36,6 +36,15 @@
  *                         const int *j0, const int *len, int ns);
  *       an im2col panel: row kk has, at columns [j0[s], j0[s] + len[s]), the values at
  *       src[s] + off[kk]; zero elsewhere. Returns 0 when it cannot (the caller then copies)
+ *   static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
+ *                                     const float *src1, int split, int nv,
+ *                                     const int64_t *off, const mt_tile_out *o);
+ *       the tile of engine_tile_wide, stored as o says (rows ldc apart, bias, PReLU)
+ *   static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy,
+ *                            int pkh, int last_rows, int pkw, int64_t nout, int64_t ow);
+ *       stride-2 max pooling of npy pooled rows: y[k*ys + px] = max of s[r*w + c] over rows
+ *       2k <= r < 2k + pkh (last_rows for the last k) and 2 px <= c < min(2 px + pkw, ow),
+ *       pkw 2 or 3, px < nout; may read ENGINE_POOL_SLACK floats past the last window
  *   static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail,
  *                               const float *a, int64_t lda, int64_t astride,
  *                               const float *const *brow, int64_t bstride, float *c,
@@ -617,10 +626,17 @@ static int conv_is_linear(const mt_conv_geom *g) {
     return g->oh == 1 && g->ow == 1 && g->ph == 0 && g->pw == 0 && g->kh == g->h && g->kw == g->w;
 }
 
+/* mt_cpu_engine_block.h: the banded driver (conv + pooling, Winograd) */
+static int wino_ok(const mt_conv_geom *g);
+static mt_status block_forward(const mt_conv_geom *g, const mt_pool2d_desc *pd, int64_t ph,
+                               int64_t pw, const float *x, const float *w, const float *b,
+                               const float *prelu, float *y);
+
 static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, const float *w,
                                      const float *b, const float *prelu, float *y) {
     if (conv_is_linear(g))
         return engine_linear_forward(g->n, g->cin * g->h * g->w, g->cout, x, w, b, prelu, y);
+    if (wino_ok(g)) return block_forward(g, NULL, g->oh, g->ow, x, w, b, prelu, y);
     mblocks mb;
     MT_TRY(plan_rows(&mb, g->cout));
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
@@ -628,8 +644,9 @@ static mt_status engine_conv_forward(const mt_conv_geom *g, const float *x, cons
     if (!apack) return MT_ERR_OOM;
     pack_all_rows(w, k, 1, &mb, k, apack);
     /* forward: with few taps (the Cin = 3 first layers) the im2col panel, packed once for all
-     * row blocks, beats reading the input once per block (measured on Zen 5) */
-    if (wide_ok(g) && k >= 64) {
+     * row blocks, beats reading the input once per block (measured on Zen 5); a 1x1 kernel's
+     * panel would be a plain copy of the input (PNet's heads), so those read it in place */
+    if (wide_ok(g) && (k >= 64 || g->kh * g->kw == 1)) {
         wide_job wj = {.x = x, .apack = apack, .bias = b, .prelu = prelu, .y = y, .mb = &mb};
         MT_TRY(wide_prepare(&wj, g));
         const int64_t panels = (g->n * wj.q + ENGINE_NR - 1) / ENGINE_NR;
@@ -920,4 +937,7 @@ static mt_status engine_linear_backward_params(int64_t n, int64_t in, int64_t ou
         .linear_forward = engine_linear_forward,                                                   \
         .linear_backward_input = engine_linear_backward_input,                                     \
         .linear_backward_params = engine_linear_backward_params,                                   \
+        .conv_pool_forward = engine_conv_pool_forward,                                             \
     }
+
+#include "mt_cpu_engine_block.h"

@@ -1,5 +1,5 @@
 /* mt_cpu_fast.h - the convolution and fully connected layers on the project's GEMM engine
- * (mt_cpu_gemm.h), used by the kernel sets "generic", "avx2" and "avx512". */
+ * (mt_cpu_engine.h), used by the kernel sets "generic", "avx2" and "avx512". */
 #ifndef MT_CPU_FAST_H
 #define MT_CPU_FAST_H
 
@@ -7,6 +7,9 @@
 
 mt_status mt_conv_fast_forward(const mt_conv_geom *g, const float *x, const float *w,
                                const float *b, const float *prelu, float *y);
+mt_status mt_conv_fast_pool_forward(const mt_conv_geom *g, const mt_pool2d_desc *pd, int64_t ph,
+                                   int64_t pw, const float *x, const float *w, const float *b,
+                                   const float *prelu, float *y);
 mt_status mt_conv_fast_backward_input(const mt_conv_geom *g, const float *dy, const float *w,
                                       float *dx);
 mt_status mt_conv_fast_backward_params(const mt_conv_geom *g, const float *x, const float *dy,

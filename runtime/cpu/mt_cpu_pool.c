@@ -56,6 +56,9 @@ static inline float max2(float a, float b) { return b > a ? b : a; }
 /* Rows up to this width take the separable forward path (a row of maxima on the stack). */
 #define POOL_ROW_MAX 2048
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     pool_ctx *k = (pool_ctx *)vctx;
@@ -87,6 +90,25 @@ static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     }
 }
 
+/* Offset of the first element of (oy, ox)'s clipped window equal to m, its maximum from the
+ * forward pass: scanned last to first with selects, so that the first match wins. Unlike
+ * the search for the maximum, no step waits for the one before (no compare chain, no
+ * branch that mispredicts on every other window); the first element when none matches (a
+ * NaN maximum: the scalar search keeps the first element too). */
+static inline int64_t window_match(const float *x, const pool_ctx *k, int64_t oy, int64_t ox,
+                                   float m) {
+    const int64_t y0 = oy * k->sh, x0 = ox * k->sw;
+    const int64_t y1 = y0 + k->kh < k->h ? y0 + k->kh : k->h;
+    const int64_t x1 = x0 + k->kw < k->w ? x0 + k->kw : k->w;
+    int64_t best = y0 * k->w + x0;
+    for (int64_t yy = y1 - 1; yy >= y0; yy--)
+        for (int64_t xx = x1 - 1; xx >= x0; xx--) {
+            const int64_t at = yy * k->w + xx;
+            best = x[at] == m ? at : best;
+        }
+    return best;
+}
+
 static void pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     pool_ctx *k = (pool_ctx *)vctx;
@@ -95,6 +117,13 @@ static void pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
         const float *dy = k->dy + p * k->oh * k->ow;
         float *dx = k->dx + p * k->h * k->w;
         memset(dx, 0, sizeof(float) * (size_t)(k->h * k->w));
+        if (k->y) {
+            const float *y = k->y + p * k->oh * k->ow;
+            for (int64_t oy = 0; oy < k->oh; oy++)
+                for (int64_t ox = 0; ox < k->ow; ox++)
+                    dx[window_match(x, k, oy, ox, y[oy * k->ow + ox])] += dy[oy * k->ow + ox];
+            continue;
+        }
         for (int64_t oy = 0; oy < k->oh; oy++)
             for (int64_t ox = 0; ox < k->ow; ox++) {
                 float v;
@@ -118,9 +147,17 @@ mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
     return MT_OK;
 }
 
-mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *dx,
-                                    const mt_pool2d_desc *d) {
+void mt_cpu_maxpool_forward_raw(const float *x, int64_t planes, int64_t h, int64_t w,
+                                const mt_pool2d_desc *pd, int64_t ph, int64_t pw, float *y) {
+    pool_ctx k = {.x = x, .y = y, .h = h, .w = w, .oh = ph, .ow = pw, .kh = pd->kernel_h,
+                  .kw = pd->kernel_w, .sh = pd->stride_h, .sw = pd->stride_w};
+    pool_fwd_range(&k, 0, planes, 0);
+}
+
+mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
+                                    const mt_tensor *dx, const mt_pool2d_desc *d) {
     pool_ctx k = make_ctx(x, dy->shape[2], dy->shape[3], d);
+    k.y = y ? mt_tensor_data(y) : NULL; /* read only here */
     k.dy = mt_tensor_data(dy);
     k.dx = mt_tensor_data(dx);
     int64_t planes = x->shape[0] * x->shape[1];

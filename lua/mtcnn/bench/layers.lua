@@ -6,8 +6,9 @@
 --   mtcnn scripts/bench.lua layers [--threads N] [--set train|detect|all] [--json]
 --
 -- train: batch 384 at the training sizes (12, 24, 48). detect: the detector's shapes, with
--- the fused bias + PReLU forward: PNet on the first pyramid level of a 640x480 image at
--- minimum face 20 (1x3x288x384), RNet on 350 crops, ONet on 45 crops.
+-- the fused bias + PReLU (+ max pooling where the net pools) forward: PNet on the first
+-- pyramid level of a 640x480 image at minimum face 20 (1x3x288x384), RNet on 350 crops, ONet
+-- on 45 crops. GFLOP/s count the convolution's FLOPs only.
 
 local mtcnn = require "mtcnn"
 local bench = require "mtcnn.bench"
@@ -42,17 +43,19 @@ local TRAIN = {
   {"onet", "fc1", "fc", 384, 128, 3, 3, 256},
 }
 
+-- detect rows may end with {pool kernel, pool stride}: the pooled layers run as the fused
+-- conv + PReLU + max pooling pass the detector uses
 local DETECT = {
-  {"pnet", "conv1", "conv", 1, 3, 288, 384, 10, 3},
+  {"pnet", "conv1", "conv", 1, 3, 288, 384, 10, 3, {2, 2}},
   {"pnet", "conv2", "conv", 1, 10, 143, 191, 16, 3},
   {"pnet", "conv3", "conv", 1, 16, 141, 189, 32, 3},
-  {"rnet", "conv1", "conv", 350, 3, 24, 24, 28, 3},
-  {"rnet", "conv2", "conv", 350, 28, 11, 11, 48, 3},
+  {"rnet", "conv1", "conv", 350, 3, 24, 24, 28, 3, {3, 2}},
+  {"rnet", "conv2", "conv", 350, 28, 11, 11, 48, 3, {3, 2}},
   {"rnet", "conv3", "conv", 350, 48, 4, 4, 64, 2},
   {"rnet", "fc1", "fc", 350, 64, 3, 3, 128},
-  {"onet", "conv1", "conv", 45, 3, 48, 48, 32, 3},
-  {"onet", "conv2", "conv", 45, 32, 23, 23, 64, 3},
-  {"onet", "conv3", "conv", 45, 64, 10, 10, 64, 3},
+  {"onet", "conv1", "conv", 45, 3, 48, 48, 32, 3, {3, 2}},
+  {"onet", "conv2", "conv", 45, 32, 23, 23, 64, 3, {3, 2}},
+  {"onet", "conv3", "conv", 45, 64, 10, 10, 64, 3, {2, 2}},
   {"onet", "conv4", "conv", 45, 64, 4, 4, 128, 2},
   {"onet", "fc1", "fc", 45, 128, 3, 3, 256},
 }
@@ -63,7 +66,7 @@ local function measure(fn, reps)
 end
 
 local function run_case(c, set, reps, report)
-  local net, layer, kind, n, cin, h, w, cout, k = table.unpack(c)
+  local net, layer, kind, n, cin, h, w, cout, k, pool = table.unpack(c)
   local g = T.generator(1)
   local x = T.randn(n, cin, h, w, g)
   local y, dx = T.empty(0), T.empty(0)
@@ -75,7 +78,12 @@ local function run_case(c, set, reps, report)
     local oh, ow = h - k + 1, w - k + 1
     local flops = 2 * n * cout * oh * ow * cin * k * k
     local dy = T.randn(n, cout, oh, ow, g)
-    if set == "detect" then
+    if set == "detect" and pool then
+      local pk, ps = pool[1], pool[2]
+      passes = {{"forward+prelu+pool", flops, function()
+        C.conv2d_pool_forward(x, wt, b, y, 1, 1, 0, 0, a, pk, pk, ps, ps)
+      end}}
+    elseif set == "detect" then
       passes = {{"forward+prelu", flops, function() C.conv2d_forward(x, wt, b, y, 1, 1, 0, 0, a) end}}
     else
       passes = {

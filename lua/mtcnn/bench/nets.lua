@@ -2,6 +2,8 @@
 -- detector runs (ms, best of --reps, and GFLOP/s): PNet over the image pyramid of a 640x480
 -- picture at minimum face 20 (factor 0.709: 10 levels from 288x384 down to 14x18, batch 1),
 -- RNet on 350 24x24 crops, ONet on 45 48x48 crops (the cascade of anchors.md's timing image).
+-- Each net runs twice: "plan" (nn.plan: driven from C, one part of the batch or one pyramid
+-- level per thread, as the detector runs it) and "modules" (net:forward, layer by layer).
 --
 --   mtcnn scripts/bench.lua nets [--threads N] [--json]
 
@@ -61,9 +63,10 @@ function M.run(args, report)
   if args.threads > 0 then sys.set_threads(args.threads) end
   if args.kernels ~= "" then nn.set_kernels(args.kernels) end
   local g = T.generator(1)
-  local function row(name, shape, flops, r)
+  local function row(name, how, shape, flops, r)
     report{
-      bench = "nets", net = name, shape = shape, threads = sys.threads(), kernels = nn.kernels(),
+      bench = "nets", net = name, run = how, shape = shape, threads = sys.threads(),
+      kernels = nn.kernels(),
       ms_min = r.min * 1e3, ms_median = r.median * 1e3, mflop = flops / 1e6,
       gflops = flops / r.min / 1e9,
     }
@@ -74,17 +77,24 @@ function M.run(args, report)
     inputs[i] = T.rand(1, 3, l[1], l[2], g) * 2 - 1
     pflops = pflops + flops_of(pnet, inputs[i])
   end
-  local r = bench.time(function()
+  local pshape = ("%d levels, 288x384 .. %dx%d"):format(#inputs, inputs[#inputs]:size(3),
+    inputs[#inputs]:size(4))
+  local plan = nn.plan(pnet)
+  row("pnet", "plan", pshape, pflops, bench.time(function() plan:forward_many(inputs) end,
+    {warmup = 2, reps = args.reps}))
+  row("pnet", "modules", pshape, pflops, bench.time(function()
     for _, x in ipairs(inputs) do pnet:forward(x) end
-  end, {warmup = 2, reps = args.reps})
-  row("pnet", ("%d levels, 288x384 .. %dx%d"):format(#inputs, inputs[#inputs]:size(3),
-    inputs[#inputs]:size(4)), pflops, r)
+  end, {warmup = 2, reps = args.reps}))
   for _, c in ipairs({{"rnet", 350, 24}, {"onet", 45, 48}}) do
     local net = models[c[1]]{landmarks = c[1] == "onet", seed = 1}:evaluate()
     local x = T.rand(c[2], 3, c[3], c[3], g) * 2 - 1
     local fl = flops_of(net, x)
-    r = bench.time(function() net:forward(x) end, {warmup = 2, reps = args.reps})
-    row(c[1], ("%dx3x%dx%d"):format(c[2], c[3], c[3]), fl, r)
+    local shape = ("%dx3x%dx%d"):format(c[2], c[3], c[3])
+    plan = nn.plan(net)
+    row(c[1], "plan", shape, fl, bench.time(function() plan:forward(x) end,
+      {warmup = 2, reps = args.reps}))
+    row(c[1], "modules", shape, fl, bench.time(function() net:forward(x) end,
+      {warmup = 2, reps = args.reps}))
   end
 end
 

@@ -18,14 +18,20 @@ function MaxPool2d:init(k, stride)
   self.sh, self.sw = util.pair(stride or k, "MaxPool2d: stride")
   self.output = util.buffer()
   self.grad_input = util.buffer()
+  self.fusable_pool = true -- a preceding Conv2d + PReLU may compute it (nn.Sequential)
 end
 
 function MaxPool2d:update_output(x)
   return C.maxpool2d_forward(x, self.output, self.kh, self.kw, self.sh, self.sw)
 end
 
+-- The backward pass compares each window with its maximum from the last forward pass
+-- (self.output, when it has the output's shape), which must have been on x (as Torch's nn
+-- assumes); without one it searches each window again.
 function MaxPool2d:update_grad_input(x, gy)
-  return C.maxpool2d_backward(x, gy, self.grad_input, self.kh, self.kw, self.sh, self.sw)
+  local y = self.output
+  if y:dim() ~= 4 or y:numel() ~= gy:numel() then y = nil end
+  return C.maxpool2d_backward(x, gy, self.grad_input, self.kh, self.kw, self.sh, self.sw, y)
 end
 
 function MaxPool2d:to(device)

@@ -9,7 +9,10 @@
 -- In evaluate mode, a Conv2d or Linear followed by a PReLU runs as one fused pass (bias and
 -- PReLU applied as the output is written); the PReLU's output is then the same tensor as
 -- the layer's (modules that are the identity in evaluate mode, as Dropout, may sit between).
--- Set s.fuse = false to keep every layer's own output (for inspection).
+-- A MaxPool2d right after a Conv2d's PReLU joins the pass (the pooled result is written into
+-- the pool's output, which the PReLU's output then is; the convolution's own output is not
+-- written: no pre-pooling map is ever stored). Set s.fuse = false to keep every layer's own
+-- output (for inspection).
 
 local class = require "mtcnn.nn.class"
 local Module = require "mtcnn.nn.Module"
@@ -46,8 +49,8 @@ local function label(m, i)
 end
 
 -- Calls fn(m, ...) and re-raises an error with the module's position.
-local function call(self, i, fn, m, a, b)
-  local ok, r = pcall(fn, m, a, b)
+local function call(self, i, fn, m, a, b, c)
+  local ok, r = pcall(fn, m, a, b, c)
   if not ok then
     error(("In %s of %s: %s"):format(label(m, i), self.__name, util.error_message(r)), 0)
   end
@@ -68,7 +71,16 @@ function Sequential:update_output(x)
     end
     local nxt = mods[j]
     if fuse and nxt and nxt.fusable_prelu and m.forward_fused then
-      out = call(self, i, m.forward_fused, m, out, nxt.weight)
+      -- a max pooling right after the PReLU joins the pass too (Conv2d only)
+      local p = j + 1
+      while mods[p] and mods[p].identity_in_eval do p = p + 1 end
+      local pool = mods[p]
+      if pool and pool.fusable_pool and m.forward_pooled then
+        out = call(self, i, m.forward_pooled, m, out, nxt.weight, pool)
+        j = p
+      else
+        out = call(self, i, m.forward_fused, m, out, nxt.weight)
+      end
       for k = i + 1, j do mods[k].output = out end
       self.fused_pass = true
       i = j + 1

@@ -27,6 +27,12 @@ local nn = {
   MTCNNLoss = require "mtcnn.nn.MTCNNLoss",
 }
 
+--- nn.plan(net) -> the net compiled for evaluate-mode runs driven from C (mtcnn.nn.Plan):
+--- plan:forward(x), plan:forward_many({x1, x2, ...}).
+function nn.plan(net)
+  return require("mtcnn.nn.Plan").new(net)
+end
+
 --- nn.kernels() -> the CPU kernel set in use.
 nn.kernels = core.nn.kernels
 
