@@ -146,4 +146,20 @@ describe("detector", function()
     local tiny = mtcnn.image.new(8, 8)
     assert.are.same({}, assert(detector.new()):detect(tiny)) -- smaller than one PNet window
   end)
+  it("keeps input buffers of the last two calls only", function()
+    local det = assert(detector.new())
+    local img = mtcnn.image.load(helper.home .. "/examples/astronaut.png")
+    local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end
+    local first = det:detect(img)
+    local held = count(det.buffers)
+    assert.is_true(held >= 10) -- the pyramid levels and the RNet/ONet crops
+    -- the same image again reuses every buffer: the same tensors, the same faces
+    local level = det.buffers["pnet:1x3x308x308"]
+    assert.is_not_nil(level)
+    assert.are.same(first, det:detect(img))
+    assert.are.equal(level, det.buffers["pnet:1x3x308x308"])
+    -- images of many sizes do not pile buffers up
+    for k = 1, 12 do det:detect(img:resize(512 - 8 * k, 512 - 5 * k)) end
+    assert.is_true(count(det.buffers) + count(det.spare) <= 2 * (held + 2))
+  end)
 end)

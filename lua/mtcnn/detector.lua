@@ -146,7 +146,7 @@ function detector.new(opts)
   local conv = type(self.manifest) == "table" and self.manifest.conventions or {}
   self.landmark_offset = conv.landmark_offset or 1
   self.pnet_width_plus_one = conv.pnet_width_plus_one == true
-  self.buffers = {}
+  self.buffers, self.spare = {}, {}
   self.stats = {}
   return self
 end
@@ -164,17 +164,15 @@ function detector:scales(h, w)
   return out
 end
 
--- A reusable input tensor of the given shape (the buffers of one shape are
--- kept between calls, so repeated detection on same-sized images allocates
--- nothing new).
+-- A reusable input tensor of the given shape. The buffers of the previous call are kept
+-- (self.spare), so repeated detection on same-sized images allocates nothing new, and
+-- those it did not use are dropped: a run over images of many sizes holds at most two
+-- calls' worth.
 function detector:buffer(key, ...)
   local shape = {...}
   local name = key .. ":" .. table.concat(shape, "x")
-  local b = self.buffers[name]
-  if not b then
-    b = T.empty(shape)
-    self.buffers[name] = b
-  end
+  local b = self.buffers[name] or self.spare[name] or T.empty(shape)
+  self.buffers[name] = b
   return b
 end
 
@@ -240,6 +238,7 @@ function detector:detect_batch(images)
   for i, img in ipairs(images) do ims[i] = as_image(img) end
   local stats = {pnet = {}, rnet = {}, onet = {}}
   self.stats = stats
+  self.spare, self.buffers = self.buffers, {}
   local clock = sys.clock
   local c = core.detect.candidates()
 
