@@ -153,6 +153,27 @@ static int l_maxpool2d_backward(lua_State *L) {
     return return_arg(L, mt_maxpool2d_backward(x, y, dy, dx, &d), 3);
 }
 
+/* prelu_pool_forward(x, a, y, at, kh, kw, sh, sw) -> y = maxpool(PReLU(x)) (training's pair
+ * in one pass; PReLU(x) is not stored; at gets the maxima's offsets in their planes) */
+static int l_prelu_pool_forward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *y = mtL_checktensor(L, 3);
+    mt_tensor *at = mtL_checktensor(L, 4);
+    mt_pool2d_desc d = check_pool_desc(L, 5);
+    return return_arg(L, mt_prelu_pool_forward(x, a, y, at, &d), 3);
+}
+
+/* prelu_pool_backward(x, a, at, dy, dx|nil, da|nil, kh, kw, sh, sw) -> dx (nil when not
+ * wanted): the pair's gradients from the pooled gradient dy and the forward's offsets at */
+static int l_prelu_pool_backward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *at = mtL_checktensor(L, 3);
+    mt_tensor *dy = mtL_checktensor(L, 4), *dx = opt_tensor(L, 5), *da = opt_tensor(L, 6);
+    mt_pool2d_desc d = check_pool_desc(L, 7);
+    MTL_CHECK(L, mt_prelu_pool_backward(x, a, at, dy, dx, da, &d));
+    if (dx) lua_pushvalue(L, 5);
+    else lua_pushnil(L);
+    return 1;
+}
+
 /* pool_out_size(in, k, s) -> Caffe ceil-mode output size */
 static int l_pool_out_size(lua_State *L) {
     lua_Integer in = luaL_checkinteger(L, 1);
@@ -307,6 +328,8 @@ static const luaL_Reg nn_functions[] = {
     {"prelu_backward", l_prelu_backward},
     {"maxpool2d_forward", l_maxpool2d_forward},
     {"maxpool2d_backward", l_maxpool2d_backward},
+    {"prelu_pool_forward", l_prelu_pool_forward},
+    {"prelu_pool_backward", l_prelu_pool_backward},
     {"pool_out_size", l_pool_out_size},
     {"softmax_forward", l_softmax_forward},
     {"softmax_backward", l_softmax_backward},

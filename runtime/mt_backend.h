@@ -146,6 +146,17 @@ typedef struct mt_backend {
      * output (or NULL). */
     mt_status (*maxpool2d_backward)(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
                                     const mt_tensor *dx, const struct mt_pool2d_desc *d);
+    /* y = maxpool(PReLU(x)) without storing PReLU(x) (training: x is a convolution's output,
+     * kept for the backward pass); at (shaped like y) gets the offset of each window's first
+     * maximum within its plane of x. */
+    mt_status (*prelu_pool_forward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
+                                    const mt_tensor *at, const struct mt_pool2d_desc *d);
+    /* The gradients of the pair from the pooled gradient dy and the forward's offsets at: dx
+     * (may be NULL) overwritten with the input gradient, da (may be NULL) accumulated; the
+     * numbers of prelu_backward after maxpool2d_backward. */
+    mt_status (*prelu_pool_backward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                     const mt_tensor *dy, const mt_tensor *dx,
+                                     const mt_tensor *da, const struct mt_pool2d_desc *d);
     /* Softmax over dim 1 of x [N,C,...] (at every position of the trailing dims). */
     mt_status (*softmax_forward)(const mt_tensor *x, const mt_tensor *y);
     /* dx = y * (dy - sum_c(dy * y)). */

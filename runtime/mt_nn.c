@@ -479,6 +479,83 @@ mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt
     return st;
 }
 
+/* ---- PReLU + max pooling (training) ------------------------------------------------------- */
+
+/* Checks that t has the pooled shape ys (what: "the output gradient", ...). */
+static mt_status check_pooled(const char *op, const char *what, const mt_tensor *t,
+                              const int64_t *ys) {
+    if (t->ndim == 4 && memcmp(ys, t->shape, 4 * sizeof(int64_t)) == 0) return MT_OK;
+    char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
+    return mt_fail(MT_ERR_SHAPE, "%s: %s %s does not match the pooled output %s", op, what,
+                   mt_tensor_shape_str(t, a), mt_shape_str(b, 4, ys));
+}
+
+mt_status mt_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, mt_tensor *y,
+                                mt_tensor *at, const mt_pool2d_desc *d) {
+    static const char op[] = "prelu_pool";
+    const mt_tensor *ts[4] = {x, a, y, at};
+    MT_TRY(check_devices(op, 4, ts));
+    int64_t ys[4];
+    MT_TRY(pool_shapes(op, x, d, ys));
+    MT_TRY(check_channels(op, x, a));
+    if (x->shape[2] * x->shape[3] >= (int64_t)1 << 24)
+        return mt_fail(MT_ERR_SHAPE, "%s: planes of %lldx%lld are too large (at most 2^24 values)",
+                       op, (long long)x->shape[2], (long long)x->shape[3]);
+    MT_TRY(check_not_aliased(op, y, x));
+    MT_TRY(check_not_aliased(op, y, a));
+    MT_TRY(check_not_aliased(op, at, x));
+    MT_TRY(check_not_aliased(op, at, a));
+    MT_TRY(check_not_aliased(op, at, y));
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, prelu_pool_forward, "prelu_pool_forward", x);
+    MT_TRY(mt_tensor_resize(y, 4, ys));
+    MT_TRY(mt_tensor_resize(at, 4, ys));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *ca;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, a, &ca);
+    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->prelu_pool_forward(cx, ca, y, at, d);
+    contig_release(&cs);
+    return st;
+}
+
+mt_status mt_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                 const mt_tensor *dy, mt_tensor *dx, mt_tensor *da,
+                                 const mt_pool2d_desc *d) {
+    static const char op[] = "prelu_pool_backward";
+    const mt_tensor *ts[6] = {x, a, at, dy, dx, da};
+    MT_TRY(check_devices(op, 6, ts));
+    int64_t ys[4];
+    MT_TRY(pool_shapes(op, x, d, ys));
+    MT_TRY(check_channels(op, x, a));
+    MT_TRY(check_pooled(op, "the output gradient", dy, ys));
+    MT_TRY(check_pooled(op, "the maxima positions", at, ys));
+    if (da) MT_TRY(check_like(op, "the slope gradient", da, a));
+    if (dx) {
+        MT_TRY(check_not_aliased(op, dx, x));
+        MT_TRY(check_not_aliased(op, dx, at));
+        MT_TRY(check_not_aliased(op, dx, dy));
+        MT_TRY(check_not_aliased(op, dx, a));
+    }
+    if (da) {
+        MT_TRY(check_not_aliased(op, da, x));
+        MT_TRY(check_not_aliased(op, da, dy));
+    }
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, prelu_pool_backward, "prelu_pool_backward", x);
+    if (dx) MT_TRY(mt_tensor_resize(dx, 4, x->shape));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *ca, *cat, *cdy;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, a, &ca);
+    if (st == MT_OK) st = contig(&cs, at, &cat);
+    if (st == MT_OK) st = contig(&cs, dy, &cdy);
+    if (st == MT_OK && mt_tensor_numel(x) > 0)
+        st = be->prelu_pool_backward(cx, ca, cat, cdy, dx, da, d);
+    contig_release(&cs);
+    return st;
+}
+
 /* ---- softmax ------------------------------------------------------------------------------ */
 
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y) {

@@ -80,6 +80,19 @@ mt_status mt_maxpool2d_forward(const mt_tensor *x, mt_tensor *y, const mt_pool2d
 mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
                                 mt_tensor *dx, const mt_pool2d_desc *d);
 
+/* Training's PReLU + max pooling pair in one pass each way. Forward: y (resized) =
+ * maxpool(PReLU(x)), PReLU(x) not stored (x, a convolution's output, is what the backward
+ * needs); at (resized like y) gets the offset of each window's first maximum in its plane
+ * of x (integers held as floats). Backward, from at and the pooled gradient dy: dx (may be
+ * NULL; resized like x) overwritten and da (may be NULL) accumulated with what
+ * mt_prelu_backward after mt_maxpool2d_backward would give (an offset outside its plane
+ * fails with MT_ERR_ARG). x [N,C,H,W], a [C]. */
+mt_status mt_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, mt_tensor *y,
+                                mt_tensor *at, const mt_pool2d_desc *d);
+mt_status mt_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                 const mt_tensor *dy, mt_tensor *dx, mt_tensor *da,
+                                 const mt_pool2d_desc *d);
+
 /* Softmax over dim 1 of a [N,C] or [N,C,H,W] tensor. */
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y);
 mt_status mt_softmax_backward(const mt_tensor *y, const mt_tensor *dy, mt_tensor *dx);

@@ -2,11 +2,19 @@
  * run past the input are clipped. The backward pass recomputes each window's first maximum
  * (row-major scan order, the rule of Caffe and PyTorch) instead of storing indices, so it
  * needs no side buffer. The forward pass of interior windows only needs the maximum value
- * and takes unrolled paths for the 2x2 and 3x3 windows of MTCNN. */
+ * and takes unrolled paths for the 2x2 and 3x3 windows of MTCNN.
+ *
+ * Training's PReLU + max pooling pair also runs here as one pass each way (a convolution's
+ * output in, the pooled map out; the pooled gradient in, the convolution's output gradient
+ * out): each plane's PReLU values and pooling gradient live in a per-range buffer of one
+ * plane (in L1), never in a full-size activation. The arithmetic is that of the separate
+ * passes, so the results are the same numbers. */
 #include "mt_cpu.h"
+#include "mt_cpu_prelu.h"
 
 #include "../mt_threads.h"
 
+#include <math.h>
 #include <string.h>
 
 typedef struct pool_ctx {
@@ -56,38 +64,42 @@ static inline float max2(float a, float b) { return b > a ? b : a; }
 /* Rows up to this width take the separable forward path (a row of maxima on the stack). */
 #define POOL_ROW_MAX 2048
 
+/* Max pooling of one plane x (h x w) into y (oh x ow). Inlined into each target clone of
+ * its callers. */
+static inline __attribute__((always_inline)) void pool_plane_fwd(const pool_ctx *k,
+                                                                 const float *x, float *y) {
+    const int64_t fr = full_rows(k), fc = full_cols(k);
+    for (int64_t oy = 0; oy < k->oh; oy++) {
+        int64_t ox = 0;
+        float *yr = y + oy * k->ow;
+        const float *r0 = x + oy * k->sh * k->w, *r1 = r0 + k->w, *r2 = r1 + k->w;
+        if (oy < fr && (k->kh == 2 || k->kh == 3) && (k->kw == 2 || k->kw == 3) &&
+            k->w <= POOL_ROW_MAX) {
+            /* the rows' maximum first (contiguous, vectorised), then across columns */
+            float col[POOL_ROW_MAX];
+            if (k->kh == 2)
+                for (int64_t c = 0; c < k->w; c++) col[c] = max2(r0[c], r1[c]);
+            else
+                for (int64_t c = 0; c < k->w; c++) col[c] = max2(max2(r0[c], r1[c]), r2[c]);
+            if (k->kw == 2)
+                for (; ox < fc; ox++) yr[ox] = max2(col[ox * k->sw], col[ox * k->sw + 1]);
+            else
+                for (; ox < fc; ox++)
+                    yr[ox] = max2(max2(col[ox * k->sw], col[ox * k->sw + 1]),
+                                  col[ox * k->sw + 2]);
+        }
+        for (; ox < k->ow; ox++) window_argmax(x, k, oy, ox, &yr[ox]);
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     pool_ctx *k = (pool_ctx *)vctx;
-    const int64_t fr = full_rows(k), fc = full_cols(k);
-    for (int64_t p = begin; p < end; p++) {
-        const float *x = k->x + p * k->h * k->w;
-        float *y = k->y + p * k->oh * k->ow;
-        for (int64_t oy = 0; oy < k->oh; oy++) {
-            int64_t ox = 0;
-            float *yr = y + oy * k->ow;
-            const float *r0 = x + oy * k->sh * k->w, *r1 = r0 + k->w, *r2 = r1 + k->w;
-            if (oy < fr && (k->kh == 2 || k->kh == 3) && (k->kw == 2 || k->kw == 3) &&
-                k->w <= POOL_ROW_MAX) {
-                /* the rows' maximum first (contiguous, vectorised), then across columns */
-                float col[POOL_ROW_MAX];
-                if (k->kh == 2)
-                    for (int64_t c = 0; c < k->w; c++) col[c] = max2(r0[c], r1[c]);
-                else
-                    for (int64_t c = 0; c < k->w; c++) col[c] = max2(max2(r0[c], r1[c]), r2[c]);
-                if (k->kw == 2)
-                    for (; ox < fc; ox++) yr[ox] = max2(col[ox * k->sw], col[ox * k->sw + 1]);
-                else
-                    for (; ox < fc; ox++)
-                        yr[ox] = max2(max2(col[ox * k->sw], col[ox * k->sw + 1]),
-                                      col[ox * k->sw + 2]);
-            }
-            for (; ox < k->ow; ox++) window_argmax(x, k, oy, ox, &yr[ox]);
-        }
-    }
+    for (int64_t p = begin; p < end; p++)
+        pool_plane_fwd(k, k->x + p * k->h * k->w, k->y + p * k->oh * k->ow);
 }
 
 /* Offset of the first element of (oy, ox)'s clipped window equal to m, its maximum from the
@@ -162,5 +174,209 @@ mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, cons
     k.dx = mt_tensor_data(dx);
     int64_t planes = x->shape[0] * x->shape[1];
     mt_parallel_for(planes, 8192 / (k.h * k.w + 1) + 1, pool_bwd_range, &k);
+    return MT_OK;
+}
+
+/* ---- PReLU + max pooling (training) --------------------------------------------------------- */
+
+/* One tap of a window scan: v replaces the maximum only when strictly greater, so the first
+ * maximum in scan order wins (window_argmax's rule), as selects that vectorise. */
+#define SCAN_TAP(v, off)                                                                           \
+    do {                                                                                           \
+        const float v_ = (v);                                                                      \
+        t = v_ > m ? (off) : t;                                                                    \
+        m = v_ > m ? v_ : m;                                                                       \
+    } while (0)
+
+/* Outputs computed per vector step of the window scan. */
+#define SCAN_LANES 16
+
+/* SCAN_LANES consecutive outputs of stride-2 windows of kh x kw (constants once inlined)
+ * over a buffer of row stride wp whose windows are all whole (clipped parts hold -inf, which
+ * never wins a strict comparison): maxima into y, plane offsets (base + 2 o + tap offset in
+ * rows of w) into at. */
+static inline __attribute__((always_inline)) void argmax_s2(const float *r, int64_t wp, int kh,
+                                                            int kw, int32_t w, int32_t base,
+                                                            float *y, float *at) {
+    for (int o = 0; o < SCAN_LANES; o++) {
+        const float *q = r + 2 * o;
+        float m = q[0];
+        int32_t t = 0;
+        for (int dy = 0; dy < kh; dy++)
+            for (int dx = 0; dx < kw; dx++)
+                if (dy || dx) SCAN_TAP(q[dy * wp + dx], dy * w + dx);
+        y[o] = m;
+        at[o] = (float)(base + 2 * o + t);
+    }
+}
+
+/* The padded plane layout of the stride-2 scan: rows of wp >= 2 * (ow rounded up to
+ * SCAN_LANES) + kw values, hp = 2 (oh - 1) + kh rows. */
+static int scan_s2_ok(const pool_ctx *k) {
+    return k->sh == 2 && k->sw == 2 && ((k->kh == 3 && k->kw == 3) || (k->kh == 2 && k->kw == 2));
+}
+
+static int64_t scan_wp(const pool_ctx *k) {
+    return 2 * ((k->ow + SCAN_LANES - 1) / SCAN_LANES * SCAN_LANES) + k->kw;
+}
+
+static int64_t scan_hp(const pool_ctx *k) { return 2 * (k->oh - 1) + k->kh; }
+
+/* Max pooling with each window's first maximum of a plane held padded (scan_wp, scan_hp):
+ * values into y, offsets in the unpadded plane (integers, exact in a float below 2^24)
+ * into at. */
+static inline __attribute__((always_inline)) void pool_plane_argmax_s2(const pool_ctx *k,
+                                                                       const float *buf,
+                                                                       int64_t wp, float *y,
+                                                                       float *at) {
+    float ty[SCAN_LANES], ta[SCAN_LANES];
+    const int32_t w = (int32_t)k->w;
+    for (int64_t oy = 0; oy < k->oh; oy++) {
+        const float *r = buf + 2 * oy * wp;
+        const int32_t base = (int32_t)(2 * oy * k->w);
+        for (int64_t ox = 0; ox < k->ow; ox += SCAN_LANES) {
+            if (k->kh == 3)
+                argmax_s2(r + 2 * ox, wp, 3, 3, w, base + 2 * (int32_t)ox, ty, ta);
+            else
+                argmax_s2(r + 2 * ox, wp, 2, 2, w, base + 2 * (int32_t)ox, ty, ta);
+            /* masked stores where the target has them (memcpy of a variable count became a
+             * rep movs, slow to start) */
+            const int64_t n = k->ow - ox;
+            float *yo = y + oy * k->ow + ox, *ao = at + oy * k->ow + ox;
+            for (int i = 0; i < SCAN_LANES; i++)
+                if (i < n) {
+                    yo[i] = ty[i];
+                    ao[i] = ta[i];
+                }
+        }
+    }
+}
+
+/* Any other geometry: each window searched in place. */
+static void pool_plane_argmax_any(const pool_ctx *k, const float *x, float *y, float *at) {
+    for (int64_t oy = 0; oy < k->oh; oy++)
+        for (int64_t ox = 0; ox < k->ow; ox++)
+            at[oy * k->ow + ox] = (float)window_argmax(x, k, oy, ox, &y[oy * k->ow + ox]);
+}
+
+typedef struct prelu_pool_ctx {
+    pool_ctx pk;     /* the geometry; pk.x: PReLU inputs, pk.y: pooled maps */
+    const float *a;  /* slopes [c] */
+    float *at;       /* [planes][oh * ow]: plane offsets of the maxima */
+    int64_t c;       /* channels */
+    float *planes;   /* [threads][plane_size]: one plane's PReLU values, or its gradient */
+    int64_t plane_size;
+    double *da_part; /* [threads][c] partial slope gradients (NULL: not wanted) */
+    unsigned char bad[MT_MAX_THREADS]; /* per thread: a position outside its plane was met */
+} prelu_pool_ctx;
+
+/* Planes [begin, end): PReLU into the thread's plane buffer (padded with -inf for the
+ * stride-2 scan), then pooled from there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void prelu_pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    prelu_pool_ctx *k = (prelu_pool_ctx *)vctx;
+    const pool_ctx *pk = &k->pk;
+    const int64_t hw = pk->h * pk->w, ohw = pk->oh * pk->ow;
+    float *act = k->planes + (int64_t)thread * k->plane_size;
+    if (scan_s2_ok(pk)) {
+        /* the PReLU over the whole plane (long vector loops; a short row's scalar tail
+         * branches on the sign), then its rows copied into the padded layout */
+        const int64_t wp = scan_wp(pk), hp = scan_hp(pk), rows = pk->h < hp ? pk->h : hp;
+        float *flat = act + wp * hp;
+        for (int64_t i = 0; i < wp * hp; i++) act[i] = -INFINITY; /* rows write over */
+        for (int64_t p = begin; p < end; p++) {
+            mt_prelu_row(pk->x + p * hw, k->a[p % k->c], flat, hw);
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(act + r * wp, flat + r * pk->w, sizeof(float) * (size_t)pk->w);
+            pool_plane_argmax_s2(pk, act, wp, pk->y + p * ohw, k->at + p * ohw);
+        }
+        return;
+    }
+    for (int64_t p = begin; p < end; p++) {
+        mt_prelu_row(pk->x + p * hw, k->a[p % k->c], act, hw);
+        pool_plane_argmax_any(pk, act, pk->y + p * ohw, k->at + p * ohw);
+    }
+}
+
+/* Samples [begin, end) (the split of the separate PReLU pass, so that the slope partials sum
+ * alike): per plane, the pooled gradient routed to the maxima found by the forward pass (in
+ * the separate pass's order), then the PReLU gradient and slope sum from it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void prelu_pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
+    prelu_pool_ctx *k = (prelu_pool_ctx *)vctx;
+    const pool_ctx *pk = &k->pk;
+    const int64_t hw = pk->h * pk->w, ohw = pk->oh * pk->ow;
+    float *g = k->planes + (int64_t)thread * k->plane_size;
+    double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
+    for (int64_t s = begin; s < end; s++)
+        for (int64_t c = 0; c < k->c; c++) {
+            const int64_t p = s * k->c + c;
+            const float *x = pk->x + p * hw, *at = k->at + p * ohw, *dy = pk->dy + p * ohw;
+            memset(g, 0, sizeof(float) * (size_t)hw);
+            for (int64_t o = 0; o < ohw; o++) {
+                const float f = at[o];
+                if (!(f >= 0.0f && f < (float)hw)) { /* not from the forward pass */
+                    k->bad[thread] = 1;
+                    continue;
+                }
+                g[(int64_t)f] += dy[o];
+            }
+            if (part) part[c] += mt_prelu_negative_dot(x, g, hw);
+            if (pk->dx) mt_prelu_grad_row(x, k->a[c], g, pk->dx + p * hw, hw);
+        }
+}
+
+mt_status mt_cpu_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
+                                    const mt_tensor *at, const mt_pool2d_desc *d) {
+    prelu_pool_ctx k = {.pk = make_ctx(x, y->shape[2], y->shape[3], d), .a = mt_tensor_data(a),
+                        .at = mt_tensor_data(at), .c = x->shape[1]};
+    k.pk.y = mt_tensor_data(y);
+    const int64_t hw = k.pk.h * k.pk.w, planes = x->shape[0] * x->shape[1];
+    /* one plane buffer per thread number (a serial run passes the caller's) */
+    k.plane_size = scan_s2_ok(&k.pk) ? scan_wp(&k.pk) * scan_hp(&k.pk) + hw : hw;
+    k.planes = (float *)mt_cpu_scratch(
+        1, sizeof(float) * (size_t)(k.plane_size * mt_threads_count()));
+    if (!k.planes) return MT_ERR_OOM;
+    mt_parallel_for(planes, 8192 / (hw + 1) + 1, prelu_pool_fwd_range, &k);
+    return MT_OK;
+}
+
+mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                     const mt_tensor *dy, const mt_tensor *dx, const mt_tensor *da,
+                                     const mt_pool2d_desc *d) {
+    prelu_pool_ctx k = {.pk = make_ctx(x, dy->shape[2], dy->shape[3], d), .a = mt_tensor_data(a),
+                        .at = mt_tensor_data(at), .c = x->shape[1]};
+    k.pk.dy = mt_tensor_data(dy);
+    k.pk.dx = dx ? mt_tensor_data(dx) : NULL;
+    const int64_t hw = k.pk.h * k.pk.w, n = x->shape[0];
+    const int threads = mt_threads_count();
+    k.plane_size = hw;
+    k.planes = (float *)mt_cpu_scratch(1, sizeof(float) * (size_t)(hw * threads));
+    if (!k.planes) return MT_ERR_OOM;
+    if (da) {
+        /* one row per thread, as the separate pass: the same sums in the same order */
+        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * k.c));
+        if (!k.da_part) return MT_ERR_OOM;
+        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * k.c));
+    }
+    mt_parallel_for(n, MT_PRELU_GRAIN_ELEMS / (k.c * hw + 1) + 1, prelu_pool_bwd_range, &k);
+    for (int t = 0; t < threads; t++)
+        if (k.bad[t])
+            return mt_fail(MT_ERR_ARG, "prelu_pool_backward: the maxima positions hold a value "
+                                       "outside the %lldx%lld input plane (they must come from "
+                                       "prelu_pool_forward on this input)",
+                           (long long)k.pk.h, (long long)k.pk.w);
+    if (da) {
+        float *gd = mt_tensor_data(da);
+        for (int64_t c = 0; c < k.c; c++) {
+            double s = 0.0;
+            for (int t = 0; t < threads; t++) s += k.da_part[(int64_t)t * k.c + c];
+            gd[c] += (float)s;
+        }
+    }
     return MT_OK;
 }
