@@ -69,7 +69,7 @@ __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void prelu_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     prelu_ctx *k = (prelu_ctx *)vctx;
-    double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
+    double *part = k->da_part ? k->da_part + (int64_t)thread * mt_prelu_part_stride(k->c) : NULL;
     for (int64_t s = begin; s < end; s++) {
         for (int64_t c = 0; c < k->c; c++) {
             int64_t off = (s * k->c + c) * k->hw;
@@ -89,9 +89,10 @@ mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt
     k.hw = k.n * k.c > 0 ? mt_tensor_numel(x) / (k.n * k.c) : 0;
     int threads = mt_threads_count();
     if (da) {
-        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * k.c));
+        const int64_t stride = mt_prelu_part_stride(k.c);
+        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * stride));
         if (!k.da_part) return MT_ERR_OOM;
-        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * k.c));
+        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * stride));
     }
     mt_parallel_for(k.n, GRAIN_ELEMS / (k.c * k.hw + 1) + 1, prelu_bwd_range, &k);
     if (da) {
@@ -99,7 +100,7 @@ mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt
         float *g = mt_tensor_data(da);
         for (int64_t c = 0; c < k.c; c++) {
             double s = 0.0;
-            for (int t = 0; t < threads; t++) s += k.da_part[(int64_t)t * k.c + c];
+            for (int t = 0; t < threads; t++) s += k.da_part[t * mt_prelu_part_stride(k.c) + c];
             g[c] += (float)s;
         }
     }

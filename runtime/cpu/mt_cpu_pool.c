@@ -179,45 +179,71 @@ mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, cons
 
 /* ---- PReLU + max pooling (training) --------------------------------------------------------- */
 
-/* One tap of a window scan: v replaces the maximum only when strictly greater, so the first
- * maximum in scan order wins (window_argmax's rule), as selects that vectorise. */
-#define SCAN_TAP(v, off)                                                                           \
-    do {                                                                                           \
-        const float v_ = (v);                                                                      \
-        t = v_ > m ? (off) : t;                                                                    \
-        m = v_ > m ? v_ : m;                                                                       \
-    } while (0)
+/* Outputs computed per vector step of the window scan (GCC vector extensions: one ymm on
+ * AVX2 and AVX-512, two xmm on the baseline). */
+#define SCAN_LANES 8
+typedef float scan_vf __attribute__((vector_size(4 * SCAN_LANES)));
+typedef int32_t scan_vi __attribute__((vector_size(4 * SCAN_LANES)));
 
-/* Outputs computed per vector step of the window scan. */
-#define SCAN_LANES 16
+/* *v = p[0], p[2], ..., p[14]: one tap of 8 consecutive stride-2 windows. */
+static inline __attribute__((always_inline)) void load_even(const float *p, scan_vf *v) {
+    scan_vf lo, hi;
+    memcpy(&lo, p, sizeof lo);
+    memcpy(&hi, p + SCAN_LANES, sizeof hi);
+    const scan_vi even = {0, 2, 4, 6, 8, 10, 12, 14};
+    *v = __builtin_shuffle(lo, hi, even);
+}
 
-/* SCAN_LANES consecutive outputs of stride-2 windows of kh x kw (constants once inlined)
- * over a buffer of row stride wp whose windows are all whole (clipped parts hold -inf, which
- * never wins a strict comparison): maxima into y, plane offsets (base + 2 o + tap offset in
- * rows of w) into at. */
-static inline __attribute__((always_inline)) void argmax_s2(const float *r, int64_t wp, int kh,
-                                                            int kw, int32_t w, int32_t base,
-                                                            float *y, float *at) {
-    for (int o = 0; o < SCAN_LANES; o++) {
-        const float *q = r + 2 * o;
-        float m = q[0];
-        int32_t t = 0;
-        for (int dy = 0; dy < kh; dy++)
-            for (int dx = 0; dx < kw; dx++)
-                if (dy || dx) SCAN_TAP(q[dy * wp + dx], dy * w + dx);
-        y[o] = m;
-        at[o] = (float)(base + 2 * o + t);
+/* Row r of the flat plane (w values, readable up to a multiple of SCAN_LANES past it) into
+ * the padded row out, -inf past w. */
+static inline __attribute__((always_inline)) void pad_row(const float *r, int64_t w, float *out) {
+    const scan_vi lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    const scan_vf ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                          -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    for (int64_t c = 0; c < w; c += SCAN_LANES) {
+        scan_vf v;
+        memcpy(&v, r + c, sizeof v);
+        const scan_vi in = lane < (scan_vi){0} + (int32_t)(w - c);
+        v = (scan_vf)(((scan_vi)v & in) | ((scan_vi)ninf & ~in));
+        memcpy(out + c, &v, sizeof v);
     }
 }
 
-/* The padded plane layout of the stride-2 scan: rows of wp >= 2 * (ow rounded up to
- * SCAN_LANES) + kw values, hp = 2 (oh - 1) + kh rows. */
+/* SCAN_LANES consecutive outputs of stride-2 windows of kh x kw (constants once inlined)
+ * over a buffer of row stride wp whose windows are all whole (clipped parts hold -inf,
+ * which never wins a strict comparison): maxima into *y, plane offsets (base + 2 o + tap
+ * offset in rows of w) into *at. A tap replaces the maximum only when strictly greater, so
+ * the first maximum in scan order wins (window_argmax's rule). */
+static inline __attribute__((always_inline)) void argmax_s2(const float *r, int64_t wp, int kh,
+                                                            int kw, int32_t w, int32_t base,
+                                                            scan_vf *y, scan_vf *at) {
+    scan_vf m;
+    load_even(r, &m);
+    scan_vi t = {0, 2, 4, 6, 8, 10, 12, 14};
+    t += base;
+    for (int dy = 0; dy < kh; dy++)
+        for (int dx = 0; dx < kw; dx++) {
+            if (!dy && !dx) continue;
+            scan_vf v;
+            load_even(r + dy * wp + dx, &v);
+            const scan_vi gt = v > m;
+            const scan_vi tv = (scan_vi){0, 2, 4, 6, 8, 10, 12, 14} + (base + dy * w + dx);
+            t = (tv & gt) | (t & ~gt);
+            m = (scan_vf)(((scan_vi)v & gt) | ((scan_vi)m & ~gt));
+        }
+    *y = m;
+    *at = __builtin_convertvector(t, scan_vf);
+}
+
+/* The padded plane layout of the stride-2 scan: rows of wp = 2 * (ow rounded up to
+ * SCAN_LANES) + 2 * SCAN_LANES values (room for the last vector load, which reads past its
+ * last window, and for whole vectors of w <= 2 ow + 1 values), hp = 2 (oh - 1) + kh rows. */
 static int scan_s2_ok(const pool_ctx *k) {
     return k->sh == 2 && k->sw == 2 && ((k->kh == 3 && k->kw == 3) || (k->kh == 2 && k->kw == 2));
 }
 
 static int64_t scan_wp(const pool_ctx *k) {
-    return 2 * ((k->ow + SCAN_LANES - 1) / SCAN_LANES * SCAN_LANES) + k->kw;
+    return 2 * ((k->ow + SCAN_LANES - 1) / SCAN_LANES * SCAN_LANES) + 2 * SCAN_LANES;
 }
 
 static int64_t scan_hp(const pool_ctx *k) { return 2 * (k->oh - 1) + k->kh; }
@@ -229,25 +255,26 @@ static inline __attribute__((always_inline)) void pool_plane_argmax_s2(const poo
                                                                        const float *buf,
                                                                        int64_t wp, float *y,
                                                                        float *at) {
-    float ty[SCAN_LANES], ta[SCAN_LANES];
     const int32_t w = (int32_t)k->w;
     for (int64_t oy = 0; oy < k->oh; oy++) {
         const float *r = buf + 2 * oy * wp;
         const int32_t base = (int32_t)(2 * oy * k->w);
         for (int64_t ox = 0; ox < k->ow; ox += SCAN_LANES) {
+            scan_vf vy, va;
             if (k->kh == 3)
-                argmax_s2(r + 2 * ox, wp, 3, 3, w, base + 2 * (int32_t)ox, ty, ta);
+                argmax_s2(r + 2 * ox, wp, 3, 3, w, base + 2 * (int32_t)ox, &vy, &va);
             else
-                argmax_s2(r + 2 * ox, wp, 2, 2, w, base + 2 * (int32_t)ox, ty, ta);
-            /* masked stores where the target has them (memcpy of a variable count became a
-             * rep movs, slow to start) */
-            const int64_t n = k->ow - ox;
+                argmax_s2(r + 2 * ox, wp, 2, 2, w, base + 2 * (int32_t)ox, &vy, &va);
             float *yo = y + oy * k->ow + ox, *ao = at + oy * k->ow + ox;
-            for (int i = 0; i < SCAN_LANES; i++)
-                if (i < n) {
-                    yo[i] = ty[i];
-                    ao[i] = ta[i];
+            if (k->ow - ox >= SCAN_LANES) {
+                memcpy(yo, &vy, sizeof vy);
+                memcpy(ao, &va, sizeof va);
+            } else {
+                for (int64_t i = 0; i < k->ow - ox; i++) {
+                    yo[i] = vy[i];
+                    ao[i] = va[i];
                 }
+            }
         }
     }
 }
@@ -284,12 +311,12 @@ static void prelu_pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thr
         /* the PReLU over the whole plane (long vector loops; a short row's scalar tail
          * branches on the sign), then its rows copied into the padded layout */
         const int64_t wp = scan_wp(pk), hp = scan_hp(pk), rows = pk->h < hp ? pk->h : hp;
-        float *flat = act + wp * hp;
+        float *flat = act + wp * hp; /* hw values and SCAN_LANES of slack */
         for (int64_t i = 0; i < wp * hp; i++) act[i] = -INFINITY; /* rows write over */
+        memset(flat + hw, 0, sizeof(float) * SCAN_LANES);
         for (int64_t p = begin; p < end; p++) {
             mt_prelu_row(pk->x + p * hw, k->a[p % k->c], flat, hw);
-            for (int64_t r = 0; r < rows; r++)
-                memcpy(act + r * wp, flat + r * pk->w, sizeof(float) * (size_t)pk->w);
+            for (int64_t r = 0; r < rows; r++) pad_row(flat + r * pk->w, pk->w, act + r * wp);
             pool_plane_argmax_s2(pk, act, wp, pk->y + p * ohw, k->at + p * ohw);
         }
         return;
@@ -311,7 +338,7 @@ static void prelu_pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thr
     const pool_ctx *pk = &k->pk;
     const int64_t hw = pk->h * pk->w, ohw = pk->oh * pk->ow;
     float *g = k->planes + (int64_t)thread * k->plane_size;
-    double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
+    double *part = k->da_part ? k->da_part + (int64_t)thread * mt_prelu_part_stride(k->c) : NULL;
     for (int64_t s = begin; s < end; s++)
         for (int64_t c = 0; c < k->c; c++) {
             const int64_t p = s * k->c + c;
@@ -337,7 +364,8 @@ mt_status mt_cpu_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, cons
     k.pk.y = mt_tensor_data(y);
     const int64_t hw = k.pk.h * k.pk.w, planes = x->shape[0] * x->shape[1];
     /* one plane buffer per thread number (a serial run passes the caller's) */
-    k.plane_size = scan_s2_ok(&k.pk) ? scan_wp(&k.pk) * scan_hp(&k.pk) + hw : hw;
+    k.plane_size = scan_s2_ok(&k.pk) ? scan_wp(&k.pk) * scan_hp(&k.pk) + hw + SCAN_LANES : hw;
+    k.plane_size = (k.plane_size + 15) / 16 * 16; /* whole cache lines: no false sharing */
     k.planes = (float *)mt_cpu_scratch(
         1, sizeof(float) * (size_t)(k.plane_size * mt_threads_count()));
     if (!k.planes) return MT_ERR_OOM;
@@ -354,14 +382,15 @@ mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, con
     k.pk.dx = dx ? mt_tensor_data(dx) : NULL;
     const int64_t hw = k.pk.h * k.pk.w, n = x->shape[0];
     const int threads = mt_threads_count();
-    k.plane_size = hw;
-    k.planes = (float *)mt_cpu_scratch(1, sizeof(float) * (size_t)(hw * threads));
+    k.plane_size = (hw + 15) / 16 * 16; /* whole cache lines: no false sharing */
+    k.planes = (float *)mt_cpu_scratch(1, sizeof(float) * (size_t)(k.plane_size * threads));
     if (!k.planes) return MT_ERR_OOM;
     if (da) {
         /* one row per thread, as the separate pass: the same sums in the same order */
-        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * k.c));
+        const int64_t stride = mt_prelu_part_stride(k.c);
+        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * stride));
         if (!k.da_part) return MT_ERR_OOM;
-        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * k.c));
+        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * stride));
     }
     mt_parallel_for(n, MT_PRELU_GRAIN_ELEMS / (k.c * hw + 1) + 1, prelu_pool_bwd_range, &k);
     for (int t = 0; t < threads; t++)
@@ -374,7 +403,7 @@ mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, con
         float *gd = mt_tensor_data(da);
         for (int64_t c = 0; c < k.c; c++) {
             double s = 0.0;
-            for (int t = 0; t < threads; t++) s += k.da_part[(int64_t)t * k.c + c];
+            for (int t = 0; t < threads; t++) s += k.da_part[t * mt_prelu_part_stride(k.c) + c];
             gd[c] += (float)s;
         }
     }

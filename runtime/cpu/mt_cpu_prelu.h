@@ -13,6 +13,10 @@
  * uses the same one. */
 #define MT_PRELU_GRAIN_ELEMS 16384
 
+/* Row stride (doubles) of the per-thread partial slope sums of c channels: whole cache
+ * lines, so that two threads never write to one line. */
+static inline int64_t mt_prelu_part_stride(int64_t c) { return (c + 7) / 8 * 8; }
+
 /* Sum of x[i] * dy[i] over the x[i] <= 0, in four 4-lane vector accumulators (GCC vector
  * extensions: a fixed summation order that is still vectorised). */
 typedef float mt_v4f __attribute__((vector_size(16)));
