@@ -36,6 +36,8 @@ local CONVS = {
   {2, 16, 14, 7, 16, 3, 3, 1, 0},   -- Winograd: odd output width
   {1, 16, 40, 37, 20, 3, 3, 1, 0},  -- Winograd: a map split into bands of rows
   {1, 20, 13, 40, 33, 3, 3, 1, 0},  -- Winograd: tile rows longer than a vector
+  {2, 6, 4, 5, 9, 3, 3, 2, 1},      -- small map, strided and padded: the dense (Toeplitz) gradients
+  {4, 8, 4, 4, 12, 3, 3, 1, 1},     -- small map, padded: the dense gradients
 }
 
 -- fused conv + PReLU + max pooling cases: batch, cin, h, w, cout, kh, kw, stride, pad, pool

@@ -709,10 +709,92 @@ static void conv_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
 }
 
+/* ---- small maps: the convolution as its dense (Toeplitz) matrix ----------------------------- *
+ * On maps of a few pixels (PNet conv2 at 12x12: 5x5 in, 3x3 out) the input gradient's
+ * per-row col2im runs are a handful of values each and dominate. The convolution is then
+ * the linear layer y[N, cout*P] = x[N, cin*H*W] T^T with T[(co, oy, ox), (ci, iy, ix)] =
+ * w[co, ci, iy - oy*sh + ph, ix - ox*sw + pw] (zero where that is no tap), and the input
+ * gradient one dense GEMM dx = dy T: more FLOPs (H*W / (kh*kw) times), at the GEMM's rate.
+ * Used when that ratio is at most 3 and T is small (it is rebuilt at every call). */
+
+#define TOEPLITZ_MAX_FLOATS 65536
+
+static int toeplitz_ok(const mt_conv_geom *g) {
+    const int64_t p = g->oh * g->ow, hw = g->h * g->w;
+    return !conv_is_linear(g) && !wide_ok(g) && hw <= 3 * g->kh * g->kw &&
+           g->cout * p * g->cin * hw <= TOEPLITZ_MAX_FLOATS;
+}
+
+/* T [cout*P, cin*H*W] from w [cout, cin, kh, kw]. */
+static void toeplitz_build(const mt_conv_geom *g, const float *w, float *t) {
+    const int64_t p = g->oh * g->ow, hw = g->h * g->w, in = g->cin * hw;
+    memset(t, 0, sizeof(float) * (size_t)(g->cout * p * in));
+    for (int64_t co = 0; co < g->cout; co++)
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            for (int64_t ox = 0; ox < g->ow; ox++) {
+                float *row = t + (co * p + oy * g->ow + ox) * in;
+                for (int64_t ci = 0; ci < g->cin; ci++)
+                    for (int64_t ky = 0; ky < g->kh; ky++) {
+                        const int64_t iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int64_t kx = 0; kx < g->kw; kx++) {
+                            const int64_t ix = ox * g->sw - g->pw + kx;
+                            if (ix < 0 || ix >= g->w) continue;
+                            row[ci * hw + iy * g->w + ix] =
+                                w[((co * g->cin + ci) * g->kh + ky) * g->kw + kx];
+                        }
+                    }
+            }
+}
+
+/* dw += the parameter gradients through T: dT = dy^T x (one dense GEMM), then each tap's
+ * entries of dT summed over the output positions in order; db += dy summed per channel. */
+static mt_status toeplitz_backward_params(const mt_conv_geom *g, const float *x,
+                                          const float *dy, float *dw, float *db) {
+    const int64_t p = g->oh * g->ow, hw = g->h * g->w, in = g->cin * hw, rows = g->cout * p;
+    float *dt = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(rows * in));
+    if (!dt) return MT_ERR_OOM;
+    memset(dt, 0, sizeof(float) * (size_t)(rows * in));
+    MT_TRY(engine_linear_backward_params(g->n, in, rows, x, dy, dt, NULL));
+    for (int64_t co = 0; co < g->cout; co++)
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            for (int64_t ox = 0; ox < g->ow; ox++) {
+                const float *row = dt + (co * p + oy * g->ow + ox) * in;
+                for (int64_t ci = 0; ci < g->cin; ci++)
+                    for (int64_t ky = 0; ky < g->kh; ky++) {
+                        const int64_t iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int64_t kx = 0; kx < g->kw; kx++) {
+                            const int64_t ix = ox * g->sw - g->pw + kx;
+                            if (ix < 0 || ix >= g->w) continue;
+                            dw[((co * g->cin + ci) * g->kh + ky) * g->kw + kx] +=
+                                row[ci * hw + iy * g->w + ix];
+                        }
+                    }
+            }
+    if (db)
+        for (int64_t co = 0; co < g->cout; co++) {
+            float sum = 0.0f;
+            for (int64_t i = 0; i < g->n; i++) {
+                const float *d = dy + (i * g->cout + co) * p;
+                for (int64_t q = 0; q < p; q++) sum += d[q];
+            }
+            db[co] += sum;
+        }
+    return MT_OK;
+}
+
 static mt_status engine_conv_backward_input(const mt_conv_geom *g, const float *dy,
                                             const float *w, float *dx) {
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
     if (conv_is_linear(g)) return engine_linear_backward_input(g->n, k, g->cout, dy, w, dx);
+    if (toeplitz_ok(g)) {
+        const int64_t in = g->cin * g->h * g->w;
+        float *t = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(g->cout * p * in));
+        if (!t) return MT_ERR_OOM;
+        toeplitz_build(g, w, t);
+        return engine_linear_backward_input(g->n, in, g->cout * p, dy, t, dx);
+    }
     mblocks mb;
     MT_TRY(plan_rows(&mb, k));
     /* A = W^T: element (tap, cout) at w[cout*k + tap] */
@@ -780,6 +862,7 @@ static mt_status engine_conv_backward_params(const mt_conv_geom *g, const float 
                                              const float *dy, float *dw, float *db) {
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow, per = g->cout * k + g->cout;
     if (conv_is_linear(g)) return engine_linear_backward_params(g->n, k, g->cout, x, dy, dw, db);
+    if (toeplitz_ok(g)) return toeplitz_backward_params(g, x, dy, dw, db);
     const int wide = wide_ok(g);
     wide_job wj = {.x = x, .dy = dy};
     conv_job jb = {.g = g, .x = x, .dy = dy, .k = k, .ncols = g->n * p, .p = p};
