@@ -1,0 +1,193 @@
+-- Training's fused PReLU + max pooling pass (core.nn.prelu_pool_forward / _backward, run by
+-- nn.Sequential for a Conv2d, PReLU, MaxPool2d run in training mode): the same numbers as the
+-- separate PReLU and MaxPool2d passes, bit for bit, on the MTCNN geometries and odd ones
+-- (clipped ceil-mode windows, ties, zero and negative slopes, layouts left to the scalar
+-- search), with 1 and 2 threads; finite differences through the fused path; whole nets with
+-- and without fusion; argument errors.
+local helper = require "helper"
+local mtcnn = require "mtcnn"
+local gradcheck = require "gradcheck"
+local T = mtcnn.tensor
+local nn, sys, models = mtcnn.nn, mtcnn.sys, mtcnn.models
+local C = require("mtcnn.core").nn
+
+-- n, c, h, w, pool kernel, pool stride
+local CASES = {
+  {6, 28, 22, 22, 3, 2},  -- RNet conv1 (clipped last row and column)
+  {5, 48, 9, 9, 3, 2},    -- RNet conv2 (whole windows)
+  {7, 10, 10, 10, 2, 2},  -- PNet conv1
+  {3, 32, 46, 46, 3, 2},  -- ONet conv1 (several vectors per row)
+  {3, 64, 8, 8, 2, 2},    -- ONet conv3
+  {4, 5, 7, 9, 2, 2},     -- odd sizes, 2x2 clipped
+  {2, 3, 25, 40, 3, 2},   -- rows longer than two vectors, clipped
+  {3, 4, 9, 11, 3, 1},    -- stride 1: the scalar search
+  {2, 3, 10, 13, 2, 3},   -- stride above the kernel
+  {2, 6, 3, 3, 4, 2},     -- a window larger than the map
+}
+
+local function max_diff(a, b)
+  local d = (a - b):abs():max()
+  return d
+end
+
+-- The separate passes: PReLU, pooling, pooling backward, PReLU backward.
+local function separate(x, a, dy, k, s, da)
+  local act = C.prelu_forward(x, a, T.empty(0))
+  local y = C.maxpool2d_forward(act, T.empty(0), k, k, s, s)
+  local dact = C.maxpool2d_backward(act, dy, T.empty(0), k, k, s, s, y)
+  local dx = C.prelu_backward(x, a, dact, T.empty(0), da)
+  return y, dx
+end
+
+local function check_case(cs, slopes, threads, integer_inputs)
+  local n, c, h, w, k, s = table.unpack(cs)
+  local g = T.generator(n * 100 + c + h)
+  local x = T.randn(n, c, h, w, g)
+  if integer_inputs then x = x:cmin(0.3) end -- plateaus: many windows' maximum is tied
+  local a = slopes(c, g)
+  sys.set_threads(threads)
+  local y = C.prelu_pool_forward(x, a, T.empty(0), T.empty(0), k, k, s, s)
+  local dy = T.randn(y:size(), g)
+  local da_sep, da_fused = T.full(c, 0.5), T.full(c, 0.5) -- accumulated onto
+  local y_sep, dx_sep = separate(x, a, dy, k, s, da_sep)
+  local at = T.empty(0)
+  local y2 = C.prelu_pool_forward(x, a, T.empty(0), at, k, k, s, s)
+  local dx = C.prelu_pool_backward(x, a, at, dy, T.empty(0), da_fused, k, k, s, s)
+  local what = ("case %s, %d threads%s"):format(table.concat(cs, "x"), threads,
+    integer_inputs and ", ties" or "")
+  assert.are.same(y_sep:size(), y2:size(), what)
+  assert.are.equal(0, max_diff(y, y_sep), what .. ": pooled map")
+  assert.are.equal(0, max_diff(y2, y_sep), what .. ": pooled map again")
+  assert.are.equal(0, max_diff(dx, dx_sep), what .. ": input gradient")
+  assert.are.equal(0, max_diff(da_fused, da_sep), what .. ": slope gradient")
+  -- the input gradient alone, the slope gradient alone
+  local da_only = T.full(c, 0.5)
+  assert.is_nil(C.prelu_pool_backward(x, a, at, dy, nil, da_only, k, k, s, s))
+  assert.are.equal(0, max_diff(da_only, da_sep), what .. ": slope gradient alone")
+  local dx_only = C.prelu_pool_backward(x, a, at, dy, T.empty(0), nil, k, k, s, s)
+  assert.are.equal(0, max_diff(dx_only, dx_sep), what .. ": input gradient alone")
+  -- every position is inside its own plane, and at a maximum
+  local planes, ohw = n * c, y:size(3) * y:size(4)
+  local atf, yf = at:view(planes * ohw), y:view(planes * ohw)
+  local pre = C.prelu_forward(x, a, T.empty(0)):view(planes, h * w)
+  for i = 1, planes * ohw, 7 do
+    local pos = atf[i]
+    assert.is_true(pos >= 0 and pos < h * w and pos == math.floor(pos), what .. ": position")
+    assert.are.equal(yf[i], pre[(i - 1) // ohw + 1][pos + 1], what .. ": value at position")
+  end
+end
+
+describe("fused PReLU + max pooling (training)", function()
+  local saved
+  before_each(function() saved = sys.threads() end)
+  after_each(function() sys.set_threads(saved) end)
+
+  it("equals the separate passes exactly, 1 and 2 threads", function()
+    local function mixed(c, g) return T.rand(c, g) - 0.3 end -- some negative slopes
+    for _, cs in ipairs(CASES) do
+      for _, threads in ipairs({1, 2}) do check_case(cs, mixed, threads, false) end
+    end
+  end)
+
+  it("keeps the first maximum on ties, with zero slopes too", function()
+    local function zeros(c) return T.zeros(c) end
+    local function quarter(c) return T.full(c, 0.25) end
+    for _, cs in ipairs(CASES) do
+      check_case(cs, zeros, 2, true)
+      check_case(cs, quarter, 1, true)
+    end
+  end)
+
+  it("gives finite-difference gradients through a Conv2d, PReLU, MaxPool2d net", function()
+    for _, pool in ipairs({{3, 2}, {2, 2}}) do
+      local net = nn.Sequential()
+        :add(nn.Conv2d(3, 4, 3, {generator = T.generator(1)}), "conv1")
+        :add(nn.PReLU(4), "prelu1")
+        :add(nn.MaxPool2d(pool[1], pool[2]), "pool1") -- 7x6 maps: 3x3/2 clips the last column
+        :add(nn.Conv2d(4, 3, 2, {generator = T.generator(11)}), "conv2")
+      net:training()
+      -- eps small enough that no PReLU kink or pooling tie is crossed
+      local worst, n = gradcheck.module(net, T.randn(2, 3, 9, 8, T.generator(21)),
+        {eps = 1e-3, tol = 2e-2})
+      assert.are.equal(1 + 5, n)
+      assert.is_true(worst < 2e-2)
+      assert.is_true(net.pooled_pair[3], "the pair ran fused")
+    end
+  end)
+
+  it("nets give the same outputs and gradients fused and unfused", function()
+    for _, arch in ipairs({"pnet", "rnet", "onet"}) do
+      local function run(fuse, split)
+        local net = models[arch]{seed = 3, dropout = arch == "onet" and 0 or nil}
+        net:training()
+        net.fuse = fuse
+        local g = T.generator(7)
+        local size = models.input_size[arch]
+        local x = T.rand(8, 3, size, size, g) * 2 - 1
+        local crit = nn.MTCNNLoss{net = arch}
+        local label = T.tensor({1, 0, -1, -2, 1, 0, 0, -2})
+        local target = {label = label, box = T.randn(8, 4, g), landmarks = T.rand(8, 10, g)}
+        net:zero_grad()
+        local out = net:forward(x)
+        crit:forward(out, target)
+        local gy = crit:backward(out, target)
+        if split then
+          net:update_grad_input(x, gy)
+          net:acc_grad_parameters(x, gy)
+        else
+          net:backward(x, gy)
+        end
+        local _, grads = net:parameters()
+        local copies = {}
+        for i, t in ipairs(grads) do copies[i] = t:clone() end
+        return out.cls:clone(), copies, net
+      end
+      local cls_a, ga, net = run(true, false)
+      assert.is_true(net.pooled_pair[3], arch .. ": fused")
+      local cls_b, gb = run(false, false)
+      local cls_c, gc = run(true, true)
+      assert.are.equal(0, max_diff(cls_a, cls_b), arch .. " outputs")
+      for i = 1, #ga do
+        assert.are.equal(0, max_diff(ga[i], gb[i]), arch .. " gradient " .. i)
+        assert.are.equal(0, max_diff(ga[i], gc[i]), arch .. " gradient " .. i .. " (split)")
+      end
+      assert.are.equal(0, max_diff(cls_a, cls_c), arch .. " outputs (split)")
+    end
+  end)
+
+  it("raises clear errors", function()
+    local x, a = T.randn(2, 3, 6, 6), T.full(3, 0.25)
+    local y, at = T.empty(0), T.empty(0)
+    C.prelu_pool_forward(x, a, y, at, 2, 2, 2, 2)
+    local function err(f, ...)
+      local ok, e = pcall(f, ...)
+      assert.is_false(ok)
+      return tostring(e)
+    end
+    assert.truthy(err(C.prelu_pool_forward, x, T.full(4, 0.25), y, at, 2, 2, 2, 2)
+      :find("prelu_pool: input 2x3x6x6 has 3 channels", 1, true))
+    assert.truthy(err(C.prelu_pool_forward, T.randn(2, 3, 6), a, y, at, 2, 2, 2, 2)
+      :find("must have 4 dimensions", 1, true))
+    assert.truthy(err(C.prelu_pool_forward, x, a, x, at, 2, 2, 2, 2)
+      :find("shares memory", 1, true))
+    assert.truthy(err(C.prelu_pool_backward, x, a, at, T.randn(2, 3, 2, 2), nil, nil, 2, 2, 2, 2)
+      :find("output gradient 2x3x2x2 does not match the pooled output 2x3x3x3", 1, true))
+    local bad = at:clone()
+    bad:view(bad:numel())[5] = 36
+    assert.truthy(err(C.prelu_pool_backward, x, a, bad, T.randn(2, 3, 3, 3), T.empty(0), nil,
+      2, 2, 2, 2):find("outside the 6x6 input plane", 1, true))
+  end)
+
+  it("allocates nothing once warm", function()
+    local net = models.rnet{seed = 1}
+    net:training()
+    local x = T.randn(16, 3, 24, 24)
+    local gy = {cls = T.randn(16, 2), box = T.randn(16, 4), landmarks = T.randn(16, 10)}
+    for _ = 1, 2 do net:zero_grad(); net:forward(x); net:backward(x, gy) end
+    collectgarbage()
+    local before = T.memory().cpu
+    for _ = 1, 3 do net:zero_grad(); net:forward(x); net:backward(x, gy) end
+    collectgarbage()
+    assert.are.equal(before, T.memory().cpu)
+  end)
+end)
