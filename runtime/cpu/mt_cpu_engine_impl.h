@@ -430,8 +430,14 @@ static void expand_dy(const mt_conv_geom *g, const float *dy, int64_t s0, int64_
         for (int64_t c = 0; c < g->cout; c++) {
             const float *src = dy + ((s0 + s) * g->cout + c) * p;
             float *d = dst + (s * g->cout + c) * qs;
-            memset(d, 0, sizeof(float) * (size_t)qs);
-            for (int64_t oy = 0; oy < g->oh; oy++) copy_run(d + oy * g->w, src + oy * g->ow, g->ow);
+            /* each value written once: a row's outputs, then its kw - 1 dropped columns */
+            for (int64_t oy = 0; oy < g->oh; oy++) {
+                float *row = d + oy * g->w;
+                copy_run(row, src + oy * g->ow, g->ow);
+                if (oy + 1 < g->oh)
+                    for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
+            }
+            for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
         }
 }
 
