@@ -1,6 +1,7 @@
 -- Training's fused PReLU + max pooling pass (core.nn.prelu_pool_forward / _backward, run by
 -- nn.Sequential for a Conv2d, PReLU, MaxPool2d run in training mode): the same numbers as the
--- separate PReLU and MaxPool2d passes, bit for bit, on the MTCNN geometries and odd ones
+-- separate PReLU and MaxPool2d passes, bit for bit (the slope gradient to float rounding: its
+-- partial sums are grouped differently), on the MTCNN geometries and odd ones
 -- (clipped ceil-mode windows, ties, zero and negative slopes, layouts left to the scalar
 -- search), with 1 and 2 threads; finite differences through the fused path; whole nets with
 -- and without fusion; argument errors.
@@ -59,11 +60,13 @@ local function check_case(cs, slopes, threads, integer_inputs)
   assert.are.equal(0, max_diff(y, y_sep), what .. ": pooled map")
   assert.are.equal(0, max_diff(y2, y_sep), what .. ": pooled map again")
   assert.are.equal(0, max_diff(dx, dx_sep), what .. ": input gradient")
-  assert.are.equal(0, max_diff(da_fused, da_sep), what .. ": slope gradient")
+  -- the slope sums are grouped per range of the split: the same to float rounding
+  helper.tensor_near(da_fused, da_sep, 1e-6 * math.max(1, (da_sep:abs():max())),
+    what .. ": slope gradient")
   -- the input gradient alone, the slope gradient alone
   local da_only = T.full(c, 0.5)
   assert.is_nil(C.prelu_pool_backward(x, a, at, dy, nil, da_only, k, k, s, s))
-  assert.are.equal(0, max_diff(da_only, da_sep), what .. ": slope gradient alone")
+  assert.are.equal(0, max_diff(da_only, da_fused), what .. ": slope gradient alone")
   local dx_only = C.prelu_pool_backward(x, a, at, dy, T.empty(0), nil, k, k, s, s)
   assert.are.equal(0, max_diff(dx_only, dx_sep), what .. ": input gradient alone")
   -- every position is inside its own plane, and at a maximum
@@ -149,7 +152,9 @@ describe("fused PReLU + max pooling (training)", function()
       local cls_c, gc = run(true, true)
       assert.are.equal(0, max_diff(cls_a, cls_b), arch .. " outputs")
       for i = 1, #ga do
-        assert.are.equal(0, max_diff(ga[i], gb[i]), arch .. " gradient " .. i)
+        -- equal to float rounding (the slope gradients' sums are grouped by range)
+        local tol = 1e-6 * math.max(1, (gb[i]:abs():max()))
+        helper.tensor_near(ga[i], gb[i], tol, arch .. " gradient " .. i)
         assert.are.equal(0, max_diff(ga[i], gc[i]), arch .. " gradient " .. i .. " (split)")
       end
       assert.are.equal(0, max_diff(cls_a, cls_c), arch .. " outputs (split)")

@@ -8,7 +8,8 @@
  * output in, the pooled map out; the pooled gradient in, the convolution's output gradient
  * out): each plane's PReLU values and pooling gradient live in a per-range buffer of one
  * plane (in L1), never in a full-size activation. The arithmetic is that of the separate
- * passes, so the results are the same numbers. */
+ * passes, so the results are the same numbers (the slope gradient's partial sums are grouped
+ * by range: equal to float rounding). */
 #include "mt_cpu.h"
 #include "mt_cpu_prelu.h"
 
@@ -293,17 +294,28 @@ typedef struct prelu_pool_ctx {
     int64_t c;       /* channels */
     float *planes;   /* [threads][plane_size]: one plane's PReLU values, or its gradient */
     int64_t plane_size;
-    double *da_part; /* [threads][c] partial slope gradients (NULL: not wanted) */
+    double *da_part; /* [ranges][c] partial slope gradients (NULL: not wanted) */
+    int64_t n, ranges; /* items (planes or samples) split into ranges, handed out dynamically */
     unsigned char bad[MT_MAX_THREADS]; /* per thread: a position outside its plane was met */
 } prelu_pool_ctx;
+
+/* Ranges per thread: handed out as threads come free, so that a core busy with another
+ * process holds the pass up less (the engine's rule). */
+#define PRELU_POOL_RANGES_PER_THREAD 4
+
+static int64_t prelu_pool_ranges(int64_t n, int64_t grain) {
+    int64_t c = (n + grain - 1) / grain, most = PRELU_POOL_RANGES_PER_THREAD * mt_threads_count();
+    if (c > most) c = most;
+    if (c > n) c = n;
+    return c < 1 ? 1 : c;
+}
 
 /* Planes [begin, end): PReLU into the thread's plane buffer (padded with -inf for the
  * stride-2 scan), then pooled from there. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
-static void prelu_pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
-    prelu_pool_ctx *k = (prelu_pool_ctx *)vctx;
+static void prelu_pool_fwd_range(prelu_pool_ctx *k, int64_t begin, int64_t end, int thread) {
     const pool_ctx *pk = &k->pk;
     const int64_t hw = pk->h * pk->w, ohw = pk->oh * pk->ow;
     float *act = k->planes + (int64_t)thread * k->plane_size;
@@ -327,18 +339,18 @@ static void prelu_pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thr
     }
 }
 
-/* Samples [begin, end) (the split of the separate PReLU pass, so that the slope partials sum
- * alike): per plane, the pooled gradient routed to the maxima found by the forward pass (in
- * the separate pass's order), then the PReLU gradient and slope sum from it. */
+/* Samples [begin, end) of range `range`: per plane, the pooled gradient routed to the maxima
+ * found by the forward pass (in the separate pass's order), then the PReLU gradient and the
+ * range's slope sums from it. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
-static void prelu_pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
-    prelu_pool_ctx *k = (prelu_pool_ctx *)vctx;
+static void prelu_pool_bwd_range(prelu_pool_ctx *k, int64_t begin, int64_t end, int range,
+                                 int thread) {
     const pool_ctx *pk = &k->pk;
     const int64_t hw = pk->h * pk->w, ohw = pk->oh * pk->ow;
     float *g = k->planes + (int64_t)thread * k->plane_size;
-    double *part = k->da_part ? k->da_part + (int64_t)thread * mt_prelu_part_stride(k->c) : NULL;
+    double *part = k->da_part ? k->da_part + (int64_t)range * mt_prelu_part_stride(k->c) : NULL;
     for (int64_t s = begin; s < end; s++)
         for (int64_t c = 0; c < k->c; c++) {
             const int64_t p = s * k->c + c;
@@ -357,6 +369,20 @@ static void prelu_pool_bwd_range(void *vctx, int64_t begin, int64_t end, int thr
         }
 }
 
+/* Task t of the split: items [n t / ranges, n (t + 1) / ranges); `thread` picks the plane
+ * buffer (threads running at once never share it), t the slope partials. */
+static void prelu_pool_fwd_task(void *vctx, int64_t t, int thread) {
+    prelu_pool_ctx *k = (prelu_pool_ctx *)vctx;
+    const int64_t b = k->n * t / k->ranges, e = k->n * (t + 1) / k->ranges;
+    if (e > b) prelu_pool_fwd_range(k, b, e, thread);
+}
+
+static void prelu_pool_bwd_task(void *vctx, int64_t t, int thread) {
+    prelu_pool_ctx *k = (prelu_pool_ctx *)vctx;
+    const int64_t b = k->n * t / k->ranges, e = k->n * (t + 1) / k->ranges;
+    if (e > b) prelu_pool_bwd_range(k, b, e, (int)t, thread);
+}
+
 mt_status mt_cpu_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
                                     const mt_tensor *at, const mt_pool2d_desc *d) {
     prelu_pool_ctx k = {.pk = make_ctx(x, y->shape[2], y->shape[3], d), .a = mt_tensor_data(a),
@@ -369,7 +395,9 @@ mt_status mt_cpu_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, cons
     k.planes = (float *)mt_cpu_scratch(
         1, sizeof(float) * (size_t)(k.plane_size * mt_threads_count()));
     if (!k.planes) return MT_ERR_OOM;
-    mt_parallel_for(planes, 8192 / (hw + 1) + 1, prelu_pool_fwd_range, &k);
+    k.n = planes;
+    k.ranges = prelu_pool_ranges(planes, 8192 / (hw + 1) + 1);
+    mt_parallel_tasks(k.ranges, prelu_pool_fwd_task, &k);
     return MT_OK;
 }
 
@@ -382,17 +410,20 @@ mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, con
     k.pk.dx = dx ? mt_tensor_data(dx) : NULL;
     const int64_t hw = k.pk.h * k.pk.w, n = x->shape[0];
     const int threads = mt_threads_count();
+    k.n = n;
+    k.ranges = prelu_pool_ranges(n, MT_PRELU_GRAIN_ELEMS / (k.c * hw + 1) + 1);
     k.plane_size = (hw + 15) / 16 * 16; /* whole cache lines: no false sharing */
     k.planes = (float *)mt_cpu_scratch(1, sizeof(float) * (size_t)(k.plane_size * threads));
     if (!k.planes) return MT_ERR_OOM;
     if (da) {
-        /* one row per thread, as the separate pass: the same sums in the same order */
+        /* one row per range, reduced in range order: the result depends only on the thread
+         * count */
         const int64_t stride = mt_prelu_part_stride(k.c);
-        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * stride));
+        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(k.ranges * stride));
         if (!k.da_part) return MT_ERR_OOM;
-        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * stride));
+        memset(k.da_part, 0, sizeof(double) * (size_t)(k.ranges * stride));
     }
-    mt_parallel_for(n, MT_PRELU_GRAIN_ELEMS / (k.c * hw + 1) + 1, prelu_pool_bwd_range, &k);
+    mt_parallel_tasks(k.ranges, prelu_pool_bwd_task, &k);
     for (int t = 0; t < threads; t++)
         if (k.bad[t])
             return mt_fail(MT_ERR_ARG, "prelu_pool_backward: the maxima positions hold a value "
@@ -403,7 +434,8 @@ mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, con
         float *gd = mt_tensor_data(da);
         for (int64_t c = 0; c < k.c; c++) {
             double s = 0.0;
-            for (int t = 0; t < threads; t++) s += k.da_part[t * mt_prelu_part_stride(k.c) + c];
+            for (int64_t r = 0; r < k.ranges; r++)
+                s += k.da_part[r * mt_prelu_part_stride(k.c) + c];
             gd[c] += (float)s;
         }
     }
