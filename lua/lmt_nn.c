@@ -174,6 +174,19 @@ static int l_prelu_pool_backward(lua_State *L) {
     return 1;
 }
 
+/* conv2d_prelu_pool_backward_params(x, z, a, at, gy, dz, dw, db|nil, da, sh, sw, ph, pw, kh,
+ * kw, psh, psw): a first layer's conv -> PReLU -> pooling parameter gradients from the pooled
+ * gradient gy (dz: a workspace, used only where the kernels store the conv's gradient) */
+static int l_conv2d_prelu_pool_backward_params(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *z = mtL_checktensor(L, 2), *a = mtL_checktensor(L, 3);
+    mt_tensor *at = mtL_checktensor(L, 4), *gy = mtL_checktensor(L, 5), *dz = mtL_checktensor(L, 6);
+    mt_tensor *dw = mtL_checktensor(L, 7), *db = opt_tensor(L, 8), *da = mtL_checktensor(L, 9);
+    mt_conv2d_desc d = check_conv_desc(L, 10);
+    mt_pool2d_desc pd = check_pool_desc(L, 14);
+    MTL_CHECK(L, mt_conv2d_prelu_pool_backward_params(x, z, a, at, gy, dz, dw, db, da, &d, &pd));
+    return 0;
+}
+
 /* pool_out_size(in, k, s) -> Caffe ceil-mode output size */
 static int l_pool_out_size(lua_State *L) {
     lua_Integer in = luaL_checkinteger(L, 1);
@@ -329,6 +342,7 @@ static const luaL_Reg nn_functions[] = {
     {"maxpool2d_forward", l_maxpool2d_forward},
     {"maxpool2d_backward", l_maxpool2d_backward},
     {"prelu_pool_forward", l_prelu_pool_forward},
+    {"conv2d_prelu_pool_backward_params", l_conv2d_prelu_pool_backward_params},
     {"prelu_pool_backward", l_prelu_pool_backward},
     {"pool_out_size", l_pool_out_size},
     {"softmax_forward", l_softmax_forward},

@@ -157,6 +157,15 @@ typedef struct mt_backend {
     mt_status (*prelu_pool_backward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
                                      const mt_tensor *dy, const mt_tensor *dx,
                                      const mt_tensor *da, const struct mt_pool2d_desc *d);
+    /* Training's conv -> PReLU -> max pooling of a first layer (no input gradient): dw, db
+     * (may be NULL) and the slope gradient da accumulated from the pooled gradient gy, with
+     * z the convolution's output and at the pooling's maxima (prelu_pool_forward); dz is a
+     * workspace for the convolution's output gradient, resized only by a backend that
+     * stores it. */
+    mt_status (*conv2d_prelu_pool_backward_params)(
+        const mt_tensor *x, const mt_tensor *z, const mt_tensor *a, const mt_tensor *at,
+        const mt_tensor *gy, mt_tensor *dz, const mt_tensor *dw, const mt_tensor *db,
+        const mt_tensor *da, const struct mt_conv2d_desc *d, const struct mt_pool2d_desc *pd);
     /* Softmax over dim 1 of x [N,C,...] (at every position of the trailing dims). */
     mt_status (*softmax_forward)(const mt_tensor *x, const mt_tensor *y);
     /* dx = y * (dy - sum_c(dy * y)). */

@@ -692,3 +692,57 @@ mt_status mt_mtcnn_loss(mt_mtcnn_loss_args *a) {
     }
     return st;
 }
+
+/* ---- conv -> PReLU -> max pooling, first layer's parameter gradients (training) ------------- */
+
+mt_status mt_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                               const mt_tensor *a, const mt_tensor *at,
+                                               const mt_tensor *gy, mt_tensor *dz, mt_tensor *dw,
+                                               mt_tensor *db, mt_tensor *da,
+                                               const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
+    static const char op[] = "conv2d_prelu_pool_backward";
+    const mt_tensor *ts[9] = {x, z, a, at, gy, dz, dw, db, da};
+    MT_TRY(check_devices(op, 9, ts));
+    MT_TRY(check_ndim(op, "the input", x, 4));
+    MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
+    int64_t zs[4], ys[4];
+    MT_TRY(conv_shapes(op, x->shape, dw, d, zs));
+    if (z->ndim != 4 || memcmp(zs, z->shape, sizeof zs) != 0) {
+        char s1[MT_SHAPE_STR], s2[MT_SHAPE_STR];
+        return mt_fail(MT_ERR_SHAPE, "%s: the convolution's output %s does not match %s", op,
+                       mt_tensor_shape_str(z, s1), mt_shape_str(s2, 4, zs));
+    }
+    MT_TRY(pool_shapes(op, z, pd, ys));
+    MT_TRY(check_channels(op, z, a));
+    MT_TRY(check_pooled(op, "the output gradient", gy, ys));
+    MT_TRY(check_pooled(op, "the maxima positions", at, ys));
+    if (!mt_tensor_is_contiguous(dw))
+        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
+    if (db) {
+        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
+        if (!mt_tensor_is_contiguous(db))
+            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
+    }
+    MT_TRY(check_like(op, "the slope gradient", da, a));
+    const mt_tensor *ins[5] = {x, z, a, at, gy};
+    for (int i = 0; i < 5; i++) {
+        MT_TRY(check_not_aliased(op, dz, ins[i]));
+        MT_TRY(check_not_aliased(op, dw, ins[i]));
+        MT_TRY(check_not_aliased(op, da, ins[i]));
+        if (db) MT_TRY(check_not_aliased(op, db, ins[i]));
+    }
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, conv2d_prelu_pool_backward_params, "conv2d_prelu_pool_backward_params", x);
+    if (mt_tensor_numel(z) == 0) return MT_OK;
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *cz, *ca, *cat, *cgy;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, z, &cz);
+    if (st == MT_OK) st = contig(&cs, a, &ca);
+    if (st == MT_OK) st = contig(&cs, at, &cat);
+    if (st == MT_OK) st = contig(&cs, gy, &cgy);
+    if (st == MT_OK)
+        st = be->conv2d_prelu_pool_backward_params(cx, cz, ca, cat, cgy, dz, dw, db, da, d, pd);
+    contig_release(&cs);
+    return st;
+}

@@ -93,6 +93,18 @@ mt_status mt_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const m
                                  const mt_tensor *dy, mt_tensor *dx, mt_tensor *da,
                                  const mt_pool2d_desc *d);
 
+/* Training's conv -> PReLU -> max pooling as a first layer (no input gradient): dw, db (may
+ * be NULL) and da (the PReLU slopes' gradient) accumulated from the pooled gradient gy, where
+ * z = conv2d(x) (+ bias) is the convolution's output and at the maxima's positions from
+ * mt_prelu_pool_forward(z, a, ...). The CPU engine computes the convolution's output gradient
+ * per group of samples inside its weight-gradient pass (never stored); otherwise it goes
+ * through dz (resized), the same as mt_prelu_pool_backward then mt_conv2d_backward_params. */
+mt_status mt_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                               const mt_tensor *a, const mt_tensor *at,
+                                               const mt_tensor *gy, mt_tensor *dz, mt_tensor *dw,
+                                               mt_tensor *db, mt_tensor *da,
+                                               const mt_conv2d_desc *d, const mt_pool2d_desc *pd);
+
 /* Softmax over dim 1 of a [N,C] or [N,C,H,W] tensor. */
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y);
 mt_status mt_softmax_backward(const mt_tensor *y, const mt_tensor *dy, mt_tensor *dx);

@@ -47,6 +47,7 @@ static const mt_backend cpu_backend = {
     .maxpool2d_backward = mt_cpu_maxpool2d_backward,
     .prelu_pool_forward = mt_cpu_prelu_pool_forward,
     .prelu_pool_backward = mt_cpu_prelu_pool_backward,
+    .conv2d_prelu_pool_backward_params = mt_cpu_conv2d_prelu_pool_backward_params,
     .softmax_forward = mt_cpu_softmax_forward,
     .softmax_backward = mt_cpu_softmax_backward,
     .mtcnn_loss = mt_cpu_mtcnn_loss,

@@ -60,6 +60,9 @@
 
 #include <string.h>
 
+#include "mt_cpu.h"
+#include "mt_cpu_prelu.h"
+
 /* Pixels per chunk of the weight-gradient pass (the dY chunk stays in L2). */
 #define ENGINE_PC 512
 
@@ -376,7 +379,9 @@ typedef struct wide_job {
     const int64_t *off;
     const mblocks *mb;
     int64_t k, q, qs, group;
-    int failed;
+    const mt_pool_grad *pg; /* weight gradients: dY formed from a pooled gradient (or NULL) */
+    double *da_part;        /* with pg: [ranges][mt_prelu_part_stride(cout)] slope sums */
+    int failed, bad;
 } wide_job;
 
 /* Panels [p0, p1) of the wide columns of all samples, [0, N*Q): a panel may span two
@@ -481,6 +486,40 @@ static void wide_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
 }
 
+/* expand_dy's result formed from training's pooled gradient instead of a stored dY: per
+ * plane, the pooled gradient routed to the forward's maxima (in the separate pass's order),
+ * then the PReLU gradient written onto the wide grid, the slope sums into part. Returns 0 on
+ * an offset outside its plane. */
+static int expand_pooled(const mt_conv_geom *g, const mt_pool_grad *pg, int64_t s0, int64_t n,
+                         int64_t qs, float *dst, float *plane, double *part) {
+    const int64_t p = g->oh * g->ow;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t c = 0; c < g->cout; c++) {
+            const int64_t pi = (s0 + s) * g->cout + c;
+            const float *z = pg->z + pi * p, *at = pg->at + pi * pg->php;
+            const float *gy = pg->gy + pi * pg->php;
+            memset(plane, 0, sizeof(float) * (size_t)p);
+            for (int64_t o = 0; o < pg->php; o++) {
+                const float f = at[o];
+                if (!(f >= 0.0f && f < (float)p)) return 0;
+                plane[(int64_t)f] += gy[o];
+            }
+            part[c] += mt_prelu_negative_dot(z, plane, p);
+            /* over the whole plane in place (a short row's scalar tail branches on the sign),
+             * then its rows onto the wide grid */
+            mt_prelu_grad_row(z, pg->slope[c], plane, plane, p);
+            float *d = dst + (s * g->cout + c) * qs;
+            for (int64_t oy = 0; oy < g->oh; oy++) {
+                float *row = d + oy * g->w;
+                copy_run(row, plane + oy * g->ow, g->ow);
+                if (oy + 1 < g->oh)
+                    for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
+            }
+            for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
+        }
+    return 1;
+}
+
 static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     wide_job *jb = (wide_job *)ctx;
     const mt_conv_geom *g = jb->g;
@@ -493,13 +532,33 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
     float *dw = jb->part + (int64_t)thread * (cout * k + cout); /* thread: the range index */
     float *db = dw + cout * k;
+    float *plane = NULL;
+    if (jb->pg) {
+        plane = (float *)mt_cpu_scratch(5, sizeof(float) * (size_t)p);
+        if (!plane) {
+            __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     const int tail = (int)(q - (nvec - 1) * ENGINE_VEC);
     for (int64_t g0 = s0; g0 < s1; g0 += jb->group) {
         const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
-        expand_dy(g, jb->dy, g0, gn, qs, dyw);
-        for (int64_t s = g0; s < g0 + gn; s++)
-            for (int64_t m = 0; m < cout; m++) db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
+        if (jb->pg) {
+            double *part = jb->da_part + (int64_t)thread * mt_prelu_part_stride(cout);
+            if (!expand_pooled(g, jb->pg, g0, gn, qs, dyw, plane, part)) {
+                __atomic_store_n(&jb->bad, 1, __ATOMIC_RELAXED);
+                return;
+            }
+            /* the bias gradient from the expanded rows (zeros in the dropped columns) */
+            for (int64_t s = 0; s < gn; s++)
+                for (int64_t m = 0; m < cout; m++) db[m] += sum_run(dyw + (s * cout + m) * qs, q);
+        } else {
+            expand_dy(g, jb->dy, g0, gn, qs, dyw);
+            for (int64_t s = g0; s < g0 + gn; s++)
+                for (int64_t m = 0; m < cout; m++)
+                    db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
+        }
         const float *xg = jb->x + g0 * sample;
         for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
             const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
@@ -906,6 +965,54 @@ static mt_status engine_conv_backward_params(const mt_conv_geom *g, const float 
     return MT_OK;
 }
 
+/* Training's conv -> PReLU -> max pooling: the parameter gradients from the pooled gradient
+ * (mt_engine.conv_backward_params_pooled). Runs the wide path's weight gradient with each
+ * group's dY formed in place (expand_pooled), so the convolution's output gradient is never
+ * written out and read back. */
+static int engine_conv_backward_pooled_ok(const mt_conv_geom *g) {
+    return !conv_is_linear(g) && !toeplitz_ok(g) && wide_ok(g);
+}
+
+static mt_status engine_conv_backward_params_pooled(const mt_conv_geom *g, const float *x,
+                                                    const mt_pool_grad *pg, float *dw,
+                                                    float *db, float *da) {
+    if (!engine_conv_backward_pooled_ok(g))
+        return mt_fail(MT_ERR_UNSUPPORTED, "conv2d_prelu_pool_backward: geometry not supported");
+    const int64_t k = g->cin * g->kh * g->kw, per = g->cout * k + g->cout;
+    wide_job wj = {.x = x, .pg = pg};
+    MT_TRY(wide_prepare(&wj, g));
+    const int64_t items = g->n, grain = grain_for(2.0 * (double)(g->cout * k * wj.q));
+    /* one partial sum per range, reduced in range order */
+    const int64_t ranges = range_count(items, grain), stride = mt_prelu_part_stride(g->cout);
+    float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * ranges));
+    double *da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(stride * ranges));
+    if (!part || !da_part) return MT_ERR_OOM;
+    memset(part, 0, sizeof(float) * (size_t)(per * ranges));
+    memset(da_part, 0, sizeof(double) * (size_t)(stride * ranges));
+    wj.part = part;
+    wj.da_part = da_part;
+    run_ranges(items, grain, wide_bwdw_range, &wj);
+    if (wj.bad)
+        return mt_fail(MT_ERR_ARG, "conv2d_prelu_pool_backward: the maxima positions hold a "
+                                   "value outside the %lldx%lld map (they must come from "
+                                   "prelu_pool_forward on this layer's output)",
+                       (long long)g->oh, (long long)g->ow);
+    if (wj.failed)
+        return mt_fail(MT_ERR_OOM, "conv2d_prelu_pool_backward: out of memory for packing buffers");
+    for (int64_t t = 0; t < ranges; t++) {
+        const float *pt = part + t * per;
+        for (int64_t i = 0; i < g->cout * k; i++) dw[i] += pt[i];
+        if (db)
+            for (int64_t i = 0; i < g->cout; i++) db[i] += pt[g->cout * k + i];
+    }
+    for (int64_t c = 0; c < g->cout; c++) {
+        double sum = 0.0;
+        for (int64_t t = 0; t < ranges; t++) sum += da_part[t * stride + c];
+        da[c] += (float)sum;
+    }
+    return MT_OK;
+}
+
 /* ---- fully connected ------------------------------------------------------------------------ */
 
 /* C[M, N] (row stride ldc) = A * B for A given as a strided matrix (element (i, kk) at
@@ -1027,6 +1134,8 @@ static mt_status engine_linear_backward_params(int64_t n, int64_t in, int64_t ou
         .linear_backward_input = engine_linear_backward_input,                                     \
         .linear_backward_params = engine_linear_backward_params,                                   \
         .conv_pool_forward = engine_conv_pool_forward,                                             \
+        .conv_backward_pooled_ok = engine_conv_backward_pooled_ok,                                 \
+        .conv_backward_params_pooled = engine_conv_backward_params_pooled,                         \
     }
 
 #include "mt_cpu_engine_block.h"

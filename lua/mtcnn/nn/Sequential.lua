@@ -150,6 +150,15 @@ function Sequential:backward(x, gy)
   local g = gy
   local i = #mods
   while i >= 1 do
+    local conv = pooled[i] and mods[i - 2]
+    if conv and conv.skip_input_grad and conv.backward_params_pooled then
+      -- a first layer: its parameter gradients straight from the pooled gradient
+      call(self, i - 2, conv.backward_params_pooled, conv, i > 3 and mods[i - 3].output or x,
+        mods[i - 1], mods[i], g)
+      conv.grad_input = nil
+      g = nil
+      break
+    end
     if pooled[i] then i, g = pooled_pair_backward(self, i, g, true, true) end
     local m = mods[i]
     local input = i > 1 and mods[i - 1].output or x
