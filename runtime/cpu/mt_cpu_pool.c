@@ -6,7 +6,7 @@
  *
  * Training's PReLU + max pooling pair also runs here as one pass each way (a convolution's
  * output in, the pooled map out; the pooled gradient in, the convolution's output gradient
- * out): each plane's PReLU values and pooling gradient live in a per-range buffer of one
+ * out): each plane's PReLU values and pooling gradient live in a per-thread buffer of one
  * plane (in L1), never in a full-size activation. The arithmetic is that of the separate
  * passes, so the results are the same numbers (the slope gradient's partial sums are grouped
  * by range: equal to float rounding). */

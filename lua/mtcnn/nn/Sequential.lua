@@ -14,8 +14,8 @@
 -- written: no pre-pooling map is ever stored). Set s.fuse = false to keep every layer's own
 -- output (for inspection).
 --
--- In training mode, a PReLU between a Conv2d and a MaxPool2d with overlapping windows (3x3/2
--- in RNet and ONet) runs with the pooling as one pass each way (the convolution's output in, the pooled map out; the pooled gradient in,
+-- In training mode, a PReLU between a Conv2d and a MaxPool2d runs with the pooling as one
+-- pass each way (the convolution's output in, the pooled map out; the pooled gradient in,
 -- the convolution's output gradient out): the PReLU's own full-size output and the pooling's
 -- input gradient are never stored, and the numbers are those of the separate layers. The
 -- PReLU's output is then the pool's.
@@ -35,14 +35,10 @@ function Sequential:init()
   self.pooled_pair = {}
 end
 
--- Whether modules i, i + 1, i + 2 are a Conv2d, a PReLU and a MaxPool2d with overlapping
--- windows (training's pair). Windows that do not overlap (PNet's 2x2/2) stay separate: their
--- separate backward is cheap, and the fused pass measured no faster on PNet's 10x10 maps
--- (docs/nn.md).
+-- Whether modules i, i + 1, i + 2 are a Conv2d, a PReLU and a MaxPool2d (training's pair).
 local function pooled_pair_at(mods, i)
   local m, act, pool = mods[i], mods[i + 1], mods[i + 2]
   return m and m.forward_pooled and act and act.forward_pooled and pool and pool.fusable_pool
-    and (pool.kh > pool.sh or pool.kw > pool.sw)
 end
 
 function Sequential:add(m, name)
