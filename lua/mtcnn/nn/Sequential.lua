@@ -17,8 +17,9 @@
 -- In training mode, a PReLU between a Conv2d and a MaxPool2d runs with the pooling as one
 -- pass each way (the convolution's output in, the pooled map out; the pooled gradient in,
 -- the convolution's output gradient out): the PReLU's own full-size output and the pooling's
--- input gradient are never stored, and the numbers are those of the separate layers. The
--- PReLU's output is then the pool's.
+-- input gradient are never stored, and the numbers are those of the separate layers (slope
+-- gradients to float rounding). The PReLU's output is then the pool's. A first layer's
+-- (skip_input_grad) backward forms its parameter gradients from the pooled gradient.
 
 local class = require "mtcnn.nn.class"
 local Module = require "mtcnn.nn.Module"
