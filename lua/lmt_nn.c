@@ -96,6 +96,14 @@ static int l_conv2d_backward_params(lua_State *L) {
     return 0;
 }
 
+/* conv2d_backward(x, dy, w, dx, dw, db|nil, sh, sw, ph, pw) -> dx: both gradients at once */
+static int l_conv2d_backward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *w = mtL_checktensor(L, 3);
+    mt_tensor *dx = mtL_checktensor(L, 4), *dw = mtL_checktensor(L, 5), *db = opt_tensor(L, 6);
+    mt_conv2d_desc d = check_conv_desc(L, 7);
+    return return_arg(L, mt_conv2d_backward(x, dy, w, dx, dw, db, &d), 4);
+}
+
 /* ---- fully connected ---------------------------------------------------------------------- */
 
 /* linear_forward(x, w, b|nil, y [, prelu]) -> y */
@@ -334,6 +342,7 @@ static const luaL_Reg nn_functions[] = {
     {"conv2d_pool_forward", l_conv2d_pool_forward},
     {"conv2d_backward_input", l_conv2d_backward_input},
     {"conv2d_backward_params", l_conv2d_backward_params},
+    {"conv2d_backward", l_conv2d_backward},
     {"linear_forward", l_linear_forward},
     {"linear_backward_input", l_linear_backward_input},
     {"linear_backward_params", l_linear_backward_params},

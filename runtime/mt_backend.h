@@ -123,6 +123,11 @@ typedef struct mt_backend {
     mt_status (*conv2d_backward_params)(const mt_tensor *x, const mt_tensor *dy,
                                         const mt_tensor *dw, const mt_tensor *db,
                                         const struct mt_conv2d_desc *d);
+    /* Both gradients in one call: dx = the input gradient (overwritten, shaped like x), dw,
+     * db (may be NULL) accumulated; the numbers of the two calls above. */
+    mt_status (*conv2d_backward)(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
+                                 const struct mt_conv2d_desc *d);
     /* y = x w^T + b for x [N,in] (any trailing dims flattened), w [out,in], b [out] or NULL,
      * then PReLU with slopes [out] when prelu != NULL. */
     mt_status (*linear_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,

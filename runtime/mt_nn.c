@@ -254,6 +254,50 @@ mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_
     return st;
 }
 
+mt_status mt_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                             mt_tensor *dx, mt_tensor *dw, mt_tensor *db,
+                             const mt_conv2d_desc *d) {
+    static const char op[] = "conv2d_backward";
+    const mt_tensor *ts[6] = {x, dy, w, dx, dw, db};
+    MT_TRY(check_devices(op, 6, ts));
+    MT_TRY(check_ndim(op, "the input", x, 4));
+    MT_TRY(check_ndim(op, "the output gradient", dy, 4));
+    MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
+    int64_t ys[4];
+    MT_TRY(conv_shapes(op, x->shape, w, d, ys));
+    if (memcmp(ys, dy->shape, sizeof ys) != 0) {
+        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
+        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
+                       mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
+    }
+    MT_TRY(check_like(op, "the weight gradient", dw, w));
+    if (db) {
+        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
+        if (!mt_tensor_is_contiguous(db))
+            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
+    }
+    const mt_tensor *ins[3] = {x, dy, w};
+    for (int i = 0; i < 3; i++) {
+        MT_TRY(check_not_aliased(op, dx, ins[i]));
+        MT_TRY(check_not_aliased(op, dw, ins[i]));
+        if (db) MT_TRY(check_not_aliased(op, db, ins[i]));
+    }
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, conv2d_backward, "conv2d_backward", x);
+    MT_TRY(mt_tensor_resize(dx, 4, x->shape));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *cdy, *cw;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, dy, &cdy);
+    if (st == MT_OK) st = contig(&cs, w, &cw);
+    if (st == MT_OK && mt_tensor_numel(dx) > 0) {
+        if (mt_tensor_numel(dy) == 0) st = be->fill(dx, 0.0f);
+        else st = be->conv2d_backward(cx, cdy, cw, dx, dw, db, d);
+    }
+    contig_release(&cs);
+    return st;
+}
+
 /* ---- fully connected ---------------------------------------------------------------------- */
 
 /* Features per sample of x [N, ...]. */

@@ -59,6 +59,13 @@ mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_t
 mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dw,
                                     mt_tensor *db, const mt_conv2d_desc *d);
 
+/* Both gradients of a convolution in one call: dx (resized like x) = the input gradient,
+ * dw, db (may be NULL) accumulated: the numbers of mt_conv2d_backward_input and
+ * mt_conv2d_backward_params (the CPU engine expands dy once for both). */
+mt_status mt_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                             mt_tensor *dx, mt_tensor *dw, mt_tensor *db,
+                             const mt_conv2d_desc *d);
+
 /* y [N,out] = flatten(x) w^T + b [+ PReLU(prelu)]; x is [N, ...] with in elements per sample. */
 mt_status mt_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                             const mt_tensor *prelu, mt_tensor *y);

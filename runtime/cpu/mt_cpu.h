@@ -53,6 +53,9 @@ mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
 mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
                                         const mt_tensor *dw, const mt_tensor *db,
                                         const mt_conv2d_desc *d);
+mt_status mt_cpu_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
+                                 const mt_conv2d_desc *d);
 mt_status mt_cpu_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                 const mt_tensor *prelu, const mt_tensor *y);
 mt_status mt_cpu_linear_backward_input(const mt_tensor *dy, const mt_tensor *w,

@@ -38,6 +38,7 @@ static const mt_backend cpu_backend = {
     .conv2d_pool_forward = mt_cpu_conv2d_pool_forward,
     .conv2d_backward_input = mt_cpu_conv2d_backward_input,
     .conv2d_backward_params = mt_cpu_conv2d_backward_params,
+    .conv2d_backward = mt_cpu_conv2d_backward,
     .linear_forward = mt_cpu_linear_forward,
     .linear_backward_input = mt_cpu_linear_backward_input,
     .linear_backward_params = mt_cpu_linear_backward_params,

@@ -99,6 +99,23 @@ mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
     }
 }
 
+/* Both gradients of a convolution: dx overwritten, dw and db (may be NULL) accumulated; the
+ * engine expands dY once for both on its wide path. */
+mt_status mt_cpu_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
+                                 const mt_conv2d_desc *d) {
+    const mt_cpu_kernel_set set = mt_cpu_kernel_set_current();
+    if (set == MT_KERNELS_REF || set == MT_KERNELS_BLAS) {
+        MT_TRY(mt_cpu_conv2d_backward_input(dy, w, dx, d));
+        return mt_cpu_conv2d_backward_params(x, dy, dw, db, d);
+    }
+    mt_conv_geom g;
+    mt_conv_geom_of(&g, x, dw, dy->shape, d);
+    return mt_conv_fast_backward(&g, mt_tensor_data(x), mt_tensor_data(dy), mt_tensor_data(w),
+                                 mt_tensor_data(dx), mt_tensor_data(dw),
+                                 db ? mt_tensor_data(db) : NULL);
+}
+
 /* Training's conv -> PReLU -> max pooling, parameter gradients from the pooled gradient: on
  * the engine's wide path in one pass (the convolution's output gradient never stored); for
  * the other kernel sets and geometries, the fused PReLU + pooling backward into dz (resized

@@ -36,6 +36,11 @@ mt_status mt_conv_fast_backward_params(const mt_conv_geom *g, const float *x, co
     return engine()->conv_backward_params(g, x, dy, dw, db);
 }
 
+mt_status mt_conv_fast_backward(const mt_conv_geom *g, const float *x, const float *dy,
+                                const float *w, float *dx, float *dw, float *db) {
+    return engine()->conv_backward(g, x, dy, w, dx, dw, db);
+}
+
 int mt_conv_fast_backward_pooled_ok(const mt_conv_geom *g) {
     return engine()->conv_backward_pooled_ok(g);
 }

@@ -87,6 +87,10 @@ typedef struct mt_engine {
      * per group of samples inside the pass (never stored), for geometries where
      * conv_backward_pooled_ok holds (the direct "wide" path). An offset outside its plane
      * fails with MT_ERR_ARG. */
+    /* dx (overwritten) and dw, db (may be NULL; accumulated) in one call: the numbers of
+     * conv_backward_input and conv_backward_params */
+    mt_status (*conv_backward)(const mt_conv_geom *g, const float *x, const float *dy,
+                               const float *w, float *dx, float *dw, float *db);
     int (*conv_backward_pooled_ok)(const mt_conv_geom *g);
     mt_status (*conv_backward_params_pooled)(const mt_conv_geom *g, const float *x,
                                              const mt_pool_grad *pg, float *dw, float *db,

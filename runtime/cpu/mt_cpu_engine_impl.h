@@ -446,11 +446,39 @@ static void expand_dy(const mt_conv_geom *g, const float *dy, int64_t s0, int64_
         }
 }
 
+/* dX of samples [g0, g0 + gn) (zeroed before) from their expanded dY (dyw; doff[c] = c*qs):
+ * W^T times each panel of the wide grid, added back at the taps' offsets. */
+static void bwdx_group(const wide_job *jb, int64_t g0, int64_t gn, const float *dyw,
+                       const int64_t *doff) {
+    const mt_conv_geom *g = jb->g;
+    const int64_t q = jb->q, qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
+    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
+    const int64_t cols = gn * q;
+    for (int64_t c0 = 0; c0 < cols; c0 += ENGINE_NR) {
+        const int nv = (int)(cols - c0 < ENGINE_NR ? cols - c0 : ENGINE_NR);
+        const int64_t bl = c0 / q, qq = c0 % q;
+        const int split = (int)(q - qq < nv ? q - qq : nv);
+        const float *src0 = dyw + bl * cout * qs + qq;
+        const float *src1 = split < nv ? dyw + (bl + 1) * cout * qs - split : src0;
+        float *dx0 = jb->dx + (g0 + bl) * sample + qq, *dx1 = jb->dx + (g0 + bl + 1) * sample;
+        for (int64_t blk = 0; blk < jb->mb->n; blk++) {
+            const int64_t m0 = block_start(jb->mb, blk);
+            const int mr = block_rows(jb->mb, blk);
+            engine_tile_wide(mr, cout, jb->apack + m0 * cout, src0, src1, split, nv, doff, tile);
+            for (int i = 0; i < mr; i++) {
+                const int64_t off = jb->off[m0 + i];
+                add_run(dx0 + off, tile + i * ENGINE_NR, split);
+                if (split < nv) add_run(dx1 + off, tile + i * ENGINE_NR + split, nv - split);
+            }
+        }
+    }
+}
+
 static void wide_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     (void)thread;
     wide_job *jb = (wide_job *)ctx;
     const mt_conv_geom *g = jb->g;
-    const int64_t q = jb->q, qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
+    const int64_t qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
     memset(jb->dx + s0 * sample, 0, sizeof(float) * (size_t)((s1 - s0) * sample));
     float *dyw = (float *)mt_cpu_scratch(4, sizeof(float) * (size_t)(jb->group * cout * qs));
     int64_t *doff = (int64_t *)mt_cpu_scratch(5, sizeof(int64_t) * (size_t)cout);
@@ -459,30 +487,10 @@ static void wide_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
         return;
     }
     for (int64_t c = 0; c < cout; c++) doff[c] = c * qs;
-    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
     for (int64_t g0 = s0; g0 < s1; g0 += jb->group) {
         const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
         expand_dy(g, jb->dy, g0, gn, qs, dyw);
-        const int64_t cols = gn * q;
-        for (int64_t c0 = 0; c0 < cols; c0 += ENGINE_NR) {
-            const int nv = (int)(cols - c0 < ENGINE_NR ? cols - c0 : ENGINE_NR);
-            const int64_t bl = c0 / q, qq = c0 % q;
-            const int split = (int)(q - qq < nv ? q - qq : nv);
-            const float *src0 = dyw + bl * cout * qs + qq;
-            const float *src1 = split < nv ? dyw + (bl + 1) * cout * qs - split : src0;
-            float *dx0 = jb->dx + (g0 + bl) * sample + qq, *dx1 = jb->dx + (g0 + bl + 1) * sample;
-            for (int64_t blk = 0; blk < jb->mb->n; blk++) {
-                const int64_t m0 = block_start(jb->mb, blk);
-                const int mr = block_rows(jb->mb, blk);
-                engine_tile_wide(mr, cout, jb->apack + m0 * cout, src0, src1, split, nv, doff,
-                                 tile);
-                for (int i = 0; i < mr; i++) {
-                    const int64_t off = jb->off[m0 + i];
-                    add_run(dx0 + off, tile + i * ENGINE_NR, split);
-                    if (split < nv) add_run(dx1 + off, tile + i * ENGINE_NR + split, nv - split);
-                }
-            }
-        }
+        bwdx_group(jb, g0, gn, dyw, doff);
     }
 }
 
@@ -533,12 +541,22 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     float *dw = jb->part + (int64_t)thread * (cout * k + cout); /* thread: the range index */
     float *db = dw + cout * k;
     float *plane = NULL;
+    int64_t *doff = NULL;
     if (jb->pg) {
         plane = (float *)mt_cpu_scratch(5, sizeof(float) * (size_t)p);
         if (!plane) {
             __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
             return;
         }
+    } else if (jb->dx) {
+        /* the input gradient too, from the same expanded dY (engine_conv_backward) */
+        doff = (int64_t *)mt_cpu_scratch(5, sizeof(int64_t) * (size_t)cout);
+        if (!doff) {
+            __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        for (int64_t c = 0; c < cout; c++) doff[c] = c * qs;
+        memset(jb->dx + s0 * sample, 0, sizeof(float) * (size_t)((s1 - s0) * sample));
     }
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     const int tail = (int)(q - (nvec - 1) * ENGINE_VEC);
@@ -555,6 +573,7 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
                 for (int64_t m = 0; m < cout; m++) db[m] += sum_run(dyw + (s * cout + m) * qs, q);
         } else {
             expand_dy(g, jb->dy, g0, gn, qs, dyw);
+            if (doff) bwdx_group(jb, g0, gn, dyw, doff);
             for (int64_t s = g0; s < g0 + gn; s++)
                 for (int64_t m = 0; m < cout; m++)
                     db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
@@ -965,6 +984,42 @@ static mt_status engine_conv_backward_params(const mt_conv_geom *g, const float 
     return MT_OK;
 }
 
+/* Both gradients of a convolution (mt_engine.conv_backward). On the wide path one pass: each
+ * sample group's dY is expanded onto the wide grid once for the input gradient and the
+ * weight gradient (the same ranges and arithmetic as the two passes apart, so the same
+ * numbers); elsewhere the two passes. */
+static mt_status engine_conv_backward(const mt_conv_geom *g, const float *x, const float *dy,
+                                      const float *w, float *dx, float *dw, float *db) {
+    if (conv_is_linear(g) || toeplitz_ok(g) || !wide_ok(g)) {
+        MT_TRY(engine_conv_backward_input(g, dy, w, dx));
+        return engine_conv_backward_params(g, x, dy, dw, db);
+    }
+    const int64_t k = g->cin * g->kh * g->kw, per = g->cout * k + g->cout;
+    mblocks mb;
+    MT_TRY(plan_rows(&mb, k));
+    /* A = W^T: element (tap, cout) at w[cout*k + tap] */
+    float *apack = (float *)mt_cpu_scratch(3, sizeof(float) * (size_t)(g->cout * k));
+    if (!apack) return MT_ERR_OOM;
+    pack_all_rows(w, 1, k, &mb, g->cout, apack);
+    wide_job wj = {.x = x, .dy = dy, .apack = apack, .dx = dx, .mb = &mb};
+    MT_TRY(wide_prepare(&wj, g));
+    const int64_t items = g->n, grain = grain_for(2.0 * (double)(g->cout * k * wj.q));
+    const int64_t ranges = range_count(items, grain);
+    float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * ranges));
+    if (!part) return MT_ERR_OOM;
+    memset(part, 0, sizeof(float) * (size_t)(per * ranges));
+    wj.part = part;
+    run_ranges(items, grain, wide_bwdw_range, &wj);
+    if (wj.failed) return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
+    for (int64_t t = 0; t < ranges; t++) {
+        const float *pt = part + t * per;
+        for (int64_t i = 0; i < g->cout * k; i++) dw[i] += pt[i];
+        if (db)
+            for (int64_t i = 0; i < g->cout; i++) db[i] += pt[g->cout * k + i];
+    }
+    return MT_OK;
+}
+
 /* Training's conv -> PReLU -> max pooling: the parameter gradients from the pooled gradient
  * (mt_engine.conv_backward_params_pooled). Runs the wide path's weight gradient with each
  * group's dY formed in place (expand_pooled), so the convolution's output gradient is never
@@ -1134,6 +1189,7 @@ static mt_status engine_linear_backward_params(int64_t n, int64_t in, int64_t ou
         .linear_backward_input = engine_linear_backward_input,                                     \
         .linear_backward_params = engine_linear_backward_params,                                   \
         .conv_pool_forward = engine_conv_pool_forward,                                             \
+        .conv_backward = engine_conv_backward,                                                     \
         .conv_backward_pooled_ok = engine_conv_backward_pooled_ok,                                 \
         .conv_backward_params_pooled = engine_conv_backward_params_pooled,                         \
     }

@@ -14,6 +14,8 @@ mt_status mt_conv_fast_backward_input(const mt_conv_geom *g, const float *dy, co
                                       float *dx);
 mt_status mt_conv_fast_backward_params(const mt_conv_geom *g, const float *x, const float *dy,
                                        float *dw, float *db);
+mt_status mt_conv_fast_backward(const mt_conv_geom *g, const float *x, const float *dy,
+                                const float *w, float *dx, float *dw, float *db);
 struct mt_pool_grad;
 /* Training's conv -> PReLU -> pooling parameter gradients from the pooled gradient, when the
  * engine takes geometry g (mt_engine.conv_backward_params_pooled). */

@@ -82,6 +82,19 @@ function Conv2d:update_grad_input(x, gy)
     self.pw)
 end
 
+-- Both gradients in one call (the engine expands gy once for the two); a first layer
+-- (skip_input_grad) only accumulates its parameter gradients.
+function Conv2d:backward(x, gy)
+  if self.skip_input_grad then
+    self.grad_input = nil
+    self:acc_grad_parameters(x, gy)
+    return nil
+  end
+  if self.grad_input == nil then self.grad_input = util.buffer() end
+  return C.conv2d_backward(x, gy, self.weight, self.grad_input, self.grad_weight, self.grad_bias,
+    self.sh, self.sw, self.ph, self.pw)
+end
+
 function Conv2d:acc_grad_parameters(x, gy)
   C.conv2d_backward_params(x, gy, self.grad_weight, self.grad_bias, self.sh, self.sw, self.ph,
     self.pw)
