@@ -96,6 +96,14 @@ static int l_conv2d_backward_params(lua_State *L) {
     return 0;
 }
 
+/* conv2d_backward(x, dy, w, dx, dw, db|nil, sh, sw, ph, pw) -> dx: both gradients at once */
+static int l_conv2d_backward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *w = mtL_checktensor(L, 3);
+    mt_tensor *dx = mtL_checktensor(L, 4), *dw = mtL_checktensor(L, 5), *db = opt_tensor(L, 6);
+    mt_conv2d_desc d = check_conv_desc(L, 7);
+    return return_arg(L, mt_conv2d_backward(x, dy, w, dx, dw, db, &d), 4);
+}
+
 /* ---- fully connected ---------------------------------------------------------------------- */
 
 /* linear_forward(x, w, b|nil, y [, prelu]) -> y */
@@ -151,6 +159,40 @@ static int l_maxpool2d_backward(lua_State *L) {
     mt_pool2d_desc d = check_pool_desc(L, 4);
     mt_tensor *y = opt_tensor(L, 8);
     return return_arg(L, mt_maxpool2d_backward(x, y, dy, dx, &d), 3);
+}
+
+/* prelu_pool_forward(x, a, y, at, kh, kw, sh, sw) -> y = maxpool(PReLU(x)) (training's pair
+ * in one pass; PReLU(x) is not stored; at gets the maxima's offsets in their planes) */
+static int l_prelu_pool_forward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *y = mtL_checktensor(L, 3);
+    mt_tensor *at = mtL_checktensor(L, 4);
+    mt_pool2d_desc d = check_pool_desc(L, 5);
+    return return_arg(L, mt_prelu_pool_forward(x, a, y, at, &d), 3);
+}
+
+/* prelu_pool_backward(x, a, at, dy, dx|nil, da|nil, kh, kw, sh, sw) -> dx (nil when not
+ * wanted): the pair's gradients from the pooled gradient dy and the forward's offsets at */
+static int l_prelu_pool_backward(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *at = mtL_checktensor(L, 3);
+    mt_tensor *dy = mtL_checktensor(L, 4), *dx = opt_tensor(L, 5), *da = opt_tensor(L, 6);
+    mt_pool2d_desc d = check_pool_desc(L, 7);
+    MTL_CHECK(L, mt_prelu_pool_backward(x, a, at, dy, dx, da, &d));
+    if (dx) lua_pushvalue(L, 5);
+    else lua_pushnil(L);
+    return 1;
+}
+
+/* conv2d_prelu_pool_backward_params(x, z, a, at, gy, dz, dw, db|nil, da, sh, sw, ph, pw, kh,
+ * kw, psh, psw): a first layer's conv -> PReLU -> pooling parameter gradients from the pooled
+ * gradient gy (dz: a workspace, used only where the kernels store the conv's gradient) */
+static int l_conv2d_prelu_pool_backward_params(lua_State *L) {
+    mt_tensor *x = mtL_checktensor(L, 1), *z = mtL_checktensor(L, 2), *a = mtL_checktensor(L, 3);
+    mt_tensor *at = mtL_checktensor(L, 4), *gy = mtL_checktensor(L, 5), *dz = mtL_checktensor(L, 6);
+    mt_tensor *dw = mtL_checktensor(L, 7), *db = opt_tensor(L, 8), *da = mtL_checktensor(L, 9);
+    mt_conv2d_desc d = check_conv_desc(L, 10);
+    mt_pool2d_desc pd = check_pool_desc(L, 14);
+    MTL_CHECK(L, mt_conv2d_prelu_pool_backward_params(x, z, a, at, gy, dz, dw, db, da, &d, &pd));
+    return 0;
 }
 
 /* pool_out_size(in, k, s) -> Caffe ceil-mode output size */
@@ -300,6 +342,7 @@ static const luaL_Reg nn_functions[] = {
     {"conv2d_pool_forward", l_conv2d_pool_forward},
     {"conv2d_backward_input", l_conv2d_backward_input},
     {"conv2d_backward_params", l_conv2d_backward_params},
+    {"conv2d_backward", l_conv2d_backward},
     {"linear_forward", l_linear_forward},
     {"linear_backward_input", l_linear_backward_input},
     {"linear_backward_params", l_linear_backward_params},
@@ -307,6 +350,9 @@ static const luaL_Reg nn_functions[] = {
     {"prelu_backward", l_prelu_backward},
     {"maxpool2d_forward", l_maxpool2d_forward},
     {"maxpool2d_backward", l_maxpool2d_backward},
+    {"prelu_pool_forward", l_prelu_pool_forward},
+    {"conv2d_prelu_pool_backward_params", l_conv2d_prelu_pool_backward_params},
+    {"prelu_pool_backward", l_prelu_pool_backward},
     {"pool_out_size", l_pool_out_size},
     {"softmax_forward", l_softmax_forward},
     {"softmax_backward", l_softmax_backward},

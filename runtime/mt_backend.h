@@ -123,6 +123,11 @@ typedef struct mt_backend {
     mt_status (*conv2d_backward_params)(const mt_tensor *x, const mt_tensor *dy,
                                         const mt_tensor *dw, const mt_tensor *db,
                                         const struct mt_conv2d_desc *d);
+    /* Both gradients in one call: dx = the input gradient (overwritten, shaped like x), dw,
+     * db (may be NULL) accumulated; the numbers of the two calls above. */
+    mt_status (*conv2d_backward)(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
+                                 const struct mt_conv2d_desc *d);
     /* y = x w^T + b for x [N,in] (any trailing dims flattened), w [out,in], b [out] or NULL,
      * then PReLU with slopes [out] when prelu != NULL. */
     mt_status (*linear_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
@@ -146,6 +151,26 @@ typedef struct mt_backend {
      * output (or NULL). */
     mt_status (*maxpool2d_backward)(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
                                     const mt_tensor *dx, const struct mt_pool2d_desc *d);
+    /* y = maxpool(PReLU(x)) without storing PReLU(x) (training: x is a convolution's output,
+     * kept for the backward pass); at (shaped like y) gets the offset of each window's first
+     * maximum within its plane of x. */
+    mt_status (*prelu_pool_forward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
+                                    const mt_tensor *at, const struct mt_pool2d_desc *d);
+    /* The gradients of the pair from the pooled gradient dy and the forward's offsets at: dx
+     * (may be NULL) overwritten with the input gradient, da (may be NULL) accumulated; the
+     * numbers of prelu_backward after maxpool2d_backward. */
+    mt_status (*prelu_pool_backward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                     const mt_tensor *dy, const mt_tensor *dx,
+                                     const mt_tensor *da, const struct mt_pool2d_desc *d);
+    /* Training's conv -> PReLU -> max pooling of a first layer (no input gradient): dw, db
+     * (may be NULL) and the slope gradient da accumulated from the pooled gradient gy, with
+     * z the convolution's output and at the pooling's maxima (prelu_pool_forward); dz is a
+     * workspace for the convolution's output gradient, resized only by a backend that
+     * stores it. */
+    mt_status (*conv2d_prelu_pool_backward_params)(
+        const mt_tensor *x, const mt_tensor *z, const mt_tensor *a, const mt_tensor *at,
+        const mt_tensor *gy, mt_tensor *dz, const mt_tensor *dw, const mt_tensor *db,
+        const mt_tensor *da, const struct mt_conv2d_desc *d, const struct mt_pool2d_desc *pd);
     /* Softmax over dim 1 of x [N,C,...] (at every position of the trailing dims). */
     mt_status (*softmax_forward)(const mt_tensor *x, const mt_tensor *y);
     /* dx = y * (dy - sum_c(dy * y)). */

@@ -254,6 +254,50 @@ mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_
     return st;
 }
 
+mt_status mt_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                             mt_tensor *dx, mt_tensor *dw, mt_tensor *db,
+                             const mt_conv2d_desc *d) {
+    static const char op[] = "conv2d_backward";
+    const mt_tensor *ts[6] = {x, dy, w, dx, dw, db};
+    MT_TRY(check_devices(op, 6, ts));
+    MT_TRY(check_ndim(op, "the input", x, 4));
+    MT_TRY(check_ndim(op, "the output gradient", dy, 4));
+    MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
+    int64_t ys[4];
+    MT_TRY(conv_shapes(op, x->shape, w, d, ys));
+    if (memcmp(ys, dy->shape, sizeof ys) != 0) {
+        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
+        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
+                       mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
+    }
+    MT_TRY(check_like(op, "the weight gradient", dw, w));
+    if (db) {
+        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
+        if (!mt_tensor_is_contiguous(db))
+            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
+    }
+    const mt_tensor *ins[3] = {x, dy, w};
+    for (int i = 0; i < 3; i++) {
+        MT_TRY(check_not_aliased(op, dx, ins[i]));
+        MT_TRY(check_not_aliased(op, dw, ins[i]));
+        if (db) MT_TRY(check_not_aliased(op, db, ins[i]));
+    }
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, conv2d_backward, "conv2d_backward", x);
+    MT_TRY(mt_tensor_resize(dx, 4, x->shape));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *cdy, *cw;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, dy, &cdy);
+    if (st == MT_OK) st = contig(&cs, w, &cw);
+    if (st == MT_OK && mt_tensor_numel(dx) > 0) {
+        if (mt_tensor_numel(dy) == 0) st = be->fill(dx, 0.0f);
+        else st = be->conv2d_backward(cx, cdy, cw, dx, dw, db, d);
+    }
+    contig_release(&cs);
+    return st;
+}
+
 /* ---- fully connected ---------------------------------------------------------------------- */
 
 /* Features per sample of x [N, ...]. */
@@ -479,6 +523,83 @@ mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt
     return st;
 }
 
+/* ---- PReLU + max pooling (training) ------------------------------------------------------- */
+
+/* Checks that t has the pooled shape ys (what: "the output gradient", ...). */
+static mt_status check_pooled(const char *op, const char *what, const mt_tensor *t,
+                              const int64_t *ys) {
+    if (t->ndim == 4 && memcmp(ys, t->shape, 4 * sizeof(int64_t)) == 0) return MT_OK;
+    char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
+    return mt_fail(MT_ERR_SHAPE, "%s: %s %s does not match the pooled output %s", op, what,
+                   mt_tensor_shape_str(t, a), mt_shape_str(b, 4, ys));
+}
+
+mt_status mt_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, mt_tensor *y,
+                                mt_tensor *at, const mt_pool2d_desc *d) {
+    static const char op[] = "prelu_pool";
+    const mt_tensor *ts[4] = {x, a, y, at};
+    MT_TRY(check_devices(op, 4, ts));
+    int64_t ys[4];
+    MT_TRY(pool_shapes(op, x, d, ys));
+    MT_TRY(check_channels(op, x, a));
+    if (x->shape[2] * x->shape[3] >= (int64_t)1 << 24)
+        return mt_fail(MT_ERR_SHAPE, "%s: planes of %lldx%lld are too large (at most 2^24 values)",
+                       op, (long long)x->shape[2], (long long)x->shape[3]);
+    MT_TRY(check_not_aliased(op, y, x));
+    MT_TRY(check_not_aliased(op, y, a));
+    MT_TRY(check_not_aliased(op, at, x));
+    MT_TRY(check_not_aliased(op, at, a));
+    MT_TRY(check_not_aliased(op, at, y));
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, prelu_pool_forward, "prelu_pool_forward", x);
+    MT_TRY(mt_tensor_resize(y, 4, ys));
+    MT_TRY(mt_tensor_resize(at, 4, ys));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *ca;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, a, &ca);
+    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->prelu_pool_forward(cx, ca, y, at, d);
+    contig_release(&cs);
+    return st;
+}
+
+mt_status mt_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                 const mt_tensor *dy, mt_tensor *dx, mt_tensor *da,
+                                 const mt_pool2d_desc *d) {
+    static const char op[] = "prelu_pool_backward";
+    const mt_tensor *ts[6] = {x, a, at, dy, dx, da};
+    MT_TRY(check_devices(op, 6, ts));
+    int64_t ys[4];
+    MT_TRY(pool_shapes(op, x, d, ys));
+    MT_TRY(check_channels(op, x, a));
+    MT_TRY(check_pooled(op, "the output gradient", dy, ys));
+    MT_TRY(check_pooled(op, "the maxima positions", at, ys));
+    if (da) MT_TRY(check_like(op, "the slope gradient", da, a));
+    if (dx) {
+        MT_TRY(check_not_aliased(op, dx, x));
+        MT_TRY(check_not_aliased(op, dx, at));
+        MT_TRY(check_not_aliased(op, dx, dy));
+        MT_TRY(check_not_aliased(op, dx, a));
+    }
+    if (da) {
+        MT_TRY(check_not_aliased(op, da, x));
+        MT_TRY(check_not_aliased(op, da, dy));
+    }
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, prelu_pool_backward, "prelu_pool_backward", x);
+    if (dx) MT_TRY(mt_tensor_resize(dx, 4, x->shape));
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *ca, *cat, *cdy;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, a, &ca);
+    if (st == MT_OK) st = contig(&cs, at, &cat);
+    if (st == MT_OK) st = contig(&cs, dy, &cdy);
+    if (st == MT_OK && mt_tensor_numel(x) > 0)
+        st = be->prelu_pool_backward(cx, ca, cat, cdy, dx, da, d);
+    contig_release(&cs);
+    return st;
+}
+
 /* ---- softmax ------------------------------------------------------------------------------ */
 
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y) {
@@ -613,5 +734,59 @@ mt_status mt_mtcnn_loss(mt_mtcnn_loss_args *a) {
         a->n_lmk = c.n_lmk;
         a->n_correct = c.n_correct;
     }
+    return st;
+}
+
+/* ---- conv -> PReLU -> max pooling, first layer's parameter gradients (training) ------------- */
+
+mt_status mt_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                               const mt_tensor *a, const mt_tensor *at,
+                                               const mt_tensor *gy, mt_tensor *dz, mt_tensor *dw,
+                                               mt_tensor *db, mt_tensor *da,
+                                               const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
+    static const char op[] = "conv2d_prelu_pool_backward";
+    const mt_tensor *ts[9] = {x, z, a, at, gy, dz, dw, db, da};
+    MT_TRY(check_devices(op, 9, ts));
+    MT_TRY(check_ndim(op, "the input", x, 4));
+    MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
+    int64_t zs[4], ys[4];
+    MT_TRY(conv_shapes(op, x->shape, dw, d, zs));
+    if (z->ndim != 4 || memcmp(zs, z->shape, sizeof zs) != 0) {
+        char s1[MT_SHAPE_STR], s2[MT_SHAPE_STR];
+        return mt_fail(MT_ERR_SHAPE, "%s: the convolution's output %s does not match %s", op,
+                       mt_tensor_shape_str(z, s1), mt_shape_str(s2, 4, zs));
+    }
+    MT_TRY(pool_shapes(op, z, pd, ys));
+    MT_TRY(check_channels(op, z, a));
+    MT_TRY(check_pooled(op, "the output gradient", gy, ys));
+    MT_TRY(check_pooled(op, "the maxima positions", at, ys));
+    if (!mt_tensor_is_contiguous(dw))
+        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
+    if (db) {
+        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
+        if (!mt_tensor_is_contiguous(db))
+            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
+    }
+    MT_TRY(check_like(op, "the slope gradient", da, a));
+    const mt_tensor *ins[5] = {x, z, a, at, gy};
+    for (int i = 0; i < 5; i++) {
+        MT_TRY(check_not_aliased(op, dz, ins[i]));
+        MT_TRY(check_not_aliased(op, dw, ins[i]));
+        MT_TRY(check_not_aliased(op, da, ins[i]));
+        if (db) MT_TRY(check_not_aliased(op, db, ins[i]));
+    }
+    const mt_backend *be = backend_of(x);
+    NEED_FIELD(be, conv2d_prelu_pool_backward_params, "conv2d_prelu_pool_backward_params", x);
+    if (mt_tensor_numel(z) == 0) return MT_OK;
+    contig_set cs = {.n = 0};
+    const mt_tensor *cx, *cz, *ca, *cat, *cgy;
+    mt_status st = contig(&cs, x, &cx);
+    if (st == MT_OK) st = contig(&cs, z, &cz);
+    if (st == MT_OK) st = contig(&cs, a, &ca);
+    if (st == MT_OK) st = contig(&cs, at, &cat);
+    if (st == MT_OK) st = contig(&cs, gy, &cgy);
+    if (st == MT_OK)
+        st = be->conv2d_prelu_pool_backward_params(cx, cz, ca, cat, cgy, dz, dw, db, da, d, pd);
+    contig_release(&cs);
     return st;
 }

@@ -59,6 +59,13 @@ mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_t
 mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dw,
                                     mt_tensor *db, const mt_conv2d_desc *d);
 
+/* Both gradients of a convolution in one call: dx (resized like x) = the input gradient,
+ * dw, db (may be NULL) accumulated: the numbers of mt_conv2d_backward_input and
+ * mt_conv2d_backward_params (the CPU engine expands dy once for both). */
+mt_status mt_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                             mt_tensor *dx, mt_tensor *dw, mt_tensor *db,
+                             const mt_conv2d_desc *d);
+
 /* y [N,out] = flatten(x) w^T + b [+ PReLU(prelu)]; x is [N, ...] with in elements per sample. */
 mt_status mt_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                             const mt_tensor *prelu, mt_tensor *y);
@@ -79,6 +86,31 @@ mt_status mt_maxpool2d_forward(const mt_tensor *x, mt_tensor *y, const mt_pool2d
  * recomputed), lets each window's search compare against its known maximum. */
 mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
                                 mt_tensor *dx, const mt_pool2d_desc *d);
+
+/* Training's PReLU + max pooling pair in one pass each way. Forward: y (resized) =
+ * maxpool(PReLU(x)), PReLU(x) not stored (x, a convolution's output, is what the backward
+ * needs); at (resized like y) gets the offset of each window's first maximum in its plane
+ * of x (integers held as floats). Backward, from at and the pooled gradient dy: dx (may be
+ * NULL; resized like x) overwritten and da (may be NULL) accumulated with what
+ * mt_prelu_backward after mt_maxpool2d_backward would give (an offset outside its plane
+ * fails with MT_ERR_ARG). x [N,C,H,W], a [C]. */
+mt_status mt_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, mt_tensor *y,
+                                mt_tensor *at, const mt_pool2d_desc *d);
+mt_status mt_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                 const mt_tensor *dy, mt_tensor *dx, mt_tensor *da,
+                                 const mt_pool2d_desc *d);
+
+/* Training's conv -> PReLU -> max pooling as a first layer (no input gradient): dw, db (may
+ * be NULL) and da (the PReLU slopes' gradient) accumulated from the pooled gradient gy, where
+ * z = conv2d(x) (+ bias) is the convolution's output and at the maxima's positions from
+ * mt_prelu_pool_forward(z, a, ...). The CPU engine computes the convolution's output gradient
+ * per group of samples inside its weight-gradient pass (never stored); otherwise it goes
+ * through dz (resized), the same as mt_prelu_pool_backward then mt_conv2d_backward_params. */
+mt_status mt_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                               const mt_tensor *a, const mt_tensor *at,
+                                               const mt_tensor *gy, mt_tensor *dz, mt_tensor *dw,
+                                               mt_tensor *db, mt_tensor *da,
+                                               const mt_conv2d_desc *d, const mt_pool2d_desc *pd);
 
 /* Softmax over dim 1 of a [N,C] or [N,C,H,W] tensor. */
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y);

@@ -1,6 +1,7 @@
 -- Every CPU kernel set (OpenBLAS, the GEMM engine with portable, AVX2 and AVX-512
 -- micro-kernels) against the reference loops, on the MTCNN layer shapes and on odd ones:
--- forward (with and without the fused bias + PReLU), input gradient, parameter gradients,
+-- forward (with and without the fused bias + PReLU), input gradient, parameter gradients (and
+-- both gradients from one call, equal to the two calls),
 -- for convolutions and fully connected layers, and the fused conv + PReLU + max pooling of
 -- evaluate mode, with 1 and 2 threads.
 local helper = require "helper"
@@ -36,6 +37,8 @@ local CONVS = {
   {2, 16, 14, 7, 16, 3, 3, 1, 0},   -- Winograd: odd output width
   {1, 16, 40, 37, 20, 3, 3, 1, 0},  -- Winograd: a map split into bands of rows
   {1, 20, 13, 40, 33, 3, 3, 1, 0},  -- Winograd: tile rows longer than a vector
+  {2, 6, 4, 5, 9, 3, 3, 2, 1},      -- small map, strided and padded: the dense (Toeplitz) gradients
+  {4, 8, 4, 4, 12, 3, 3, 1, 1},     -- small map, padded: the dense gradients
 }
 
 -- fused conv + PReLU + max pooling cases: batch, cin, h, w, cout, kh, kw, stride, pad, pool
@@ -78,6 +81,13 @@ local function run_conv(c, set, fused)
   local dx = C.conv2d_backward_input(dy, wt, T.empty(0), x, s, s, p, p)
   local dw, db = T.full(wt:size(), 0.5), T.full(cout, 0.25) -- accumulate onto these
   C.conv2d_backward_params(x, dy, dw, db, s, s, p, p)
+  -- both gradients in one call: the same numbers as the two calls
+  local dw2, db2 = T.full(wt:size(), 0.5), T.full(cout, 0.25)
+  local dx2 = C.conv2d_backward(x, dy, wt, T.empty(0), dw2, db2, s, s, p, p)
+  local what = ("%s conv %s: one backward call"):format(set, table.concat(c, ","))
+  assert.are.equal(0, dx2:max_abs_diff(dx), what .. ": input gradient")
+  assert.are.equal(0, dw2:max_abs_diff(dw), what .. ": weight gradient")
+  assert.are.equal(0, db2:max_abs_diff(db), what .. ": bias gradient")
   return y, dx, dw, db
 end
 

@@ -53,6 +53,9 @@ mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
 mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
                                         const mt_tensor *dw, const mt_tensor *db,
                                         const mt_conv2d_desc *d);
+mt_status mt_cpu_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
+                                 const mt_conv2d_desc *d);
 mt_status mt_cpu_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                 const mt_tensor *prelu, const mt_tensor *y);
 mt_status mt_cpu_linear_backward_input(const mt_tensor *dy, const mt_tensor *w,
@@ -67,6 +70,17 @@ mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
 mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
                                     const mt_tensor *dx,
                                     const mt_pool2d_desc *d);
+mt_status mt_cpu_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
+                                    const mt_tensor *at, const mt_pool2d_desc *d);
+mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
+                                     const mt_tensor *dy, const mt_tensor *dx, const mt_tensor *da,
+                                     const mt_pool2d_desc *d);
+mt_status mt_cpu_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                                   const mt_tensor *a, const mt_tensor *at,
+                                                   const mt_tensor *gy, mt_tensor *dz,
+                                                   const mt_tensor *dw, const mt_tensor *db,
+                                                   const mt_tensor *da, const mt_conv2d_desc *d,
+                                                   const mt_pool2d_desc *pd);
 mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y);
 mt_status mt_cpu_softmax_backward(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx);
 mt_status mt_cpu_mtcnn_loss(mt_mtcnn_loss_args *a);

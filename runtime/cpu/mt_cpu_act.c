@@ -1,6 +1,7 @@
 /* mt_cpu_act.c - PReLU and softmax on the CPU (memory-bound passes, split over the thread
  * pool), and the bias + PReLU epilogue shared by the BLAS and reference layer paths. */
 #include "mt_cpu.h"
+#include "mt_cpu_prelu.h"
 
 #include "../mt_threads.h"
 
@@ -8,7 +9,7 @@
 #include <string.h>
 
 /* Elements per task below which splitting over threads costs more than it saves. */
-#define GRAIN_ELEMS 16384
+#define GRAIN_ELEMS MT_PRELU_GRAIN_ELEMS
 
 /* ---- bias + PReLU over rows ------------------------------------------------------------------ */
 
@@ -49,12 +50,7 @@ static void prelu_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) 
         const float ac = k->a[p % k->c];
         const float *x = k->x + p * k->hw;
         float *y = k->y + p * k->hw;
-        /* both sides computed, then selected: branch-free, so the compiler vectorises it
-         * (a conditional multiply is not, under the default trapping-math rules) */
-        for (int64_t i = 0; i < k->hw; i++) {
-            const float v = x[i], neg = ac * v;
-            y[i] = v > 0.0f ? v : neg;
-        }
+        mt_prelu_row(x, ac, y, k->hw);
     }
 }
 
@@ -67,55 +63,21 @@ mt_status mt_cpu_prelu_forward(const mt_tensor *x, const mt_tensor *a, const mt_
     return MT_OK;
 }
 
-/* Sum of x[i] * dy[i] over the x[i] <= 0, in four 4-lane vector accumulators (GCC vector
- * extensions: a fixed summation order that is still vectorised). */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p) {
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline __attribute__((always_inline)) float negative_dot(const float *x, const float *dy,
-                                                                 int64_t n) {
-    const v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
-    v4f acc[4] = {zero, zero, zero, zero};
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int l = 0; l < 4; l++) {
-            const v4f xv = load4(x + i + 4 * l), gv = load4(dy + i + 4 * l);
-            const v4i neg = xv <= zero;
-            acc[l] += (v4f)((v4i)(xv * gv) & neg);
-        }
-    float s = 0.0f;
-    for (; i < n; i++) s += x[i] > 0.0f ? 0.0f : x[i] * dy[i];
-    const v4f t = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    return s + ((t[0] + t[1]) + (t[2] + t[3]));
-}
-
 /* Samples [begin, end): dx for all their planes, slope sums into this thread's partials. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 static void prelu_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     prelu_ctx *k = (prelu_ctx *)vctx;
-    double *part = k->da_part ? k->da_part + (int64_t)thread * k->c : NULL;
+    double *part = k->da_part ? k->da_part + (int64_t)thread * mt_prelu_part_stride(k->c) : NULL;
     for (int64_t s = begin; s < end; s++) {
         for (int64_t c = 0; c < k->c; c++) {
             int64_t off = (s * k->c + c) * k->hw;
             const float *x = k->x + off, *dy = k->dy + off;
             const float ac = k->a[c];
             /* the slope sum first: dx may be dy itself (in place) */
-            if (part) part[c] += negative_dot(x, dy, k->hw);
-            if (k->dx) {
-                float *dx = k->dx + off;
-                for (int64_t i = 0; i < k->hw; i++) {
-                    const float g = dy[i], neg = ac * g;
-                    dx[i] = x[i] > 0.0f ? g : neg;
-                }
-            }
+            if (part) part[c] += mt_prelu_negative_dot(x, dy, k->hw);
+            if (k->dx) mt_prelu_grad_row(x, ac, dy, k->dx + off, k->hw);
         }
     }
 }
@@ -127,9 +89,10 @@ mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt
     k.hw = k.n * k.c > 0 ? mt_tensor_numel(x) / (k.n * k.c) : 0;
     int threads = mt_threads_count();
     if (da) {
-        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * k.c));
+        const int64_t stride = mt_prelu_part_stride(k.c);
+        k.da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(threads * stride));
         if (!k.da_part) return MT_ERR_OOM;
-        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * k.c));
+        memset(k.da_part, 0, sizeof(double) * (size_t)(threads * stride));
     }
     mt_parallel_for(k.n, GRAIN_ELEMS / (k.c * k.hw + 1) + 1, prelu_bwd_range, &k);
     if (da) {
@@ -137,7 +100,7 @@ mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt
         float *g = mt_tensor_data(da);
         for (int64_t c = 0; c < k.c; c++) {
             double s = 0.0;
-            for (int t = 0; t < threads; t++) s += k.da_part[(int64_t)t * k.c + c];
+            for (int t = 0; t < threads; t++) s += k.da_part[t * mt_prelu_part_stride(k.c) + c];
             g[c] += (float)s;
         }
     }

@@ -1,6 +1,7 @@
 /* mt_cpu_conv.c - the CPU backend's convolution and fully connected entries: pick the kernel
  * set (mt_cpu_kernels.c) and run it. The _raw forward entries take contiguous arrays (the
  * tensor entries and mt_cpu_plan.c use them). */
+#include "mt_cpu.h"
 #include "mt_cpu_conv.h"
 
 #include "mt_cpu_engine.h"
@@ -96,6 +97,49 @@ mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
     default:
         return mt_conv_fast_backward_params(&g, px, pdy, pdw, pdb);
     }
+}
+
+/* Both gradients of a convolution: dx overwritten, dw and db (may be NULL) accumulated; the
+ * engine expands dY once for both on its wide path. */
+mt_status mt_cpu_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
+                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
+                                 const mt_conv2d_desc *d) {
+    const mt_cpu_kernel_set set = mt_cpu_kernel_set_current();
+    if (set == MT_KERNELS_REF || set == MT_KERNELS_BLAS) {
+        MT_TRY(mt_cpu_conv2d_backward_input(dy, w, dx, d));
+        return mt_cpu_conv2d_backward_params(x, dy, dw, db, d);
+    }
+    mt_conv_geom g;
+    mt_conv_geom_of(&g, x, dw, dy->shape, d);
+    return mt_conv_fast_backward(&g, mt_tensor_data(x), mt_tensor_data(dy), mt_tensor_data(w),
+                                 mt_tensor_data(dx), mt_tensor_data(dw),
+                                 db ? mt_tensor_data(db) : NULL);
+}
+
+/* Training's conv -> PReLU -> max pooling, parameter gradients from the pooled gradient: on
+ * the engine's wide path in one pass (the convolution's output gradient never stored); for
+ * the other kernel sets and geometries, the fused PReLU + pooling backward into dz (resized
+ * here) and then the convolution's parameter gradients. */
+mt_status mt_cpu_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                                   const mt_tensor *a, const mt_tensor *at,
+                                                   const mt_tensor *gy, mt_tensor *dz,
+                                                   const mt_tensor *dw, const mt_tensor *db,
+                                                   const mt_tensor *da, const mt_conv2d_desc *d,
+                                                   const mt_pool2d_desc *pd) {
+    mt_conv_geom g;
+    mt_conv_geom_of(&g, x, dw, z->shape, d);
+    const mt_cpu_kernel_set set = mt_cpu_kernel_set_current();
+    if (set != MT_KERNELS_REF && set != MT_KERNELS_BLAS && mt_conv_fast_backward_pooled_ok(&g)) {
+        const mt_pool_grad pg = {.z = mt_tensor_data(z), .slope = mt_tensor_data(a),
+                                 .at = mt_tensor_data(at), .gy = mt_tensor_data(gy),
+                                 .php = gy->shape[2] * gy->shape[3]};
+        return mt_conv_fast_backward_params_pooled(&g, mt_tensor_data(x), &pg, mt_tensor_data(dw),
+                                                   db ? mt_tensor_data(db) : NULL,
+                                                   mt_tensor_data(da));
+    }
+    MT_TRY(mt_tensor_resize(dz, 4, z->shape));
+    MT_TRY(mt_cpu_prelu_pool_backward(z, a, at, gy, dz, da, pd));
+    return mt_cpu_conv2d_backward_params(x, dz, dw, db, d);
 }
 
 mt_status mt_cpu_linear_forward_raw(int64_t n, int64_t in, int64_t out, const float *x,

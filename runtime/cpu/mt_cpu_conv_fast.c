@@ -36,6 +36,21 @@ mt_status mt_conv_fast_backward_params(const mt_conv_geom *g, const float *x, co
     return engine()->conv_backward_params(g, x, dy, dw, db);
 }
 
+mt_status mt_conv_fast_backward(const mt_conv_geom *g, const float *x, const float *dy,
+                                const float *w, float *dx, float *dw, float *db) {
+    return engine()->conv_backward(g, x, dy, w, dx, dw, db);
+}
+
+int mt_conv_fast_backward_pooled_ok(const mt_conv_geom *g) {
+    return engine()->conv_backward_pooled_ok(g);
+}
+
+mt_status mt_conv_fast_backward_params_pooled(const mt_conv_geom *g, const float *x,
+                                              const mt_pool_grad *pg, float *dw, float *db,
+                                              float *da) {
+    return engine()->conv_backward_params_pooled(g, x, pg, dw, db, da);
+}
+
 mt_status mt_linear_fast_forward(int64_t n, int64_t in, int64_t out, const float *x,
                                  const float *w, const float *b, const float *prelu, float *y) {
     return engine()->linear_forward(n, in, out, x, w, b, prelu, y);

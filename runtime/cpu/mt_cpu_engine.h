@@ -50,6 +50,16 @@ typedef struct wide_out {
     const float *bias, *slope;
 } wide_out;
 
+/* The backward of training's PReLU + max pooling after a convolution, as the engine reads it
+ * while computing the convolution's parameter gradients (mt_cpu_pool.c has the same pass on
+ * its own): the convolution's output z [n, cout, oh, ow], the PReLU slopes [cout], the
+ * offsets of the pooling's maxima in their planes and the pooled gradient (both [n, cout,
+ * ph, pw], php = ph * pw values per plane). */
+typedef struct mt_pool_grad {
+    const float *z, *slope, *at, *gy;
+    int64_t php;
+} mt_pool_grad;
+
 /* The operations of one engine (same contracts as mt_cpu_conv.h's kernel sets). */
 typedef struct mt_engine {
     const char *name;
@@ -72,6 +82,19 @@ typedef struct mt_engine {
     mt_status (*conv_pool_forward)(const mt_conv_geom *g, const mt_pool2d_desc *pd, int64_t ph,
                                    int64_t pw, const float *x, const float *w, const float *b,
                                    const float *prelu, float *y);
+    /* dw, db (may be NULL) and the slope gradient da += the gradients of conv -> PReLU ->
+     * max pooling from the pooled gradient (pg), the convolution's output gradient formed
+     * per group of samples inside the pass (never stored), for geometries where
+     * conv_backward_pooled_ok holds (the direct "wide" path). An offset outside its plane
+     * fails with MT_ERR_ARG. */
+    /* dx (overwritten) and dw, db (may be NULL; accumulated) in one call: the numbers of
+     * conv_backward_input and conv_backward_params */
+    mt_status (*conv_backward)(const mt_conv_geom *g, const float *x, const float *dy,
+                               const float *w, float *dx, float *dw, float *db);
+    int (*conv_backward_pooled_ok)(const mt_conv_geom *g);
+    mt_status (*conv_backward_params_pooled)(const mt_conv_geom *g, const float *x,
+                                             const mt_pool_grad *pg, float *dw, float *db,
+                                             float *da);
 } mt_engine;
 
 /* Whether conv_pool_forward takes geometry g: stride 1, no padding, and output rows that cover

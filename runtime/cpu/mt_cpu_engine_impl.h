@@ -60,6 +60,9 @@
 
 #include <string.h>
 
+#include "mt_cpu.h"
+#include "mt_cpu_prelu.h"
+
 /* Pixels per chunk of the weight-gradient pass (the dY chunk stays in L2). */
 #define ENGINE_PC 512
 
@@ -376,7 +379,9 @@ typedef struct wide_job {
     const int64_t *off;
     const mblocks *mb;
     int64_t k, q, qs, group;
-    int failed;
+    const mt_pool_grad *pg; /* weight gradients: dY formed from a pooled gradient (or NULL) */
+    double *da_part;        /* with pg: [ranges][mt_prelu_part_stride(cout)] slope sums */
+    int failed, bad;
 } wide_job;
 
 /* Panels [p0, p1) of the wide columns of all samples, [0, N*Q): a panel may span two
@@ -430,16 +435,50 @@ static void expand_dy(const mt_conv_geom *g, const float *dy, int64_t s0, int64_
         for (int64_t c = 0; c < g->cout; c++) {
             const float *src = dy + ((s0 + s) * g->cout + c) * p;
             float *d = dst + (s * g->cout + c) * qs;
-            memset(d, 0, sizeof(float) * (size_t)qs);
-            for (int64_t oy = 0; oy < g->oh; oy++) copy_run(d + oy * g->w, src + oy * g->ow, g->ow);
+            /* each value written once: a row's outputs, then its kw - 1 dropped columns */
+            for (int64_t oy = 0; oy < g->oh; oy++) {
+                float *row = d + oy * g->w;
+                copy_run(row, src + oy * g->ow, g->ow);
+                if (oy + 1 < g->oh)
+                    for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
+            }
+            for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
         }
+}
+
+/* dX of samples [g0, g0 + gn) (zeroed before) from their expanded dY (dyw; doff[c] = c*qs):
+ * W^T times each panel of the wide grid, added back at the taps' offsets. */
+static void bwdx_group(const wide_job *jb, int64_t g0, int64_t gn, const float *dyw,
+                       const int64_t *doff) {
+    const mt_conv_geom *g = jb->g;
+    const int64_t q = jb->q, qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
+    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
+    const int64_t cols = gn * q;
+    for (int64_t c0 = 0; c0 < cols; c0 += ENGINE_NR) {
+        const int nv = (int)(cols - c0 < ENGINE_NR ? cols - c0 : ENGINE_NR);
+        const int64_t bl = c0 / q, qq = c0 % q;
+        const int split = (int)(q - qq < nv ? q - qq : nv);
+        const float *src0 = dyw + bl * cout * qs + qq;
+        const float *src1 = split < nv ? dyw + (bl + 1) * cout * qs - split : src0;
+        float *dx0 = jb->dx + (g0 + bl) * sample + qq, *dx1 = jb->dx + (g0 + bl + 1) * sample;
+        for (int64_t blk = 0; blk < jb->mb->n; blk++) {
+            const int64_t m0 = block_start(jb->mb, blk);
+            const int mr = block_rows(jb->mb, blk);
+            engine_tile_wide(mr, cout, jb->apack + m0 * cout, src0, src1, split, nv, doff, tile);
+            for (int i = 0; i < mr; i++) {
+                const int64_t off = jb->off[m0 + i];
+                add_run(dx0 + off, tile + i * ENGINE_NR, split);
+                if (split < nv) add_run(dx1 + off, tile + i * ENGINE_NR + split, nv - split);
+            }
+        }
+    }
 }
 
 static void wide_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     (void)thread;
     wide_job *jb = (wide_job *)ctx;
     const mt_conv_geom *g = jb->g;
-    const int64_t q = jb->q, qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
+    const int64_t qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
     memset(jb->dx + s0 * sample, 0, sizeof(float) * (size_t)((s1 - s0) * sample));
     float *dyw = (float *)mt_cpu_scratch(4, sizeof(float) * (size_t)(jb->group * cout * qs));
     int64_t *doff = (int64_t *)mt_cpu_scratch(5, sizeof(int64_t) * (size_t)cout);
@@ -448,31 +487,45 @@ static void wide_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
         return;
     }
     for (int64_t c = 0; c < cout; c++) doff[c] = c * qs;
-    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
     for (int64_t g0 = s0; g0 < s1; g0 += jb->group) {
         const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
         expand_dy(g, jb->dy, g0, gn, qs, dyw);
-        const int64_t cols = gn * q;
-        for (int64_t c0 = 0; c0 < cols; c0 += ENGINE_NR) {
-            const int nv = (int)(cols - c0 < ENGINE_NR ? cols - c0 : ENGINE_NR);
-            const int64_t bl = c0 / q, qq = c0 % q;
-            const int split = (int)(q - qq < nv ? q - qq : nv);
-            const float *src0 = dyw + bl * cout * qs + qq;
-            const float *src1 = split < nv ? dyw + (bl + 1) * cout * qs - split : src0;
-            float *dx0 = jb->dx + (g0 + bl) * sample + qq, *dx1 = jb->dx + (g0 + bl + 1) * sample;
-            for (int64_t blk = 0; blk < jb->mb->n; blk++) {
-                const int64_t m0 = block_start(jb->mb, blk);
-                const int mr = block_rows(jb->mb, blk);
-                engine_tile_wide(mr, cout, jb->apack + m0 * cout, src0, src1, split, nv, doff,
-                                 tile);
-                for (int i = 0; i < mr; i++) {
-                    const int64_t off = jb->off[m0 + i];
-                    add_run(dx0 + off, tile + i * ENGINE_NR, split);
-                    if (split < nv) add_run(dx1 + off, tile + i * ENGINE_NR + split, nv - split);
-                }
-            }
-        }
+        bwdx_group(jb, g0, gn, dyw, doff);
     }
+}
+
+/* expand_dy's result formed from training's pooled gradient instead of a stored dY: per
+ * plane, the pooled gradient routed to the forward's maxima (in the separate pass's order),
+ * then the PReLU gradient written onto the wide grid, the slope sums into part. Returns 0 on
+ * an offset outside its plane. */
+static int expand_pooled(const mt_conv_geom *g, const mt_pool_grad *pg, int64_t s0, int64_t n,
+                         int64_t qs, float *dst, float *plane, double *part) {
+    const int64_t p = g->oh * g->ow;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t c = 0; c < g->cout; c++) {
+            const int64_t pi = (s0 + s) * g->cout + c;
+            const float *z = pg->z + pi * p, *at = pg->at + pi * pg->php;
+            const float *gy = pg->gy + pi * pg->php;
+            memset(plane, 0, sizeof(float) * (size_t)p);
+            for (int64_t o = 0; o < pg->php; o++) {
+                const float f = at[o];
+                if (!(f >= 0.0f && f < (float)p)) return 0;
+                plane[(int64_t)f] += gy[o];
+            }
+            part[c] += mt_prelu_negative_dot(z, plane, p);
+            /* over the whole plane in place (a short row's scalar tail branches on the sign),
+             * then its rows onto the wide grid */
+            mt_prelu_grad_row(z, pg->slope[c], plane, plane, p);
+            float *d = dst + (s * g->cout + c) * qs;
+            for (int64_t oy = 0; oy < g->oh; oy++) {
+                float *row = d + oy * g->w;
+                copy_run(row, plane + oy * g->ow, g->ow);
+                if (oy + 1 < g->oh)
+                    for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
+            }
+            for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
+        }
+    return 1;
 }
 
 static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
@@ -487,13 +540,44 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
     float *dw = jb->part + (int64_t)thread * (cout * k + cout); /* thread: the range index */
     float *db = dw + cout * k;
+    float *plane = NULL;
+    int64_t *doff = NULL;
+    if (jb->pg) {
+        plane = (float *)mt_cpu_scratch(5, sizeof(float) * (size_t)p);
+        if (!plane) {
+            __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    } else if (jb->dx) {
+        /* the input gradient too, from the same expanded dY (engine_conv_backward) */
+        doff = (int64_t *)mt_cpu_scratch(5, sizeof(int64_t) * (size_t)cout);
+        if (!doff) {
+            __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+        for (int64_t c = 0; c < cout; c++) doff[c] = c * qs;
+        memset(jb->dx + s0 * sample, 0, sizeof(float) * (size_t)((s1 - s0) * sample));
+    }
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     const int tail = (int)(q - (nvec - 1) * ENGINE_VEC);
     for (int64_t g0 = s0; g0 < s1; g0 += jb->group) {
         const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
-        expand_dy(g, jb->dy, g0, gn, qs, dyw);
-        for (int64_t s = g0; s < g0 + gn; s++)
-            for (int64_t m = 0; m < cout; m++) db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
+        if (jb->pg) {
+            double *part = jb->da_part + (int64_t)thread * mt_prelu_part_stride(cout);
+            if (!expand_pooled(g, jb->pg, g0, gn, qs, dyw, plane, part)) {
+                __atomic_store_n(&jb->bad, 1, __ATOMIC_RELAXED);
+                return;
+            }
+            /* the bias gradient from the expanded rows (zeros in the dropped columns) */
+            for (int64_t s = 0; s < gn; s++)
+                for (int64_t m = 0; m < cout; m++) db[m] += sum_run(dyw + (s * cout + m) * qs, q);
+        } else {
+            expand_dy(g, jb->dy, g0, gn, qs, dyw);
+            if (doff) bwdx_group(jb, g0, gn, dyw, doff);
+            for (int64_t s = g0; s < g0 + gn; s++)
+                for (int64_t m = 0; m < cout; m++)
+                    db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
+        }
         const float *xg = jb->x + g0 * sample;
         for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
             const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
@@ -709,10 +793,92 @@ static void conv_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
 }
 
+/* ---- small maps: the convolution as its dense (Toeplitz) matrix ----------------------------- *
+ * On maps of a few pixels (PNet conv2 at 12x12: 5x5 in, 3x3 out) the input gradient's
+ * per-row col2im runs are a handful of values each and dominate. The convolution is then
+ * the linear layer y[N, cout*P] = x[N, cin*H*W] T^T with T[(co, oy, ox), (ci, iy, ix)] =
+ * w[co, ci, iy - oy*sh + ph, ix - ox*sw + pw] (zero where that is no tap), and the input
+ * gradient one dense GEMM dx = dy T: more FLOPs (H*W / (kh*kw) times), at the GEMM's rate.
+ * Used when that ratio is at most 3 and T is small (it is rebuilt at every call). */
+
+#define TOEPLITZ_MAX_FLOATS 65536
+
+static int toeplitz_ok(const mt_conv_geom *g) {
+    const int64_t p = g->oh * g->ow, hw = g->h * g->w;
+    return !conv_is_linear(g) && !wide_ok(g) && hw <= 3 * g->kh * g->kw &&
+           g->cout * p * g->cin * hw <= TOEPLITZ_MAX_FLOATS;
+}
+
+/* T [cout*P, cin*H*W] from w [cout, cin, kh, kw]. */
+static void toeplitz_build(const mt_conv_geom *g, const float *w, float *t) {
+    const int64_t p = g->oh * g->ow, hw = g->h * g->w, in = g->cin * hw;
+    memset(t, 0, sizeof(float) * (size_t)(g->cout * p * in));
+    for (int64_t co = 0; co < g->cout; co++)
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            for (int64_t ox = 0; ox < g->ow; ox++) {
+                float *row = t + (co * p + oy * g->ow + ox) * in;
+                for (int64_t ci = 0; ci < g->cin; ci++)
+                    for (int64_t ky = 0; ky < g->kh; ky++) {
+                        const int64_t iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int64_t kx = 0; kx < g->kw; kx++) {
+                            const int64_t ix = ox * g->sw - g->pw + kx;
+                            if (ix < 0 || ix >= g->w) continue;
+                            row[ci * hw + iy * g->w + ix] =
+                                w[((co * g->cin + ci) * g->kh + ky) * g->kw + kx];
+                        }
+                    }
+            }
+}
+
+/* dw += the parameter gradients through T: dT = dy^T x (one dense GEMM), then each tap's
+ * entries of dT summed over the output positions in order; db += dy summed per channel. */
+static mt_status toeplitz_backward_params(const mt_conv_geom *g, const float *x,
+                                          const float *dy, float *dw, float *db) {
+    const int64_t p = g->oh * g->ow, hw = g->h * g->w, in = g->cin * hw, rows = g->cout * p;
+    float *dt = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(rows * in));
+    if (!dt) return MT_ERR_OOM;
+    memset(dt, 0, sizeof(float) * (size_t)(rows * in));
+    MT_TRY(engine_linear_backward_params(g->n, in, rows, x, dy, dt, NULL));
+    for (int64_t co = 0; co < g->cout; co++)
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            for (int64_t ox = 0; ox < g->ow; ox++) {
+                const float *row = dt + (co * p + oy * g->ow + ox) * in;
+                for (int64_t ci = 0; ci < g->cin; ci++)
+                    for (int64_t ky = 0; ky < g->kh; ky++) {
+                        const int64_t iy = oy * g->sh - g->ph + ky;
+                        if (iy < 0 || iy >= g->h) continue;
+                        for (int64_t kx = 0; kx < g->kw; kx++) {
+                            const int64_t ix = ox * g->sw - g->pw + kx;
+                            if (ix < 0 || ix >= g->w) continue;
+                            dw[((co * g->cin + ci) * g->kh + ky) * g->kw + kx] +=
+                                row[ci * hw + iy * g->w + ix];
+                        }
+                    }
+            }
+    if (db)
+        for (int64_t co = 0; co < g->cout; co++) {
+            float sum = 0.0f;
+            for (int64_t i = 0; i < g->n; i++) {
+                const float *d = dy + (i * g->cout + co) * p;
+                for (int64_t q = 0; q < p; q++) sum += d[q];
+            }
+            db[co] += sum;
+        }
+    return MT_OK;
+}
+
 static mt_status engine_conv_backward_input(const mt_conv_geom *g, const float *dy,
                                             const float *w, float *dx) {
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow;
     if (conv_is_linear(g)) return engine_linear_backward_input(g->n, k, g->cout, dy, w, dx);
+    if (toeplitz_ok(g)) {
+        const int64_t in = g->cin * g->h * g->w;
+        float *t = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(g->cout * p * in));
+        if (!t) return MT_ERR_OOM;
+        toeplitz_build(g, w, t);
+        return engine_linear_backward_input(g->n, in, g->cout * p, dy, t, dx);
+    }
     mblocks mb;
     MT_TRY(plan_rows(&mb, k));
     /* A = W^T: element (tap, cout) at w[cout*k + tap] */
@@ -780,6 +946,7 @@ static mt_status engine_conv_backward_params(const mt_conv_geom *g, const float 
                                              const float *dy, float *dw, float *db) {
     const int64_t k = g->cin * g->kh * g->kw, p = g->oh * g->ow, per = g->cout * k + g->cout;
     if (conv_is_linear(g)) return engine_linear_backward_params(g->n, k, g->cout, x, dy, dw, db);
+    if (toeplitz_ok(g)) return toeplitz_backward_params(g, x, dy, dw, db);
     const int wide = wide_ok(g);
     wide_job wj = {.x = x, .dy = dy};
     conv_job jb = {.g = g, .x = x, .dy = dy, .k = k, .ncols = g->n * p, .p = p};
@@ -813,6 +980,90 @@ static mt_status engine_conv_backward_params(const mt_conv_geom *g, const float 
         for (int64_t i = 0; i < g->cout * k; i++) dw[i] += pt[i];
         if (db)
             for (int64_t i = 0; i < g->cout; i++) db[i] += pt[g->cout * k + i];
+    }
+    return MT_OK;
+}
+
+/* Both gradients of a convolution (mt_engine.conv_backward). On the wide path one pass: each
+ * sample group's dY is expanded onto the wide grid once for the input gradient and the
+ * weight gradient (the same ranges and arithmetic as the two passes apart, so the same
+ * numbers); elsewhere the two passes. */
+static mt_status engine_conv_backward(const mt_conv_geom *g, const float *x, const float *dy,
+                                      const float *w, float *dx, float *dw, float *db) {
+    if (conv_is_linear(g) || toeplitz_ok(g) || !wide_ok(g)) {
+        MT_TRY(engine_conv_backward_input(g, dy, w, dx));
+        return engine_conv_backward_params(g, x, dy, dw, db);
+    }
+    const int64_t k = g->cin * g->kh * g->kw, per = g->cout * k + g->cout;
+    mblocks mb;
+    MT_TRY(plan_rows(&mb, k));
+    /* A = W^T: element (tap, cout) at w[cout*k + tap] */
+    float *apack = (float *)mt_cpu_scratch(3, sizeof(float) * (size_t)(g->cout * k));
+    if (!apack) return MT_ERR_OOM;
+    pack_all_rows(w, 1, k, &mb, g->cout, apack);
+    wide_job wj = {.x = x, .dy = dy, .apack = apack, .dx = dx, .mb = &mb};
+    MT_TRY(wide_prepare(&wj, g));
+    const int64_t items = g->n, grain = grain_for(2.0 * (double)(g->cout * k * wj.q));
+    const int64_t ranges = range_count(items, grain);
+    float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * ranges));
+    if (!part) return MT_ERR_OOM;
+    memset(part, 0, sizeof(float) * (size_t)(per * ranges));
+    wj.part = part;
+    run_ranges(items, grain, wide_bwdw_range, &wj);
+    if (wj.failed) return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
+    for (int64_t t = 0; t < ranges; t++) {
+        const float *pt = part + t * per;
+        for (int64_t i = 0; i < g->cout * k; i++) dw[i] += pt[i];
+        if (db)
+            for (int64_t i = 0; i < g->cout; i++) db[i] += pt[g->cout * k + i];
+    }
+    return MT_OK;
+}
+
+/* Training's conv -> PReLU -> max pooling: the parameter gradients from the pooled gradient
+ * (mt_engine.conv_backward_params_pooled). Runs the wide path's weight gradient with each
+ * group's dY formed in place (expand_pooled), so the convolution's output gradient is never
+ * written out and read back. */
+static int engine_conv_backward_pooled_ok(const mt_conv_geom *g) {
+    return !conv_is_linear(g) && !toeplitz_ok(g) && wide_ok(g);
+}
+
+static mt_status engine_conv_backward_params_pooled(const mt_conv_geom *g, const float *x,
+                                                    const mt_pool_grad *pg, float *dw,
+                                                    float *db, float *da) {
+    if (!engine_conv_backward_pooled_ok(g))
+        return mt_fail(MT_ERR_UNSUPPORTED, "conv2d_prelu_pool_backward: geometry not supported");
+    const int64_t k = g->cin * g->kh * g->kw, per = g->cout * k + g->cout;
+    wide_job wj = {.x = x, .pg = pg};
+    MT_TRY(wide_prepare(&wj, g));
+    const int64_t items = g->n, grain = grain_for(2.0 * (double)(g->cout * k * wj.q));
+    /* one partial sum per range, reduced in range order */
+    const int64_t ranges = range_count(items, grain), stride = mt_prelu_part_stride(g->cout);
+    float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * ranges));
+    double *da_part = (double *)mt_cpu_scratch(0, sizeof(double) * (size_t)(stride * ranges));
+    if (!part || !da_part) return MT_ERR_OOM;
+    memset(part, 0, sizeof(float) * (size_t)(per * ranges));
+    memset(da_part, 0, sizeof(double) * (size_t)(stride * ranges));
+    wj.part = part;
+    wj.da_part = da_part;
+    run_ranges(items, grain, wide_bwdw_range, &wj);
+    if (wj.bad)
+        return mt_fail(MT_ERR_ARG, "conv2d_prelu_pool_backward: the maxima positions hold a "
+                                   "value outside the %lldx%lld map (they must come from "
+                                   "prelu_pool_forward on this layer's output)",
+                       (long long)g->oh, (long long)g->ow);
+    if (wj.failed)
+        return mt_fail(MT_ERR_OOM, "conv2d_prelu_pool_backward: out of memory for packing buffers");
+    for (int64_t t = 0; t < ranges; t++) {
+        const float *pt = part + t * per;
+        for (int64_t i = 0; i < g->cout * k; i++) dw[i] += pt[i];
+        if (db)
+            for (int64_t i = 0; i < g->cout; i++) db[i] += pt[g->cout * k + i];
+    }
+    for (int64_t c = 0; c < g->cout; c++) {
+        double sum = 0.0;
+        for (int64_t t = 0; t < ranges; t++) sum += da_part[t * stride + c];
+        da[c] += (float)sum;
     }
     return MT_OK;
 }
@@ -938,6 +1189,9 @@ static mt_status engine_linear_backward_params(int64_t n, int64_t in, int64_t ou
         .linear_backward_input = engine_linear_backward_input,                                     \
         .linear_backward_params = engine_linear_backward_params,                                   \
         .conv_pool_forward = engine_conv_pool_forward,                                             \
+        .conv_backward = engine_conv_backward,                                                     \
+        .conv_backward_pooled_ok = engine_conv_backward_pooled_ok,                                 \
+        .conv_backward_params_pooled = engine_conv_backward_params_pooled,                         \
     }
 
 #include "mt_cpu_engine_block.h"

@@ -62,6 +62,16 @@ function Conv2d:forward_pooled(x, slopes, pool)
     self.pw, slopes, pool.kh, pool.kw, pool.sh, pool.sw)
 end
 
+-- Training's Conv2d -> PReLU `act` -> MaxPool2d `pool` as a first layer (skip_input_grad;
+-- see nn.Sequential): this layer's and the PReLU's parameter gradients from the pooled
+-- gradient gy in one pass (the PReLU's grad_input is the workspace of kernels that store the
+-- convolution's output gradient).
+function Conv2d:backward_params_pooled(x, act, pool, gy)
+  C.conv2d_prelu_pool_backward_params(x, self.output, act.weight, pool.argmax, gy,
+    act.grad_input, self.grad_weight, self.grad_bias, act.grad_weight, self.sh, self.sw,
+    self.ph, self.pw, pool.kh, pool.kw, pool.sh, pool.sw)
+end
+
 function Conv2d:update_grad_input(x, gy)
   if self.skip_input_grad then
     self.grad_input = nil
@@ -70,6 +80,19 @@ function Conv2d:update_grad_input(x, gy)
   if self.grad_input == nil then self.grad_input = util.buffer() end
   return C.conv2d_backward_input(gy, self.weight, self.grad_input, x, self.sh, self.sw, self.ph,
     self.pw)
+end
+
+-- Both gradients in one call (the engine expands gy once for the two); a first layer
+-- (skip_input_grad) only accumulates its parameter gradients.
+function Conv2d:backward(x, gy)
+  if self.skip_input_grad then
+    self.grad_input = nil
+    self:acc_grad_parameters(x, gy)
+    return nil
+  end
+  if self.grad_input == nil then self.grad_input = util.buffer() end
+  return C.conv2d_backward(x, gy, self.weight, self.grad_input, self.grad_weight, self.grad_bias,
+    self.sh, self.sw, self.ph, self.pw)
 end
 
 function Conv2d:acc_grad_parameters(x, gy)

@@ -19,6 +19,7 @@ function MaxPool2d:init(k, stride)
   self.output = util.buffer()
   self.grad_input = util.buffer()
   self.fusable_pool = true -- a preceding Conv2d + PReLU may compute it (nn.Sequential)
+  self.argmax = util.buffer() -- training's PReLU + pooling pass: the maxima's positions
 end
 
 function MaxPool2d:update_output(x)

@@ -36,6 +36,34 @@ function PReLU:update_output(x)
   return self.output
 end
 
+-- Training's PReLU + max pooling pair in one pass (see nn.Sequential): x is the input (a
+-- convolution's output), `pool` the nn.MaxPool2d that follows; the pooled map is written into
+-- the pool's output, which this module's output then is (PReLU(x) itself is not stored), and
+-- the positions of the maxima into the pool's `argmax` buffer (for the backward pass).
+function PReLU:forward_pooled(x, pool)
+  local at = pool.argmax
+  if at == nil then
+    at = util.buffer()
+    pool.argmax = at
+  end
+  local y = C.prelu_pool_forward(x, self.weight, pool.output, at, pool.kh, pool.kw, pool.sh,
+    pool.sw)
+  self.output = y
+  return y
+end
+
+-- The pair's backward from the pooled gradient gy: the input gradient (into grad_input, when
+-- want_input) and the slope gradient (accumulated, when want_params).
+function PReLU:backward_pooled(x, pool, gy, want_input, want_params)
+  local gi = nil
+  if want_input then
+    if self.grad_input == nil then self.grad_input = util.buffer() end
+    gi = self.grad_input
+  end
+  return C.prelu_pool_backward(x, self.weight, pool.argmax, gy, gi,
+    want_params and self.grad_weight or nil, pool.kh, pool.kw, pool.sh, pool.sw)
+end
+
 function PReLU:backward(x, gy)
   if self.grad_input == nil then self.grad_input = util.buffer() end
   return C.prelu_backward(x, self.weight, gy, self.grad_input, self.grad_weight)

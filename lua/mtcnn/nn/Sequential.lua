@@ -13,6 +13,13 @@
 -- the pool's output, which the PReLU's output then is; the convolution's own output is not
 -- written: no pre-pooling map is ever stored). Set s.fuse = false to keep every layer's own
 -- output (for inspection).
+--
+-- In training mode, a PReLU between a Conv2d and a MaxPool2d runs with the pooling as one
+-- pass each way (the convolution's output in, the pooled map out; the pooled gradient in,
+-- the convolution's output gradient out): the PReLU's own full-size output and the pooling's
+-- input gradient are never stored, and the numbers are those of the separate layers (slope
+-- gradients to float rounding). The PReLU's output is then the pool's. A first layer's
+-- (skip_input_grad) backward forms its parameter gradients from the pooled gradient.
 
 local class = require "mtcnn.nn.class"
 local Module = require "mtcnn.nn.Module"
@@ -24,6 +31,15 @@ function Sequential:init()
   Module.init(self)
   self.modules = {}
   self.fuse = true
+  -- pooled_pair[i]: the last forward ran module i (a MaxPool2d) with the PReLU before it as
+  -- one training pass
+  self.pooled_pair = {}
+end
+
+-- Whether modules i, i + 1, i + 2 are a Conv2d, a PReLU and a MaxPool2d (training's pair).
+local function pooled_pair_at(mods, i)
+  local m, act, pool = mods[i], mods[i + 1], mods[i + 2]
+  return m and m.forward_pooled and act and act.forward_pooled and pool and pool.fusable_pool
 end
 
 function Sequential:add(m, name)
@@ -49,8 +65,8 @@ local function label(m, i)
 end
 
 -- Calls fn(m, ...) and re-raises an error with the module's position.
-local function call(self, i, fn, m, a, b, c)
-  local ok, r = pcall(fn, m, a, b, c)
+local function call(self, i, fn, m, ...)
+  local ok, r = pcall(fn, m, ...)
   if not ok then
     error(("In %s of %s: %s"):format(label(m, i), self.__name, util.error_message(r)), 0)
   end
@@ -60,10 +76,22 @@ end
 function Sequential:update_output(x)
   local mods = self.modules
   local fuse = self.fuse and not self.is_training
+  local fuse_train = self.fuse and self.is_training
+  local pooled = self.pooled_pair
   self.fused_pass = false
   local out, i, n = x, 1, #mods
+  for k = 1, n do pooled[k] = false end
   while i <= n do
     local m = mods[i]
+    if fuse_train and pooled_pair_at(mods, i) then
+      -- the convolution alone, then its PReLU and pooling in one pass
+      local act = mods[i + 1]
+      local z = call(self, i, m.forward, m, out)
+      out = call(self, i + 1, act.forward_pooled, act, z, mods[i + 2])
+      pooled[i + 2] = true
+      i = i + 3
+      goto continue
+    end
     -- the PReLU after m, skipping modules that are the identity in evaluate mode (dropout)
     local j = i + 1
     if fuse and m.forward_fused then
@@ -88,6 +116,7 @@ function Sequential:update_output(x)
       out = call(self, i, m.forward, m, out)
       i = i + 1
     end
+    ::continue::
   end
   self.output = out
   return out
@@ -101,15 +130,38 @@ local function check_unfused(self)
   end
 end
 
+-- The backward of a training pair ending at module i (the pool): the PReLU (module i - 1)
+-- takes the pooled gradient g to its input's gradient; returns the index of the next module
+-- (the convolution) and that gradient.
+local function pooled_pair_backward(self, i, g, want_input, want_params)
+  local mods = self.modules
+  local act = mods[i - 1]
+  g = call(self, i - 1, act.backward_pooled, act, mods[i - 2].output, mods[i], g, want_input,
+    want_params)
+  return i - 2, g
+end
+
 function Sequential:backward(x, gy)
   check_unfused(self)
-  local mods = self.modules
+  local mods, pooled = self.modules, self.pooled_pair
   local g = gy
-  for i = #mods, 1, -1 do
+  local i = #mods
+  while i >= 1 do
+    local conv = pooled[i] and mods[i - 2]
+    if conv and conv.skip_input_grad and conv.backward_params_pooled then
+      -- a first layer: its parameter gradients straight from the pooled gradient
+      call(self, i - 2, conv.backward_params_pooled, conv, i > 3 and mods[i - 3].output or x,
+        mods[i - 1], mods[i], g)
+      conv.grad_input = nil
+      g = nil
+      break
+    end
+    if pooled[i] then i, g = pooled_pair_backward(self, i, g, true, true) end
     local m = mods[i]
     local input = i > 1 and mods[i - 1].output or x
     g = call(self, i, m.backward, m, input, g)
     if g == nil then break end -- the first layer skipped its input gradient
+    i = i - 1
   end
   self.grad_input = g
   return g
@@ -117,13 +169,16 @@ end
 
 function Sequential:update_grad_input(x, gy)
   check_unfused(self)
-  local mods = self.modules
+  local mods, pooled = self.modules, self.pooled_pair
   local g = gy
-  for i = #mods, 1, -1 do
+  local i = #mods
+  while i >= 1 do
+    if pooled[i] then i, g = pooled_pair_backward(self, i, g, true, false) end
     local m = mods[i]
     local input = i > 1 and mods[i - 1].output or x
     g = call(self, i, m.update_grad_input, m, input, g)
     if g == nil then break end
+    i = i - 1
   end
   self.grad_input = g
   return g
@@ -131,14 +186,23 @@ end
 
 function Sequential:acc_grad_parameters(x, gy)
   -- needs every module's output gradient: run through update_grad_input's results
-  local mods = self.modules
+  local mods, pooled = self.modules, self.pooled_pair
   local g = gy
-  for i = #mods, 1, -1 do
+  local i = #mods
+  while i >= 1 do
+    if pooled[i] then
+      -- the slope gradient from the pooled gradient; the PReLU's input gradient is the one
+      -- update_grad_input left
+      pooled_pair_backward(self, i, g, false, true)
+      g = mods[i - 1].grad_input
+      i = i - 2
+    end
     local m = mods[i]
     local input = i > 1 and mods[i - 1].output or x
     call(self, i, m.acc_grad_parameters, m, input, g)
     g = m.grad_input
     if g == nil then break end
+    i = i - 1
   end
 end
 
