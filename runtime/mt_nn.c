@@ -135,19 +135,31 @@ static mt_status conv_shapes(const char *op, const int64_t *xs, const mt_tensor 
     return MT_OK;
 }
 
-mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d) {
-    static const char op[] = "conv2d";
+/* The forward convolution (+ bias, + PReLU) and, with pd, the max pooling fused after it. */
+static mt_status conv_forward(const char *op, const mt_tensor *x, const mt_tensor *w,
+                              const mt_tensor *b, const mt_tensor *prelu, mt_tensor *y,
+                              const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
     const mt_tensor *ts[5] = {x, w, b, prelu, y};
     MT_TRY(check_devices(op, 5, ts));
     MT_TRY(check_ndim(op, "the input", x, 4));
     int64_t ys[4];
     MT_TRY(conv_shapes(op, x->shape, w, d, ys));
+    if (pd) {
+        if (pd->kernel_h < 1 || pd->kernel_w < 1 || pd->stride_h < 1 || pd->stride_w < 1)
+            return mt_fail(MT_ERR_ARG,
+                           "%s: pooling kernel and stride must be >= 1 (got %dx%d / %dx%d)", op,
+                           pd->kernel_h, pd->kernel_w, pd->stride_h, pd->stride_w);
+        ys[2] = mt_pool2d_out_size(ys[2], pd->kernel_h, pd->stride_h);
+        ys[3] = mt_pool2d_out_size(ys[3], pd->kernel_w, pd->stride_w);
+    }
     if (b) MT_TRY(check_vector(op, "the bias", b, w->shape[0]));
     if (prelu) MT_TRY(check_vector(op, "the PReLU slopes", prelu, w->shape[0]));
     MT_TRY(check_not_aliased(op, y, x));
     const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, conv2d_forward, "conv2d_forward", x);
+    if (pd)
+        NEED_FIELD(be, conv2d_pool_forward, "conv2d_pool_forward", x);
+    else
+        NEED_FIELD(be, conv2d_forward, "conv2d_forward", x);
     MT_TRY(mt_tensor_resize(y, 4, ys));
     contig_set cs = {.n = 0};
     const mt_tensor *cx, *cw, *cb, *cp;
@@ -155,40 +167,22 @@ mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_ten
     if (st == MT_OK) st = contig(&cs, w, &cw);
     if (st == MT_OK) st = contig(&cs, b, &cb);
     if (st == MT_OK) st = contig(&cs, prelu, &cp);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->conv2d_forward(cx, cw, cb, cp, y, d);
+    if (st == MT_OK && mt_tensor_numel(y) > 0)
+        st = pd ? be->conv2d_pool_forward(cx, cw, cb, cp, y, d, pd)
+                : be->conv2d_forward(cx, cw, cb, cp, y, d);
     contig_release(&cs);
     return st;
+}
+
+mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
+                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d) {
+    return conv_forward("conv2d", x, w, b, prelu, y, d, NULL);
 }
 
 mt_status mt_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                                  const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
                                  const mt_pool2d_desc *pd) {
-    static const char op[] = "conv2d_pool";
-    const mt_tensor *ts[5] = {x, w, b, prelu, y};
-    MT_TRY(check_devices(op, 5, ts));
-    MT_TRY(check_ndim(op, "the input", x, 4));
-    int64_t ys[4];
-    MT_TRY(conv_shapes(op, x->shape, w, d, ys));
-    if (pd->kernel_h < 1 || pd->kernel_w < 1 || pd->stride_h < 1 || pd->stride_w < 1)
-        return mt_fail(MT_ERR_ARG, "%s: pooling kernel and stride must be >= 1 (got %dx%d / %dx%d)",
-                       op, pd->kernel_h, pd->kernel_w, pd->stride_h, pd->stride_w);
-    ys[2] = mt_pool2d_out_size(ys[2], pd->kernel_h, pd->stride_h);
-    ys[3] = mt_pool2d_out_size(ys[3], pd->kernel_w, pd->stride_w);
-    if (b) MT_TRY(check_vector(op, "the bias", b, w->shape[0]));
-    if (prelu) MT_TRY(check_vector(op, "the PReLU slopes", prelu, w->shape[0]));
-    MT_TRY(check_not_aliased(op, y, x));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, conv2d_pool_forward, "conv2d_pool_forward", x);
-    MT_TRY(mt_tensor_resize(y, 4, ys));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cw, *cb, *cp;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, w, &cw);
-    if (st == MT_OK) st = contig(&cs, b, &cb);
-    if (st == MT_OK) st = contig(&cs, prelu, &cp);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->conv2d_pool_forward(cx, cw, cb, cp, y, d, pd);
-    contig_release(&cs);
-    return st;
+    return conv_forward("conv2d_pool", x, w, b, prelu, y, d, pd);
 }
 
 mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,
