@@ -426,6 +426,18 @@ static void wide_fwd_range(void *ctx, int64_t p0, int64_t p1, int thread) {
     }
 }
 
+/* One channel's oh x ow plane onto the wide grid (row stride w, qs values), each value
+ * written once: a row's outputs, then its kw - 1 dropped columns, then zeros up to qs. */
+static void wide_plane(const mt_conv_geom *g, const float *src, int64_t qs, float *d) {
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+        float *row = d + oy * g->w;
+        copy_run(row, src + oy * g->ow, g->ow);
+        if (oy + 1 < g->oh)
+            for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
+    }
+    for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
+}
+
 /* dY of samples [s0, s0 + n) expanded onto the wide grid: dst[(s*C + c)*qs + oy*W + ox],
  * zeros in the dropped columns and up to qs. */
 static void expand_dy(const mt_conv_geom *g, const float *dy, int64_t s0, int64_t n, int64_t qs,
@@ -435,14 +447,7 @@ static void expand_dy(const mt_conv_geom *g, const float *dy, int64_t s0, int64_
         for (int64_t c = 0; c < g->cout; c++) {
             const float *src = dy + ((s0 + s) * g->cout + c) * p;
             float *d = dst + (s * g->cout + c) * qs;
-            /* each value written once: a row's outputs, then its kw - 1 dropped columns */
-            for (int64_t oy = 0; oy < g->oh; oy++) {
-                float *row = d + oy * g->w;
-                copy_run(row, src + oy * g->ow, g->ow);
-                if (oy + 1 < g->oh)
-                    for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
-            }
-            for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
+            wide_plane(g, src, qs, d);
         }
 }
 
@@ -517,13 +522,7 @@ static int expand_pooled(const mt_conv_geom *g, const mt_pool_grad *pg, int64_t 
              * then its rows onto the wide grid */
             mt_prelu_grad_row(z, pg->slope[c], plane, plane, p);
             float *d = dst + (s * g->cout + c) * qs;
-            for (int64_t oy = 0; oy < g->oh; oy++) {
-                float *row = d + oy * g->w;
-                copy_run(row, plane + oy * g->ow, g->ow);
-                if (oy + 1 < g->oh)
-                    for (int64_t j = g->ow; j < g->w; j++) row[j] = 0.0f;
-            }
-            for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
+            wide_plane(g, plane, qs, d);
         }
     return 1;
 }
