@@ -214,28 +214,37 @@ mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_t
     return st;
 }
 
-mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dw,
-                                    mt_tensor *db, const mt_conv2d_desc *d) {
-    static const char op[] = "conv2d_backward";
-    const mt_tensor *ts[4] = {x, dy, dw, db};
-    MT_TRY(check_devices(op, 4, ts));
+/* The shapes of a convolution's backward pass: x and dy 4-D, dy the output of x through a
+ * weight shaped like w, dw 4-D, db (optional) a contiguous vector of w's output channels. */
+static mt_status check_conv_grads(const char *op, const mt_tensor *x, const mt_tensor *dy,
+                                  const mt_tensor *w, const mt_tensor *dw, const mt_tensor *db,
+                                  const mt_conv2d_desc *d) {
     MT_TRY(check_ndim(op, "the input", x, 4));
     MT_TRY(check_ndim(op, "the output gradient", dy, 4));
     MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
     int64_t ys[4];
-    MT_TRY(conv_shapes(op, x->shape, dw, d, ys));
+    MT_TRY(conv_shapes(op, x->shape, w, d, ys));
     if (memcmp(ys, dy->shape, sizeof ys) != 0) {
         char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
         return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
                        mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
     }
-    if (!mt_tensor_is_contiguous(dw))
-        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
     if (db) {
-        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
+        MT_TRY(check_vector(op, "the bias gradient", db, w->shape[0]));
         if (!mt_tensor_is_contiguous(db))
             return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
     }
+    return MT_OK;
+}
+
+mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dw,
+                                    mt_tensor *db, const mt_conv2d_desc *d) {
+    static const char op[] = "conv2d_backward";
+    const mt_tensor *ts[4] = {x, dy, dw, db};
+    MT_TRY(check_devices(op, 4, ts));
+    MT_TRY(check_conv_grads(op, x, dy, dw, dw, db, d));
+    if (!mt_tensor_is_contiguous(dw))
+        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
     const mt_backend *be = backend_of(x);
     NEED_FIELD(be, conv2d_backward_params, "conv2d_backward_params", x);
     if (mt_tensor_numel(dy) == 0) return MT_OK;
@@ -254,22 +263,8 @@ mt_status mt_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_t
     static const char op[] = "conv2d_backward";
     const mt_tensor *ts[6] = {x, dy, w, dx, dw, db};
     MT_TRY(check_devices(op, 6, ts));
-    MT_TRY(check_ndim(op, "the input", x, 4));
-    MT_TRY(check_ndim(op, "the output gradient", dy, 4));
-    MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
-    int64_t ys[4];
-    MT_TRY(conv_shapes(op, x->shape, w, d, ys));
-    if (memcmp(ys, dy->shape, sizeof ys) != 0) {
-        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
-                       mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
-    }
+    MT_TRY(check_conv_grads(op, x, dy, w, dw, db, d));
     MT_TRY(check_like(op, "the weight gradient", dw, w));
-    if (db) {
-        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
-        if (!mt_tensor_is_contiguous(db))
-            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
-    }
     const mt_tensor *ins[3] = {x, dy, w};
     for (int i = 0; i < 3; i++) {
         MT_TRY(check_not_aliased(op, dx, ins[i]));
