@@ -39,6 +39,8 @@ local CONVS = {
   {1, 20, 13, 40, 33, 3, 3, 1, 0},  -- Winograd: tile rows longer than a vector
   {2, 6, 4, 5, 9, 3, 3, 2, 1},      -- small map, strided and padded: the dense (Toeplitz) gradients
   {4, 8, 4, 4, 12, 3, 3, 1, 1},     -- small map, padded: the dense gradients
+  {18, 28, 11, 11, 48, 3, 3, 1, 0}, -- RNet conv2, one sample per lane: a whole group and a part
+  {35, 7, 9, 12, 9, 3, 3, 1, 0},    -- one sample per lane: two whole groups, odd plane sizes
 }
 
 -- fused conv + PReLU + max pooling cases: batch, cin, h, w, cout, kh, kw, stride, pad, pool

@@ -429,6 +429,19 @@ static void wide_fwd_range(void *ctx, int64_t p0, int64_t p1, int thread) {
 /* One channel's oh x ow plane onto the wide grid (row stride w, qs values), each value
  * written once: a row's outputs, then its kw - 1 dropped columns, then zeros up to qs. */
 static void wide_plane(const mt_conv_geom *g, const float *src, int64_t qs, float *d) {
+#ifdef ENGINE_ZFILL_RUN
+    /* all rows but the last as whole vectors with zeros past ow, in ascending order (zeros
+     * that run into the next row are overwritten by it), when they cover the dropped columns
+     * and stay within qs: no masked stores, no scalar loop over the dropped columns */
+    const int64_t span = (g->ow + ENGINE_VEC - 1) / ENGINE_VEC * ENGINE_VEC;
+    if (g->oh > 1 && span >= g->w && (g->oh - 2) * g->w + span <= qs) {
+        for (int64_t oy = 0; oy + 1 < g->oh; oy++)
+            zfill_run(d + oy * g->w, src + oy * g->ow, g->ow);
+        copy_run(d + (g->oh - 1) * g->w, src + (g->oh - 1) * g->ow, g->ow);
+        for (int64_t j = (g->oh - 1) * g->w + g->ow; j < qs; j++) d[j] = 0.0f;
+        return;
+    }
+#endif
     for (int64_t oy = 0; oy < g->oh; oy++) {
         float *row = d + oy * g->w;
         copy_run(row, src + oy * g->ow, g->ow);
@@ -527,13 +540,45 @@ static int expand_pooled(const mt_conv_geom *g, const mt_pool_grad *pg, int64_t 
     return 1;
 }
 
+/* The weight gradient with one sample per vector lane (lanes_transpose) instead of vectors
+ * along the wide grid: for maps whose wide rows fill their vectors poorly (RNet conv2: 81
+ * outputs on 7 vectors of 16), where the transposes cost less than the lanes saved. */
+static int lanes_dot_ok(const mt_conv_geom *g, int64_t q) {
+    const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
+    return 5 * g->oh * g->ow < 4 * nvec * ENGINE_VEC;
+}
+
+#ifndef ENGINE_LANES_TRANSPOSE
+/* dst[i*VEC + s] = src[s*stride + i] for i < stride, s < n; zero in lanes n .. VEC - 1 (an
+ * engine may define its own: ENGINE_LANES_TRANSPOSE). */
+static void lanes_transpose(const float *src, int64_t stride, int n, float *dst) {
+    for (int64_t i0 = 0; i0 < stride; i0 += 64) {
+        const int64_t i1 = stride - i0 < 64 ? stride : i0 + 64;
+        for (int s = 0; s < n; s++) {
+            const float *r = src + s * stride;
+            for (int64_t i = i0; i < i1; i++) dst[i * ENGINE_VEC + s] = r[i];
+        }
+        for (int s = n; s < ENGINE_VEC; s++)
+            for (int64_t i = i0; i < i1; i++) dst[i * ENGINE_VEC + s] = 0.0f;
+    }
+}
+#endif
+
 static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     wide_job *jb = (wide_job *)ctx;
     const mt_conv_geom *g = jb->g;
     const int64_t q = jb->q, qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
     const int64_t k = jb->k, p = g->oh * g->ow;
-    float *dyw = (float *)mt_cpu_scratch(4, sizeof(float) * (size_t)(jb->group * cout * qs));
-    if (!dyw) {
+    const int lanes = !jb->pg && lanes_dot_ok(g, q);
+    const int64_t group = lanes ? (jb->group + ENGINE_VEC - 1) / ENGINE_VEC * ENGINE_VEC
+                                : jb->group;
+    float *dyw = (float *)mt_cpu_scratch(4, sizeof(float) * (size_t)(group * cout * qs));
+    float *xt = NULL, *dyt = NULL;
+    if (lanes) {
+        xt = (float *)mt_cpu_scratch(6, sizeof(float) * (size_t)(sample * ENGINE_VEC));
+        dyt = (float *)mt_cpu_scratch(7, sizeof(float) * (size_t)(cout * p * ENGINE_VEC));
+    }
+    if (!dyw || (lanes && (!xt || !dyt))) {
         __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -559,8 +604,37 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     const int tail = (int)(q - (nvec - 1) * ENGINE_VEC);
-    for (int64_t g0 = s0; g0 < s1; g0 += jb->group) {
-        const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
+    for (int64_t g0 = s0; g0 < s1; g0 += group) {
+        const int64_t gn = s1 - g0 < group ? s1 - g0 : group;
+        if (lanes) {
+            if (doff) {
+                expand_dy(g, jb->dy, g0, gn, qs, dyw);
+                bwdx_group(jb, g0, gn, dyw, doff);
+            }
+            for (int64_t s = g0; s < g0 + gn; s++)
+                for (int64_t m = 0; m < cout; m++)
+                    db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
+            /* groups of ENGINE_VEC samples, one per lane: the dot runs over the output rows
+             * (oy) and their ow pixels, no dropped columns and no partial vector */
+            for (int64_t b0 = 0; b0 < gn; b0 += ENGINE_VEC) {
+                const int bn = (int)(gn - b0 < ENGINE_VEC ? gn - b0 : ENGINE_VEC);
+                lanes_transpose(jb->x + (g0 + b0) * sample, sample, bn, xt);
+                lanes_transpose(jb->dy + (g0 + b0) * cout * p, cout * p, bn, dyt);
+                for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
+                    const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
+                    const float *brow[ENGINE_DOT_NR];
+                    for (int j = 0; j < nr; j++) brow[j] = xt + jb->off[t0 + j] * ENGINE_VEC;
+                    for (int64_t m0 = 0; m0 < cout; m0 += ENGINE_DOT_MR) {
+                        const int mr = (int)(cout - m0 < ENGINE_DOT_MR ? cout - m0 : ENGINE_DOT_MR);
+                        engine_dot_wide(mr, nr, g->oh, g->ow, ENGINE_VEC,
+                                        dyt + m0 * p * ENGINE_VEC, p * ENGINE_VEC,
+                                        g->ow * ENGINE_VEC, brow, g->w * ENGINE_VEC,
+                                        dw + m0 * k + t0, k);
+                    }
+                }
+            }
+            continue;
+        }
         if (jb->pg) {
             double *part = jb->da_part + (int64_t)thread * mt_prelu_part_stride(cout);
             if (!expand_pooled(g, jb->pg, g0, gn, qs, dyw, plane, part)) {
