@@ -41,6 +41,7 @@ local CONVS = {
   {4, 8, 4, 4, 12, 3, 3, 1, 1},     -- small map, padded: the dense gradients
   {18, 28, 11, 11, 48, 3, 3, 1, 0}, -- RNet conv2, one sample per lane: a whole group and a part
   {35, 7, 9, 12, 9, 3, 3, 1, 0},    -- one sample per lane: two whole groups, odd plane sizes
+  {20, 12, 4, 4, 16, 2, 2, 1, 0},   -- one sample per lane, input gradient of a small map (RNet conv3)
 }
 
 -- fused conv + PReLU + max pooling cases: batch, cin, h, w, cout, kh, kw, stride, pad, pool

@@ -36,7 +36,7 @@ int mt_cpu_has_avx512(void);
  * slot (0 .. MT_SCRATCH_SLOTS-1); grown when too small, never shrunk, so a warm
  * training step allocates nothing. NULL with an MT_ERR_OOM message on failure. The
  * contents survive until the next call with the same slot on the same thread. */
-#define MT_SCRATCH_SLOTS 8
+#define MT_SCRATCH_SLOTS 12
 void *mt_cpu_scratch(int slot, size_t nbytes);
 /* Frees the calling thread's scratch buffers (tests and exit paths). */
 void mt_cpu_scratch_release(void);

@@ -159,46 +159,69 @@ INLINE void zfill_run(float *d, const float *s, int64_t n) {
         _mm512_storeu_ps(d + i, _mm512_maskz_loadu_ps(first_lanes(n - i), s + i));
 }
 
-/* dst[i*16 + s] = src[s*stride + i] for i < stride, s < n (n <= 16); zero in lanes n .. 15:
- * 16 x 16 blocks transposed in registers (pairs of lanes, then 4 x 4 blocks within 128-bit
- * lanes, then the 128-bit lanes across the rows). */
+/* r[0..16) transposed in registers: pairs of lanes, then 4 x 4 blocks within 128-bit lanes,
+ * then the 128-bit lanes across the rows. */
+INLINE void transpose16(__m512 *r) {
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+/* dst[i*16 + s] = src[s*stride + i] for i < stride, s < n (n <= 16); zero in lanes n .. 15,
+ * in 16 x 16 blocks transposed in registers. */
 #define ENGINE_LANES_TRANSPOSE 1
 static void lanes_transpose(const float *src, int64_t stride, int n, float *dst) {
     for (int64_t i0 = 0; i0 < stride; i0 += 16) {
         const int64_t len = stride - i0 < 16 ? stride - i0 : 16;
         const __mmask16 m = first_lanes(len);
-        __m512 r[16], t[16];
+        __m512 r[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++)
             r[i] = i < n ? _mm512_maskz_loadu_ps(m, src + i * stride + i0) : _mm512_setzero_ps();
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++) {
-            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-        }
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) {
-            r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-            r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-            r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-            r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-        }
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) {
-            t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-            t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-            t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-            t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; i++) {
-            r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-            r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-        }
+        transpose16(r);
         float *d = dst + i0 * 16;
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++)
             if (i < len) _mm512_storeu_ps(d + i * 16, r[i]);
+    }
+}
+
+/* The inverse: dst[s*stride + i] = src[i*16 + s] for i < stride, s < n (lanes n .. 15 are
+ * not read out). */
+static void lanes_untranspose(const float *src, int64_t stride, int n, float *dst) {
+    for (int64_t i0 = 0; i0 < stride; i0 += 16) {
+        const int64_t len = stride - i0 < 16 ? stride - i0 : 16;
+        const __mmask16 m = first_lanes(len);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = i < len ? _mm512_loadu_ps(src + (i0 + i) * 16) : _mm512_setzero_ps();
+        transpose16(r);
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            if (i < n) _mm512_mask_storeu_ps(dst + i * stride + i0, m, r[i]);
     }
 }
 

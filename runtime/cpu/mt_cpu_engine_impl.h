@@ -379,6 +379,9 @@ typedef struct wide_job {
     const int64_t *off;
     const mblocks *mb;
     int64_t k, q, qs, group;
+    const float *la;        /* lanes input gradient: packed flipped weights, or NULL */
+    const int64_t *loff;    /* its tap offsets in the padded dY */
+    const mblocks *lmb;     /* its row blocks (input channels) */
     const mt_pool_grad *pg; /* weight gradients: dY formed from a pooled gradient (or NULL) */
     double *da_part;        /* with pg: [ranges][mt_prelu_part_stride(cout)] slope sums */
     int failed, bad;
@@ -562,23 +565,151 @@ static void lanes_transpose(const float *src, int64_t stride, int n, float *dst)
             for (int64_t i = i0; i < i1; i++) dst[i * ENGINE_VEC + s] = 0.0f;
     }
 }
+
+/* The inverse: dst[s*stride + i] = src[i*VEC + s] for i < stride, s < n. */
+static void lanes_untranspose(const float *src, int64_t stride, int n, float *dst) {
+    for (int64_t i0 = 0; i0 < stride; i0 += 64) {
+        const int64_t i1 = stride - i0 < 64 ? stride : i0 + 64;
+        for (int s = 0; s < n; s++) {
+            float *r = dst + s * stride;
+            for (int64_t i = i0; i < i1; i++) r[i] = src[i * ENGINE_VEC + s];
+        }
+    }
+}
 #endif
+
+/* dY of samples [s0, s0 + n) (n <= VEC), one sample per lane, onto a grid padded by kh - 1
+ * rows and kw - 1 columns of zeros on each side: dyp[(c*PH*PW + (oy + kh-1)*PW + ox + kw-1)
+ * * VEC + lane] (dyt: scratch of cout*oh*ow*VEC floats for the plain transpose). */
+static void lanes_pad_dy(const mt_conv_geom *g, const float *dy, int64_t s0, int n, float *dyt,
+                         float *dyp) {
+    const int64_t p = g->oh * g->ow, pw = g->ow + 2 * (g->kw - 1), ph = g->oh + 2 * (g->kh - 1);
+    lanes_transpose(dy + s0 * g->cout * p, g->cout * p, n, dyt);
+    memset(dyp, 0, sizeof(float) * (size_t)(g->cout * ph * pw * ENGINE_VEC));
+    for (int64_t c = 0; c < g->cout; c++)
+        for (int64_t oy = 0; oy < g->oh; oy++)
+            copy_run(dyp + ((c * ph + oy + g->kh - 1) * pw + g->kw - 1) * ENGINE_VEC,
+                     dyt + (c * p + oy * g->ow) * ENGINE_VEC, g->ow * ENGINE_VEC);
+}
+
+/* The input gradient of samples [s0, s0 + n) (n <= VEC) from their padded dY (lanes_pad_dy):
+ * a full correlation with the flipped kernel, computed for every input pixel on the padded
+ * grid's row stride (the kw - 1 columns past each row dropped) with the broadcast tile, K =
+ * cout*kh*kw, rows = input channels (jb->la, row blocks jb->lmb, tap offsets jb->loff),
+ * then turned back to one sample per plane. dxt: scratch of cin*h*w*VEC floats. */
+static void lanes_bwdx(const wide_job *jb, int64_t s0, int n, const float *dyp, float *dxt) {
+    const mt_conv_geom *g = jb->g;
+    const int64_t pw = g->ow + 2 * (g->kw - 1), hw = g->h * g->w;
+    const int64_t k2 = g->cout * g->kh * g->kw, cols = ((g->h - 1) * pw + g->w) * ENGINE_VEC;
+    _Alignas(64) float tile[ENGINE_MR_MAX * ENGINE_NR];
+    for (int64_t c0 = 0; c0 < cols; c0 += ENGINE_NR) {
+        const int nv = (int)(cols - c0 < ENGINE_NR ? cols - c0 : ENGINE_NR);
+        for (int64_t blk = 0; blk < jb->lmb->n; blk++) {
+            const int64_t m0 = block_start(jb->lmb, blk);
+            const int mr = block_rows(jb->lmb, blk);
+            engine_tile_wide(mr, k2, jb->la + m0 * k2, dyp + c0, dyp + c0, nv, nv, jb->loff,
+                             tile);
+            for (int u = 0; u * ENGINE_VEC < nv; u++) {
+                const int64_t q = c0 / ENGINE_VEC + u, iy = q / pw, ix = q % pw;
+                if (ix >= g->w) continue;
+                for (int i = 0; i < mr; i++)
+                    copy_run(dxt + ((m0 + i) * hw + iy * g->w + ix) * ENGINE_VEC,
+                             tile + i * ENGINE_NR + u * ENGINE_VEC, ENGINE_VEC);
+            }
+        }
+    }
+    lanes_untranspose(dxt, g->cin * hw, n, jb->dx + s0 * g->cin * hw);
+}
+
+/* Packs the lanes input gradient's weights and tap offsets (scratch slots 8 and 9: the
+ * packing A[kk][ci] per row block, kk = (cout, ky, kx), at the flipped tap's offset). */
+static mt_status lanes_bwdx_prepare(wide_job *jb, const float *w, mblocks *lmb) {
+    const mt_conv_geom *g = jb->g;
+    const int64_t taps = g->kh * g->kw, k2 = g->cout * taps;
+    const int64_t pw = g->ow + 2 * (g->kw - 1), ph = g->oh + 2 * (g->kh - 1);
+    MT_TRY(plan_rows(lmb, g->cin));
+    float *la = (float *)mt_cpu_scratch(8, sizeof(float) * (size_t)(g->cin * k2));
+    int64_t *loff = (int64_t *)mt_cpu_scratch(9, sizeof(int64_t) * (size_t)k2);
+    if (!la || !loff) return MT_ERR_OOM;
+    for (int64_t b = 0; b < lmb->n; b++) {
+        const int64_t m0 = block_start(lmb, b);
+        const int mr = block_rows(lmb, b);
+        for (int64_t kk = 0; kk < k2; kk++)
+            for (int i = 0; i < mr; i++)
+                la[m0 * k2 + kk * mr + i] = w[(kk / taps) * g->cin * taps + (m0 + i) * taps + kk % taps];
+    }
+    for (int64_t c = 0; c < g->cout; c++)
+        for (int64_t ky = 0; ky < g->kh; ky++)
+            for (int64_t kx = 0; kx < g->kw; kx++)
+                loff[(c * g->kh + ky) * g->kw + kx] =
+                    (c * ph * pw + (g->kh - 1 - ky) * pw + (g->kw - 1 - kx)) * ENGINE_VEC;
+    jb->la = la;
+    jb->loff = loff;
+    jb->lmb = lmb;
+    return MT_OK;
+}
+
+/* Samples [s0, s1) of the backward pass with one sample per vector lane (lanes_dot_ok), in
+ * groups of VEC: dY transposed onto the padded grid, then the input gradient (when jb->dx;
+ * jb->la packed) and the weight gradient, a dot over the output rows (oy) and their ow
+ * pixels with no dropped columns and no partial vector. Range `range`'s partial sums in
+ * jb->part (with jb->dx NULL and jb->dy NULL: the input gradient alone, jb->dy set). */
+static void lanes_bwd_range(wide_job *jb, int64_t s0, int64_t s1, int range) {
+    const mt_conv_geom *g = jb->g;
+    const int64_t sample = g->cin * g->h * g->w, cout = g->cout, k = jb->k, p = g->oh * g->ow;
+    const int64_t pw = g->ow + 2 * (g->kw - 1), pp = pw * (g->oh + 2 * (g->kh - 1));
+    const int wgrad = jb->part != NULL;
+    float *xt = wgrad ? (float *)mt_cpu_scratch(6, sizeof(float) * (size_t)(sample * ENGINE_VEC))
+                      : NULL;
+    float *dyt = (float *)mt_cpu_scratch(7, sizeof(float) * (size_t)(cout * p * ENGINE_VEC));
+    float *dyp = (float *)mt_cpu_scratch(10, sizeof(float) * (size_t)(cout * pp * ENGINE_VEC));
+    float *dxt = jb->dx ? (float *)mt_cpu_scratch(11, sizeof(float) * (size_t)(sample * ENGINE_VEC))
+                        : NULL;
+    if ((wgrad && !xt) || !dyt || !dyp || (jb->dx && !dxt)) {
+        __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    float *dw = wgrad ? jb->part + (int64_t)range * (cout * k + cout) : NULL;
+    float *db = wgrad ? dw + cout * k : NULL;
+    const float *dy0 = dyp + ((g->kh - 1) * pw + g->kw - 1) * ENGINE_VEC; /* output (0, 0) */
+    for (int64_t b0 = s0; b0 < s1; b0 += ENGINE_VEC) {
+        const int bn = (int)(s1 - b0 < ENGINE_VEC ? s1 - b0 : ENGINE_VEC);
+        lanes_pad_dy(g, jb->dy, b0, bn, dyt, dyp);
+        if (jb->dx) lanes_bwdx(jb, b0, bn, dyp, dxt);
+        if (!wgrad) continue;
+        for (int64_t s = b0; s < b0 + bn; s++)
+            for (int64_t m = 0; m < cout; m++) db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
+        lanes_transpose(jb->x + b0 * sample, sample, bn, xt);
+        for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
+            const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
+            const float *brow[ENGINE_DOT_NR];
+            for (int j = 0; j < nr; j++) brow[j] = xt + jb->off[t0 + j] * ENGINE_VEC;
+            for (int64_t m0 = 0; m0 < cout; m0 += ENGINE_DOT_MR) {
+                const int mr = (int)(cout - m0 < ENGINE_DOT_MR ? cout - m0 : ENGINE_DOT_MR);
+                engine_dot_wide(mr, nr, g->oh, g->ow, ENGINE_VEC, dy0 + m0 * pp * ENGINE_VEC,
+                                pp * ENGINE_VEC, pw * ENGINE_VEC, brow, g->w * ENGINE_VEC,
+                                dw + m0 * k + t0, k);
+            }
+        }
+    }
+}
+
+static void lanes_bwdx_range(void *ctx, int64_t s0, int64_t s1, int thread) {
+    (void)thread;
+    lanes_bwd_range((wide_job *)ctx, s0, s1, 0);
+}
 
 static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     wide_job *jb = (wide_job *)ctx;
     const mt_conv_geom *g = jb->g;
     const int64_t q = jb->q, qs = jb->qs, sample = g->cin * g->h * g->w, cout = g->cout;
     const int64_t k = jb->k, p = g->oh * g->ow;
-    const int lanes = !jb->pg && lanes_dot_ok(g, q);
-    const int64_t group = lanes ? (jb->group + ENGINE_VEC - 1) / ENGINE_VEC * ENGINE_VEC
-                                : jb->group;
-    float *dyw = (float *)mt_cpu_scratch(4, sizeof(float) * (size_t)(group * cout * qs));
-    float *xt = NULL, *dyt = NULL;
-    if (lanes) {
-        xt = (float *)mt_cpu_scratch(6, sizeof(float) * (size_t)(sample * ENGINE_VEC));
-        dyt = (float *)mt_cpu_scratch(7, sizeof(float) * (size_t)(cout * p * ENGINE_VEC));
+    if (!jb->pg && lanes_dot_ok(g, q)) {
+        lanes_bwd_range(jb, s0, s1, thread);
+        return;
     }
-    if (!dyw || (lanes && (!xt || !dyt))) {
+    float *dyw = (float *)mt_cpu_scratch(4, sizeof(float) * (size_t)(jb->group * cout * qs));
+    if (!dyw) {
         __atomic_store_n(&jb->failed, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -604,37 +735,8 @@ static void wide_bwdw_range(void *ctx, int64_t s0, int64_t s1, int thread) {
     }
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     const int tail = (int)(q - (nvec - 1) * ENGINE_VEC);
-    for (int64_t g0 = s0; g0 < s1; g0 += group) {
-        const int64_t gn = s1 - g0 < group ? s1 - g0 : group;
-        if (lanes) {
-            if (doff) {
-                expand_dy(g, jb->dy, g0, gn, qs, dyw);
-                bwdx_group(jb, g0, gn, dyw, doff);
-            }
-            for (int64_t s = g0; s < g0 + gn; s++)
-                for (int64_t m = 0; m < cout; m++)
-                    db[m] += sum_run(jb->dy + (s * cout + m) * p, p);
-            /* groups of ENGINE_VEC samples, one per lane: the dot runs over the output rows
-             * (oy) and their ow pixels, no dropped columns and no partial vector */
-            for (int64_t b0 = 0; b0 < gn; b0 += ENGINE_VEC) {
-                const int bn = (int)(gn - b0 < ENGINE_VEC ? gn - b0 : ENGINE_VEC);
-                lanes_transpose(jb->x + (g0 + b0) * sample, sample, bn, xt);
-                lanes_transpose(jb->dy + (g0 + b0) * cout * p, cout * p, bn, dyt);
-                for (int64_t t0 = 0; t0 < k; t0 += ENGINE_DOT_NR) {
-                    const int nr = (int)(k - t0 < ENGINE_DOT_NR ? k - t0 : ENGINE_DOT_NR);
-                    const float *brow[ENGINE_DOT_NR];
-                    for (int j = 0; j < nr; j++) brow[j] = xt + jb->off[t0 + j] * ENGINE_VEC;
-                    for (int64_t m0 = 0; m0 < cout; m0 += ENGINE_DOT_MR) {
-                        const int mr = (int)(cout - m0 < ENGINE_DOT_MR ? cout - m0 : ENGINE_DOT_MR);
-                        engine_dot_wide(mr, nr, g->oh, g->ow, ENGINE_VEC,
-                                        dyt + m0 * p * ENGINE_VEC, p * ENGINE_VEC,
-                                        g->ow * ENGINE_VEC, brow, g->w * ENGINE_VEC,
-                                        dw + m0 * k + t0, k);
-                    }
-                }
-            }
-            continue;
-        }
+    for (int64_t g0 = s0; g0 < s1; g0 += jb->group) {
+        const int64_t gn = s1 - g0 < jb->group ? s1 - g0 : jb->group;
         if (jb->pg) {
             double *part = jb->da_part + (int64_t)thread * mt_prelu_part_stride(cout);
             if (!expand_pooled(g, jb->pg, g0, gn, qs, dyw, plane, part)) {
@@ -958,9 +1060,20 @@ static mt_status engine_conv_backward_input(const mt_conv_geom *g, const float *
     float *apack = (float *)mt_cpu_scratch(3, sizeof(float) * (size_t)(g->cout * k));
     if (!apack) return MT_ERR_OOM;
     pack_all_rows(w, 1, k, &mb, g->cout, apack);
-    if (wide_ok(g)) {
-        wide_job wj = {.dy = dy, .apack = apack, .dx = dx, .mb = &mb};
-        MT_TRY(wide_prepare(&wj, g));
+    wide_job wj = {.dy = dy, .apack = apack, .dx = dx, .mb = &mb};
+    if (conv_is_dense(g)) MT_TRY(wide_prepare(&wj, g));
+    if (wide_ok(g) || (conv_is_dense(g) && lanes_dot_ok(g, wj.q))) {
+        /* small dense maps (RNet conv3: 4x4 -> 3x3) take the lanes path even where the wide
+         * grid does not pay */
+        if (lanes_dot_ok(g, wj.q)) {
+            mblocks lmb;
+            MT_TRY(lanes_bwdx_prepare(&wj, w, &lmb));
+            run_ranges(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), lanes_bwdx_range,
+                       &wj);
+            if (wj.failed)
+                return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
+            return MT_OK;
+        }
         run_ranges(g->n, grain_for(2.0 * (double)(g->cout * k * wj.q)), wide_bwdx_range, &wj);
         if (wj.failed)
             return mt_fail(MT_ERR_OOM, "conv2d_backward: out of memory for packing buffers");
@@ -1076,6 +1189,8 @@ static mt_status engine_conv_backward(const mt_conv_geom *g, const float *x, con
     pack_all_rows(w, 1, k, &mb, g->cout, apack);
     wide_job wj = {.x = x, .dy = dy, .apack = apack, .dx = dx, .mb = &mb};
     MT_TRY(wide_prepare(&wj, g));
+    mblocks lmb;
+    if (lanes_dot_ok(g, wj.q)) MT_TRY(lanes_bwdx_prepare(&wj, w, &lmb));
     const int64_t items = g->n, grain = grain_for(2.0 * (double)(g->cout * k * wj.q));
     const int64_t ranges = range_count(items, grain);
     float *part = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(per * ranges));
