@@ -543,9 +543,10 @@ static int expand_pooled(const mt_conv_geom *g, const mt_pool_grad *pg, int64_t 
     return 1;
 }
 
-/* The weight gradient with one sample per vector lane (lanes_transpose) instead of vectors
- * along the wide grid: for maps whose wide rows fill their vectors poorly (RNet conv2: 81
- * outputs on 7 vectors of 16), where the transposes cost less than the lanes saved. */
+/* Whether the backward passes run with one sample per vector lane (lanes_bwd_range) instead
+ * of vectors along the wide grid: for maps whose wide rows fill their vectors poorly (RNet
+ * conv2: 81 outputs on 7 vectors of 16), where the transposes cost less than the lanes
+ * saved. */
 static int lanes_dot_ok(const mt_conv_geom *g, int64_t q) {
     const int64_t nvec = (q + ENGINE_VEC - 1) / ENGINE_VEC;
     return 5 * g->oh * g->ow < 4 * nvec * ENGINE_VEC;
@@ -621,8 +622,9 @@ static void lanes_bwdx(const wide_job *jb, int64_t s0, int n, const float *dyp, 
     lanes_untranspose(dxt, g->cin * hw, n, jb->dx + s0 * g->cin * hw);
 }
 
-/* Packs the lanes input gradient's weights and tap offsets (scratch slots 8 and 9: the
- * packing A[kk][ci] per row block, kk = (cout, ky, kx), at the flipped tap's offset). */
+/* Packs the lanes input gradient's weights and tap offsets into the calling thread's
+ * scratch slots 8 and 9 (the workers use 6, 7, 10, 11): A[kk][ci] per row block of input
+ * channels, kk = (cout, ky, kx), each tap at the flipped tap's offset in the padded dY. */
 static mt_status lanes_bwdx_prepare(wide_job *jb, const float *w, mblocks *lmb) {
     const mt_conv_geom *g = jb->g;
     const int64_t taps = g->kh * g->kw, k2 = g->cout * taps;
@@ -636,7 +638,8 @@ static mt_status lanes_bwdx_prepare(wide_job *jb, const float *w, mblocks *lmb) 
         const int mr = block_rows(lmb, b);
         for (int64_t kk = 0; kk < k2; kk++)
             for (int i = 0; i < mr; i++)
-                la[m0 * k2 + kk * mr + i] = w[(kk / taps) * g->cin * taps + (m0 + i) * taps + kk % taps];
+                la[m0 * k2 + kk * mr + i] =
+                    w[(kk / taps) * g->cin * taps + (m0 + i) * taps + kk % taps];
     }
     for (int64_t c = 0; c < g->cout; c++)
         for (int64_t ky = 0; ky < g->kh; ky++)
@@ -652,8 +655,8 @@ static mt_status lanes_bwdx_prepare(wide_job *jb, const float *w, mblocks *lmb) 
 /* Samples [s0, s1) of the backward pass with one sample per vector lane (lanes_dot_ok), in
  * groups of VEC: dY transposed onto the padded grid, then the input gradient (when jb->dx;
  * jb->la packed) and the weight gradient, a dot over the output rows (oy) and their ow
- * pixels with no dropped columns and no partial vector. Range `range`'s partial sums in
- * jb->part (with jb->dx NULL and jb->dy NULL: the input gradient alone, jb->dy set). */
+ * pixels with no dropped columns and no partial vector, into range `range`'s partial sums
+ * in jb->part (jb->part NULL: the input gradient alone). */
 static void lanes_bwd_range(wide_job *jb, int64_t s0, int64_t s1, int range) {
     const mt_conv_geom *g = jb->g;
     const int64_t sample = g->cin * g->h * g->w, cout = g->cout, k = jb->k, p = g->oh * g->ow;
