@@ -987,10 +987,12 @@ static int toeplitz_ok(const mt_conv_geom *g) {
            g->cout * p * g->cin * hw <= TOEPLITZ_MAX_FLOATS;
 }
 
-/* T [cout*P, cin*H*W] from w [cout, cin, kh, kw]. */
-static void toeplitz_build(const mt_conv_geom *g, const float *w, float *t) {
+/* The entries of T [cout*P, cin*H*W] that hold a tap of w [cout, cin, kh, kw]: with fold
+ * 0, T is built from w (zero elsewhere); with fold 1, each tap of w gets its T entries added,
+ * over the output positions in order (w is then the gradient). */
+static void toeplitz_walk(const mt_conv_geom *g, float *w, float *t, int fold) {
     const int64_t p = g->oh * g->ow, hw = g->h * g->w, in = g->cin * hw;
-    memset(t, 0, sizeof(float) * (size_t)(g->cout * p * in));
+    if (!fold) memset(t, 0, sizeof(float) * (size_t)(g->cout * p * in));
     for (int64_t co = 0; co < g->cout; co++)
         for (int64_t oy = 0; oy < g->oh; oy++)
             for (int64_t ox = 0; ox < g->ow; ox++) {
@@ -1002,8 +1004,10 @@ static void toeplitz_build(const mt_conv_geom *g, const float *w, float *t) {
                         for (int64_t kx = 0; kx < g->kw; kx++) {
                             const int64_t ix = ox * g->sw - g->pw + kx;
                             if (ix < 0 || ix >= g->w) continue;
-                            row[ci * hw + iy * g->w + ix] =
-                                w[((co * g->cin + ci) * g->kh + ky) * g->kw + kx];
+                            float *tap = w + ((co * g->cin + ci) * g->kh + ky) * g->kw + kx;
+                            float *entry = row + ci * hw + iy * g->w + ix;
+                            if (fold) *tap += *entry;
+                            else *entry = *tap;
                         }
                     }
             }
@@ -1018,22 +1022,7 @@ static mt_status toeplitz_backward_params(const mt_conv_geom *g, const float *x,
     if (!dt) return MT_ERR_OOM;
     memset(dt, 0, sizeof(float) * (size_t)(rows * in));
     MT_TRY(engine_linear_backward_params(g->n, in, rows, x, dy, dt, NULL));
-    for (int64_t co = 0; co < g->cout; co++)
-        for (int64_t oy = 0; oy < g->oh; oy++)
-            for (int64_t ox = 0; ox < g->ow; ox++) {
-                const float *row = dt + (co * p + oy * g->ow + ox) * in;
-                for (int64_t ci = 0; ci < g->cin; ci++)
-                    for (int64_t ky = 0; ky < g->kh; ky++) {
-                        const int64_t iy = oy * g->sh - g->ph + ky;
-                        if (iy < 0 || iy >= g->h) continue;
-                        for (int64_t kx = 0; kx < g->kw; kx++) {
-                            const int64_t ix = ox * g->sw - g->pw + kx;
-                            if (ix < 0 || ix >= g->w) continue;
-                            dw[((co * g->cin + ci) * g->kh + ky) * g->kw + kx] +=
-                                row[ci * hw + iy * g->w + ix];
-                        }
-                    }
-            }
+    toeplitz_walk(g, dw, dt, 1);
     if (db)
         for (int64_t co = 0; co < g->cout; co++) {
             float sum = 0.0f;
@@ -1054,7 +1043,7 @@ static mt_status engine_conv_backward_input(const mt_conv_geom *g, const float *
         const int64_t in = g->cin * g->h * g->w;
         float *t = (float *)mt_cpu_scratch(2, sizeof(float) * (size_t)(g->cout * p * in));
         if (!t) return MT_ERR_OOM;
-        toeplitz_build(g, w, t);
+        toeplitz_walk(g, (float *)w, t, 0); /* fold 0 only reads w */
         return engine_linear_backward_input(g->n, in, g->cout * p, dy, t, dx);
     }
     mblocks mb;
