@@ -4,7 +4,7 @@
  */
 #include "mt_cuda_common.cuh"
 
-#include "../runtime/mt_alloc.h"
+#include "core/mt_alloc.h"
 
 #include <stdio.h>
 #include <string.h>

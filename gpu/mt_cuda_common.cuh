@@ -8,7 +8,7 @@
 
 #include <cuda_runtime.h>
 
-#include "mt_cuda.h"
+#include "core/mt_backend.h" /* the table it fills; mt_cuda_backend() is declared there */
 
 /* Records a CUDA error as the thread's message; returns MT_ERR_CUDA. */
 mt_status mt_cuda_fail(cudaError_t err, const char *call, const char *file, int line);

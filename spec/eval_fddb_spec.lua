@@ -1,4 +1,4 @@
--- The FDDB protocol (mtcnn.eval.fddb, runtime/mt_eval_fddb.c, mt_hungarian.c):
+-- The FDDB protocol (mtcnn.eval.fddb, runtime/eval/mt_eval_fddb.c, mt_hungarian.c):
 -- pixel counts of drawn regions, one-to-one matching, the per-image results
 -- and their merge, hand-made images with known ROC, and scripts/eval_fddb.lua.
 -- No FDDB image exists here: every case is synthetic, with known answers.

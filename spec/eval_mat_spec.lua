@@ -1,4 +1,4 @@
--- The MAT-file reader (mtcnn.eval.mat over runtime/mt_matfile.c): hand-built
+-- The MAT-file reader (mtcnn.eval.mat over runtime/eval/mt_matfile.c): hand-built
 -- level-5 files for every supported element, malformed files, and the WIDER
 -- FACE evaluation ground truth cross-checked against wider_face_val_bbx_gt.txt.
 

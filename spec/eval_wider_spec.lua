@@ -1,4 +1,4 @@
--- The WIDER FACE protocol (mtcnn.eval.wider, runtime/mt_eval_wider.c): the
+-- The WIDER FACE protocol (mtcnn.eval.wider, runtime/eval/mt_eval_wider.c): the
 -- official tool's arithmetic, hand-made cases with known AP, a hand-computed
 -- regression on real val images, and scripts/eval_wider.lua end to end.
 

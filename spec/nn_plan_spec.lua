@@ -1,4 +1,4 @@
--- nn.plan: nets compiled for evaluate-mode runs driven from C (runtime/mt_plan.h) give the
+-- nn.plan: nets compiled for evaluate-mode runs driven from C (runtime/nn/mt_plan.h) give the
 -- module-by-module forward pass's results, for one batch split over threads and for several
 -- inputs at once, and refuse what they cannot run with a clear message.
 local helper = require "helper"

@@ -10,7 +10,7 @@
 -- and intersections use the +1 convention. Every function accepts an [N, K]
 -- tensor (K >= 4, extra columns carried along), a table of rows, or where one
 -- box is meant a single row, and answers in the same form. The C functions
--- (lua/lmt_box.c over runtime/mt_box.c) compute in double.
+-- (lua/bind/lmt_box.c over runtime/detect/mt_box.c) compute in double.
 
 local core = require "mtcnn.core"
 

@@ -8,7 +8,7 @@
 --   local crops = img:crop_resize(boxes, 24)           -- [N, 3, 24, 24] from inclusive boxes
 --   img:draw_rect(10, 10, 50, 60, {color = "red"}):save("out.png")
 --
--- The C functions are in lua/lmt_image.c (documented there and in
+-- The C functions are in lua/bind/lmt_image.c (documented there and in
 -- docs/README-image.md); this file adds pictures made of several images.
 
 local core = require "mtcnn.core"

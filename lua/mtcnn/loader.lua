@@ -26,7 +26,7 @@
 -- A batch: {images, labels, boxes, landmarks, target = {label, box, landmarks}, step, epoch,
 -- step_in_epoch} (1-based numbers). It lives until the next call of next(): its CPU tensors
 -- are the loader's buffers and read as freed afterwards (clone what you keep). Batch k is the
--- same for a given seed whatever the number of workers. See runtime/mt_loader.h for the order
+-- same for a given seed whatever the number of workers. See runtime/data/mt_loader.h for the order
 -- of samples and the augmentation.
 
 local core = require "mtcnn.core"

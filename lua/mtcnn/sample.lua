@@ -9,7 +9,7 @@
 --
 -- Every parameter (sample.defaults()) can be given by name in the options;
 -- unknown names are an error. seed = n (or generator = g) makes a run
--- reproducible. See runtime/mt_sample.h for the meaning of each parameter.
+-- reproducible. See runtime/data/mt_sample.h for the meaning of each parameter.
 
 local core = require "mtcnn.core"
 local image = require "mtcnn.image"

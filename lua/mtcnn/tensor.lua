@@ -1,6 +1,6 @@
 -- mtcnn.tensor: float32 tensors of up to 4 dimensions on the CPU or a GPU.
 --
--- The arithmetic, views and reductions are C functions (lua/lmt_tensor.c);
+-- The arithmetic, views and reductions are C functions (lua/bind/lmt_tensor.c);
 -- this file adds printing in the style of Torch7 and small conveniences.
 
 local core = require "mtcnn.core"

@@ -2,9 +2,9 @@
 #ifndef MT_CPU_H
 #define MT_CPU_H
 
-#include "../mt_backend.h"
-#include "../mt_nn.h"
-#include "../mt_optim.h"
+#include "core/mt_backend.h"
+#include "nn/mt_nn.h"
+#include "nn/mt_optim.h"
 
 /* ---- tensors (mt_cpu_elementwise.c, mt_cpu_reduce.c) ---------------------------------------- */
 mt_status mt_cpu_copy(const mt_tensor *dst, const mt_tensor *src);

@@ -1,9 +1,9 @@
 /* mt_cpu_act.c - PReLU and softmax on the CPU (memory-bound passes, split over the thread
  * pool), and the bias + PReLU epilogue shared by the BLAS and reference layer paths. */
-#include "mt_cpu.h"
-#include "mt_cpu_prelu.h"
+#include "cpu/mt_cpu.h"
+#include "cpu/mt_cpu_prelu.h"
 
-#include "../mt_threads.h"
+#include "core/mt_threads.h"
 
 #include <math.h>
 #include <string.h>

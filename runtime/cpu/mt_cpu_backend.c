@@ -1,7 +1,7 @@
 /* mt_cpu_backend.c - the CPU backend's table: host memory and its kernels. */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
-#include "../mt_alloc.h"
+#include "core/mt_alloc.h"
 
 #include <string.h>
 

@@ -4,9 +4,9 @@
  * Contiguous operands take a flat loop per op that the compiler vectorises;
  * any other layout walks the four padded dimensions with explicit strides.
  */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
-#include "../mt_threads.h"
+#include "core/mt_threads.h"
 
 #include <math.h>
 

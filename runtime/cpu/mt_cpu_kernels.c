@@ -1,6 +1,6 @@
 /* mt_cpu_kernels.c - which CPU kernels the layers run: reference loops, OpenBLAS, or the
  * project's GEMM engine with portable, AVX2 or AVX-512 micro-kernels, picked at run time. */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* mt_cpu_loss.c - the MTCNN multi-task loss on the CPU (SPEC.md section 3): classification
  * cross-entropy on softmax probabilities with online hard example mining, box and landmark
  * squared errors under label masks, task weights, empty-set guards and accuracy. */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* mt_cpu_optim.c - per-tensor optimiser updates and helpers on the CPU. */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
 #include <math.h>
 

@@ -1,10 +1,10 @@
 /* mt_cpu_plan.c - evaluate-mode runs of a trunk + heads net on the CPU (see mt_plan.h). */
-#include "../mt_plan.h"
+#include "nn/mt_plan.h"
 
-#include "../mt_alloc.h"
-#include "../mt_threads.h"
-#include "mt_cpu.h"
-#include "mt_cpu_conv.h"
+#include "core/mt_alloc.h"
+#include "core/mt_threads.h"
+#include "cpu/mt_cpu.h"
+#include "cpu/conv/mt_cpu_conv.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -10,10 +10,10 @@
  * plane (in L1), never in a full-size activation. The arithmetic is that of the separate
  * passes, so the results are the same numbers (the slope gradient's partial sums are grouped
  * by range: equal to float rounding). */
-#include "mt_cpu.h"
-#include "mt_cpu_prelu.h"
+#include "cpu/mt_cpu.h"
+#include "cpu/mt_cpu_prelu.h"
 
-#include "../mt_threads.h"
+#include "core/mt_threads.h"
 
 #include <math.h>
 #include <string.h>

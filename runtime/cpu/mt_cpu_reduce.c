@@ -5,7 +5,7 @@
  * the layout of a view. max/min propagate NaN; the arg forms return the first
  * position of the extreme value.
  */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
 #include <math.h>
 

@@ -1,7 +1,7 @@
 /* mt_cpu_scratch.c - per-thread, grow-only scratch buffers for the CPU kernels. */
-#include "mt_cpu.h"
+#include "cpu/mt_cpu.h"
 
-#include "../mt_alloc.h"
+#include "core/mt_alloc.h"
 
 typedef struct scratch_slot {
     void *p;

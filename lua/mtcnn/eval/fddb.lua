@@ -14,7 +14,7 @@
 --
 -- The protocol, as evaluate.cpp computes it:
 --   * overlap of an ellipse and a rectangle = |E and R| / |E or R| in pixels
---     (drawn as OpenCV draws them: runtime/mt_eval_fddb.c), inside the image
+--     (drawn as OpenCV draws them: runtime/eval/mt_eval_fddb.c), inside the image
 --     when its size is known;
 --   * per image, for each distinct detection score s (ascending), the
 --     detections with score >= s are matched one-to-one to the faces so that

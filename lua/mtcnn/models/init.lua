@@ -165,7 +165,7 @@ models.input_size = {pnet = 12, rnet = 24, onet = 48}
 local FORMAT = "mtcnn-net"
 
 --- models.save(net, path) -> true | nil, message. Writes the architecture, its options and
---- every parameter (named) in the checksummed format of runtime/mt_model_io.h, atomically.
+--- every parameter (named) in the checksummed format of runtime/nn/mt_model_io.h, atomically.
 function models.save(net, path)
   if type(net) ~= "table" or not net.arch then
     error("models.save: expected a net built by mtcnn.models", 2)

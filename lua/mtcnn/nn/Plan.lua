@@ -1,4 +1,4 @@
--- mtcnn.nn.Plan: a net compiled for evaluate-mode runs driven from C (runtime/mt_plan.h).
+-- mtcnn.nn.Plan: a net compiled for evaluate-mode runs driven from C (runtime/nn/mt_plan.h).
 --
 --   local plan = nn.plan(net)                 -- a Sequential, optionally ending in nn.Heads
 --   local out = plan:forward(x)               -- like net:forward(x) in evaluate mode

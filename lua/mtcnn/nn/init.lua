@@ -7,7 +7,7 @@
 --   local y = net:forward(x)                  -- x: NCHW tensor
 --   local gx = net:backward(x, grad_y)
 --
--- Every layer's arithmetic is C (lua/lmt_nn.c over runtime/mt_nn.h), dispatched to the
+-- Every layer's arithmetic is C (lua/bind/lmt_nn.c over runtime/nn/mt_nn.h), dispatched to the
 -- tensors' device. nn.kernels() / nn.set_kernels(name) choose the CPU kernels ("avx512",
 -- "avx2", "generic", "blas", "ref" or "auto"; MTCNN_KERNELS sets it at start-up).
 

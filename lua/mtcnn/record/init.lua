@@ -10,7 +10,7 @@
 --   print(f.count, f.size, f:info().counts.positive)
 --   local s = assert(f:get(1))    -- {image, label, target, landmarks, box, iou, face, aug, source}
 --
--- The file format and its commit protocol are described in runtime/mt_record.h and
+-- The file format and its commit protocol are described in runtime/data/mt_record.h and
 -- docs/README-record.md. Reading maps the file; each block's checksum is checked the first
 -- time it is read (f:verify() checks all). Merging sample files into a net's training set:
 -- record.merge (mtcnn.record.merge); contact sheets: record.sheet (mtcnn.record.sheet); the

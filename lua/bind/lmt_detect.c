@@ -1,0 +1,319 @@
+/*
+ * lmt_detect.c - the Lua binding of the cascade's candidate windows
+ * (mtcnn.core.detect), used by lua/mtcnn/detector.lua.
+ *
+ *   local c = detect.candidates()
+ *   c:add_pnet(prob, reg, scale, threshold [, image = 1, batch = 1])
+ *   c:nms(threshold, "union" | "min" [, from = 1])   -- per image
+ *   c:calibrate(plus_one) ; c:square() ; c:fix()
+ *   c:crop(images, size, method, out)                 -- [n,3,size,size], normalised
+ *   c:set_outputs(prob, reg [, pts]) ; c:filter(threshold) ; c:decode_landmarks([offset])
+ *   c:faces([image]) -> {{box = {x1,y1,x2,y2}, score, landmarks = {{x,y} x5}}, ...}
+ * Image indices are 1-based in Lua. Faces are in the project's 0-based,
+ * inclusive convention (the original's numbers minus 1).
+ */
+#include "lmt.h"
+
+#include "detect/mt_detect.h"
+#include "image/mt_image.h"
+#include "image/mt_resize.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MTL_CANDS "mtcnn.Candidates"
+
+static mt_cands *check_cands(lua_State *L, int idx) {
+    return (mt_cands *)luaL_checkudata(L, idx, MTL_CANDS);
+}
+
+static mt_cands *new_cands(lua_State *L) {
+    mt_cands *c = (mt_cands *)lua_newuserdatauv(L, sizeof(mt_cands), 0);
+    mt_cands_init(c);
+    luaL_setmetatable(L, MTL_CANDS);
+    return c;
+}
+
+static int cands_gc(lua_State *L) {
+    mt_cands_free(check_cands(L, 1));
+    return 0;
+}
+
+/* detect.candidates() -> an empty set */
+static int l_candidates(lua_State *L) {
+    new_cands(L);
+    return 1;
+}
+
+static int m_len(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)check_cands(L, 1)->n);
+    return 1;
+}
+
+/* c:add_pnet(prob, reg, scale, threshold [, image, batch]) -> windows added */
+static int m_add_pnet(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    mt_tensor *prob = mtL_checktensor(L, 2), *reg = mtL_checktensor(L, 3);
+    double scale = luaL_checknumber(L, 4), thr = luaL_checknumber(L, 5);
+    lua_Integer image = luaL_optinteger(L, 6, 1), batch = luaL_optinteger(L, 7, 1);
+    int64_t before = c->n;
+    MTL_CHECK(L, mt_cands_add_pnet(c, prob, reg, (int)batch - 1, scale, thr, (int32_t)image - 1));
+    lua_pushinteger(L, (lua_Integer)(c->n - before));
+    return 1;
+}
+
+/* c:nms(threshold, kind [, from]) */
+static int m_nms(lua_State *L) {
+    static const char *const kinds[] = {"union", "min", NULL};
+    mt_cands *c = check_cands(L, 1);
+    double thr = luaL_checknumber(L, 2);
+    int kind = luaL_checkoption(L, 3, "union", kinds);
+    lua_Integer from = luaL_optinteger(L, 4, 1);
+    luaL_argcheck(L, from >= 1 && from <= c->n + 1, 4, "start out of range");
+    MTL_CHECK(L, mt_cands_nms(c, from - 1, thr, kind == 1 ? MT_OVERLAP_MIN : MT_OVERLAP_UNION));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_calibrate(lua_State *L) {
+    mt_cands_calibrate(check_cands(L, 1), lua_toboolean(L, 2));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_square(lua_State *L) {
+    mt_cands_square(check_cands(L, 1));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_fix(lua_State *L) {
+    mt_cands_fix(check_cands(L, 1));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* c:set_outputs(prob, reg [, pts]) */
+static int m_set_outputs(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    mt_tensor *prob = mtL_checktensor(L, 2), *reg = mtL_checktensor(L, 3);
+    mt_tensor *pts = lua_isnoneornil(L, 4) ? NULL : mtL_checktensor(L, 4);
+    MTL_CHECK(L, mt_cands_set_outputs(c, prob, reg, pts));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_filter(lua_State *L) {
+    mt_cands_filter(check_cands(L, 1), luaL_checknumber(L, 2));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* c:decode_landmarks([offset = 1]) */
+static int m_decode_landmarks(lua_State *L) {
+    mt_cands_decode_landmarks(check_cands(L, 1), luaL_optnumber(L, 2, 1.0));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* c:crop(images, size, method, out): the windows' (fixed) boxes cut from
+ * their images, zero-filled outside, resized to size x size into out
+ * ([n,3,size,size], normalised as the nets expect). images is one image or a
+ * list indexed by the windows' image numbers. */
+static int m_crop(lua_State *L) {
+    static const char *const methods[] = {"bilinear", "area", NULL};
+    mt_cands *c = check_cands(L, 1);
+    int single = mtL_testimage(L, 2) != NULL;
+    if (!single) luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer size = luaL_checkinteger(L, 3);
+    int method = luaL_checkoption(L, 4, "area", methods);
+    mt_tensor *out = mtL_checktensor(L, 5);
+    luaL_argcheck(L, size >= 1 && size <= 4096, 3, "crop size out of range");
+    if (out->ndim != 4 || out->shape[0] != c->n || out->shape[1] != 3 || out->shape[2] != size ||
+        out->shape[3] != size) {
+        char s[MT_SHAPE_STR];
+        return luaL_error(L, "crop: output %s is not %dx3x%dx%d", mt_tensor_shape_str(out, s),
+                          (int)c->n, (int)size, (int)size);
+    }
+    if (c->n == 0) return 0;
+    /* the integer boxes live in a Lua-owned buffer, so an error cannot leak them */
+    int32_t *boxes = (int32_t *)lua_newuserdatauv(L, (size_t)c->n * 4 * sizeof(int32_t), 0);
+    mt_cands_crop_boxes(c, boxes);
+    mt_interp interp = method == 1 ? MT_INTERP_AREA : MT_INTERP_BILINEAR;
+    /* one call per run of windows from the same image */
+    for (int64_t start = 0; start < c->n;) {
+        int64_t end = start;
+        while (end < c->n && c->image[end] == c->image[start]) end++;
+        const mt_image *im;
+        if (single) {
+            im = mtL_checkimage(L, 2);
+        } else {
+            lua_rawgeti(L, 2, (lua_Integer)c->image[start] + 1);
+            im = mtL_testimage(L, -1);
+            if (!im) return luaL_error(L, "crop: no image %d in the list", (int)c->image[start] + 1);
+            lua_pop(L, 1); /* still referenced by the list */
+        }
+        mt_tensor *slice;
+        MTL_CHECK(L, mt_tensor_narrow(&slice, out, 0, start, end - start));
+        mtL_pushtensor(L, slice);
+        MTL_CHECK(L, mt_crop_resize_to_tensor(im, boxes + 4 * start, end - start, (int)size,
+                                              (int)size, interp, slice, MT_NORM_MTCNN));
+        lua_pop(L, 1);
+        start = end;
+    }
+    return 0;
+}
+
+/* c:append(other) */
+static int m_append(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    MTL_CHECK(L, mt_cands_append(c, check_cands(L, 2)));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* c:select_image(i) -> a new set with the windows of image i */
+static int m_select_image(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    mt_cands *d = new_cands(L);
+    MTL_CHECK(L, mt_cands_select_image(d, c, (int32_t)i - 1));
+    return 1;
+}
+
+static void push_number_list(lua_State *L, const double *v, int n, double offset) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, v[i] + offset);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* c:faces([image], [with_landmarks = true]) -> list of faces, 0-based */
+static int m_faces(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    lua_Integer only = luaL_optinteger(L, 2, 0);
+    int landmarks = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+    lua_newtable(L);
+    int n = 0;
+    for (int64_t k = 0; k < c->n; k++) {
+        if (only > 0 && c->image[k] != only - 1) continue;
+        lua_createtable(L, 0, 3);
+        push_number_list(L, c->box + 4 * k, 4, -1.0);
+        lua_setfield(L, -2, "box");
+        lua_pushnumber(L, c->score[k]);
+        lua_setfield(L, -2, "score");
+        if (landmarks) {
+            lua_createtable(L, 5, 0);
+            for (int i = 0; i < 5; i++) {
+                lua_createtable(L, 2, 0);
+                lua_pushnumber(L, c->pts[10 * k + i] - 1.0);
+                lua_rawseti(L, -2, 1);
+                lua_pushnumber(L, c->pts[10 * k + 5 + i] - 1.0);
+                lua_rawseti(L, -2, 2);
+                lua_rawseti(L, -2, i + 1);
+            }
+            lua_setfield(L, -2, "landmarks");
+        }
+        lua_pushinteger(L, (lua_Integer)c->image[k] + 1);
+        lua_setfield(L, -2, "image");
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+/* c:boxes() -> [n, 5] tensor of x1, y1, x2, y2, score in the ORIGINAL 1-based
+ * convention (for tests and debugging) */
+static int m_boxes(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    int64_t shape[2] = {c->n, 5};
+    mt_tensor *t;
+    MTL_CHECK(L, mt_tensor_new(&t, MT_CPU, 2, shape));
+    mtL_pushtensor(L, t);
+    float *p = mt_tensor_data(t);
+    for (int64_t k = 0; k < c->n; k++) {
+        for (int i = 0; i < 4; i++) p[5 * k + i] = (float)c->box[4 * k + i];
+        p[5 * k + 4] = (float)c->score[k];
+    }
+    return 1;
+}
+
+static const luaL_Reg cands_methods[] = {
+    {"add_pnet", m_add_pnet},
+    {"nms", m_nms},
+    {"calibrate", m_calibrate},
+    {"square", m_square},
+    {"fix", m_fix},
+    {"crop", m_crop},
+    {"set_outputs", m_set_outputs},
+    {"filter", m_filter},
+    {"decode_landmarks", m_decode_landmarks},
+    {"append", m_append},
+    {"select_image", m_select_image},
+    {"faces", m_faces},
+    {"boxes", m_boxes},
+    {"size", m_len},
+    {NULL, NULL}};
+
+/* detect.flip_width(t) -> a copy of the CPU tensor t [n,c,h,w] mirrored left-right */
+static int l_flip_width(lua_State *L) {
+    mt_tensor *t = mtL_checktensor(L, 1), *c, *out;
+    if (mt_tensor_device(t) != MT_CPU || t->ndim != 4)
+        return luaL_error(L, "flip_width: expected a 4-dimensional CPU tensor");
+    MTL_CHECK(L, mt_tensor_contiguous(&c, t));
+    mtL_pushtensor(L, c);
+    MTL_CHECK(L, mt_tensor_new(&out, MT_CPU, 4, c->shape));
+    mtL_pushtensor(L, out);
+    int64_t rows = c->shape[0] * c->shape[1] * c->shape[2], w = c->shape[3];
+    const float *s = mt_tensor_data(c);
+    float *d = mt_tensor_data(out);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t x = 0; x < w; x++) d[r * w + x] = s[r * w + (w - 1 - x)];
+    return 1;
+}
+
+/* detect.mirror_average(pts, flipped) -> (pts + unflip(flipped)) / 2, where
+ * flipped are the planar landmark fractions [n,10] of mirrored crops: their
+ * x becomes 1 - x and the left/right eyes and mouth corners swap back (the
+ * original v1 MATLAB code's test-time averaging). */
+static int l_mirror_average(lua_State *L) {
+    mt_tensor *a = mtL_checktensor(L, 1), *b = mtL_checktensor(L, 2), *out;
+    if (a->ndim != 2 || a->shape[1] != 10 || !mt_tensor_same_shape(a, b) ||
+        mt_tensor_device(a) != MT_CPU || mt_tensor_device(b) != MT_CPU)
+        return luaL_error(L, "mirror_average: expected two CPU tensors of shape [n,10]");
+    MTL_CHECK(L, mt_tensor_new(&out, MT_CPU, 2, a->shape));
+    mtL_pushtensor(L, out);
+    static const int swap[5] = {1, 0, 2, 4, 3};
+    for (int64_t k = 0; k < a->shape[0]; k++) {
+        for (int i = 0; i < 5; i++) {
+            float ax, ay, bx, by;
+            int64_t ix[2] = {k, i}, iy[2] = {k, 5 + i};
+            int64_t jx[2] = {k, swap[i]}, jy[2] = {k, 5 + swap[i]};
+            MTL_CHECK(L, mt_tensor_get(a, ix, &ax));
+            MTL_CHECK(L, mt_tensor_get(a, iy, &ay));
+            MTL_CHECK(L, mt_tensor_get(b, jx, &bx));
+            MTL_CHECK(L, mt_tensor_get(b, jy, &by));
+            MTL_CHECK(L, mt_tensor_set(out, ix, (ax + (1.0f - bx)) / 2));
+            MTL_CHECK(L, mt_tensor_set(out, iy, (ay + by) / 2));
+        }
+    }
+    return 1;
+}
+
+static const luaL_Reg detect_functions[] = {{"candidates", l_candidates},
+                                            {"flip_width", l_flip_width},
+                                            {"mirror_average", l_mirror_average},
+                                            {NULL, NULL}};
+
+int mtL_open_detect(lua_State *L) {
+    luaL_newmetatable(L, MTL_CANDS);
+    luaL_newlib(L, cands_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, cands_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, m_len);
+    lua_setfield(L, -2, "__len");
+    lua_pop(L, 1);
+    luaL_newlib(L, detect_functions);
+    return 1;
+}

@@ -1,0 +1,270 @@
+/*
+ * lmt_eval.c - the Lua binding of the evaluation kernels (require
+ * "mtcnn.core".eval; the public module is lua/mtcnn/eval/).
+ *
+ *   mat_read(path) -> {var, ...} | nil, message
+ *       every variable of a MAT-file as a table: name, class ("double",
+ *       "int32", "cell", "char", "struct", ...), dims, and by class
+ *       values (numbers, column-major; integers for integer classes),
+ *       text (char), items (cell: column-major; struct: one table of
+ *       fields per element), fields (struct), logical.
+ *   wider_match(gt, arith, pred) -> best, overlap
+ *       gt and pred are flat lists x, y, w, h, ...; arith "int32" or
+ *       "double"; best[k] is the 1-based ground-truth index (0 for none).
+ *   fddb_overlaps(ellipses, rects, width, height) -> flat row-major list
+ *       ellipses flat major, minor, angle, cx, cy, ...; rects flat x, y, w, h.
+ *   fddb_area("ellipse" | "rect", params, width, height) -> pixels
+ *   hungarian(rows) -> assign   rows: list of equal-length lists of weights;
+ *       assign[i] = 1-based column of row i, or 0.
+ *
+ * Temporary arrays live in Lua userdata, so a raised error leaks nothing.
+ * A file that cannot be read gives nil, message; bad arguments raise.
+ */
+#include "lmt.h"
+
+#include "eval/mt_eval.h"
+#include "eval/mt_matfile.h"
+
+#include <string.h>
+
+/* A scratch block owned by the Lua stack (collected with it). */
+static void *scratch(lua_State *L, size_t n) {
+    return lua_newuserdatauv(L, n ? n : 1, 0);
+}
+
+/* Reads the flat list of numbers at idx into a new scratch array (pushed). */
+static double *check_numbers(lua_State *L, int idx, int64_t multiple, int64_t *count, const char *what) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, idx);
+    if (multiple > 1 && n % multiple)
+        luaL_error(L, "%s: %d numbers, not a multiple of %d", what, (int)n, (int)multiple);
+    double *out = scratch(L, (size_t)n * sizeof *out);
+    for (lua_Integer i = 1; i <= n; i++) {
+        int isnum;
+        lua_geti(L, idx, i);
+        out[i - 1] = lua_tonumberx(L, -1, &isnum);
+        if (!isnum) luaL_error(L, "%s: item %d is not a number", what, (int)i);
+        lua_pop(L, 1);
+    }
+    *count = n;
+    return out;
+}
+
+static void push_var(lua_State *L, const mt_mat_var *v);
+
+static void push_items(lua_State *L, const mt_mat_var *v) {
+    lua_createtable(L, (int)v->numel, 0);
+    if (v->cls == MT_MAT_CELL) {
+        for (int64_t i = 0; i < v->numel; i++) {
+            push_var(L, v->items[i]);
+            lua_seti(L, -2, i + 1);
+        }
+        return;
+    }
+    for (int64_t e = 0; e < v->numel; e++) { /* struct: one table of fields per element */
+        lua_createtable(L, 0, v->nfields);
+        for (int f = 0; f < v->nfields; f++) {
+            push_var(L, v->items[e * v->nfields + f]);
+            lua_setfield(L, -2, v->fields[f]);
+        }
+        lua_seti(L, -2, e + 1);
+    }
+}
+
+static void push_var(lua_State *L, const mt_mat_var *v) {
+    luaL_checkstack(L, 8, "mat_read: variables nested too deeply");
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, v->name ? v->name : "");
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, mt_mat_class_name(v->cls));
+    lua_setfield(L, -2, "class");
+    lua_createtable(L, v->ndims, 0);
+    for (int i = 0; i < v->ndims; i++) {
+        lua_pushinteger(L, (lua_Integer)v->dims[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "dims");
+    if (v->logical) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "logical");
+    }
+    switch (v->cls) {
+    case MT_MAT_CHAR:
+        lua_pushlstring(L, v->text ? v->text : "", v->text_len);
+        lua_setfield(L, -2, "text");
+        break;
+    case MT_MAT_CELL:
+        push_items(L, v);
+        lua_setfield(L, -2, "items");
+        break;
+    case MT_MAT_STRUCT:
+        lua_createtable(L, v->nfields, 0);
+        for (int f = 0; f < v->nfields; f++) {
+            lua_pushstring(L, v->fields[f]);
+            lua_seti(L, -2, f + 1);
+        }
+        lua_setfield(L, -2, "fields");
+        push_items(L, v);
+        lua_setfield(L, -2, "items");
+        break;
+    default: {
+        bool integer = v->cls >= MT_MAT_INT8 && v->cls <= MT_MAT_UINT64;
+        lua_createtable(L, (int)v->numel, 0);
+        for (int64_t i = 0; i < v->numel; i++) {
+            double x = v->values[i];
+            if (integer && x >= -9007199254740992.0 && x <= 9007199254740992.0)
+                lua_pushinteger(L, (lua_Integer)x);
+            else
+                lua_pushnumber(L, x);
+            lua_seti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "values");
+    }
+    }
+}
+
+/* The list is boxed in a userdata with a __gc, so that a Lua error raised
+ * while converting (out of memory) still frees it. */
+static int list_gc(lua_State *L) {
+    mt_mat_list *list = lua_touserdata(L, 1);
+    mt_mat_list_free(list);
+    return 0;
+}
+
+static int l_mat_read(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    mt_mat_list *list = lua_newuserdatauv(L, sizeof *list, 0);
+    list->count = 0;
+    list->vars = NULL;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, list_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    mt_status st = mt_mat_read(path, list);
+    if (st == MT_ERR_IO || st == MT_ERR_FORMAT || st == MT_ERR_UNSUPPORTED) return mtL_fail(L);
+    MTL_CHECK(L, st);
+    lua_createtable(L, list->count, 0);
+    for (int i = 0; i < list->count; i++) {
+        push_var(L, list->vars[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    mt_mat_list_free(list); /* now, rather than at the next collection */
+    return 1;
+}
+
+static int l_wider_match(lua_State *L) {
+    lua_settop(L, 3); /* scratch blocks go above the arguments */
+    int64_t ng, np;
+    const double *gt = check_numbers(L, 1, 4, &ng, "wider_match: ground truth");
+    const char *arith = luaL_checkstring(L, 2);
+    mt_wider_arith a;
+    if (strcmp(arith, "int32") == 0) a = MT_WIDER_INT32;
+    else if (strcmp(arith, "double") == 0) a = MT_WIDER_DOUBLE;
+    else return luaL_error(L, "wider_match: arithmetic must be \"int32\" or \"double\", got \"%s\"", arith);
+    const double *pred = check_numbers(L, 3, 4, &np, "wider_match: predictions");
+    ng /= 4;
+    np /= 4;
+    int32_t *best = scratch(L, (size_t)np * sizeof *best);
+    double *ov = scratch(L, (size_t)np * sizeof *ov);
+    MTL_CHECK(L, mt_wider_match(gt, ng, a, pred, np, best, ov));
+    lua_createtable(L, (int)np, 0);
+    lua_createtable(L, (int)np, 0);
+    for (int64_t k = 0; k < np; k++) {
+        lua_pushinteger(L, best[k] + 1);
+        lua_seti(L, -3, k + 1);
+        lua_pushnumber(L, ov[k]);
+        lua_seti(L, -2, k + 1);
+    }
+    return 2;
+}
+
+static int l_fddb_overlaps(lua_State *L) {
+    lua_settop(L, 4);
+    int64_t ne, nr;
+    const double *e = check_numbers(L, 1, 5, &ne, "fddb_overlaps: ellipses");
+    const double *r = check_numbers(L, 2, 4, &nr, "fddb_overlaps: rectangles");
+    lua_Integer w = luaL_optinteger(L, 3, 0), h = luaL_optinteger(L, 4, 0);
+    ne /= 5;
+    nr /= 4;
+    mt_fddb_ellipse *ell = scratch(L, (size_t)ne * sizeof *ell);
+    mt_fddb_rect *rect = scratch(L, (size_t)nr * sizeof *rect);
+    for (int64_t i = 0; i < ne; i++)
+        ell[i] = (mt_fddb_ellipse){e[5 * i], e[5 * i + 1], e[5 * i + 2], e[5 * i + 3], e[5 * i + 4]};
+    for (int64_t j = 0; j < nr; j++)
+        rect[j] = (mt_fddb_rect){r[4 * j], r[4 * j + 1], r[4 * j + 2], r[4 * j + 3]};
+    double *out = scratch(L, (size_t)(ne * nr) * sizeof *out);
+    MTL_CHECK(L, mt_fddb_overlaps(ell, ne, rect, nr, w, h, out));
+    lua_createtable(L, (int)(ne * nr), 0);
+    for (int64_t k = 0; k < ne * nr; k++) {
+        lua_pushnumber(L, out[k]);
+        lua_seti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+static int l_fddb_area(lua_State *L) {
+    static const char *const kinds[] = {"ellipse", "rect", NULL};
+    lua_settop(L, 4);
+    int kind = luaL_checkoption(L, 1, NULL, kinds);
+    int64_t n;
+    const double *p = check_numbers(L, 2, 1, &n, "fddb_area: parameters");
+    lua_Integer w = luaL_optinteger(L, 3, 0), h = luaL_optinteger(L, 4, 0);
+    int64_t area;
+    if (kind == 0) {
+        if (n != 5) return luaL_error(L, "fddb_area: an ellipse has 5 parameters, got %d", (int)n);
+        mt_fddb_ellipse e = {p[0], p[1], p[2], p[3], p[4]};
+        area = mt_fddb_ellipse_area(&e, w, h);
+        if (area < 0) return luaL_error(L, "fddb_area: out of memory");
+    } else {
+        if (n != 4) return luaL_error(L, "fddb_area: a rectangle has 4 parameters, got %d", (int)n);
+        mt_fddb_rect r = {p[0], p[1], p[2], p[3]};
+        area = mt_fddb_rect_area(&r, w, h);
+    }
+    lua_pushinteger(L, (lua_Integer)area);
+    return 1;
+}
+
+static int l_hungarian(lua_State *L) {
+    lua_settop(L, 1);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer rows = luaL_len(L, 1), cols = -1;
+    for (lua_Integer i = 1; i <= rows; i++) {
+        if (lua_geti(L, 1, i) != LUA_TTABLE) return luaL_error(L, "hungarian: row %d is not a list", (int)i);
+        lua_Integer n = luaL_len(L, -1);
+        lua_pop(L, 1);
+        if (cols < 0) cols = n;
+        else if (n != cols)
+            return luaL_error(L, "hungarian: row %d has %d weights, row 1 has %d", (int)i, (int)n, (int)cols);
+    }
+    if (cols < 0) cols = 0;
+    double *w = scratch(L, (size_t)(rows * cols) * sizeof *w);
+    for (lua_Integer i = 1; i <= rows; i++) {
+        lua_geti(L, 1, i);
+        for (lua_Integer j = 1; j <= cols; j++) {
+            int isnum;
+            lua_geti(L, -1, j);
+            w[(i - 1) * cols + (j - 1)] = lua_tonumberx(L, -1, &isnum);
+            if (!isnum) return luaL_error(L, "hungarian: weight (%d, %d) is not a number", (int)i, (int)j);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    int64_t *assign = scratch(L, (size_t)rows * sizeof *assign);
+    MTL_CHECK(L, mt_hungarian_max(w, rows, cols, assign));
+    lua_createtable(L, (int)rows, 0);
+    for (lua_Integer i = 0; i < rows; i++) {
+        lua_pushinteger(L, (lua_Integer)(assign[i] + 1));
+        lua_seti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static const luaL_Reg eval_functions[] = {
+    {"mat_read", l_mat_read},     {"wider_match", l_wider_match}, {"fddb_overlaps", l_fddb_overlaps},
+    {"fddb_area", l_fddb_area},   {"hungarian", l_hungarian},     {NULL, NULL},
+};
+
+int mtL_open_eval(lua_State *L) {
+    luaL_newlib(L, eval_functions);
+    return 1;
+}

@@ -1,0 +1,1156 @@
+/*
+ * lmt_image.c - the Lua binding of images (mtcnn.image): the Image object,
+ * JPEG/PNG I/O, resizing into tensors, crops, warps, alignment and drawing.
+ *
+ * Pixel coordinates are 0-based positions (x right, y down), as boxes are;
+ * boxes are inclusive [x1, y1, x2, y2]. Tensors are planar RGB, normalised
+ * with (v - 127.5) / 128 unless {normalize = false}. File problems return
+ * nil, message naming the file; misuse raises.
+ */
+#include "lmt.h"
+
+#include "core/mt_alloc.h"
+#include "image/mt_draw.h"
+#include "core/mt_file.h"
+#include "image/mt_image_io.h"
+#include "image/mt_resize.h"
+#include "core/mt_threads.h"
+#include "image/mt_warp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the Image box ------------------------------------------------------------------------- */
+
+/* Lua cannot see pixel memory: collect when the host memory doubles. */
+static size_t image_gc_threshold = 256u << 20;
+
+mt_image **mtL_newimagebox(lua_State *L) {
+    size_t live = mt_host_bytes_live();
+    if (live > image_gc_threshold) {
+        lua_gc(L, LUA_GCCOLLECT);
+        live = mt_host_bytes_live();
+        image_gc_threshold = live * 2 > (256u << 20) ? live * 2 : (256u << 20);
+    }
+    mt_image **box = (mt_image **)lua_newuserdatauv(L, sizeof(mt_image *), 0);
+    *box = NULL;
+    luaL_setmetatable(L, MTL_IMAGE);
+    return box;
+}
+
+mt_image *mtL_testimage(lua_State *L, int idx) {
+    mt_image **box = (mt_image **)luaL_testudata(L, idx, MTL_IMAGE);
+    if (!box) return NULL;
+    if (!*box) luaL_error(L, "bad argument #%d: the image was freed", idx);
+    return *box;
+}
+
+mt_image *mtL_checkimage(lua_State *L, int idx) {
+    mt_image *im = mtL_testimage(L, idx);
+    if (!im) luaL_typeerror(L, idx, MTL_IMAGE);
+    return im;
+}
+
+/* Lua sees an image as a few bytes, so garbage pictures pile up unseen
+ * (the host collects in generational mode, whose minor collections do not
+ * finalise them). Collect when the pixels of live images have grown by
+ * 32 MiB since the last collection: garbage images then return their
+ * buffers to the image cache (runtime/image/mt_image.c), and a script that forgets
+ * img:free() still decodes into reused memory (on this machine a 1024x800
+ * JPEG decodes in 3 ms into reused memory and in 10-20 ms into fresh pages). */
+static size_t image_live_after_gc;
+
+void mtL_image_pressure(lua_State *L, const mt_image *im) {
+    (void)im;
+    size_t live = mt_image_bytes_live();
+    if (live > image_live_after_gc + ((size_t)32 << 20)) {
+        lua_gc(L, LUA_GCCOLLECT);
+        image_live_after_gc = mt_image_bytes_live();
+    } else if (live < image_live_after_gc) {
+        image_live_after_gc = live; /* images were freed explicitly */
+    }
+}
+
+/* Runs a C function that makes an image into a fresh box: pushes the box,
+ * then raises (or returns nil, message when soft) on failure. */
+#define MAKE_IMAGE(L, call, soft)                                                                  \
+    do {                                                                                           \
+        mt_image **box_ = mtL_newimagebox(L);                                                      \
+        mt_image *im_ = NULL;                                                                      \
+        mt_status st_ = (call);                                                                    \
+        if (st_ != MT_OK) return (soft) ? mtL_fail(L) : mtL_error(L, st_);                         \
+        *box_ = im_;                                                                               \
+        mtL_image_pressure(L, im_);                                                                \
+    } while (0)
+
+static int image_free(lua_State *L) {
+    mt_image **box = (mt_image **)luaL_checkudata(L, 1, MTL_IMAGE);
+    mt_image_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* ---- argument helpers ---------------------------------------------------------------------- */
+
+/* Pushes field name of the options table at idx (nil when idx is not a table). */
+static int opt_field(lua_State *L, int idx, const char *name) {
+    if (!lua_istable(L, idx)) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    return lua_getfield(L, idx, name);
+}
+
+static lua_Number opt_number(lua_State *L, int idx, const char *name, lua_Number def) {
+    int t = opt_field(L, idx, name);
+    lua_Number v = def;
+    if (t != LUA_TNIL) {
+        int ok;
+        v = lua_tonumberx(L, -1, &ok);
+        if (!ok) luaL_error(L, "option '%s' must be a number", name);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int idx, const char *name, int def) {
+    int t = opt_field(L, idx, name);
+    int v = t == LUA_TNIL ? def : lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static int check_int_range(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, const char *what) {
+    lua_Integer v = luaL_checkinteger(L, idx);
+    if (v < lo || v > hi)
+        luaL_error(L, "%s: %d is out of range %d..%d", what, (int)v, (int)lo, (int)hi);
+    return (int)v;
+}
+
+/* A coordinate: a number truncated toward zero, kept within +-2^30. */
+static int32_t to_coord(lua_State *L, lua_Number v, const char *what) {
+    if (!(v > -1073741824.0 && v < 1073741824.0))
+        luaL_error(L, "%s: coordinate %f is out of range", what, (double)v);
+    return (int32_t)v;
+}
+
+static const struct {
+    const char *name;
+    uint8_t rgb[3];
+} named_colours[] = {
+    {"red", {255, 0, 0}},      {"green", {0, 255, 0}},     {"blue", {0, 0, 255}},
+    {"white", {255, 255, 255}}, {"black", {0, 0, 0}},       {"yellow", {255, 255, 0}},
+    {"cyan", {0, 255, 255}},   {"magenta", {255, 0, 255}}, {"orange", {255, 165, 0}},
+    {"grey", {128, 128, 128}}, {"gray", {128, 128, 128}},
+};
+
+/* A colour at the top of the stack: {r, g, b} or a name. */
+static void read_colour(lua_State *L, uint8_t rgb[3], const char *what) {
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *name = lua_tostring(L, -1);
+        for (size_t i = 0; i < sizeof named_colours / sizeof named_colours[0]; i++)
+            if (strcmp(name, named_colours[i].name) == 0) {
+                memcpy(rgb, named_colours[i].rgb, 3);
+                return;
+            }
+        luaL_error(L, "%s: unknown colour '%s'", what, name);
+    }
+    if (!lua_istable(L, -1)) luaL_error(L, "%s: a colour is {r, g, b} or a name", what);
+    for (int c = 0; c < 3; c++) {
+        lua_rawgeti(L, -1, c + 1);
+        int ok;
+        lua_Integer v = lua_tointegerx(L, -1, &ok);
+        lua_pop(L, 1);
+        if (!ok || v < 0 || v > 255) luaL_error(L, "%s: colour components are integers 0..255", what);
+        rgb[c] = (uint8_t)v;
+    }
+}
+
+/* The colour field name of options idx, or def. Returns 1 when present. */
+static int opt_colour(lua_State *L, int idx, const char *name, uint8_t rgb[3], const uint8_t *def) {
+    int t = opt_field(L, idx, name);
+    int present = t != LUA_TNIL;
+    if (present) read_colour(L, rgb, name);
+    else if (def) memcpy(rgb, def, 3);
+    lua_pop(L, 1);
+    return present;
+}
+
+static mt_interp opt_interp(lua_State *L, int idx, mt_interp def) {
+    int t = opt_field(L, idx, "method");
+    mt_interp m = def;
+    if (t != LUA_TNIL) {
+        const char *s = lua_tostring(L, -1);
+        if (s && strcmp(s, "area") == 0) m = MT_INTERP_AREA;
+        else if (s && strcmp(s, "bilinear") == 0) m = MT_INTERP_BILINEAR;
+        else luaL_error(L, "method must be \"area\" or \"bilinear\"");
+    }
+    lua_pop(L, 1);
+    return m;
+}
+
+/* A method given directly as a string argument (or nil for def). */
+static mt_interp arg_interp(lua_State *L, int idx, mt_interp def) {
+    if (lua_isnoneornil(L, idx)) return def;
+    if (lua_istable(L, idx)) return opt_interp(L, idx, def);
+    const char *s = luaL_checkstring(L, idx);
+    if (strcmp(s, "area") == 0) return MT_INTERP_AREA;
+    if (strcmp(s, "bilinear") == 0) return MT_INTERP_BILINEAR;
+    return (mt_interp)luaL_error(L, "method must be \"area\" or \"bilinear\", not \"%s\"", s);
+}
+
+static mt_pixel_norm opt_norm(lua_State *L, int idx) {
+    return opt_bool(L, idx, "normalize", 1) ? MT_NORM_MTCNN : MT_NORM_NONE;
+}
+
+static mt_decode_opts read_decode_opts(lua_State *L, int idx) {
+    mt_decode_opts o = mt_decode_opts_default();
+    if (lua_isnoneornil(L, idx)) return o;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_Number mp = opt_number(L, idx, "max_pixels", 0);
+    if (mp < 0 || mp > 9e15) luaL_error(L, "max_pixels must be a positive number");
+    o.max_pixels = (int64_t)mp;
+    o.ignore_orientation = !opt_bool(L, idx, "orientation", 1);
+    o.strict = opt_bool(L, idx, "strict", 0);
+    o.blend_alpha = opt_colour(L, idx, "background", o.background, NULL);
+    return o;
+}
+
+/* Output size: a number (square) or {w, h}. */
+static void read_size(lua_State *L, int idx, int *w, int *h, const char *what) {
+    if (lua_istable(L, idx)) {
+        lua_rawgeti(L, idx, 1);
+        lua_rawgeti(L, idx, 2);
+        int ok1, ok2;
+        lua_Integer a = lua_tointegerx(L, -2, &ok1), b = lua_tointegerx(L, -1, &ok2);
+        lua_pop(L, 2);
+        if (!ok1 || !ok2) luaL_error(L, "%s: size must be a number or {width, height}", what);
+        *w = (int)(a < 0 ? 0 : a > MT_IMAGE_MAX_SIDE ? MT_IMAGE_MAX_SIDE + 1 : a);
+        *h = (int)(b < 0 ? 0 : b > MT_IMAGE_MAX_SIDE ? MT_IMAGE_MAX_SIDE + 1 : b);
+    } else {
+        lua_Integer s = luaL_checkinteger(L, idx);
+        *w = *h = (int)(s < 0 ? 0 : s > MT_IMAGE_MAX_SIDE ? MT_IMAGE_MAX_SIDE + 1 : s);
+    }
+}
+
+/* A list of boxes: an [N, >=4] tensor or a table of {x1, y1, x2, y2} tables,
+ * into a malloc'ed int32 array held by a userdata pushed on the stack (so
+ * that a raise cannot leak it). */
+static int32_t *read_boxes(lua_State *L, int idx, int64_t *n, const char *what) {
+    mt_tensor *t = mtL_testtensor(L, idx);
+    if (t) {
+        if (t->ndim != 2 || t->shape[1] < 4 || mt_tensor_device(t) != MT_CPU) {
+            char s[MT_SHAPE_STR];
+            luaL_error(L, "%s: boxes tensor %s should be Nx4 (or wider) on the cpu", what,
+                       mt_tensor_shape_str(t, s));
+        }
+        *n = t->shape[0];
+        int32_t *b = (int32_t *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(int32_t), 0);
+        const float *d = mt_tensor_data(t);
+        for (int64_t i = 0; i < *n; i++)
+            for (int k = 0; k < 4; k++) b[4 * i + k] = to_coord(L, d[i * t->stride[0] + k * t->stride[1]], what);
+        return b;
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
+    *n = (int64_t)lua_rawlen(L, idx);
+    int32_t *b = (int32_t *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(int32_t), 0);
+    for (int64_t i = 0; i < *n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        if (!lua_istable(L, -1)) luaL_error(L, "%s: box %d is not a table {x1, y1, x2, y2}", what, (int)i + 1);
+        for (int k = 0; k < 4; k++) {
+            lua_rawgeti(L, -1, k + 1);
+            int ok;
+            lua_Number v = lua_tonumberx(L, -1, &ok);
+            if (!ok) luaL_error(L, "%s: box %d needs 4 numbers", what, (int)i + 1);
+            b[4 * i + k] = to_coord(L, v, what);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    return b;
+}
+
+/* Five points: a table of 5 {x, y} pairs, a flat planar table of 10, or a
+ * tensor of 10 values (planar), into interleaved pairs. */
+static void read_points5(lua_State *L, int idx, double xy[10], const char *what) {
+    mt_tensor *t = mtL_testtensor(L, idx);
+    if (t) {
+        if (mt_tensor_numel(t) != 10 || mt_tensor_device(t) != MT_CPU)
+            luaL_error(L, "%s: a landmark tensor needs 10 values (x1..x5, y1..y5) on the cpu", what);
+        float v[10];
+        MTL_CHECK(L, mt_tensor_download(t, v, 10));
+        for (int i = 0; i < 5; i++) xy[2 * i] = v[i], xy[2 * i + 1] = v[5 + i];
+        return;
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
+    size_t n = lua_rawlen(L, idx);
+    lua_rawgeti(L, idx, 1);
+    int pairs = lua_istable(L, -1);
+    lua_pop(L, 1);
+    if (pairs && n == 5) {
+        for (int i = 0; i < 5; i++) {
+            lua_rawgeti(L, idx, i + 1);
+            if (!lua_istable(L, -1)) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
+            for (int c = 0; c < 2; c++) {
+                lua_rawgeti(L, -1, c + 1);
+                int ok;
+                xy[2 * i + c] = lua_tonumberx(L, -1, &ok);
+                if (!ok) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        return;
+    }
+    if (n != 10) luaL_error(L, "%s: landmarks are 5 {x, y} pairs or 10 planar numbers", what);
+    for (int i = 0; i < 10; i++) {
+        lua_rawgeti(L, idx, i + 1);
+        int ok;
+        double v = lua_tonumberx(L, -1, &ok);
+        if (!ok) luaL_error(L, "%s: landmark value %d is not a number", what, i + 1);
+        lua_pop(L, 1);
+        if (i < 5) xy[2 * i] = v;
+        else xy[2 * (i - 5) + 1] = v;
+    }
+}
+
+/* A 2x3 matrix: a table of 6 numbers {a, b, c, d, e, f} or {{a, b, c}, {d, e, f}}. */
+static void read_matrix(lua_State *L, int idx, double m[6], const char *what) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_rawgeti(L, idx, 1);
+    int nested = lua_istable(L, -1);
+    lua_pop(L, 1);
+    for (int i = 0; i < 6; i++) {
+        if (nested) {
+            lua_rawgeti(L, idx, i / 3 + 1);
+            if (!lua_istable(L, -1)) luaL_error(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
+            lua_rawgeti(L, -1, i % 3 + 1);
+        } else {
+            lua_rawgeti(L, idx, i + 1);
+        }
+        int ok;
+        m[i] = lua_tonumberx(L, -1, &ok);
+        if (!ok) luaL_error(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
+        lua_pop(L, nested ? 2 : 1);
+    }
+}
+
+static void push_matrix(lua_State *L, const double m[6]) {
+    lua_createtable(L, 6, 0);
+    for (int i = 0; i < 6; i++) {
+        lua_pushnumber(L, m[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static void push_pairs(lua_State *L, const double *xy, int n) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 2, 0);
+        lua_pushnumber(L, xy[2 * i]);
+        lua_rawseti(L, -2, 1);
+        lua_pushnumber(L, xy[2 * i + 1]);
+        lua_rawseti(L, -2, 2);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* A new CPU tensor pushed on the stack (owned by Lua from the start). */
+static mt_tensor *push_new_tensor(lua_State *L, int ndim, const int64_t *shape) {
+    mt_tensor *t;
+    MTL_CHECK(L, mt_tensor_new(&t, MT_CPU, ndim, shape));
+    mtL_pushtensor(L, t);
+    return t;
+}
+
+/* The output tensor option "out" (retained by the stack), or a new one of shape. */
+static mt_tensor *out_tensor(lua_State *L, int opts, int ndim, const int64_t *shape) {
+    if (opt_field(L, opts, "out") != LUA_TNIL) {
+        mt_tensor *t = mtL_testtensor(L, -1);
+        if (!t) luaL_error(L, "option 'out' must be a tensor");
+        return t; /* left on the stack as the result */
+    }
+    lua_pop(L, 1);
+    return push_new_tensor(L, ndim, shape);
+}
+
+/* ---- construction and I/O ------------------------------------------------------------------ */
+
+/* image.load(path [, opts]) -> image | nil, message */
+static int l_load(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    mt_decode_opts o = read_decode_opts(L, 2);
+    MAKE_IMAGE(L, mt_image_load(&im_, path, &o), 1);
+    return 1;
+}
+
+/* image.decode(bytes [, opts [, name]]) -> image | nil, message */
+static int l_decode(lua_State *L) {
+    size_t n;
+    const char *data = luaL_checklstring(L, 1, &n);
+    mt_decode_opts o = read_decode_opts(L, 2);
+    const char *name = luaL_optstring(L, 3, "<memory>");
+    MAKE_IMAGE(L, mt_image_decode(&im_, data, n, name, &o), 1);
+    return 1;
+}
+
+/* image.info(path [, opts]) -> {width, height, format} | nil, message */
+static int l_info(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    mt_decode_opts o = read_decode_opts(L, 2);
+    uint8_t *buf;
+    size_t n;
+    if (mt_read_file(path, &buf, &n, (size_t)1 << 30) != MT_OK) return mtL_fail(L);
+    mt_image_format fmt;
+    int w, h;
+    mt_status st = mt_image_probe(buf, n, path, &o, &fmt, &w, &h);
+    free(buf);
+    if (st != MT_OK) return mtL_fail(L);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, w);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, h);
+    lua_setfield(L, -2, "height");
+    lua_pushstring(L, fmt == MT_FORMAT_JPEG ? "jpeg" : "png");
+    lua_setfield(L, -2, "format");
+    return 1;
+}
+
+/* Decoding many files on the pool. The job lives in a userdata whose __gc
+ * frees whatever Lua has not taken over. */
+typedef struct many_job {
+    int64_t n;
+    const char **paths;
+    mt_image **images;
+    char **errors;
+    mt_decode_opts opts;
+} many_job;
+
+static int many_gc(lua_State *L) {
+    many_job *j = (many_job *)lua_touserdata(L, 1);
+    for (int64_t i = 0; i < j->n; i++) {
+        if (j->images) mt_image_free(j->images[i]);
+        if (j->errors) free(j->errors[i]);
+    }
+    free(j->images);
+    free(j->errors);
+    free((void *)j->paths);
+    j->images = NULL, j->errors = NULL, j->paths = NULL, j->n = 0;
+    return 0;
+}
+
+static void many_task(void *ctx, int64_t i, int thread) {
+    (void)thread;
+    many_job *j = (many_job *)ctx;
+    if (mt_image_load(&j->images[i], j->paths[i], &j->opts) != MT_OK) {
+        /* the message is thread-local: copy it for the caller */
+        const char *msg = mt_last_error();
+        size_t len = strlen(msg);
+        j->errors[i] = (char *)malloc(len + 1);
+        if (j->errors[i]) memcpy(j->errors[i], msg, len + 1);
+    }
+}
+
+/* image.load_many(paths [, opts]) -> images, errors: images[i] is an image
+ * or false; errors[i] the message of a failed file. Decodes on the pool. */
+static int l_load_many(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    mt_decode_opts o = read_decode_opts(L, 2);
+    int64_t n = (int64_t)lua_rawlen(L, 1);
+    many_job *j = (many_job *)lua_newuserdatauv(L, sizeof *j, 0);
+    memset(j, 0, sizeof *j);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, many_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    int jidx = lua_gettop(L);
+    j->opts = o;
+    j->paths = (const char **)calloc((size_t)n + 1, sizeof(char *));
+    j->images = (mt_image **)calloc((size_t)n + 1, sizeof(mt_image *));
+    j->errors = (char **)calloc((size_t)n + 1, sizeof(char *));
+    if (!j->paths || !j->images || !j->errors) return luaL_error(L, "load_many: out of memory");
+    j->n = n;
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "load_many: path %d is not a string", (int)i + 1);
+        j->paths[i] = lua_tostring(L, -1); /* anchored in the argument table */
+        lua_pop(L, 1);
+    }
+    mt_parallel_tasks(n, many_task, j);
+    lua_createtable(L, (int)n, 0);
+    lua_createtable(L, 0, 0);
+    for (int64_t i = 0; i < n; i++) {
+        if (j->images[i]) {
+            mt_image **box = mtL_newimagebox(L);
+            *box = j->images[i];
+            j->images[i] = NULL;
+            mtL_image_pressure(L, *box);
+        } else {
+            lua_pushboolean(L, 0);
+            lua_pushstring(L, j->errors[i] ? j->errors[i] : "load_many: out of memory");
+            lua_rawseti(L, jidx + 2, (lua_Integer)i + 1);
+        }
+        lua_rawseti(L, jidx + 1, (lua_Integer)i + 1);
+    }
+    return 2;
+}
+
+/* image.new(width, height [, colour]) */
+static int l_new(lua_State *L) {
+    int w = check_int_range(L, 1, 0, MT_IMAGE_MAX_SIDE, "image.new: width");
+    int h = check_int_range(L, 2, 0, MT_IMAGE_MAX_SIDE, "image.new: height");
+    uint8_t rgb[3] = {0, 0, 0};
+    int fill = !lua_isnoneornil(L, 3);
+    if (fill) {
+        lua_pushvalue(L, 3);
+        read_colour(L, rgb, "image.new");
+        lua_pop(L, 1);
+    }
+    MAKE_IMAGE(L, mt_image_new(&im_, w, h), 0);
+    if (fill) mt_image_fill(mtL_checkimage(L, -1), rgb[0], rgb[1], rgb[2]);
+    return 1;
+}
+
+/* image.from_tensor(t [, {normalize = true}]) */
+static int l_from_tensor(lua_State *L) {
+    mt_tensor *t = mtL_checktensor(L, 1);
+    mt_pixel_norm norm = opt_norm(L, 2);
+    MAKE_IMAGE(L, mt_image_from_tensor(&im_, t, norm), 0);
+    return 1;
+}
+
+/* image.from_string(width, height, bytes): raw RGB rows */
+static int l_from_string(lua_State *L) {
+    int w = check_int_range(L, 1, 0, MT_IMAGE_MAX_SIDE, "from_string: width");
+    int h = check_int_range(L, 2, 0, MT_IMAGE_MAX_SIDE, "from_string: height");
+    size_t n;
+    const char *s = luaL_checklstring(L, 3, &n);
+    if (n != mt_image_bytes(w, h))
+        return luaL_error(L, "from_string: %dx%d needs %zu bytes, got %zu", w, h, mt_image_bytes(w, h), n);
+    MAKE_IMAGE(L, mt_image_new(&im_, w, h), 0);
+    memcpy(mtL_checkimage(L, -1)->data, s, n);
+    return 1;
+}
+
+/* image.to_batch(images [, {out, normalize}]) -> [N, 3, H, W] */
+static int l_to_batch(lua_State *L) {
+    lua_settop(L, 2); /* optional arguments keep their slots */
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int64_t n = (int64_t)lua_rawlen(L, 1);
+    if (n < 1) return luaL_error(L, "to_batch: no images");
+    const mt_image **ims = (const mt_image **)lua_newuserdatauv(L, (size_t)n * sizeof(mt_image *), 0);
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        ims[i] = mtL_checkimage(L, -1);
+        lua_pop(L, 1);
+    }
+    int64_t shape[4] = {n, 3, ims[0]->height, ims[0]->width};
+    mt_tensor *out = out_tensor(L, 2, 4, shape);
+    MTL_CHECK(L, mt_image_to_tensor(ims, (int)n, out, opt_norm(L, 2)));
+    return 1;
+}
+
+/* image.resize_tensor(t, width, height [, method = "bilinear"]) */
+static int l_resize_tensor(lua_State *L) {
+    mt_tensor *t = mtL_checktensor(L, 1);
+    int w = check_int_range(L, 2, 1, MT_IMAGE_MAX_SIDE, "resize_tensor: width");
+    int h = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "resize_tensor: height");
+    mt_interp m = arg_interp(L, 4, MT_INTERP_BILINEAR);
+    mt_tensor *out;
+    MTL_CHECK(L, mt_resize_tensor(&out, t, w, h, m));
+    mtL_pushtensor(L, out);
+    return 1;
+}
+
+/* image.max_pixels([n]) -> the current limit (setting it first when n is given) */
+static int l_max_pixels(lua_State *L) {
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Number n = luaL_checknumber(L, 1);
+        if (!(n >= 1 && n < 9e15)) return luaL_error(L, "max_pixels: %f is not a positive count", n);
+        mt_image_set_max_pixels((int64_t)n);
+    }
+    lua_pushinteger(L, (lua_Integer)mt_image_max_pixels());
+    return 1;
+}
+
+/* ---- geometry helpers ---------------------------------------------------------------------- */
+
+/* image.rotation_matrix(cx, cy, angle_degrees [, scale = 1]) */
+static int l_rotation_matrix(lua_State *L) {
+    double m[6];
+    mt_rotation_matrix(luaL_checknumber(L, 1), luaL_checknumber(L, 2), luaL_checknumber(L, 3),
+                       luaL_optnumber(L, 4, 1.0), m);
+    push_matrix(L, m);
+    return 1;
+}
+
+static int l_invert_affine(lua_State *L) {
+    double m[6], inv[6];
+    read_matrix(L, 1, m, "invert_affine");
+    MTL_CHECK(L, mt_affine_invert(m, inv));
+    push_matrix(L, inv);
+    return 1;
+}
+
+/* image.transform_points(m, points) -> new list of {x, y} */
+static int l_transform_points(lua_State *L) {
+    lua_settop(L, 2); /* optional arguments keep their slots */
+    double m[6];
+    read_matrix(L, 1, m, "transform_points");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int n = (int)lua_rawlen(L, 2);
+    double *xy = (double *)lua_newuserdatauv(L, (size_t)(2 * n + 1) * sizeof(double), 0);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, i + 1);
+        if (!lua_istable(L, -1)) return luaL_error(L, "transform_points: point %d is not {x, y}", i + 1);
+        for (int c = 0; c < 2; c++) {
+            lua_rawgeti(L, -1, c + 1);
+            int ok;
+            xy[2 * i + c] = lua_tonumberx(L, -1, &ok);
+            if (!ok) return luaL_error(L, "transform_points: point %d is not {x, y}", i + 1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    mt_affine_points(m, xy, n);
+    push_pairs(L, xy, n);
+    return 1;
+}
+
+/* Reads a list of n {x, y} pairs into xy (a userdata on the stack). */
+static double *read_pairs(lua_State *L, int idx, int *n, const char *what) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    *n = (int)lua_rawlen(L, idx);
+    double *xy = (double *)lua_newuserdatauv(L, (size_t)(2 * *n + 1) * sizeof(double), 0);
+    for (int i = 0; i < *n; i++) {
+        lua_rawgeti(L, idx, i + 1);
+        if (!lua_istable(L, -1)) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
+        for (int c = 0; c < 2; c++) {
+            lua_rawgeti(L, -1, c + 1);
+            int ok;
+            xy[2 * i + c] = lua_tonumberx(L, -1, &ok);
+            if (!ok) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    return xy;
+}
+
+/* image.similarity(src_points, dst_points) -> m (least-squares similarity) */
+static int l_similarity(lua_State *L) {
+    lua_settop(L, 2); /* optional arguments keep their slots */
+    int n1, n2;
+    double *a = read_pairs(L, 1, &n1, "similarity");
+    double *b = read_pairs(L, 2, &n2, "similarity");
+    if (n1 != n2) return luaL_error(L, "similarity: %d source points but %d targets", n1, n2);
+    double m[6];
+    MTL_CHECK(L, mt_similarity_fit(a, b, n1, m));
+    push_matrix(L, m);
+    return 1;
+}
+
+/* image.alignment_template([w = 112, h = w]) -> 5 {x, y} */
+static int l_alignment_template(lua_State *L) {
+    int w = (int)luaL_optinteger(L, 1, 112);
+    int h = (int)luaL_optinteger(L, 2, w);
+    if (w < 1 || h < 1 || w > 8192 || h > 8192) return luaL_error(L, "alignment_template: bad size %dx%d", w, h);
+    double t[10];
+    mt_align_template(w, h, t);
+    push_pairs(L, t, 5);
+    return 1;
+}
+
+/* ---- Image methods ------------------------------------------------------------------------- */
+
+static int m_size(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    lua_pushinteger(L, im->width);
+    lua_pushinteger(L, im->height);
+    return 2;
+}
+
+static void check_xy(lua_State *L, const mt_image *im, int ix, int iy, int *x, int *y) {
+    lua_Integer a = luaL_checkinteger(L, ix), b = luaL_checkinteger(L, iy);
+    if (a < 0 || b < 0 || a >= im->width || b >= im->height)
+        luaL_error(L, "pixel (%d, %d) is outside the %dx%d image (coordinates are 0-based)",
+                   (int)a, (int)b, im->width, im->height);
+    *x = (int)a, *y = (int)b;
+}
+
+/* img:get(x, y) -> r, g, b (0-based coordinates) */
+static int m_get(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int x, y;
+    check_xy(L, im, 2, 3, &x, &y);
+    const uint8_t *p = mt_image_pixel(im, x, y);
+    lua_pushinteger(L, p[0]);
+    lua_pushinteger(L, p[1]);
+    lua_pushinteger(L, p[2]);
+    return 3;
+}
+
+/* img:set(x, y, r, g, b) or img:set(x, y, colour) */
+static int m_set(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int x, y;
+    check_xy(L, im, 2, 3, &x, &y);
+    uint8_t rgb[3];
+    if (lua_istable(L, 4) || lua_type(L, 4) == LUA_TSTRING) {
+        lua_pushvalue(L, 4);
+        read_colour(L, rgb, "set");
+        lua_pop(L, 1);
+    } else {
+        for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)check_int_range(L, 4 + c, 0, 255, "set: colour");
+    }
+    memcpy(mt_image_pixel(im, x, y), rgb, 3);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_clone(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    MAKE_IMAGE(L, mt_image_clone(&im_, im), 0);
+    return 1;
+}
+
+static int m_tostring(lua_State *L) {
+    mt_image **box = (mt_image **)luaL_checkudata(L, 1, MTL_IMAGE);
+    if (!*box) lua_pushstring(L, "[mtcnn.Image (freed)]");
+    else lua_pushfstring(L, "[mtcnn.Image %dx%d]", (*box)->width, (*box)->height);
+    return 1;
+}
+
+static int m_eq(lua_State *L) {
+    mt_image *a = mtL_checkimage(L, 1), *b = mtL_checkimage(L, 2);
+    lua_pushboolean(L, a->width == b->width && a->height == b->height &&
+                           memcmp(a->data, b->data, mt_image_bytes(a->width, a->height)) == 0);
+    return 1;
+}
+
+/* img:max_abs_diff(other) -> the largest difference of two samples */
+static int m_max_abs_diff(lua_State *L) {
+    mt_image *a = mtL_checkimage(L, 1), *b = mtL_checkimage(L, 2);
+    if (a->width != b->width || a->height != b->height)
+        return luaL_error(L, "max_abs_diff: sizes %dx%d and %dx%d differ", a->width, a->height,
+                          b->width, b->height);
+    int d = 0;
+    for (size_t i = 0, n = mt_image_bytes(a->width, a->height); i < n; i++) {
+        int e = abs((int)a->data[i] - (int)b->data[i]);
+        if (e > d) d = e;
+    }
+    lua_pushinteger(L, d);
+    return 1;
+}
+
+/* img:checksum() -> CRC-32C of the pixel bytes */
+static int m_checksum(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    lua_pushinteger(L, mt_crc32c(0, im->data, mt_image_bytes(im->width, im->height)));
+    return 1;
+}
+
+/* img:mean() -> mean r, g, b */
+static int m_mean(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    double s[3] = {0, 0, 0};
+    size_t n = (size_t)im->width * (size_t)im->height;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) s[c] += im->data[3 * i + c];
+    for (int c = 0; c < 3; c++) lua_pushnumber(L, n ? s[c] / (double)n : 0.0);
+    return 3;
+}
+
+static int m_to_string(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    lua_pushlstring(L, (const char *)im->data, mt_image_bytes(im->width, im->height));
+    return 1;
+}
+
+/* img:to_tensor([{out, normalize}]) -> [3, H, W] */
+static int m_to_tensor(lua_State *L) {
+    lua_settop(L, 2); /* optional arguments keep their slots */
+    mt_image *im = mtL_checkimage(L, 1);
+    mt_pixel_norm norm = opt_norm(L, 2);
+    int64_t shape[3] = {3, im->height, im->width};
+    mt_tensor *out = out_tensor(L, 2, 3, shape);
+    mt_tensor *v;
+    /* a [1, 3, H, W] view of the output: the batch form of the converter */
+    int64_t vshape[4] = {1, 3, im->height, im->width};
+    int64_t vstride[4];
+    if (out->ndim == 3) {
+        vstride[0] = 0, vstride[1] = out->stride[0], vstride[2] = out->stride[1], vstride[3] = out->stride[2];
+    } else if (out->ndim == 4 && out->shape[0] == 1) {
+        memcpy(vstride, out->stride, sizeof vstride);
+    } else {
+        char s[MT_SHAPE_STR];
+        return luaL_error(L, "to_tensor: output %s should be 3x%dx%d", mt_tensor_shape_str(out, s),
+                          im->height, im->width);
+    }
+    if (out->shape[out->ndim - 3] != 3 || out->shape[out->ndim - 2] != im->height ||
+        out->shape[out->ndim - 1] != im->width) {
+        char s[MT_SHAPE_STR];
+        return luaL_error(L, "to_tensor: output %s should be 3x%dx%d", mt_tensor_shape_str(out, s),
+                          im->height, im->width);
+    }
+    MTL_CHECK(L, mt_tensor_view(&v, out, 4, vshape, vstride, out->offset));
+    const mt_image *ims[1] = {im};
+    mt_status st = mt_image_to_tensor(ims, 1, v, norm); /* cannot raise: v is released next */
+    mt_tensor_release(v);
+    MTL_CHECK(L, st);
+    return 1;
+}
+
+static mt_image_format format_arg(lua_State *L, int idx) {
+    const char *f = luaL_checkstring(L, idx);
+    if (strcmp(f, "jpg") == 0 || strcmp(f, "jpeg") == 0) return MT_FORMAT_JPEG;
+    if (strcmp(f, "png") == 0) return MT_FORMAT_PNG;
+    return (mt_image_format)luaL_error(L, "encode: format must be \"jpg\", \"jpeg\" or \"png\", not \"%s\"", f);
+}
+
+/* img:encode(format [, quality = 95]) -> bytes */
+static int m_encode(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    mt_image_format fmt = format_arg(L, 2);
+    int q = (int)luaL_optinteger(L, 3, 95);
+    int s444 = lua_toboolean(L, 4);
+    uint8_t *buf;
+    size_t n;
+    MTL_CHECK(L, mt_image_encode(im, fmt, q, s444, &buf, &n));
+    lua_pushlstring(L, (const char *)buf, n); /* may raise: copy the bytes out first */
+    free(buf);
+    return 1;
+}
+
+/* img:save(path [, quality = 95]) -> true | nil, message */
+static int m_save(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int q = (int)luaL_optinteger(L, 3, 95);
+    if (q < 1 || q > 100) return luaL_error(L, "save: JPEG quality %d is not in 1..100", q);
+    if (mt_image_format_of_path(path) == MT_FORMAT_UNKNOWN)
+        return luaL_error(L, "save: %s: unknown image extension (use .jpg, .jpeg or .png)", path);
+    if (mt_image_save(im, path, q) != MT_OK) return mtL_fail(L);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* img:crop(x1, y1, x2, y2) -> image (inclusive box, black outside) */
+static int m_crop(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int32_t b[4];
+    for (int k = 0; k < 4; k++) b[k] = to_coord(L, luaL_checknumber(L, 2 + k), "crop");
+    MAKE_IMAGE(L, mt_image_crop(&im_, im, b[0], b[1], b[2], b[3]), 0);
+    return 1;
+}
+
+/* img:resize(width, height [, method = "bilinear"]) -> image */
+static int m_resize(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int w = check_int_range(L, 2, 1, MT_IMAGE_MAX_SIDE, "resize: width");
+    int h = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "resize: height");
+    mt_interp m = arg_interp(L, 4, MT_INTERP_BILINEAR);
+    MAKE_IMAGE(L, mt_resize_image(&im_, im, w, h, m), 0);
+    return 1;
+}
+
+/* img:resize_to_tensor(width, height [, {method = "area", out, normalize}]) -> [1, 3, h, w] */
+static int m_resize_to_tensor(lua_State *L) {
+    lua_settop(L, 4); /* optional arguments keep their slots */
+    mt_image *im = mtL_checkimage(L, 1);
+    int w = check_int_range(L, 2, 1, MT_IMAGE_MAX_SIDE, "resize_to_tensor: width");
+    int h = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "resize_to_tensor: height");
+    mt_interp m = opt_interp(L, 4, MT_INTERP_AREA);
+    mt_pixel_norm norm = opt_norm(L, 4);
+    int64_t shape[4] = {1, 3, h, w};
+    mt_tensor *out = out_tensor(L, 4, 4, shape);
+    MTL_CHECK(L, mt_resize_to_tensor(im, w, h, m, out, norm));
+    return 1;
+}
+
+/* img:crop_resize(boxes, size [, {method = "area", out, normalize}]) -> [N, 3, h, w] */
+static int m_crop_resize(lua_State *L) {
+    lua_settop(L, 4); /* optional arguments keep their slots */
+    mt_image *im = mtL_checkimage(L, 1);
+    int w, h;
+    read_size(L, 3, &w, &h, "crop_resize");
+    mt_interp m = opt_interp(L, 4, MT_INTERP_AREA);
+    mt_pixel_norm norm = opt_norm(L, 4);
+    int64_t n;
+    int32_t *boxes = read_boxes(L, 2, &n, "crop_resize");
+    int64_t shape[4] = {n, 3, h, w};
+    mt_tensor *out = out_tensor(L, 4, 4, shape);
+    if (n == 0 && out->ndim == 4 && out->shape[0] == 0) return 1;
+    MTL_CHECK(L, mt_crop_resize_to_tensor(im, boxes, n, w, h, m, out, norm));
+    return 1;
+}
+
+/* img:flip() -> mirrored copy */
+static int m_flip(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    MAKE_IMAGE(L, mt_image_clone(&im_, im), 0);
+    mt_image_flip_inplace(mtL_checkimage(L, -1));
+    return 1;
+}
+
+/* img:flip_() mirrors in place, returns img */
+static int m_flip_(lua_State *L) {
+    mt_image_flip_inplace(mtL_checkimage(L, 1));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* img:warp_affine(m, width, height [, {border = colour}]) -> image */
+static int m_warp_affine(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    double m[6];
+    read_matrix(L, 2, m, "warp_affine");
+    int w = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "warp_affine: width");
+    int h = check_int_range(L, 4, 1, MT_IMAGE_MAX_SIDE, "warp_affine: height");
+    uint8_t border[3] = {0, 0, 0};
+    opt_colour(L, 5, "border", border, border);
+    MAKE_IMAGE(L, mt_warp_affine(&im_, im, m, w, h, border), 0);
+    return 1;
+}
+
+/* img:rotate(angle [, {cx, cy, scale, border}]) -> image of the same size,
+ * turned about (cx, cy) (default: the image centre); positive = anticlockwise */
+static int m_rotate(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    double angle = luaL_checknumber(L, 2);
+    double cx = opt_number(L, 3, "cx", (im->width - 1) / 2.0);
+    double cy = opt_number(L, 3, "cy", (im->height - 1) / 2.0);
+    double scale = opt_number(L, 3, "scale", 1.0);
+    uint8_t border[3] = {0, 0, 0};
+    opt_colour(L, 3, "border", border, border);
+    double m[6];
+    mt_rotation_matrix(cx, cy, angle, scale, m);
+    MAKE_IMAGE(L, mt_warp_affine(&im_, im, m, im->width, im->height, border), 0);
+    push_matrix(L, m);
+    return 2;
+}
+
+/* img:align_face(landmarks [, {size = 112 | {w, h}}]) -> aligned image, matrix */
+static int m_align_face(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    double xy[10];
+    read_points5(L, 2, xy, "align_face");
+    int w = 112, h = 112;
+    if (opt_field(L, 3, "size") != LUA_TNIL) read_size(L, lua_gettop(L), &w, &h, "align_face");
+    lua_pop(L, 1);
+    double m[6];
+    MAKE_IMAGE(L, mt_align_face(&im_, im, xy, w, h, m), 0);
+    push_matrix(L, m);
+    return 2;
+}
+
+/* img:fill(colour) */
+static int m_fill(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    uint8_t rgb[3];
+    lua_pushvalue(L, 2);
+    read_colour(L, rgb, "fill");
+    mt_image_fill(im, rgb[0], rgb[1], rgb[2]);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* img:paste(src, x, y) */
+static int m_paste(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1), *src = mtL_checkimage(L, 2);
+    mt_image_paste(im, src, to_coord(L, luaL_checknumber(L, 3), "paste"),
+                   to_coord(L, luaL_checknumber(L, 4), "paste"));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static const uint8_t default_colour[3] = {0, 255, 0};
+
+/* img:draw_rect(x1, y1, x2, y2 [, {color, thickness = 2, fill = false}]) */
+static int m_draw_rect(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int32_t b[4];
+    for (int k = 0; k < 4; k++) b[k] = to_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), "draw_rect");
+    uint8_t rgb[3];
+    opt_colour(L, 6, "color", rgb, default_colour);
+    int t = (int)opt_number(L, 6, "thickness", 2);
+    if (opt_bool(L, 6, "fill", 0)) mt_draw_fill_rect(im, b[0], b[1], b[2], b[3], rgb);
+    else mt_draw_rect(im, b[0], b[1], b[2], b[3], rgb, t < 1 ? 1 : t > 256 ? 256 : t);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* img:draw_line(x0, y0, x1, y1 [, {color, thickness = 1}]) */
+static int m_draw_line(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int32_t p[4];
+    for (int k = 0; k < 4; k++) p[k] = to_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), "draw_line");
+    uint8_t rgb[3];
+    opt_colour(L, 6, "color", rgb, default_colour);
+    int t = (int)opt_number(L, 6, "thickness", 1);
+    mt_draw_line(im, p[0], p[1], p[2], p[3], rgb, t < 1 ? 1 : t > 256 ? 256 : t);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* img:draw_circle(x, y, r [, {color, fill = true}]); img:draw_point(x, y [, {color, radius = 2}]) */
+static int m_draw_circle(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    double x = luaL_checknumber(L, 2), y = luaL_checknumber(L, 3), r = luaL_checknumber(L, 4);
+    uint8_t rgb[3];
+    opt_colour(L, 5, "color", rgb, default_colour);
+    if (!(r >= 0 && r < 1e6)) return luaL_error(L, "draw_circle: bad radius %f", r);
+    mt_draw_circle(im, x, y, r, rgb, opt_bool(L, 5, "fill", 1));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_draw_point(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    double x = luaL_checknumber(L, 2), y = luaL_checknumber(L, 3);
+    static const uint8_t red[3] = {255, 0, 0};
+    uint8_t rgb[3];
+    opt_colour(L, 4, "color", rgb, red);
+    double r = opt_number(L, 4, "radius", 2);
+    if (!(r >= 0 && r < 1e6)) return luaL_error(L, "draw_point: bad radius %f", r);
+    mt_draw_circle(im, x, y, r, rgb, 1);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* img:draw_text(x, y, text [, {color = white, scale = 1, background}]) */
+static int m_draw_text(lua_State *L) {
+    mt_image *im = mtL_checkimage(L, 1);
+    int x = to_coord(L, luaL_checknumber(L, 2), "draw_text");
+    int y = to_coord(L, luaL_checknumber(L, 3), "draw_text");
+    const char *text = luaL_checkstring(L, 4);
+    static const uint8_t white[3] = {255, 255, 255};
+    uint8_t rgb[3], bg[3];
+    opt_colour(L, 5, "color", rgb, white);
+    int has_bg = opt_colour(L, 5, "background", bg, NULL);
+    int scale = (int)opt_number(L, 5, "scale", 1);
+    mt_draw_text(im, x, y, text, rgb, scale, has_bg ? bg : NULL);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* image.memory() -> {live = pixel bytes of live images, cached = bytes kept for reuse} */
+static int l_memory(lua_State *L) {
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)mt_image_bytes_live());
+    lua_setfield(L, -2, "live");
+    lua_pushinteger(L, (lua_Integer)mt_image_bytes_cached());
+    lua_setfield(L, -2, "cached");
+    return 1;
+}
+
+/* image.release_cache(): frees the pixel buffers kept for reuse */
+static int l_release_cache(lua_State *L) {
+    (void)L;
+    mt_image_release_cache();
+    return 0;
+}
+
+/* image.text_size(text [, scale]) -> width, height */
+static int l_text_size(lua_State *L) {
+    int w, h;
+    mt_text_size(luaL_checkstring(L, 1), (int)luaL_optinteger(L, 2, 1), &w, &h);
+    lua_pushinteger(L, w);
+    lua_pushinteger(L, h);
+    return 2;
+}
+
+static const luaL_Reg image_methods[] = {
+    {"size", m_size},
+    {"get", m_get},
+    {"set", m_set},
+    {"clone", m_clone},
+    {"free", image_free},
+    {"equal", m_eq},
+    {"max_abs_diff", m_max_abs_diff},
+    {"checksum", m_checksum},
+    {"mean", m_mean},
+    {"to_string", m_to_string},
+    {"to_tensor", m_to_tensor},
+    {"encode", m_encode},
+    {"save", m_save},
+    {"crop", m_crop},
+    {"resize", m_resize},
+    {"resize_to_tensor", m_resize_to_tensor},
+    {"crop_resize", m_crop_resize},
+    {"flip", m_flip},
+    {"flip_", m_flip_},
+    {"warp_affine", m_warp_affine},
+    {"rotate", m_rotate},
+    {"align_face", m_align_face},
+    {"fill", m_fill},
+    {"paste", m_paste},
+    {"draw_rect", m_draw_rect},
+    {"draw_line", m_draw_line},
+    {"draw_circle", m_draw_circle},
+    {"draw_point", m_draw_point},
+    {"draw_text", m_draw_text},
+    {NULL, NULL},
+};
+
+/* img.width, img.height, then the methods */
+static int image_index(lua_State *L) {
+    const char *key = lua_tostring(L, 2);
+    if (key && (strcmp(key, "width") == 0 || strcmp(key, "height") == 0)) {
+        mt_image *im = mtL_checkimage(L, 1);
+        lua_pushinteger(L, key[0] == 'w' ? im->width : im->height);
+        return 1;
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static const luaL_Reg image_functions[] = {
+    {"load", l_load},
+    {"decode", l_decode},
+    {"info", l_info},
+    {"load_many", l_load_many},
+    {"new", l_new},
+    {"from_tensor", l_from_tensor},
+    {"from_string", l_from_string},
+    {"to_batch", l_to_batch},
+    {"resize_tensor", l_resize_tensor},
+    {"max_pixels", l_max_pixels},
+    {"rotation_matrix", l_rotation_matrix},
+    {"invert_affine", l_invert_affine},
+    {"transform_points", l_transform_points},
+    {"similarity", l_similarity},
+    {"alignment_template", l_alignment_template},
+    {"text_size", l_text_size},
+    {"memory", l_memory},
+    {"release_cache", l_release_cache},
+    {NULL, NULL},
+};
+
+int mtL_open_image(lua_State *L) {
+    luaL_newmetatable(L, MTL_IMAGE);
+    lua_newtable(L);
+    luaL_setfuncs(L, image_methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "methods");
+    lua_pushcclosure(L, image_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, image_free);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, image_free);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, m_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, m_eq);
+    lua_setfield(L, -2, "__eq");
+    lua_pushliteral(L, "mtcnn.Image");
+    lua_setfield(L, -2, "__name");
+    lua_newtable(L);
+    luaL_setfuncs(L, image_functions, 0);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "metatable");
+    lua_remove(L, -2);
+    return 1;
+}

@@ -1,0 +1,154 @@
+/*
+ * lmt_plan.c - core.plan: evaluate-mode net plans (runtime/nn/mt_plan.h) for Lua.
+ *
+ *   local p = core.plan.new(nheads)
+ *   p:add_conv(head, w, b|nil, prelu|nil, sh, sw, ph, pw [, pkh, pkw, psh, psw])
+ *   p:add_linear(head, w, b|nil, prelu|nil)
+ *   p:add_softmax(head)          -- head 0: the trunk; 1 .. nheads: the heads
+ *   p:run({x1, ...}, {out11, ..., out1H, out21, ...})   -- outputs resized
+ *
+ * The userdata owns the plan (freed by __gc, __close or p:free()); the plan holds its own
+ * references to the tensors it was given. lua/mtcnn/nn/Plan.lua builds plans from modules.
+ */
+#include "lmt.h"
+
+#include "nn/mt_plan.h"
+
+#define MTL_PLAN "mtcnn.Plan"
+
+static mt_plan **plan_box(lua_State *L) { return (mt_plan **)luaL_checkudata(L, 1, MTL_PLAN); }
+
+static mt_plan *check_plan(lua_State *L) {
+    mt_plan **box = plan_box(L);
+    if (!*box) luaL_error(L, "plan was freed");
+    return *box;
+}
+
+static int l_new(lua_State *L) {
+    lua_Integer nheads = luaL_checkinteger(L, 1);
+    mt_plan **box = (mt_plan **)lua_newuserdatauv(L, sizeof(mt_plan *), 0);
+    *box = NULL;
+    luaL_setmetatable(L, MTL_PLAN);
+    if (nheads < 1 || nheads > MT_PLAN_MAX_HEADS)
+        return luaL_error(L, "plan: %d heads (1 to %d)", (int)nheads, MT_PLAN_MAX_HEADS);
+    MTL_CHECK(L, mt_plan_new(box, (int)nheads));
+    return 1;
+}
+
+static int l_free(lua_State *L) {
+    mt_plan **box = plan_box(L);
+    mt_plan_free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* The head argument: 0 = trunk -> -1, h -> h - 1. */
+static int check_head(lua_State *L, int idx) {
+    return (int)luaL_checkinteger(L, idx) - 1;
+}
+
+static mt_tensor *opt_tensor(lua_State *L, int idx) {
+    return lua_isnoneornil(L, idx) ? NULL : mtL_checktensor(L, idx);
+}
+
+static int check_int(lua_State *L, int idx, int min, const char *what) {
+    lua_Integer v = luaL_checkinteger(L, idx);
+    if (v < min || v > 1 << 20) return luaL_error(L, "plan: %s %d out of range", what, (int)v);
+    return (int)v;
+}
+
+static int l_add_conv(lua_State *L) {
+    mt_plan *p = check_plan(L);
+    int head = check_head(L, 2);
+    mt_tensor *w = mtL_checktensor(L, 3), *b = opt_tensor(L, 4), *a = opt_tensor(L, 5);
+    mt_conv2d_desc d = {.stride_h = check_int(L, 6, 1, "stride"),
+                        .stride_w = check_int(L, 7, 1, "stride"),
+                        .pad_h = check_int(L, 8, 0, "padding"),
+                        .pad_w = check_int(L, 9, 0, "padding")};
+    mt_pool2d_desc pd, *pool = NULL;
+    if (!lua_isnoneornil(L, 10)) {
+        pd.kernel_h = check_int(L, 10, 1, "pooling kernel");
+        pd.kernel_w = check_int(L, 11, 1, "pooling kernel");
+        pd.stride_h = check_int(L, 12, 1, "pooling stride");
+        pd.stride_w = check_int(L, 13, 1, "pooling stride");
+        pool = &pd;
+    }
+    MTL_CHECK(L, mt_plan_add_conv(p, head, w, b, a, &d, pool));
+    return 0;
+}
+
+static int l_add_linear(lua_State *L) {
+    mt_plan *p = check_plan(L);
+    int head = check_head(L, 2);
+    mt_tensor *w = mtL_checktensor(L, 3), *b = opt_tensor(L, 4), *a = opt_tensor(L, 5);
+    MTL_CHECK(L, mt_plan_add_linear(p, head, w, b, a));
+    return 0;
+}
+
+static int l_add_softmax(lua_State *L) {
+    mt_plan *p = check_plan(L);
+    MTL_CHECK(L, mt_plan_add_softmax(p, check_head(L, 2)));
+    return 0;
+}
+
+#define PLAN_MAX_INPUTS 64
+
+static int l_run(lua_State *L) {
+    mt_plan *p = check_plan(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    const mt_tensor *x[PLAN_MAX_INPUTS];
+    mt_tensor *out[PLAN_MAX_INPUTS * MT_PLAN_MAX_HEADS];
+    lua_Integer n = luaL_len(L, 2), m = luaL_len(L, 3);
+    if (n < 1 || n > PLAN_MAX_INPUTS)
+        return luaL_error(L, "plan: %d inputs (1 to %d)", (int)n, PLAN_MAX_INPUTS);
+    if (m > PLAN_MAX_INPUTS * MT_PLAN_MAX_HEADS)
+        return luaL_error(L, "plan: %d outputs, too many", (int)m);
+    /* the tensors stay referenced by the argument tables during the call */
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 2, i);
+        x[i - 1] = mtL_checktensor(L, -1);
+        lua_pop(L, 1);
+    }
+    for (lua_Integer i = 1; i <= m; i++) {
+        lua_geti(L, 3, i);
+        out[i - 1] = mtL_checktensor(L, -1);
+        lua_pop(L, 1);
+    }
+    int nheads = mt_plan_heads(p);
+    if (m != n * nheads)
+        return luaL_error(L, "plan: %d inputs and %d heads need %d outputs, got %d", (int)n,
+                          nheads, (int)(n * nheads), (int)m);
+    MTL_CHECK(L, mt_plan_run(p, (int)n, x, out));
+    return 0;
+}
+
+static int l_heads(lua_State *L) {
+    lua_pushinteger(L, mt_plan_heads(check_plan(L)));
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"add_conv", l_add_conv}, {"add_linear", l_add_linear}, {"add_softmax", l_add_softmax},
+    {"run", l_run},           {"heads", l_heads},           {"free", l_free},
+    {NULL, NULL},
+};
+
+static const luaL_Reg funcs[] = {
+    {"new", l_new},
+    {NULL, NULL},
+};
+
+int mtL_open_plan(lua_State *L) {
+    if (luaL_newmetatable(L, MTL_PLAN)) {
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_free);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_free);
+        lua_setfield(L, -2, "__close");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,302 @@
+/*
+ * lmt_sample.c - the Lua binding of MTCNN crop sampling (mtcnn.sample).
+ *
+ *   core.sample.detection(img, faces, opts) -> result
+ *   core.sample.landmarks(img, box, points, opts) -> result
+ *   core.sample.defaults() -> the default parameters
+ * faces: an [N, >=4] tensor or a table of {x1, y1, x2, y2} (inclusive);
+ * points: 10 planar numbers (x1..x5, y1..y5) in image coordinates. opts
+ * holds any parameter of runtime/data/mt_sample.h by name, plus seed (an integer)
+ * or generator (an mtcnn.Generator), and for detection seeds (a table of N
+ * booleans: the faces allowed to seed crops). Unknown keys are an error.
+ * result = {size, count, images (a size x count*size strip Image), labels,
+ * boxes, targets, landmarks, iou, faces (1-based, 0 = none), aug} with one
+ * tensor row per sample.
+ */
+#include "lmt.h"
+
+#include "data/mt_sample.h"
+
+#include <stddef.h>
+#include <string.h>
+
+typedef enum { P_INT, P_NUM, P_BOOL } ptype;
+
+typedef struct pdesc {
+    const char *name;
+    ptype type;
+    size_t offset;
+} pdesc;
+
+#define P(field, type) {#field, type, offsetof(mt_sample_params, field)}
+static const pdesc params[] = {
+    P(size, P_INT),          P(neg_count, P_INT),          P(neg_max_tries, P_INT),
+    P(min_crop, P_INT),      P(neg_max_frac, P_NUM),       P(neg_iou, P_NUM),
+    P(min_face, P_INT),      P(near_neg_tries, P_INT),     P(pos_tries, P_INT),
+    P(side_lo, P_NUM),       P(side_hi, P_NUM),            P(jitter, P_NUM),
+    P(pos_iou, P_NUM),       P(part_iou, P_NUM),           P(label_by_all_faces, P_BOOL),
+    P(mirror_p, P_NUM),
+    P(lmk_min_face, P_INT),  P(lmk_plain, P_BOOL),         P(lmk_shift_tries, P_INT),
+    P(lmk_iou, P_NUM),       P(lmk_mirror_p, P_NUM),       P(lmk_rotate_p, P_NUM),
+    P(lmk_angle, P_NUM),
+};
+#undef P
+#define NPARAMS (sizeof params / sizeof params[0])
+
+/* Reads opts (a table or nil) into p; the generator is returned through rng
+ * (a seeded local one in *own when opts.seed is given). */
+static void read_params(lua_State *L, int idx, mt_sample_params *p, mt_rng **rng, mt_rng *own,
+                        int allow_seeds) {
+    *p = mt_sample_params_default();
+    *rng = mt_rng_default();
+    if (lua_isnoneornil(L, idx)) return;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        if (!key) luaL_error(L, "sample: option keys must be names");
+        int known = 0;
+        for (size_t i = 0; i < NPARAMS && !known; i++) {
+            if (strcmp(key, params[i].name) != 0) continue;
+            known = 1;
+            char *f = (char *)p + params[i].offset;
+            if (params[i].type == P_BOOL) {
+                *(int *)f = lua_toboolean(L, -1);
+            } else if (params[i].type == P_INT) {
+                int ok;
+                lua_Integer v = lua_tointegerx(L, -1, &ok);
+                if (!ok || v < -1000000000 || v > 1000000000)
+                    luaL_error(L, "sample: option '%s' must be an integer", key);
+                *(int *)f = (int)v;
+            } else {
+                int ok;
+                double v = lua_tonumberx(L, -1, &ok);
+                if (!ok) luaL_error(L, "sample: option '%s' must be a number", key);
+                *(double *)f = v;
+            }
+        }
+        if (!known && strcmp(key, "method") == 0) {
+            const char *m = lua_tostring(L, -1);
+            if (m && strcmp(m, "bilinear") == 0) p->interp = MT_INTERP_BILINEAR;
+            else if (m && strcmp(m, "area") == 0) p->interp = MT_INTERP_AREA;
+            else luaL_error(L, "sample: method must be \"bilinear\" or \"area\"");
+            known = 1;
+        }
+        if (!known && strcmp(key, "seed") == 0) {
+            int ok;
+            lua_Integer s = lua_tointegerx(L, -1, &ok);
+            if (!ok) luaL_error(L, "sample: seed must be an integer");
+            mt_rng_seed(own, (uint64_t)s, 54);
+            *rng = own;
+            known = 1;
+        }
+        if (!known && strcmp(key, "generator") == 0) {
+            *rng = (mt_rng *)luaL_checkudata(L, -1, MTL_GENERATOR);
+            known = 1;
+        }
+        if (!known && allow_seeds && strcmp(key, "seeds") == 0) known = 1; /* read by the caller */
+        if (!known) luaL_error(L, "sample: unknown option '%s'", key);
+        lua_pop(L, 1);
+    }
+}
+
+/* sample.defaults() -> table of every parameter's default */
+static int l_defaults(lua_State *L) {
+    mt_sample_params p = mt_sample_params_default();
+    lua_createtable(L, 0, (int)NPARAMS + 1);
+    for (size_t i = 0; i < NPARAMS; i++) {
+        const char *f = (const char *)&p + params[i].offset;
+        if (params[i].type == P_BOOL) lua_pushboolean(L, *(const int *)f);
+        else if (params[i].type == P_INT) lua_pushinteger(L, *(const int *)f);
+        else lua_pushnumber(L, *(const double *)f);
+        lua_setfield(L, -2, params[i].name);
+    }
+    lua_pushstring(L, p.interp == MT_INTERP_AREA ? "area" : "bilinear");
+    lua_setfield(L, -2, "method");
+    return 1;
+}
+
+/* A sample set owned by a userdata until its parts are handed to Lua. */
+typedef struct holder {
+    mt_sample_set *set;
+} holder;
+
+static int holder_gc(lua_State *L) {
+    holder *h = (holder *)lua_touserdata(L, 1);
+    mt_sample_set_free(h->set);
+    h->set = NULL;
+    return 0;
+}
+
+static holder *new_holder(lua_State *L) {
+    holder *h = (holder *)lua_newuserdatauv(L, sizeof *h, 0);
+    h->set = NULL;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, holder_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    return h;
+}
+
+/* result[field] = an [n, cols] tensor (or [n] when cols is 1) of the values */
+static void push_floats(lua_State *L, int result, const float *v, int64_t n, int cols,
+                        const char *field) {
+    mt_tensor *t;
+    int64_t shape[2] = {n, cols};
+    MTL_CHECK(L, mt_tensor_new(&t, MT_CPU, cols > 1 ? 2 : 1, shape));
+    mtL_pushtensor(L, t);
+    if (n > 0) memcpy(mt_tensor_data(t), v, (size_t)(n * cols) * sizeof(float));
+    lua_setfield(L, result, field);
+}
+
+/* Pushes the result table of the set in h (the strip moves into an Image). */
+static void push_result(lua_State *L, holder *h) {
+    mt_sample_set *s = h->set;
+    int64_t n = s->count;
+    lua_createtable(L, 0, 12);
+    int result = lua_gettop(L);
+    lua_pushinteger(L, s->size);
+    lua_setfield(L, -2, "size");
+    lua_pushinteger(L, (lua_Integer)n);
+    lua_setfield(L, -2, "count");
+    mt_image **box = mtL_newimagebox(L);
+    *box = s->images;
+    s->images = NULL;
+    mtL_image_pressure(L, *box);
+    lua_setfield(L, -2, "images");
+    /* the small integer columns as float tensors, like everything numeric */
+    float *tmp = (float *)lua_newuserdatauv(L, (size_t)(3 * n + 1) * sizeof(float), 0);
+    int counts[4] = {0, 0, 0, 0}; /* positive, negative, part, landmark */
+    for (int64_t i = 0; i < n; i++) {
+        tmp[i] = (float)s->label[i];
+        tmp[n + i] = (float)(s->face[i] + 1);
+        tmp[2 * n + i] = (float)s->aug[i];
+        int l = s->label[i];
+        counts[l == 1 ? 0 : l == 0 ? 1 : l == -1 ? 2 : 3]++;
+    }
+    push_floats(L, result, tmp, n, 1, "labels");
+    push_floats(L, result, tmp + n, n, 1, "faces");
+    push_floats(L, result, tmp + 2 * n, n, 1, "aug");
+    push_floats(L, result, s->box, n, 4, "boxes");
+    push_floats(L, result, s->target, n, 4, "targets");
+    push_floats(L, result, s->landmark, n, 10, "landmarks");
+    push_floats(L, result, s->iou, n, 1, "iou");
+    lua_pop(L, 1); /* tmp */
+    lua_createtable(L, 0, 4);
+    static const char *names[4] = {"positive", "negative", "part", "landmark"};
+    for (int k = 0; k < 4; k++) {
+        lua_pushinteger(L, counts[k]);
+        lua_setfield(L, -2, names[k]);
+    }
+    lua_setfield(L, -2, "counts");
+}
+
+static double *read_box_rows(lua_State *L, int idx, int64_t *n) {
+    mt_tensor *t = mtL_testtensor(L, idx);
+    if (t) {
+        if (t->ndim != 2 || t->shape[1] < 4 || mt_tensor_device(t) != MT_CPU)
+            luaL_error(L, "sample: faces must be an Nx4 (or wider) cpu tensor");
+        *n = t->shape[0];
+        double *d = (double *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(double), 0);
+        const float *p = mt_tensor_data(t);
+        for (int64_t i = 0; i < *n; i++)
+            for (int k = 0; k < 4; k++) d[4 * i + k] = p[i * t->stride[0] + k * t->stride[1]];
+        return d;
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
+    *n = (int64_t)lua_rawlen(L, idx);
+    double *d = (double *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(double), 0);
+    for (int64_t i = 0; i < *n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        if (!lua_istable(L, -1)) luaL_error(L, "sample: face %d is not {x1, y1, x2, y2}", (int)i + 1);
+        for (int k = 0; k < 4; k++) {
+            lua_rawgeti(L, -1, k + 1);
+            int ok;
+            d[4 * i + k] = lua_tonumberx(L, -1, &ok);
+            if (!ok) luaL_error(L, "sample: face %d is not {x1, y1, x2, y2}", (int)i + 1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    return d;
+}
+
+/* sample.detection(img, faces [, opts]) */
+static int l_detection(lua_State *L) {
+    lua_settop(L, 3); /* optional arguments keep their slots */
+    mt_image *im = mtL_checkimage(L, 1);
+    int64_t n;
+    double *faces = read_box_rows(L, 2, &n);
+    mt_sample_params p;
+    mt_rng own, *rng;
+    read_params(L, 3, &p, &rng, &own, 1);
+    uint8_t *seeds = NULL;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "seeds");
+        if (!lua_isnil(L, -1)) {
+            luaL_checktype(L, -1, LUA_TTABLE);
+            if ((int64_t)lua_rawlen(L, -1) != n)
+                return luaL_error(L, "sample: %d faces but %d seeds entries", (int)n, (int)lua_rawlen(L, -1));
+            int ti = lua_gettop(L);
+            seeds = (uint8_t *)lua_newuserdatauv(L, (size_t)n + 1, 0);
+            for (int64_t i = 0; i < n; i++) {
+                lua_rawgeti(L, ti, (lua_Integer)i + 1);
+                seeds[i] = (uint8_t)lua_toboolean(L, -1);
+                lua_pop(L, 1);
+            }
+        }
+    }
+    holder *h = new_holder(L);
+    MTL_CHECK(L, mt_sample_detection(&h->set, im, faces, seeds, n, &p, rng));
+    push_result(L, h);
+    return 1;
+}
+
+static void read_numbers(lua_State *L, int idx, double *out, int n, const char *what) {
+    mt_tensor *t = mtL_testtensor(L, idx);
+    if (t) {
+        if (mt_tensor_numel(t) != n || mt_tensor_device(t) != MT_CPU)
+            luaL_error(L, "sample: %s needs %d values", what, n);
+        float tmp[16];
+        MTL_CHECK(L, mt_tensor_download(t, tmp, n));
+        for (int i = 0; i < n; i++) out[i] = tmp[i];
+        return;
+    }
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if ((int)lua_rawlen(L, idx) != n) luaL_error(L, "sample: %s needs %d numbers", what, n);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, idx, i + 1);
+        int ok;
+        out[i] = lua_tonumberx(L, -1, &ok);
+        if (!ok) luaL_error(L, "sample: %s needs %d numbers", what, n);
+        lua_pop(L, 1);
+    }
+}
+
+/* sample.landmarks(img, box, points [, opts]) */
+static int l_landmarks(lua_State *L) {
+    lua_settop(L, 4); /* optional arguments keep their slots */
+    mt_image *im = mtL_checkimage(L, 1);
+    double box[4], pts[10];
+    read_numbers(L, 2, box, 4, "box {x1, y1, x2, y2}");
+    read_numbers(L, 3, pts, 10, "points (x1..x5, y1..y5)");
+    mt_sample_params p;
+    mt_rng own, *rng;
+    read_params(L, 4, &p, &rng, &own, 0);
+    holder *h = new_holder(L);
+    MTL_CHECK(L, mt_sample_landmarks(&h->set, im, box, pts, &p, rng));
+    push_result(L, h);
+    return 1;
+}
+
+static const luaL_Reg sample_functions[] = {
+    {"detection", l_detection},
+    {"landmarks", l_landmarks},
+    {"defaults", l_defaults},
+    {NULL, NULL},
+};
+
+int mtL_open_sample(lua_State *L) {
+    luaL_newlib(L, sample_functions);
+    return 1;
+}

@@ -1,0 +1,445 @@
+/*
+ * mt_sample.c - planning and cutting MTCNN training crops.
+ *
+ * Both samplers first plan their samples (crop boxes, labels, targets,
+ * augmentation) with the generator, which is cheap and strictly sequential,
+ * and then cut all the pixels: detection crops in one multi-threaded batch,
+ * landmark crops one by one (few per face, some of them warped).
+ */
+#include "data/mt_sample.h"
+
+#include "core/mt_alloc.h"
+#include "detect/mt_box.h"
+#include "image/mt_warp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+mt_sample_params mt_sample_params_default(void) {
+    mt_sample_params p;
+    memset(&p, 0, sizeof p);
+    p.size = 12;
+    p.interp = MT_INTERP_BILINEAR;
+    p.neg_count = 50;
+    p.neg_max_tries = 5000;
+    p.min_crop = 12;
+    p.neg_max_frac = 0.5;
+    p.neg_iou = 0.3;
+    p.min_face = 20;
+    p.near_neg_tries = 5;
+    p.pos_tries = 20;
+    p.side_lo = 0.8;
+    p.side_hi = 1.25;
+    p.jitter = 0.2;
+    p.pos_iou = 0.65;
+    p.part_iou = 0.4;
+    p.label_by_all_faces = 1;
+    p.lmk_min_face = 40;
+    p.lmk_plain = 1;
+    p.lmk_shift_tries = 10;
+    p.lmk_iou = 0.65;
+    p.lmk_mirror_p = 0.5;
+    p.lmk_rotate_p = 0.5;
+    p.lmk_angle = 5.0;
+    return p;
+}
+
+static mt_status check_params(const mt_sample_params *p) {
+    if (p->size < 1 || p->size > 4096)
+        return mt_fail(MT_ERR_ARG, "sample: size %d is not in 1..4096", p->size);
+    if (p->interp != MT_INTERP_BILINEAR && p->interp != MT_INTERP_AREA)
+        return mt_fail(MT_ERR_ARG, "sample: unknown interpolation %d", (int)p->interp);
+    if (p->neg_count < 0 || p->neg_max_tries < 0 || p->near_neg_tries < 0 || p->pos_tries < 0 ||
+        p->lmk_shift_tries < 0)
+        return mt_fail(MT_ERR_ARG, "sample: counts and tries must not be negative");
+    if (p->min_crop < 1) return mt_fail(MT_ERR_ARG, "sample: min_crop must be at least 1");
+    if (!(p->side_lo > 0) || !(p->side_hi >= p->side_lo))
+        return mt_fail(MT_ERR_ARG, "sample: need 0 < side_lo <= side_hi");
+    if (!(p->jitter >= 0) || !(p->neg_max_frac > 0))
+        return mt_fail(MT_ERR_ARG, "sample: jitter and neg_max_frac must be positive");
+    if (!(p->mirror_p >= 0 && p->mirror_p <= 1) || !(p->lmk_mirror_p >= 0 && p->lmk_mirror_p <= 1) ||
+        !(p->lmk_rotate_p >= 0 && p->lmk_rotate_p <= 1))
+        return mt_fail(MT_ERR_ARG, "sample: probabilities must be in [0, 1]");
+    if (!(p->part_iou <= p->pos_iou))
+        return mt_fail(MT_ERR_ARG, "sample: part_iou %g is above pos_iou %g", p->part_iou,
+                       p->pos_iou);
+    return MT_OK;
+}
+
+/* ---- planned samples ----------------------------------------------------------------------- */
+
+typedef struct item {
+    int32_t box[4];
+    int8_t label;
+    uint8_t aug;
+    int32_t face;
+    float iou;
+    float target[4];
+    float lmk[10];
+} item;
+
+typedef struct plan_list {
+    item *v;
+    int64_t n, cap;
+} plan_list;
+
+static item *plan_add(plan_list *l) {
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        item *v = (item *)realloc(l->v, (size_t)cap * sizeof *v);
+        if (!v) return NULL;
+        l->v = v, l->cap = cap;
+    }
+    item *it = l->v + l->n++;
+    memset(it, 0, sizeof *it);
+    it->face = -1;
+    return it;
+}
+
+/* a uniform integer in [lo, hi); lo when the range is empty (numpy would raise) */
+static int64_t draw(mt_rng *r, int64_t lo, int64_t hi) { return mt_rng_range(r, lo, hi); }
+
+/* the largest IoU of crop c with the faces, and which face has it (-1: none) */
+static double best_iou(const double *c, const double *faces, int64_t n, int64_t *which) {
+    double best = 0.0;
+    *which = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double o = mt_box_overlap(c, faces + 4 * i, MT_OVERLAP_UNION);
+        if (o > best || *which < 0) best = o, *which = i;
+    }
+    return best;
+}
+
+static void set_box(item *it, const double *c) {
+    for (int k = 0; k < 4; k++) it->box[k] = (int32_t)c[k];
+}
+
+static void set_target(item *it, const double *crop, const double *face) {
+    double t[4];
+    mt_box_targets(crop, face, 1, t);
+    for (int k = 0; k < 4; k++) it->target[k] = (float)t[k];
+}
+
+static mt_status oom(void) { return mt_fail(MT_ERR_OOM, "sample: out of memory"); }
+
+/* ---- sample sets --------------------------------------------------------------------------- */
+
+void mt_sample_set_free(mt_sample_set *s) {
+    if (!s) return;
+    mt_image_free(s->images);
+    free(s->label);
+    free(s->box);
+    free(s->target);
+    free(s->landmark);
+    free(s->iou);
+    free(s->face);
+    free(s->aug);
+    free(s);
+}
+
+/* A set holding the planned items' numbers; the pixels are cut afterwards. */
+static mt_status set_from_plan(mt_sample_set **out, const plan_list *l, int size) {
+    *out = NULL;
+    if (l->n * (int64_t)size > MT_IMAGE_MAX_SIDE)
+        return mt_fail(MT_ERR_ARG, "sample: %lld samples of side %d do not fit in one strip",
+                       (long long)l->n, size);
+    mt_sample_set *s = (mt_sample_set *)calloc(1, sizeof *s);
+    if (!s) return oom();
+    size_t n = (size_t)l->n + 1; /* + 1: never a zero-byte request */
+    s->size = size;
+    s->count = l->n;
+    s->label = (int8_t *)malloc(n);
+    s->box = (float *)malloc(n * 4 * sizeof(float));
+    s->target = (float *)malloc(n * 4 * sizeof(float));
+    s->landmark = (float *)malloc(n * 10 * sizeof(float));
+    s->iou = (float *)malloc(n * sizeof(float));
+    s->face = (int32_t *)malloc(n * sizeof(int32_t));
+    s->aug = (uint8_t *)malloc(n);
+    if (!s->label || !s->box || !s->target || !s->landmark || !s->iou || !s->face || !s->aug) {
+        mt_sample_set_free(s);
+        return oom();
+    }
+    mt_status st = mt_image_new_uninit(&s->images, size, (int)(l->n * size));
+    if (st != MT_OK) {
+        mt_sample_set_free(s);
+        return st;
+    }
+    for (int64_t i = 0; i < l->n; i++) {
+        const item *it = l->v + i;
+        s->label[i] = it->label;
+        s->aug[i] = it->aug;
+        s->face[i] = it->face;
+        s->iou[i] = it->iou;
+        for (int k = 0; k < 4; k++) s->box[4 * i + k] = (float)it->box[k];
+        memcpy(s->target + 4 * i, it->target, sizeof it->target);
+        memcpy(s->landmark + 10 * i, it->lmk, sizeof it->lmk);
+    }
+    *out = s;
+    return MT_OK;
+}
+
+/* ---- detection samples (SPEC.md 2.2) ------------------------------------------------------- */
+
+/* Plans the crops of one image; returns MT_ERR_OOM only. */
+static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
+                                const uint8_t *seeds, int64_t nf, const mt_sample_params *p,
+                                mt_rng *rng) {
+    int min_wh = W < H ? W : H;
+    int64_t neg_hi = (int64_t)floor(min_wh * p->neg_max_frac); /* exclusive */
+    double c[4];
+    int64_t which;
+
+    /* 1. random negatives anywhere in the image */
+    if (neg_hi > p->min_crop) {
+        int accepted = 0;
+        for (int tries = 0; accepted < p->neg_count && tries < p->neg_max_tries; tries++) {
+            int64_t s = draw(rng, p->min_crop, neg_hi);
+            int64_t x = draw(rng, 0, W - s), y = draw(rng, 0, H - s);
+            c[0] = (double)x, c[1] = (double)y, c[2] = (double)(x + s - 1), c[3] = (double)(y + s - 1);
+            double o = best_iou(c, faces, nf, &which);
+            if (!(o < p->neg_iou)) continue;
+            item *it = plan_add(l);
+            if (!it) return oom();
+            set_box(it, c);
+            it->label = MT_LABEL_NEGATIVE;
+            it->iou = (float)o;
+            accepted++;
+        }
+    }
+
+    /* 2. crops around each face large enough and inside the image at its corner */
+    for (int64_t f = 0; f < nf; f++) {
+        const double *g = faces + 4 * f;
+        double x1 = g[0], y1 = g[1];
+        double w = g[2] - g[0] + 1, h = g[3] - g[1] + 1;
+        if ((seeds && !seeds[f]) || fmax(w, h) < p->min_face || x1 < 0 || y1 < 0) continue;
+
+        /* near-face negatives: a crop whose corner lies on the face */
+        for (int t = 0; t < p->near_neg_tries && neg_hi > p->min_crop; t++) {
+            int64_t s = draw(rng, p->min_crop, neg_hi);
+            int64_t dx = draw(rng, (int64_t)trunc(fmax((double)-s, -x1)), (int64_t)trunc(w));
+            int64_t dy = draw(rng, (int64_t)trunc(fmax((double)-s, -y1)), (int64_t)trunc(h));
+            int64_t nx1 = (int64_t)trunc(fmax(0.0, x1 + dx)), ny1 = (int64_t)trunc(fmax(0.0, y1 + dy));
+            if (nx1 + s > W || ny1 + s > H) continue;
+            c[0] = (double)nx1, c[1] = (double)ny1, c[2] = (double)(nx1 + s - 1), c[3] = (double)(ny1 + s - 1);
+            double o = best_iou(c, faces, nf, &which);
+            if (!(o < p->neg_iou)) continue;
+            item *it = plan_add(l);
+            if (!it) return oom();
+            set_box(it, c);
+            it->label = MT_LABEL_NEGATIVE;
+            it->face = (int32_t)f;
+            it->iou = (float)o;
+        }
+
+        /* positives and part faces: the face's square, rescaled and shifted */
+        int64_t side_lo = (int64_t)floor(fmin(w, h) * p->side_lo);
+        int64_t side_hi = (int64_t)ceil(fmax(w, h) * p->side_hi);
+        int64_t jx = (int64_t)trunc(w * p->jitter), jy = (int64_t)trunc(h * p->jitter);
+        for (int t = 0; t < p->pos_tries; t++) {
+            int64_t s = draw(rng, side_lo, side_hi);
+            int64_t dx = draw(rng, -jx, jx), dy = draw(rng, -jy, jy);
+            if (s < 1) continue;
+            int64_t nx1 = (int64_t)floor(fmax(x1 + w / 2 + (double)dx - (double)s / 2, 0.0));
+            int64_t ny1 = (int64_t)floor(fmax(y1 + h / 2 + (double)dy - (double)s / 2, 0.0));
+            if (nx1 + s > W || ny1 + s > H) continue;
+            c[0] = (double)nx1, c[1] = (double)ny1, c[2] = (double)(nx1 + s - 1), c[3] = (double)(ny1 + s - 1);
+            double o;
+            if (p->label_by_all_faces) {
+                o = best_iou(c, faces, nf, &which);
+            } else {
+                o = mt_box_overlap(c, g, MT_OVERLAP_UNION);
+                which = f;
+            }
+            int8_t label;
+            if (o >= p->pos_iou) label = MT_LABEL_POSITIVE;
+            else if (o >= p->part_iou) label = MT_LABEL_PART;
+            else continue;
+            item *it = plan_add(l);
+            if (!it) return oom();
+            set_box(it, c);
+            it->label = label;
+            it->face = (int32_t)which;
+            it->iou = (float)o;
+            set_target(it, c, faces + 4 * which);
+            /* no draw unless asked for: the default stream stays the spec's */
+            if (p->mirror_p > 0 && mt_rng_unit(rng) < p->mirror_p) {
+                double t[4] = {it->target[0], it->target[1], it->target[2], it->target[3]};
+                mt_targets_mirror(t);
+                for (int k = 0; k < 4; k++) it->target[k] = (float)t[k];
+                it->aug |= MT_AUG_MIRROR;
+            }
+        }
+    }
+    return MT_OK;
+}
+
+/* Flips sample i of a strip left-right. */
+static void flip_sample(mt_image *strip, int64_t i) {
+    int S = strip->width;
+    mt_image view = {S, S, strip->data + (size_t)i * S * S * 3, 0};
+    mt_image_flip_inplace(&view);
+}
+
+mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const double *faces,
+                              const uint8_t *seeds, int64_t nfaces, const mt_sample_params *p,
+                              mt_rng *rng) {
+    *out = NULL;
+    MT_TRY(check_params(p));
+    if (im->width < 1 || im->height < 1)
+        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    plan_list l = {NULL, 0, 0};
+    mt_status st = plan_detection(&l, im->width, im->height, faces, seeds, nfaces, p, rng);
+    int32_t *boxes = NULL;
+    if (st == MT_OK) st = set_from_plan(out, &l, p->size);
+    if (st == MT_OK && l.n > 0) {
+        boxes = (int32_t *)malloc((size_t)l.n * 4 * sizeof(int32_t));
+        if (!boxes) st = oom();
+        for (int64_t i = 0; st == MT_OK && i < l.n; i++) memcpy(boxes + 4 * i, l.v[i].box, 16);
+        if (st == MT_OK)
+            st = mt_crop_resize_strip(im, boxes, l.n, p->size, p->interp, (*out)->images, 0);
+        for (int64_t i = 0; st == MT_OK && i < l.n; i++)
+            if (l.v[i].aug & MT_AUG_MIRROR) flip_sample((*out)->images, i);
+    }
+    free(boxes);
+    free(l.v);
+    if (st != MT_OK) {
+        mt_sample_set_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* ---- landmark samples (SPEC.md 2.3) -------------------------------------------------------- */
+
+static int landmarks_inside(const float *u) {
+    for (int k = 0; k < 10; k++)
+        if (!(u[k] > 0.0f && u[k] < 1.0f)) return 0;
+    return 1;
+}
+
+static void set_landmarks(item *it, const double *pts, const double *box) {
+    double u[10];
+    mt_landmarks_to_box(pts, box, 0.5, u);
+    for (int k = 0; k < 10; k++) it->lmk[k] = (float)u[k];
+}
+
+static void mirror_item(item *dst, const item *src) {
+    *dst = *src;
+    double u[10];
+    for (int k = 0; k < 10; k++) u[k] = src->lmk[k];
+    mt_landmarks_mirror(u);
+    for (int k = 0; k < 10; k++) dst->lmk[k] = (float)u[k];
+    dst->aug |= MT_AUG_MIRROR;
+}
+
+/* the rotation of a crop's augmentation: about the crop's centre */
+static void crop_rotation(const int32_t *box, double angle, double m[6]) {
+    mt_rotation_matrix((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0, angle, 1.0, m);
+}
+
+static mt_status plan_landmarks(plan_list *l, int W, int H, const double *gb, const double *pts,
+                                const mt_sample_params *p, mt_rng *rng) {
+    double g[4] = {floor(gb[0]), floor(gb[1]), floor(gb[2]), floor(gb[3])};
+    double w = g[2] - g[0] + 1, h = g[3] - g[1] + 1;
+    if (fmax(w, h) < p->lmk_min_face || g[0] < 0 || g[1] < 0) return MT_OK;
+    item *it;
+    if (p->lmk_plain) {
+        if (!(it = plan_add(l))) return oom();
+        set_box(it, g);
+        it->label = MT_LABEL_LANDMARK;
+        it->face = 0;
+        it->iou = 1.0f;
+        set_landmarks(it, pts, g);
+    }
+    int64_t side_lo = (int64_t)floor(fmin(w, h) * p->side_lo);
+    int64_t side_hi = (int64_t)ceil(fmax(w, h) * p->side_hi);
+    int64_t jx = (int64_t)trunc(w * p->jitter), jy = (int64_t)trunc(h * p->jitter);
+    for (int t = 0; t < p->lmk_shift_tries; t++) {
+        int64_t s = draw(rng, side_lo, side_hi);
+        int64_t dx = draw(rng, -jx, jx), dy = draw(rng, -jy, jy);
+        if (s < 1) continue;
+        int64_t nx1 = (int64_t)floor(fmax(g[0] + w / 2 - (double)s / 2 + (double)dx, 0.0));
+        int64_t ny1 = (int64_t)floor(fmax(g[1] + h / 2 - (double)s / 2 + (double)dy, 0.0));
+        if (nx1 + s > W || ny1 + s > H) continue;
+        double c[4] = {(double)nx1, (double)ny1, (double)(nx1 + s - 1), (double)(ny1 + s - 1)};
+        double o = mt_box_overlap(c, g, MT_OVERLAP_UNION);
+        if (!(o > p->lmk_iou)) continue;
+        if (!(it = plan_add(l))) return oom();
+        set_box(it, c);
+        it->label = MT_LABEL_LANDMARK;
+        it->face = 0;
+        it->iou = (float)o;
+        set_landmarks(it, pts, c);
+        item base = *it;
+        if (mt_rng_unit(rng) < p->lmk_mirror_p) {
+            if (!(it = plan_add(l))) return oom();
+            mirror_item(it, &base);
+        }
+        for (int sign = 1; sign >= -1; sign -= 2) {
+            if (!(mt_rng_unit(rng) < p->lmk_rotate_p)) continue;
+            double m[6], q[10], xy[10];
+            crop_rotation(base.box, sign * p->lmk_angle, m);
+            for (int k = 0; k < 5; k++) xy[2 * k] = pts[k], xy[2 * k + 1] = pts[5 + k];
+            mt_affine_points(m, xy, 5);
+            for (int k = 0; k < 5; k++) q[k] = xy[2 * k], q[5 + k] = xy[2 * k + 1];
+            if (!(it = plan_add(l))) return oom();
+            *it = base;
+            it->aug = sign > 0 ? MT_AUG_ROTATE_POS : MT_AUG_ROTATE_NEG;
+            set_landmarks(it, q, c);
+            item rotated = *it;
+            if (!(it = plan_add(l))) return oom();
+            mirror_item(it, &rotated);
+        }
+    }
+    /* drop samples whose points leave the crop (step 4) */
+    int64_t k = 0;
+    for (int64_t i = 0; i < l->n; i++)
+        if (landmarks_inside(l->v[i].lmk)) l->v[k++] = l->v[i];
+    l->n = k;
+    return MT_OK;
+}
+
+/* Cuts one planned landmark sample into slot i of the strip. */
+static mt_status cut_landmark(const mt_image *im, const item *it, const mt_sample_params *p,
+                              mt_image *strip, int64_t i) {
+    mt_status st;
+    if (it->aug & (MT_AUG_ROTATE_POS | MT_AUG_ROTATE_NEG)) {
+        double m[6];
+        double angle = (it->aug & MT_AUG_ROTATE_POS) ? p->lmk_angle : -p->lmk_angle;
+        crop_rotation(it->box, angle, m);
+        /* the rotated image seen through the crop: shift the output origin */
+        m[2] -= it->box[0];
+        m[5] -= it->box[1];
+        mt_image *patch;
+        int pw = it->box[2] - it->box[0] + 1, ph = it->box[3] - it->box[1] + 1;
+        MT_TRY(mt_warp_affine(&patch, im, m, pw, ph, NULL));
+        int32_t whole[4] = {0, 0, pw - 1, ph - 1};
+        st = mt_crop_resize_strip(patch, whole, 1, p->size, p->interp, strip, i);
+        mt_image_free(patch);
+    } else {
+        st = mt_crop_resize_strip(im, it->box, 1, p->size, p->interp, strip, i);
+    }
+    if (st == MT_OK && (it->aug & MT_AUG_MIRROR)) flip_sample(strip, i);
+    return st;
+}
+
+mt_status mt_sample_landmarks(mt_sample_set **out, const mt_image *im, const double box[4],
+                              const double pts[10], const mt_sample_params *p, mt_rng *rng) {
+    *out = NULL;
+    MT_TRY(check_params(p));
+    if (im->width < 1 || im->height < 1)
+        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    plan_list l = {NULL, 0, 0};
+    mt_status st = plan_landmarks(&l, im->width, im->height, box, pts, p, rng);
+    if (st == MT_OK) st = set_from_plan(out, &l, p->size);
+    for (int64_t i = 0; st == MT_OK && i < l.n; i++)
+        st = cut_landmark(im, l.v + i, p, (*out)->images, i);
+    free(l.v);
+    if (st != MT_OK) {
+        mt_sample_set_free(*out);
+        *out = NULL;
+    }
+    return st;
+}

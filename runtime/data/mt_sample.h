@@ -1,0 +1,109 @@
+/*
+ * mt_sample.h - MTCNN training crops (SPEC.md sections 2.2 and 2.3).
+ *
+ * Detection samples of one image and its ground-truth faces: random
+ * negatives, near-face negatives, positives and part faces; landmark samples
+ * of one annotated face: the plain face crop and shifted crops with mirror
+ * and +-rotation augmentation. Every number is a parameter whose default is
+ * the spec's value. The seed's bugs are fixed (SPEC.md decision 6 and 8):
+ * crops hold exactly their side in pixels, targets use the inclusive
+ * convention (t = (g - c) / side, side = x2 - x1 + 1), full float precision;
+ * mirrored samples get mirrored targets; part faces are judged against every
+ * face unless label_by_all_faces is 0. Landmark targets are planar
+ * (x1..x5, y1..y5), normalised with mt_landmarks_to_box's offset 0.5.
+ *
+ * Randomness comes only from the generator passed in: the same seed, image
+ * and parameters give the same samples on every machine and thread count.
+ *
+ * Ownership: a sample set returned through `mt_sample_set **out` belongs to
+ * the caller (mt_sample_set_free). Errors: MT_ERR_ARG (parameters), MT_ERR_OOM.
+ */
+#ifndef MT_SAMPLE_H
+#define MT_SAMPLE_H
+
+#include "image/mt_image.h"
+#include "image/mt_resize.h"
+#include "core/mt_rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mt_sample_params {
+    int size;         /* side of the samples (12 for PNet, 24, 48) */
+    mt_interp interp; /* resize of crops: bilinear (SPEC.md decision 5) */
+
+    /* random negatives (2.2 step 1) */
+    int neg_count;       /* accepted per image: 50 */
+    int neg_max_tries;   /* draws before giving up (small or crowded images): 5000 */
+    int min_crop;        /* smallest side of a negative crop: 12 */
+    double neg_max_frac; /* negative sides are < floor(min(W, H) * this): 0.5 */
+    double neg_iou;      /* negative when the largest IoU with any face is < this: 0.3 */
+
+    /* per face (2.2 step 2) */
+    int min_face;           /* faces with max(w, h) below this seed no crops: 20 */
+    int near_neg_tries;     /* near-face negative draws per face: 5 */
+    int pos_tries;          /* positive / part draws per face: 20 */
+    double side_lo;         /* crop side >= floor(side_lo * min(w, h)): 0.8 */
+    double side_hi;         /* crop side < ceil(side_hi * max(w, h)): 1.25 */
+    double jitter;          /* centre shift in [-jitter * w, jitter * w): 0.2 */
+    double pos_iou;         /* positive when IoU >= this: 0.65 */
+    double part_iou;        /* part face when part_iou <= IoU < pos_iou: 0.4 */
+    int label_by_all_faces; /* 1: label and target by the best face; 0: the seeding face (seed) */
+    double mirror_p;        /* probability that a positive or part sample is mirrored, with its
+                             * target mirrored too (dx1' = -dx2, dx2' = -dx1): 0, the spec mirrors
+                             * at training time (SPEC.md 4.4) */
+
+    /* landmark samples (2.3) */
+    int lmk_min_face;     /* faces with max(w, h) below this are skipped: 40 */
+    int lmk_plain;        /* 1: keep the plain ground-truth crop */
+    int lmk_shift_tries;  /* shifted crops tried per face: 10 */
+    double lmk_iou;       /* a shifted crop is kept when IoU > this: 0.65 */
+    double lmk_mirror_p;  /* probability of adding the mirrored crop: 0.5 */
+    double lmk_rotate_p;  /* probability of each rotation (+angle, -angle): 0.5 */
+    double lmk_angle;     /* degrees: 5 */
+} mt_sample_params;
+
+/* The defaults above, for sample side 12. */
+mt_sample_params mt_sample_params_default(void);
+
+enum {
+    MT_LABEL_POSITIVE = 1,
+    MT_LABEL_NEGATIVE = 0,
+    MT_LABEL_PART = -1,
+    MT_LABEL_LANDMARK = -2
+};
+enum { MT_AUG_MIRROR = 1, MT_AUG_ROTATE_POS = 2, MT_AUG_ROTATE_NEG = 4 };
+
+typedef struct mt_sample_set {
+    int size;
+    int64_t count;
+    mt_image *images; /* size x (count * size): sample i is rows [i*size, (i+1)*size) */
+    int8_t *label;    /* MT_LABEL_* */
+    float *box;       /* 4 per sample: the crop in the source image, inclusive */
+    float *target;    /* 4 per sample: bbox regression target (0 for negatives, landmarks) */
+    float *landmark;  /* 10 per sample: planar normalised landmarks (0 unless a landmark) */
+    float *iou;       /* the IoU that decided the label (landmarks: with their face) */
+    int32_t *face;    /* 0-based index of the face the sample came from, -1 for random ones */
+    uint8_t *aug;     /* MT_AUG_* bits */
+} mt_sample_set;
+
+void mt_sample_set_free(mt_sample_set *s);
+
+/* Detection samples of image im with nfaces ground-truth boxes (4 doubles
+ * each, inclusive). seeds (may be NULL: all) marks the faces allowed to seed
+ * crops; all faces count for the IoU of every crop. */
+mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const double *faces,
+                              const uint8_t *seeds, int64_t nfaces, const mt_sample_params *p,
+                              mt_rng *rng);
+
+/* Landmark samples of one face: its box (4 doubles, inclusive) and its five
+ * points (10 doubles, planar, image coordinates). */
+mt_status mt_sample_landmarks(mt_sample_set **out, const mt_image *im, const double box[4],
+                              const double pts[10], const mt_sample_params *p, mt_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

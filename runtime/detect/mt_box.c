@@ -1,0 +1,196 @@
+/* mt_box.c - IoU, NMS, square-ify, calibration, targets and landmark maps. */
+/* the overlaps must round as written, in vector and scalar code alike */
+#pragma GCC optimize("fp-contract=off")
+
+#include "detect/mt_box.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+double mt_box_overlap(const double *a, const double *b, mt_overlap kind) {
+    double aa = (a[2] - a[0] + 1) * (a[3] - a[1] + 1);
+    double ab = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
+    double w = fmin(a[2], b[2]) - fmax(a[0], b[0]) + 1;
+    double h = fmin(a[3], b[3]) - fmax(a[1], b[1]) + 1;
+    double inter = (w > 0 ? w : 0) * (h > 0 ? h : 0);
+    if (kind == MT_OVERLAP_MIN) return inter / fmin(aa, ab);
+    return inter / (aa + ab - inter);
+}
+
+void mt_box_overlaps(const double *a, const double *boxes, int64_t n, mt_overlap kind,
+                     double *out) {
+    for (int64_t i = 0; i < n; i++) out[i] = mt_box_overlap(a, boxes + 4 * i, kind);
+}
+
+typedef struct scored {
+    double score;
+    int64_t index;
+} scored;
+
+/* descending score; equal scores: the larger index first; NaN first, as numpy's
+ * ascending argsort puts it last */
+static int by_score(const void *pa, const void *pb) {
+    const scored *a = (const scored *)pa, *b = (const scored *)pb;
+    int na = isnan(a->score), nb = isnan(b->score);
+    if (na != nb) return na ? -1 : 1;
+    if (!na && a->score != b->score) return a->score > b->score ? -1 : 1;
+    return a->index > b->index ? -1 : (a->index < b->index ? 1 : 0);
+}
+
+/* flag[j] = overlap(top, box j) <= threshold for j in [1, m), the boxes as
+ * columns x1, y1, x2, y2, area. Written without branches so that it runs as
+ * vector code (AVX-512, AVX2 or SSE2, chosen at run time); each lane computes
+ * exactly the scalar expression, so the choice does not change any result. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+static void nms_flags(const double *restrict x1, const double *restrict y1,
+                      const double *restrict x2, const double *restrict y2,
+                      const double *restrict area, int64_t m, double threshold, int use_min,
+                      unsigned char *restrict flag) {
+    double tx1 = x1[0], ty1 = y1[0], tx2 = x2[0], ty2 = y2[0], ta = area[0];
+    if (use_min) {
+        for (int64_t j = 1; j < m; j++) {
+            double iw = (tx2 < x2[j] ? tx2 : x2[j]) - (tx1 > x1[j] ? tx1 : x1[j]) + 1;
+            double ih = (ty2 < y2[j] ? ty2 : y2[j]) - (ty1 > y1[j] ? ty1 : y1[j]) + 1;
+            double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
+            double o = inter / (ta < area[j] ? ta : area[j]);
+            flag[j] = o <= threshold; /* NaN is not <= anything: dropped */
+        }
+    } else {
+        for (int64_t j = 1; j < m; j++) {
+            double iw = (tx2 < x2[j] ? tx2 : x2[j]) - (tx1 > x1[j] ? tx1 : x1[j]) + 1;
+            double ih = (ty2 < y2[j] ? ty2 : y2[j]) - (ty1 > y1[j] ? ty1 : y1[j]) + 1;
+            double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
+            double o = inter / (ta + area[j] - inter);
+            flag[j] = o <= threshold;
+        }
+    }
+}
+
+mt_status mt_box_nms(const double *boxes, const double *scores, int64_t n, double threshold,
+                     mt_overlap kind, int64_t *keep, int64_t *nkeep) {
+    *nkeep = 0;
+    if (n <= 0) return MT_OK;
+    scored *order = (scored *)malloc((size_t)n * sizeof *order);
+    /* the remaining boxes in score order, one array per column */
+    double *cols = (double *)malloc((size_t)n * 6 * sizeof(double));
+    unsigned char *flag = (unsigned char *)malloc((size_t)n);
+    if (!order || !cols || !flag) {
+        free(order);
+        free(cols);
+        free(flag);
+        return mt_fail(MT_ERR_OOM, "nms: out of memory for %lld boxes", (long long)n);
+    }
+    double *x1 = cols, *y1 = cols + n, *x2 = cols + 2 * n, *y2 = cols + 3 * n;
+    double *area = cols + 4 * n, *id = cols + 5 * n;
+    for (int64_t i = 0; i < n; i++) order[i].score = scores[i], order[i].index = i;
+    qsort(order, (size_t)n, sizeof *order, by_score);
+    for (int64_t i = 0; i < n; i++) {
+        const double *b = boxes + 4 * order[i].index;
+        x1[i] = b[0], y1[i] = b[1], x2[i] = b[2], y2[i] = b[3];
+        area[i] = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
+        id[i] = (double)order[i].index;
+    }
+    int64_t m = n, k = 0;
+    while (m > 0) {
+        keep[k++] = (int64_t)id[0];
+        nms_flags(x1, y1, x2, y2, area, m, threshold, kind == MT_OVERLAP_MIN, flag);
+        int64_t w = 0;
+        for (int64_t j = 1; j < m; j++) {
+            if (!flag[j]) continue;
+            x1[w] = x1[j], y1[w] = y1[j], x2[w] = x2[j], y2[w] = y2[j];
+            area[w] = area[j], id[w] = id[j];
+            w++;
+        }
+        m = w;
+    }
+    *nkeep = k;
+    free(order);
+    free(cols);
+    free(flag);
+    return MT_OK;
+}
+
+void mt_box_square(double *boxes, int64_t n, mt_square_mode mode) {
+    for (int64_t i = 0; i < n; i++) {
+        double *b = boxes + 4 * i;
+        if (mode == MT_SQUARE_REREC) {
+            double w = b[2] - b[0], h = b[3] - b[1], l = fmax(w, h);
+            b[0] = b[0] + w * 0.5 - l * 0.5;
+            b[1] = b[1] + h * 0.5 - l * 0.5;
+            b[2] = b[0] + l;
+            b[3] = b[1] + l;
+        } else {
+            double w = b[2] - b[0] + 1, h = b[3] - b[1] + 1, l = fmax(w, h);
+            b[0] = b[0] + w * 0.5 - l * 0.5;
+            b[1] = b[1] + h * 0.5 - l * 0.5;
+            b[2] = b[0] + l - 1;
+            b[3] = b[1] + l - 1;
+        }
+    }
+}
+
+void mt_box_calibrate(double *boxes, const double *reg, int64_t n, int plus_one) {
+    double one = plus_one ? 1.0 : 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double *b = boxes + 4 * i;
+        const double *r = reg + 4 * i;
+        double w = b[2] - b[0] + one, h = b[3] - b[1] + one;
+        b[0] = b[0] + r[0] * w;
+        b[1] = b[1] + r[1] * h;
+        b[2] = b[2] + r[2] * w;
+        b[3] = b[3] + r[3] * h;
+    }
+}
+
+void mt_box_fix(double *boxes, int64_t n) {
+    for (int64_t i = 0; i < 4 * n; i++) boxes[i] = trunc(boxes[i]);
+}
+
+void mt_box_targets(const double *crops, const double *gts, int64_t n, double *out) {
+    for (int64_t i = 0; i < n; i++) {
+        const double *c = crops + 4 * i, *g = gts + 4 * i;
+        double w = c[2] - c[0] + 1, h = c[3] - c[1] + 1;
+        double *t = out + 4 * i;
+        t[0] = (g[0] - c[0]) / w;
+        t[1] = (g[1] - c[1]) / h;
+        t[2] = (g[2] - c[2]) / w;
+        t[3] = (g[3] - c[3]) / h;
+    }
+}
+
+void mt_landmarks_to_box(const double *pts, const double *box, double offset, double *out) {
+    double w = box[2] - box[0] + 1, h = box[3] - box[1] + 1;
+    for (int i = 0; i < 5; i++) {
+        out[i] = (pts[i] - box[0] + offset) / w;
+        out[5 + i] = (pts[5 + i] - box[1] + offset) / h;
+    }
+}
+
+void mt_landmarks_from_box(const double *norm, const double *box, double offset, double *out) {
+    double w = box[2] - box[0] + 1, h = box[3] - box[1] + 1;
+    for (int i = 0; i < 5; i++) {
+        out[i] = box[0] + norm[i] * w - offset;
+        out[5 + i] = box[1] + norm[5 + i] * h - offset;
+    }
+}
+
+void mt_landmarks_mirror(double *u) {
+    for (int i = 0; i < 5; i++) u[i] = 1.0 - u[i];
+    /* left and right swap places: eyes (0, 1) and mouth corners (3, 4), x and y */
+    static const int pairs[2][2] = {{0, 1}, {3, 4}};
+    for (int p = 0; p < 2; p++)
+        for (int c = 0; c < 2; c++) {
+            int a = pairs[p][0] + 5 * c, b = pairs[p][1] + 5 * c;
+            double t = u[a];
+            u[a] = u[b];
+            u[b] = t;
+        }
+}
+
+void mt_targets_mirror(double *t) {
+    double dx1 = t[0], dx2 = t[2];
+    t[0] = -dx2;
+    t[2] = -dx1;
+}
