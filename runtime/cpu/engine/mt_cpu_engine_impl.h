@@ -58,6 +58,8 @@
 
 #include "core/mt_threads.h"
 
+#include "cpu/engine/mt_cpu_engine_kernels.h"
+
 #include <string.h>
 
 #include "cpu/mt_cpu.h"
@@ -432,7 +434,7 @@ static void wide_fwd_range(void *ctx, int64_t p0, int64_t p1, int thread) {
 /* One channel's oh x ow plane onto the wide grid (row stride w, qs values), each value
  * written once: a row's outputs, then its kw - 1 dropped columns, then zeros up to qs. */
 static void wide_plane(const mt_conv_geom *g, const float *src, int64_t qs, float *d) {
-#ifdef ENGINE_ZFILL_RUN
+#if ENGINE_ZFILL
     /* all rows but the last as whole vectors with zeros past ow, in ascending order (zeros
      * that run into the next row are overwritten by it), when they cover the dropped columns
      * and stay within qs: no masked stores, no scalar loop over the dropped columns */
