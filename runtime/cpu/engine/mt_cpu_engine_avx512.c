@@ -58,21 +58,14 @@ INLINE __m512 prelu16(__m512 v, __m512 s) {
 #define V_LOADU_INTO(v, m, p) _mm512_mask_loadu_ps(v, m, p)
 #define V_STOREU_M(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define V_MAX_M(v, m, a) _mm512_mask_max_ps(v, m, a, v)
-#define V_EVEN(a, b)                                                                               \
-    _mm512_permutex2var_ps(                                                                        \
-        a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b)
-#define V_ODD(a, b)                                                                                \
-    _mm512_permutex2var_ps(                                                                        \
-        a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b)
-#define V_ZIP_LO(a, b)                                                                             \
-    _mm512_permutex2var_ps(                                                                        \
-        a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b)
-#define V_ZIP_HI(a, b)                                                                             \
-    _mm512_permutex2var_ps(                                                                        \
-        a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b)
+/* lanes picked from a (indices 0-15) and b (16-31) */
+#define PICK(a, b, ...) _mm512_permutex2var_ps(a, _mm512_setr_epi32(__VA_ARGS__), b)
+#define V_EVEN(a, b) PICK(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define V_ODD(a, b) PICK(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#define V_ZIP_LO(a, b) PICK(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define V_ZIP_HI(a, b) PICK(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
 #define V_SHIFT_IN(a, b, j)                                                                        \
-    _mm512_permutex2var_ps(                                                                        \
-        a, _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 + (j)), b)
+    PICK(a, b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 + (j))
 
 #define ENGINE_CHEAP_MASKS 1
 #define ENGINE_SHIFT_IN 1
@@ -86,7 +79,8 @@ INLINE __m512 prelu16(__m512 v, __m512 s) {
 INLINE void store_runs(const int MR, const __m512 *c0, const __m512 *c1, const wide_out *o) {
     __mmask16 rm0[MT_WIDE_RUNS], rm1[MT_WIDE_RUNS];
     for (int r = 0; r < o->nrun; r++) {
-        const uint32_t bits = (o->len[r] >= 32 ? 0xFFFFFFFFu : ((1u << o->len[r]) - 1u)) << o->j0[r];
+        const uint32_t len = o->len[r] >= 32 ? 0xFFFFFFFFu : (1u << o->len[r]) - 1u;
+        const uint32_t bits = len << o->j0[r];
         rm0[r] = (__mmask16)bits;
         rm1[r] = (__mmask16)(bits >> 16);
     }
@@ -114,8 +108,8 @@ INLINE void store_runs(const int MR, const __m512 *c0, const __m512 *c1, const w
     }
 }
 
-/* r[0..16) transposed in registers: pairs of lanes, then 4 x 4 blocks within 128-bit lanes,
- * then the 128-bit lanes across the rows. */
+/* r[0..16) transposed in registers (V_TRANSPOSE): pairs of lanes, then 4 x 4 blocks within
+ * 128-bit lanes, then the 128-bit lanes across the rows. */
 INLINE void transpose16(__m512 *r) {
     __m512 t[16];
 #pragma GCC unroll 8
@@ -144,41 +138,9 @@ INLINE void transpose16(__m512 *r) {
     }
 }
 
-/* dst[i*16 + s] = src[s*stride + i] for i < stride, s < n (n <= 16); zero in lanes n .. 15,
- * in 16 x 16 blocks transposed in registers. */
-#define ENGINE_LANES_TRANSPOSE 1
-static void lanes_transpose(const float *src, int64_t stride, int n, float *dst) {
-    for (int64_t i0 = 0; i0 < stride; i0 += 16) {
-        const int64_t len = stride - i0 < 16 ? stride - i0 : 16;
-        const __mmask16 m = first_lanes(len);
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            r[i] = i < n ? _mm512_maskz_loadu_ps(m, src + i * stride + i0) : _mm512_setzero_ps();
-        transpose16(r);
-        float *d = dst + i0 * 16;
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            if (i < len) _mm512_storeu_ps(d + i * 16, r[i]);
-    }
-}
-
-/* The inverse: dst[s*stride + i] = src[i*16 + s] for i < stride, s < n (lanes n .. 15 are
- * not read out). */
-static void lanes_untranspose(const float *src, int64_t stride, int n, float *dst) {
-    for (int64_t i0 = 0; i0 < stride; i0 += 16) {
-        const int64_t len = stride - i0 < 16 ? stride - i0 : 16;
-        const __mmask16 m = first_lanes(len);
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            r[i] = i < len ? _mm512_loadu_ps(src + (i0 + i) * 16) : _mm512_setzero_ps();
-        transpose16(r);
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            if (i < n) _mm512_mask_storeu_ps(dst + i * stride + i0, m, r[i]);
-    }
-}
+/* one sample a lane in 16 x 16 blocks (lanes_transpose) */
+#define ENGINE_TRANSPOSE 1
+#define V_TRANSPOSE(r) transpose16(r)
 
 /* An im2col panel row by row: each of its two vectors merged from masked loads of the runs
  * that cover it, then one aligned store (unaligned and masked stores cost more here). */
@@ -234,88 +196,29 @@ static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *co
     return 1;
 }
 
-/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
- * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
- * windows of pkw (2 or 3) clipped at column ow; y[k*ys + px] for px < nout. The window maxima
- * of 16 outputs are formed in registers (vertical maximum of 32 + 1 columns, then even/odd
- * lanes picked by permutes; clipped columns masked off): a pass through memory would stall
- * on store forwarding. One call per band and channel: the masks of a column chunk serve all
- * its rows. Reads up to ENGINE_POOL_SLACK floats past the last window. */
-INLINE __m512 pool_window_rows(const float *b, int64_t w, int nrows, __m512 *v1, __m512 *v2) {
-    __m512 v0 = _mm512_loadu_ps(b);
-    *v1 = _mm512_loadu_ps(b + 16);
-    *v2 = _mm512_maskz_loadu_ps(1, b + 32);
-    for (int r = 1; r < nrows; r++) {
-        const float *br = b + r * w;
-        v0 = _mm512_max_ps(_mm512_loadu_ps(br), v0);
-        *v1 = _mm512_max_ps(_mm512_loadu_ps(br + 16), *v1);
-        *v2 = _mm512_max_ps(_mm512_maskz_loadu_ps(1, br + 32), *v2);
-    }
-    return v0;
-}
-
-static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
-                         int last_rows, int pkw, int64_t nout, int64_t ow) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                           16);
-    for (int64_t px = 0; px < nout; px += 16) {
-        /* lanes whose window's second (third) column lies inside the row */
-        const int64_t left = ow - 2 * px;
-        const __mmask16 k1 = left > 1 ? first_lanes(left / 2) : 0;
-        const __mmask16 k2 = left > 2 ? first_lanes((left - 1) / 2) : 0;
-        const __mmask16 ks = first_lanes(nout - px);
-        for (int64_t k = 0; k < npy; k++) {
-            const int nrows = k == npy - 1 ? last_rows : pkh;
-            __m512 v1, v2;
-            const __m512 v0 = pool_window_rows(s + 2 * k * w + 2 * px, w, nrows, &v1, &v2);
-            const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
-            __m512 m = _mm512_mask_max_ps(e, k1, _mm512_permutex2var_ps(v0, odd, v1), e);
-            if (pkw == 3) m = _mm512_mask_max_ps(m, k2, _mm512_permutex2var_ps(e, next, v2), m);
-            _mm512_mask_storeu_ps(y + k * ys + px, ks, m);
-        }
-    }
-}
-
-/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
-
-typedef float wvec __attribute__((vector_size(64)));
-
-
-/* How the lanes of a run of tiles map to the input and output rows. One tile row: lane t is
- * tile t (up to 16 tiles, columns 2t .. 2t + 3 read from up to 34 columns). Several tile
- * rows (maps at most 16 wide: RNet conv2, ONet conv3): lane r*len + t is tile t of tile
- * row r; each input row is one vector and permutes gather the lanes of two rows at a time. */
-typedef struct wino_rows {
-    int nrows, len;
-    __mmask16 m0, m1, m2;   /* loads of one row: columns 0-15, 16-31, 32-33 */
-    __mmask16 upper;        /* lanes of tile rows 2 and 3 */
-    __m512i idx[4];         /* column j of tile rows 0-1 (from rows 0, 1) or 2-3 (2, 3) */
-    __m512i out[4];         /* output row of tile row r: (a, b) pairs of its lanes */
-} wino_rows;
+/* Winograd on maps at most 16 wide (RNet conv2, ONet conv3): up to 4 tile rows a vector,
+ * lane r*len + t tile t of tile row r; each input row is one vector and permutes gather the
+ * lanes of two rows at a time (mt_cpu_engine_winograd.h, ENGINE_WINO_GATHER). */
+#define ENGINE_WINO_GATHER 1
+typedef struct wino_gather {
+    __mmask16 upper; /* lanes of tile rows 2 and 3 */
+    __m512i idx[4];  /* column j of tile rows 0-1 (from rows 0, 1) or 2-3 (2, 3) */
+    __m512i out[4];  /* output row of tile row r: (a, b) pairs of its lanes */
+} wino_gather;
 
 /* Tile rows one vector takes for maps of ntx tiles a row, w input columns. */
-static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+static int wino_gather_rows(int64_t ntx, int64_t w) {
     if (w > 16) return 1;
     int r = (int)(16 / ntx);
     return r > 4 ? 4 : r < 1 ? 1 : r;
 }
 
-/* ncols: input columns readable from the first tile's first column. */
-static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
-    L->nrows = nrows;
-    L->len = len;
-    L->m0 = lanes_upto(ncols);
-    L->m1 = lanes_upto(ncols - 16);
-    L->m2 = lanes_upto(ncols - 32) & 3;
-    if (nrows == 1) return;
+static void wino_gather_init(wino_gather *G, int nrows, int len) {
     int32_t idx[4][16], out[4][16];
-    L->upper = 0;
+    G->upper = 0;
     for (int l = 0; l < 16; l++) {
         const int r = l / len < nrows ? l / len : 0, t = l % len;
-        if (l / len >= 2 && l / len < nrows) L->upper |= (__mmask16)(1u << l);
+        if (l / len >= 2 && l / len < nrows) G->upper |= (__mmask16)(1u << l);
         for (int j = 0; j < 4; j++) idx[j][l] = (r & 1) * 16 + 2 * t + j;
     }
     for (int r = 0; r < 4; r++)
@@ -323,73 +226,30 @@ static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
             const int t = (l / 2) % len; /* pairs past the row are not stored */
             out[r][l] = (l % 2) * 16 + r * len + t;
         }
-    for (int j = 0; j < 4; j++) L->idx[j] = _mm512_loadu_si512(idx[j]);
-    for (int r = 0; r < 4; r++) L->out[r] = _mm512_loadu_si512(out[r]);
+    for (int j = 0; j < 4; j++) G->idx[j] = _mm512_loadu_si512(idx[j]);
+    for (int r = 0; r < 4; r++) G->out[r] = _mm512_loadu_si512(out[r]);
 }
 
-/* d_j[lane of tile (r, t)] = p[r][2t + j] (0 for p[r] == NULL and unreadable columns). */
-INLINE void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
-    if (L->nrows == 1) {
-        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                               26, 28, 30);
-        const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-        const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                               15, 16);
-        const __m512i next2 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                                15, 17);
-        const float *q = p[0];
-        const __mmask16 on = q ? 0xFFFF : 0;
-        if (!q) q = (const float *)L; /* any address: nothing is read */
-        const __m512 v0 = _mm512_maskz_loadu_ps(L->m0 & on, q);
-        const __m512 v1 = _mm512_maskz_loadu_ps(L->m1 & on, q + 16);
-        const __m512 v2 = _mm512_maskz_loadu_ps(L->m2 & on, q + 32);
-        const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
-        const __m512 o = _mm512_permutex2var_ps(v0, odd, v1);
-        d[0] = e;
-        d[1] = o;
-        d[2] = _mm512_permutex2var_ps(e, next, v2);
-        d[3] = _mm512_permutex2var_ps(o, next2, v2);
-        return;
-    }
+/* d_j[lane of tile (r, t)] = p[r][2t + j]; m: the readable columns of a row. */
+INLINE void wino_gather_load(const wino_gather *G, int nrows, __mmask16 m,
+                             const float *const *p, __m512 *d) {
     __m512 v[4];
     for (int r = 0; r < 4; r++)
-        v[r] = r < L->nrows && p[r] ? _mm512_maskz_loadu_ps(L->m0, p[r]) : _mm512_setzero_ps();
+        v[r] = r < nrows && p[r] ? _mm512_maskz_loadu_ps(m, p[r]) : _mm512_setzero_ps();
     for (int j = 0; j < 4; j++) {
-        __m512 a = _mm512_permutex2var_ps(v[0], L->idx[j], v[1]);
-        if (L->nrows > 2)
-            a = _mm512_mask_blend_ps(L->upper, a, _mm512_permutex2var_ps(v[2], L->idx[j], v[3]));
+        __m512 a = _mm512_permutex2var_ps(v[0], G->idx[j], v[1]);
+        if (nrows > 2)
+            a = _mm512_mask_blend_ps(G->upper, a, _mm512_permutex2var_ps(v[2], G->idx[j], v[3]));
         d[j] = a;
     }
 }
 
-/* d[0 .. n) = the first n lanes of v. */
-INLINE void wino_store_n(float *d, const wvec *v, int n) {
-    _mm512_mask_storeu_ps(d, lanes_upto(n), *v);
-}
-
-INLINE void wino_prelu(wvec *v, float slope) {
-    const __m512 x = *v;
-    *v = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
-                            _mm512_set1_ps(slope));
-}
-
-/* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
- * b[lane (r, t)], the first n values. */
-INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,
-                       int n) {
-    const __m512 a = *pa, b = *pb;
-    if (L->nrows == 1) {
-        if (!out[0]) return;
-        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                             23);
-        const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-        _mm512_mask_storeu_ps(out[0], lanes_upto(n), _mm512_permutex2var_ps(a, lo, b));
-        _mm512_mask_storeu_ps(out[0] + 16, lanes_upto(n - 16), _mm512_permutex2var_ps(a, hi, b));
-        return;
-    }
+/* out[r][2t] = a[lane (r, t)], out[r][2t + 1] = b[...], n values a row. */
+INLINE void wino_gather_store(const wino_gather *G, int nrows, float *const *out,
+                              const __m512 *a, const __m512 *b, int n) {
     const __mmask16 k = lanes_upto(n);
-    for (int r = 0; r < L->nrows; r++)
-        if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(a, L->out[r], b));
+    for (int r = 0; r < nrows; r++)
+        if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(*a, G->out[r], *b));
 }
 
 #include "cpu/engine/mt_cpu_engine_impl.h"

@@ -63,7 +63,7 @@ typedef unsigned mask_t; /* bit l: lane l */
 #define M_UPTO(n)                                                                                  \
     ({                                                                                             \
         const int64_t mn_ = (n);                                                                   \
-        mn_ <= 0 ? 0u : mn_ >= ENGINE_VEC ? (1u << ENGINE_VEC) - 1u : (1u << mn_) - 1u;             \
+        mn_ <= 0 ? 0u : (1u << (mn_ < ENGINE_VEC ? mn_ : ENGINE_VEC)) - 1u;                        \
     })
 #define M_FIRST(n) M_UPTO(n)
 #define M_ANDNOT(a, b) (~(a) & (b))
@@ -118,74 +118,6 @@ INLINE float sum_run(const float *s, int64_t n) {
     for (; i < n; i++) t += s[i];
     for (int l = 0; l < 8; l++) t += lane[l];
     return t;
-}
-
-/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
- * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
- * windows of pkw clipped at column ow; y[k*ys + px] for px < nout. Reads nothing past the
- * windows. */
-static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
-                         int last_rows, int pkw, int64_t nout, int64_t ow) {
-    for (int64_t k = 0; k < npy; k++) {
-        const int nrows = k == npy - 1 ? last_rows : pkh;
-        const float *row = s + 2 * k * w;
-        for (int64_t px = 0; px < nout; px++) {
-            const int64_t c1 = 2 * px + pkw < ow ? 2 * px + pkw : ow;
-            float m = row[2 * px];
-            for (int r = 0; r < nrows; r++)
-                for (int64_t c = 2 * px; c < c1; c++) {
-                    const float v = row[r * w + c];
-                    m = v > m ? v : m;
-                }
-            y[k * ys + px] = m;
-        }
-    }
-}
-
-/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
-
-typedef float wvec __attribute__((vector_size(4 * ENGINE_VEC)));
-
-/* One tile row a vector: lane t is tile t (up to ENGINE_VEC), columns 2t .. 2t + 3. */
-typedef struct wino_rows {
-    int nrows, len;
-    int64_t ncols;
-} wino_rows;
-
-static int wino_rows_per_vec(int64_t ntx, int64_t w) {
-    (void)ntx, (void)w;
-    return 1;
-}
-
-static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
-    L->nrows = nrows;
-    L->len = len;
-    L->ncols = ncols;
-}
-
-/* d_j[t] = p[0][2t + j] (0 for p[0] == NULL and unreadable columns). */
-static inline void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
-    for (int j = 0; j < 4; j++)
-        for (int t = 0; t < ENGINE_VEC; t++)
-            d[j][t] = p[0] && 2 * t + j < L->ncols ? p[0][2 * t + j] : 0.0f;
-}
-
-/* d[0 .. n) = the first n lanes of v. */
-static inline void wino_store_n(float *d, const wvec *v, int n) {
-    for (int t = 0; t < n; t++) d[t] = (*v)[t];
-}
-
-static inline void wino_prelu(wvec *v, float slope) {
-    for (int t = 0; t < ENGINE_VEC; t++)
-        if ((*v)[t] < 0.0f) (*v)[t] *= slope;
-}
-
-/* out[0][2t] = a[t], out[0][2t + 1] = b[t], the first n values. */
-static inline void wino_store(const wino_rows *L, float *const *out, const wvec *a,
-                              const wvec *b, int n) {
-    (void)L;
-    if (!out[0]) return;
-    for (int i = 0; i < n; i++) out[0][i] = i % 2 ? (*b)[i / 2] : (*a)[i / 2];
 }
 
 #include "cpu/engine/mt_cpu_engine_impl.h"

@@ -554,9 +554,45 @@ static int lanes_dot_ok(const mt_conv_geom *g, int64_t q) {
     return 5 * g->oh * g->ow < 4 * nvec * ENGINE_VEC;
 }
 
-#ifndef ENGINE_LANES_TRANSPOSE
-/* dst[i*VEC + s] = src[s*stride + i] for i < stride, s < n; zero in lanes n .. VEC - 1 (an
- * engine may define its own: ENGINE_LANES_TRANSPOSE). */
+#if ENGINE_TRANSPOSE
+/* VEC x VEC blocks transposed in registers. BACK 0: lanes from planes (src rows stride
+ * apart, n of them; zero lanes for the rest); BACK 1: the inverse. */
+INLINE void lanes_blocks(const int BACK, const float *src, int64_t stride, int n, float *dst) {
+    for (int64_t i0 = 0; i0 < stride; i0 += ENGINE_VEC) {
+        const int64_t len = stride - i0 < ENGINE_VEC ? stride - i0 : ENGINE_VEC;
+        const mask_t m = M_FIRST(len);
+        vec_t r[ENGINE_VEC];
+#pragma GCC unroll 16
+        for (int i = 0; i < ENGINE_VEC; i++) {
+            if (!(BACK ? i < len : i < n))
+                r[i] = V_ZERO();
+            else
+                r[i] = BACK ? V_LOADU(src + (i0 + i) * ENGINE_VEC)
+                            : V_LOADU_M(src + i * stride + i0, m);
+        }
+        V_TRANSPOSE(r);
+#pragma GCC unroll 16
+        for (int i = 0; i < ENGINE_VEC; i++) {
+            if (!(BACK ? i < n : i < len)) continue;
+            if (BACK)
+                V_STOREU_M(dst + i * stride + i0, m, r[i]);
+            else
+                V_STOREU(dst + (i0 + i) * ENGINE_VEC, r[i]);
+        }
+    }
+}
+
+/* dst[i*VEC + s] = src[s*stride + i] for i < stride, s < n; zero in lanes n .. VEC - 1. */
+static void lanes_transpose(const float *src, int64_t stride, int n, float *dst) {
+    lanes_blocks(0, src, stride, n, dst);
+}
+
+/* The inverse: dst[s*stride + i] = src[i*VEC + s] for i < stride, s < n. */
+static void lanes_untranspose(const float *src, int64_t stride, int n, float *dst) {
+    lanes_blocks(1, src, stride, n, dst);
+}
+#else
+/* dst[i*VEC + s] = src[s*stride + i] for i < stride, s < n; zero in lanes n .. VEC - 1. */
 static void lanes_transpose(const float *src, int64_t stride, int n, float *dst) {
     for (int64_t i0 = 0; i0 < stride; i0 += 64) {
         const int64_t i1 = stride - i0 < 64 ? stride : i0 + 64;

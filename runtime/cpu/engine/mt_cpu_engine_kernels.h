@@ -415,3 +415,64 @@ static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, 
 #undef DOT_CALL
 }
 #endif
+
+/* ---- stride-2 max pooling of a band (mt_cpu_engine_block.h) ------------------------------- */
+
+#if !ENGINE_SERIAL_SUMS
+/* Pooled rows k < npy from the rows of s (w apart), row k's window starting at row 2k and
+ * spanning pkh rows (the last one last_rows: clipped), columns windows of pkw (2 or 3)
+ * clipped at column ow; y[k*ys + px] for px < nout. The window maxima of VEC outputs are
+ * formed in registers (a pass through memory would stall on store forwarding): the vertical
+ * maximum of their 2*VEC columns, its even and odd lanes, and for the third column either
+ * one more column's maximum shifted in (ENGINE_SHIFT_IN) or the rows read again two columns
+ * on; clipped columns masked off. One call per band and channel: the masks of a column chunk
+ * serve all its rows. Reads up to ENGINE_POOL_SLACK floats past the last window. */
+static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
+                         int last_rows, int pkw, int64_t nout, int64_t ow) {
+    for (int64_t px = 0; px < nout; px += ENGINE_VEC) {
+        /* lanes whose window's second (third) column lies inside the row */
+        const int64_t left = ow - 2 * px, rest = nout - px;
+        const mask_t k1 = M_UPTO(left > 1 ? left / 2 : 0);
+        const mask_t k2 = M_UPTO(left > 2 ? (left - 1) / 2 : 0);
+        const mask_t ks = M_FIRST(rest);
+        for (int64_t k = 0; k < npy; k++) {
+            const int nrows = k == npy - 1 ? last_rows : pkh;
+            const float *b = s + 2 * k * w + 2 * px;
+            vec_t v0 = V_LOADU(b), v1 = V_LOADU(b + ENGINE_VEC);
+#if ENGINE_SHIFT_IN
+            vec_t t0 = V_LOADU_M(b + 2 * ENGINE_VEC, M_FIRST(1));
+#else
+            vec_t t0 = V_LOADU(b + 2), t1 = V_LOADU(b + 2 + ENGINE_VEC);
+#endif
+            for (int r = 1; r < nrows; r++) {
+                const float *br = b + r * w;
+                v0 = V_MAX(V_LOADU(br), v0);
+                v1 = V_MAX(V_LOADU(br + ENGINE_VEC), v1);
+#if ENGINE_SHIFT_IN
+                t0 = V_MAX(V_LOADU_M(br + 2 * ENGINE_VEC, M_FIRST(1)), t0);
+#else
+                if (pkw == 3) {
+                    t0 = V_MAX(V_LOADU(br + 2), t0);
+                    t1 = V_MAX(V_LOADU(br + 2 + ENGINE_VEC), t1);
+                }
+#endif
+            }
+            const vec_t e = V_EVEN(v0, v1);
+            vec_t m = V_MAX_M(e, k1, V_ODD(v0, v1));
+            if (pkw == 3) {
+#if ENGINE_SHIFT_IN
+                const vec_t third = V_SHIFT_IN(e, t0, 0);
+#else
+                const vec_t third = V_EVEN(t0, t1);
+#endif
+                m = V_MAX_M(m, k2, third);
+            }
+            float *d = y + k * ys + px;
+            if (!ENGINE_CHEAP_MASKS && rest >= ENGINE_VEC)
+                V_STOREU(d, m);
+            else
+                V_STOREU_M(d, ks, m);
+        }
+    }
+}
+#endif
