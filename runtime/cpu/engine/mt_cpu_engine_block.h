@@ -1,7 +1,7 @@
 /*
  * mt_cpu_engine_block.h - convolution + bias + PReLU + max pooling in one pass (the
- * evaluate-mode "conv block" of the MTCNN nets), part of the engine driver: included at the
- * end of mt_cpu_engine_impl.h, so it is compiled once per instruction set like the rest.
+ * evaluate-mode "conv block" of the MTCNN nets), part of the engine driver: included by
+ * mt_cpu_engine_impl.h, so it is compiled once per instruction set like the rest.
  *
  * Why: a pooled layer's convolution output is 2.25-4x larger than what the next layer reads
  * (PNet conv1 at the first pyramid level of a 640x480 image: 10 x 286 x 382 floats, 4.4 MB;

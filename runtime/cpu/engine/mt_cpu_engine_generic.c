@@ -1,5 +1,6 @@
-/* mt_cpu_engine_generic.c - the GEMM engine with portable C micro-kernels: the fallback for
- * CPUs without AVX2 (and the engine's own reference: same driver, simplest kernels). */
+/* mt_cpu_engine_generic.c - the GEMM engine on portable vectors (GCC vector extensions, no
+ * intrinsics): the fallback for CPUs without AVX2, and the engine's own reference (the same
+ * driver and loops over the simplest primitives). */
 #include "cpu/engine/mt_cpu_engine.h"
 
 #include <string.h>
@@ -16,7 +17,7 @@
  * GCC vectors of 8 floats (two SSE registers on a baseline x86-64), lanes by loops where
  * there is no vector operator. Macros, not functions: a function passing such a vector by
  * value would fall under the AVX calling convention's warning (-Wpsabi) on a baseline
- * target. No FMA: V_FMA rounds twice, as the scalar a * b + c. */
+ * target. No fused multiply-add on a baseline target: V_FMA is a * b + c, rounded twice. */
 
 typedef float vec_t __attribute__((vector_size(4 * ENGINE_VEC), may_alias));
 typedef int32_t lane_idx __attribute__((vector_size(4 * ENGINE_VEC)));
@@ -90,7 +91,11 @@ typedef unsigned mask_t; /* bit l: lane l */
 #define V_ZIP_LO(a, b) __builtin_shuffle(a, b, (lane_idx){0, 8, 1, 9, 2, 10, 3, 11})
 #define V_ZIP_HI(a, b) __builtin_shuffle(a, b, (lane_idx){4, 12, 5, 13, 6, 14, 7, 15})
 
-/* ---- serial sums: the portable engine's results are defined by their order ---- */
+/* ---- serial sums ----
+ * This engine's results were defined by serial loops that no vector loop reproduces bit for
+ * bit: the wide weight gradient's dots (one accumulator) and the bias gradient's sums (8
+ * lanes, the tail summed first). They stay as they were; its pooling takes the driver's
+ * scan-order loop. */
 
 #define ENGINE_SERIAL_SUMS 1
 

@@ -1,12 +1,12 @@
 /*
  * mt_cpu_engine_kernels.h - the engine's micro-kernels and vector loops, written once over the
- * vector primitives of the engine file that includes it (mt_cpu_engine_avx512.c, _avx2.c,
- * _generic.c), the way ggml writes its loops over per-ISA GGML_F32_VEC_* macros. Part of the
- * driver (included first by mt_cpu_engine_impl.h, which documents what each kernel computes).
+ * vector primitives of the engine file that includes the driver (mt_cpu_engine_avx512.c,
+ * _avx2.c, _generic.c), the way ggml writes its loops over per-ISA GGML_F32_VEC_* macros.
+ * Part of the engine driver (the first part mt_cpu_engine_impl.h includes).
  *
  * The engine file defines, for vectors of ENGINE_VEC floats (ENGINE_NR == 2 * ENGINE_VEC: a
- * micro-tile row is two vectors). All are macros or always-inline functions, so the loops
- * compile to the same code as if written with the intrinsics; arguments are evaluated once.
+ * micro-tile row is two vectors), as macros or always-inline functions, so that the loops
+ * compile as if written with the intrinsics (an argument may be evaluated more than once):
  *   vec_t, mask_t                 a vector; a set of its lanes
  *   V_ZERO()  V_SET1(x)  V_BCAST(p)        zeros; x in every lane; *p in every lane
  *   V_LOAD(p)  V_STORE(p, v)      aligned (64 bytes); V_LOADU, V_STOREU unaligned
@@ -22,7 +22,7 @@
  *   V_MAX_M(v, m, a)              lanes m: V_MAX(a, v); v elsewhere
  *   V_EVEN(a, b)  V_ODD(a, b)     lanes 0, 2, 4, ... (1, 3, 5, ...) of a then b
  *   V_ZIP_LO(a, b)  V_ZIP_HI(a, b)   a0 b0 a1 b1 ... of the lower (upper) halves
- * and what it can do better than the shared loops (flags, 0 or 1 unless said):
+ * and what it does better than the shared loops (flags, 0 when undefined):
  *   ENGINE_CHEAP_MASKS  masked loads and stores cost what plain ones do (no "whole vector"
  *                       shortcuts)
  *   ENGINE_SHIFT_IN     V_SHIFT_IN(a, b, j): lanes 1.. of a, then lane j of b; a window's
@@ -31,11 +31,31 @@
  *   ENGINE_TRANSPOSE    V_TRANSPOSE(r): r[0 .. VEC) transposed in registers
  *   ENGINE_COMPRESS     store_runs(MR, c0, c1, o): a wide tile's rows stored into the runs
  *                       of o from registers (bias, PReLU)
- *   ENGINE_PACK_PANEL   pack_panel (mt_cpu_engine_impl.h) of its own
+ *   ENGINE_PACK_PANEL   its own pack_panel
  *   ENGINE_WINO_GATHER  several short Winograd tile rows a vector (mt_cpu_engine_winograd.h)
- *   ENGINE_SERIAL_SUMS  the engine's own sum_run and engine_dot_wide (serial sums: the
- *                       portable engine's results are defined by them), and the driver's
- *                       scalar pooling instead of pool_band_s2
+ *   ENGINE_SERIAL_SUMS  its own sum_run and engine_dot_wide (the portable engine's serial
+ *                       sums, which define its results), and the driver's scan-order pooling
+ *                       instead of pool_band_s2
+ *
+ * What the rest of the driver calls (NR = ENGINE_NR, VEC = ENGINE_VEC):
+ *   engine_tile(mr, k, a, b, o)        tile[i][j] = sum_k a[k*mr + i] * b[k*NR + j], stored
+ *                                      as o says (mt_tile_out)
+ *   engine_tile_wide(mr, k, a, src0, src1, split, nv, off, tile)
+ *       tile[i*NR + j] = sum_k a[k*mr + i] * B(k, j) with B(k, j) = src0[off[k] + j] for
+ *       j < split, src1[off[k] + j] for split <= j < nv, 0 beyond nv (nothing read there)
+ *   engine_tile_wide_store(..., o)     that tile stored straight into the runs of o (wide_out:
+ *                                      bias, PReLU); engine_tile_wide_rows(..., o): as o says
+ *   engine_dot(mr, nr, nvec, a, lda, b, ldb, c, ldc)
+ *       c[i*ldc + j] += sum_{p < nvec*VEC} a[i*lda + p] * b[j*ldb + p]
+ *   engine_dot_wide(mr, nr, ns, nvec, tail, a, lda, astride, brow, bstride, c, ldc)
+ *       c[i*ldc + j] += sum over samples s < ns and p < nvec*VEC of a[s*astride + i*lda + p]
+ *       * brow[j][s*bstride + p], reading only the first `tail` values of b's last vector
+ *       (a holds zeros beyond them)
+ *   pack_panel(dst, k, off, src, j0, len, ns)   an im2col panel: row kk has, at columns
+ *       [j0[s], j0[s] + len[s]), the values at src[s] + off[kk], zero elsewhere; 0 when the
+ *       engine has none (the caller then copies run by run)
+ *   pool_band_s2(y, ys, s, w, npy, pkh, last_rows, pkw, nout, ow)   stride-2 max pooling
+ *   copy_run, pack_run, add_run, bias_prelu_run, zfill_run, sum_run     runs of n floats
  */
 
 /* flags an engine leaves undefined are 0 */
