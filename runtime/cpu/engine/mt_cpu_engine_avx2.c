@@ -57,7 +57,6 @@ INLINE __m256 odd_lanes(__m256 a, __m256 b) {
 
 #define V_ZERO() _mm256_setzero_ps()
 #define V_SET1(x) _mm256_set1_ps(x)
-#define V_BCAST(p) _mm256_broadcast_ss(p)
 #define V_LOAD(p) _mm256_load_ps(p)
 #define V_LOADU(p) _mm256_loadu_ps(p)
 #define V_STORE(p, v) _mm256_store_ps(p, v)
@@ -65,6 +64,7 @@ INLINE __m256 odd_lanes(__m256 a, __m256 b) {
 #define V_ADD(a, b) _mm256_add_ps(a, b)
 #define V_MAX(a, b) _mm256_max_ps(a, b)
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define V_FMA_BCAST(p, b, c) _mm256_fmadd_ps(_mm256_broadcast_ss(p), b, c)
 #define V_PRELU(v, s) prelu8(v, s)
 #define V_HSUM(v) hsum8(v)
 #define M_FIRST(n) lane_mask(n)

@@ -41,7 +41,6 @@ INLINE __m512 prelu16(__m512 v, __m512 s) {
 
 #define V_ZERO() _mm512_setzero_ps()
 #define V_SET1(x) _mm512_set1_ps(x)
-#define V_BCAST(p) _mm512_set1_ps(*(p))
 #define V_LOAD(p) _mm512_load_ps(p)
 #define V_LOADU(p) _mm512_loadu_ps(p)
 #define V_STORE(p, v) _mm512_store_ps(p, v)
@@ -49,6 +48,7 @@ INLINE __m512 prelu16(__m512 v, __m512 s) {
 #define V_ADD(a, b) _mm512_add_ps(a, b)
 #define V_MAX(a, b) _mm512_max_ps(a, b)
 #define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define V_FMA_BCAST(p, b, c) _mm512_fmadd_ps(_mm512_set1_ps(*(p)), b, c)
 #define V_PRELU(v, s) prelu16(v, s)
 #define V_HSUM(v) _mm512_reduce_add_ps(v)
 #define M_FIRST(n) first_lanes(n)

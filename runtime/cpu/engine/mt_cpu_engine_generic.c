@@ -24,12 +24,8 @@ typedef int32_t lane_idx __attribute__((vector_size(4 * ENGINE_VEC)));
 typedef unsigned mask_t; /* bit l: lane l */
 
 #define V_ZERO() ((vec_t){0})
-#define V_SET1(x)                                                                                  \
-    ({                                                                                             \
-        const float s1_ = (x);                                                                     \
-        (vec_t){s1_, s1_, s1_, s1_, s1_, s1_, s1_, s1_};                                           \
-    })
-#define V_BCAST(p) V_SET1(*(p))
+/* x - 0 is x for every x (-0 included) */
+#define V_SET1(x) ((float)(x) - (vec_t){0})
 #define V_LOADU(p)                                                                                 \
     ({                                                                                             \
         vec_t ld_;                                                                                 \
@@ -45,6 +41,16 @@ typedef unsigned mask_t; /* bit l: lane l */
 #define V_STORE(p, v) V_STOREU(p, v)
 #define V_ADD(a, b) ((a) + (b))
 #define V_FMA(a, b, c) ((a) * (b) + (c))
+/* lane by lane: GCC broadcasts *p with one shuffle (a broadcast vector shared by two
+ * products would go through memory) */
+#define V_FMA_BCAST(p, b, c)                                                                       \
+    ({                                                                                             \
+        const float fa_ = *(p);                                                                    \
+        const vec_t fb_ = (b);                                                                     \
+        vec_t fc_ = (c);                                                                           \
+        for (int l_ = 0; l_ < ENGINE_VEC; l_++) fc_[l_] += fa_ * fb_[l_];                          \
+        fc_;                                                                                       \
+    })
 #define V_PRELU(v, s)                                                                              \
     ({                                                                                             \
         vec_t pr_ = (v);                                                                           \

@@ -8,10 +8,11 @@
  * micro-tile row is two vectors), as macros or always-inline functions, so that the loops
  * compile as if written with the intrinsics (an argument may be evaluated more than once):
  *   vec_t, mask_t                 a vector; a set of its lanes
- *   V_ZERO()  V_SET1(x)  V_BCAST(p)        zeros; x in every lane; *p in every lane
+ *   V_ZERO()  V_SET1(x)           zeros; x in every lane
  *   V_LOAD(p)  V_STORE(p, v)      aligned (64 bytes); V_LOADU, V_STOREU unaligned
  *   V_ADD(a, b)  V_MAX(a, b)      lane by lane (V_MAX: b where a > b fails, as maxps)
  *   V_FMA(a, b, c)                a * b + c, fused where the ISA has it
+ *   V_FMA_BCAST(p, b, c)          the same with *p in every lane of a
  *   V_PRELU(v, s)                 v < 0 ? v * s : v, lane by lane
  *   V_HSUM(v)                     the sum of the lanes, in the engine's fixed order
  *   M_FIRST(n)  M_UPTO(n)         the first n lanes (M_FIRST: n >= 0; M_UPTO: any n)
@@ -204,9 +205,8 @@ INLINE void tile_acc(const int MR, const int SRC, int64_t k, const float *a, con
         }
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
-            const vec_t ai = V_BCAST(a + i);
-            c0[i] = V_FMA(ai, b0, c0[i]);
-            c1[i] = V_FMA(ai, b1, c1[i]);
+            c0[i] = V_FMA_BCAST(a + i, b0, c0[i]);
+            c1[i] = V_FMA_BCAST(a + i, b1, c1[i]);
         }
         a += MR;
         if (SRC == B_PANEL) b += ENGINE_NR;
@@ -377,12 +377,31 @@ static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *co
     }
 _Static_assert(ENGINE_DOT_MR <= 4 && ENGINE_DOT_NR <= 6, "DOT_DISPATCH covers 4 x 6");
 
+/* One step of the dot tile: vector v of A's rows (as + i*lda, aligned) against B's (b + j*ldb,
+ * aligned; or bs[j], unaligned: SRC 1 whole, SRC 2 only `tail` lanes read) into acc. */
+INLINE void dot_step(const int MR, const int NR, const int SRC, const float *as, int64_t lda,
+                     const float *b, int64_t ldb, const float *const *bs, int64_t v, int tail,
+                     vec_t (*acc)[ENGINE_DOT_NR]) {
+    vec_t av[ENGINE_DOT_MR];
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; i++) av[i] = V_LOAD(as + i * lda + v * ENGINE_VEC);
+#pragma GCC unroll 6
+    for (int j = 0; j < NR; j++) {
+        const vec_t bv = SRC == 0   ? V_LOAD(b + j * ldb + v * ENGINE_VEC)
+                         : SRC == 1 ? V_LOADU(bs[j] + v * ENGINE_VEC)
+                                    : V_LOADU_M(bs[j] + v * ENGINE_VEC, M_FIRST(tail));
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) acc[i][j] = V_FMA(av[i], bv, acc[i][j]);
+    }
+}
+
 /* c[i*ldc + j] += the dot products of rows i < MR of A and j < NR of B, each in one vector
  * accumulator (lanes summed once at the end, V_HSUM): over samples smp < ns, A's row at
  * a + smp*astride + i*lda (aligned), B's at brow[j] + smp*bstride (WIDE: unaligned, only
- * `tail` of its last vector read) or at b + j*ldb (aligned, ns == 1), nvec vectors each. */
+ * `tail` of its last vector read: that step is peeled off the loop) or at b + j*ldb (aligned,
+ * ns == 1), nvec vectors each. */
 INLINE void dot_tile(const int MR, const int NR, const int WIDE, int64_t ns, int64_t nvec,
-                     mask_t tail, const float *a, int64_t lda, int64_t astride, const float *b,
+                     int tail, const float *a, int64_t lda, int64_t astride, const float *b,
                      int64_t ldb, const float *const *brow, int64_t bstride, float *c,
                      int64_t ldc) {
     vec_t acc[ENGINE_DOT_MR][ENGINE_DOT_NR];
@@ -395,20 +414,9 @@ INLINE void dot_tile(const int MR, const int NR, const int WIDE, int64_t ns, int
         const float *bs[ENGINE_DOT_NR];
 #pragma GCC unroll 6
         for (int j = 0; j < NR; j++) bs[j] = WIDE ? brow[j] + smp * bstride : NULL;
-        for (int64_t v = 0; v < nvec; v++) {
-            const int last = WIDE && v == nvec - 1;
-            vec_t av[ENGINE_DOT_MR];
-#pragma GCC unroll 4
-            for (int i = 0; i < MR; i++) av[i] = V_LOAD(as + i * lda + v * ENGINE_VEC);
-#pragma GCC unroll 6
-            for (int j = 0; j < NR; j++) {
-                const vec_t bv = !WIDE ? V_LOAD(b + j * ldb + v * ENGINE_VEC)
-                                 : last ? V_LOADU_M(bs[j] + v * ENGINE_VEC, tail)
-                                        : V_LOADU(bs[j] + v * ENGINE_VEC);
-#pragma GCC unroll 4
-                for (int i = 0; i < MR; i++) acc[i][j] = V_FMA(av[i], bv, acc[i][j]);
-            }
-        }
+        for (int64_t v = 0; v < nvec - WIDE; v++)
+            dot_step(MR, NR, WIDE, as, lda, b, ldb, bs, v, tail, acc);
+        if (WIDE) dot_step(MR, NR, 2, as, lda, b, ldb, bs, nvec - 1, tail, acc);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < MR; i++)
@@ -418,8 +426,7 @@ INLINE void dot_tile(const int MR, const int NR, const int WIDE, int64_t ns, int
 
 static void engine_dot(int mr, int nr, int64_t nvec, const float *a, int64_t lda, const float *b,
                        int64_t ldb, float *c, int64_t ldc) {
-    const mask_t none = M_UPTO(0);
-#define DOT_CALL(m, n) dot_tile(m, n, 0, 1, nvec, none, a, lda, 0, b, ldb, NULL, 0, c, ldc)
+#define DOT_CALL(m, n) dot_tile(m, n, 0, 1, nvec, 0, a, lda, 0, b, ldb, NULL, 0, c, ldc)
     DOT_DISPATCH(mr, nr, DOT_CALL)
 #undef DOT_CALL
 }
@@ -428,9 +435,8 @@ static void engine_dot(int mr, int nr, int64_t nvec, const float *a, int64_t lda
 static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, const float *a,
                             int64_t lda, int64_t astride, const float *const *brow,
                             int64_t bstride, float *c, int64_t ldc) {
-    const mask_t tm = M_FIRST(tail);
 #define DOT_CALL(m, n)                                                                             \
-    dot_tile(m, n, 1, ns, nvec, tm, a, lda, astride, NULL, 0, brow, bstride, c, ldc)
+    dot_tile(m, n, 1, ns, nvec, tail, a, lda, astride, NULL, 0, brow, bstride, c, ldc)
     DOT_DISPATCH(mr, nr, DOT_CALL)
 #undef DOT_CALL
 }
