@@ -244,10 +244,9 @@ INLINE void wino_gather_load(const wino_gather *G, int nrows, __mmask16 m,
     }
 }
 
-/* out[r][2t] = a[lane (r, t)], out[r][2t + 1] = b[...], n values a row. */
+/* out[r][2t] = a[lane (r, t)], out[r][2t + 1] = b[...], the lanes of k a row. */
 INLINE void wino_gather_store(const wino_gather *G, int nrows, float *const *out,
-                              const __m512 *a, const __m512 *b, int n) {
-    const __mmask16 k = lanes_upto(n);
+                              const __m512 *a, const __m512 *b, __mmask16 k) {
     for (int r = 0; r < nrows; r++)
         if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(*a, G->out[r], *b));
 }

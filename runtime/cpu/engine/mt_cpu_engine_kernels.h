@@ -172,8 +172,8 @@ INLINE float sum_run(const float *s, int64_t n) {
 /* ---- the broadcast micro-tile ------------------------------------------------------------- */
 
 /* Where the B rows of a tile come from: a packed panel (b + kk*NR), or the input in place at
- * s0 + off[kk] ("wide"): whole vectors, lanes m00/m01 only, or lanes m00/m01 from s0 and
- * m10/m11 from s1 (a panel that spans two samples). */
+ * b + off[kk] ("wide"): whole vectors, lanes m00/m01 only, or lanes m00/m01 from b and
+ * m10/m11 from s1 + off[kk] (a panel that spans two samples). */
 enum { B_PANEL, B_WIDE, B_WIDE_MASKED, B_WIDE_TWO };
 
 /* c0[i], c1[i] (columns 0 .. VEC-1, VEC .. NR-1 of row i) = sum over kk < k of

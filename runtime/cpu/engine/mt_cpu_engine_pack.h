@@ -18,8 +18,11 @@ static void pack_rows(const float *src, int64_t rs, int64_t cs, int64_t m0, int 
         }
         return;
     }
+    /* a loop of one load and one store: unrolled, so that its speed does not hang on where
+     * the code happens to fall (measured: 40% slower when it straddled a 64-byte line) */
     for (int i = 0; i < mr; i++) {
         const float *s = src + (m0 + i) * rs;
+#pragma GCC unroll 4
         for (int64_t kk = 0; kk < k; kk++) dst[kk * mr + i] = s[kk * cs];
     }
 }
@@ -51,6 +54,7 @@ static void pack_cols(const float *src, int64_t rs, int64_t cs, int64_t n0, int 
             continue;
         }
         const float *s = src + (n0 + j) * cs;
+#pragma GCC unroll 4
         for (int64_t kk = 0; kk < k; kk++) dst[kk * ENGINE_NR + j] = s[kk * rs];
     }
 }

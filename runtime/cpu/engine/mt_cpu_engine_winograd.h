@@ -95,26 +95,27 @@ INLINE void wino_load(const wino_rows *L, const float *const *p, vec_t *d) {
 #endif
 }
 
-/* d[0 .. n) = the first n lanes of v. */
-INLINE void wino_store_n(float *d, const vec_t *v, int n) { V_STOREU_M(d, M_UPTO(n), *v); }
+/* d[l] = v[l] for the lanes l of k. */
+INLINE void wino_store_n(float *d, const vec_t *v, mask_t k) { V_STOREU_M(d, k, *v); }
 
 INLINE void wino_prelu(vec_t *v, float slope) { *v = V_PRELU(*v, V_SET1(slope)); }
 
 /* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
- * b[lane (r, t)], the first n values. */
+ * b[lane (r, t)], the first n values: k0 = M_UPTO(n), k1 = M_UPTO(n - VEC) (computed once a
+ * run). */
 INLINE void wino_store(const wino_rows *L, float *const *out, const vec_t *a, const vec_t *b,
-                       int n) {
+                       mask_t k0, mask_t k1) {
 #if ENGINE_WINO_GATHER
     if (L->nrows > 1) {
-        wino_gather_store(&L->gather, L->nrows, out, a, b, n);
+        wino_gather_store(&L->gather, L->nrows, out, a, b, k0);
         return;
     }
 #else
     (void)L;
 #endif
     if (!out[0]) return;
-    V_STOREU_M(out[0], M_UPTO(n), V_ZIP_LO(*a, *b));
-    V_STOREU_M(out[0] + ENGINE_VEC, M_UPTO(n - ENGINE_VEC), V_ZIP_HI(*a, *b));
+    V_STOREU_M(out[0], k0, V_ZIP_LO(*a, *b));
+    V_STOREU_M(out[0] + ENGINE_VEC, k1, V_ZIP_HI(*a, *b));
 }
 
 /* Whether a convolution runs as Winograd F(2x2, 3x3): 3x3, stride 1, no padding, and enough
@@ -211,8 +212,8 @@ static int wino_segments(int64_t t0, int64_t t1, int64_t nty, int64_t ntx, int r
 }
 
 /* B^T d B of one channel's patches (d[i][j]: patch row i, column j, one tile per lane) into
- * the 16 rows v + xi*vs, the first n lanes. */
-static inline void wino_input_store(vec_t d[4][4], float *v, int64_t vs, int n) {
+ * the 16 rows v + xi*vs, the lanes of k. */
+static inline void wino_input_store(vec_t d[4][4], float *v, int64_t vs, mask_t k) {
     /* rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, then the same on the columns */
     for (int j = 0; j < 4; j++) {
         const vec_t r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j];
@@ -223,10 +224,10 @@ static inline void wino_input_store(vec_t d[4][4], float *v, int64_t vs, int n) 
         const vec_t c0 = d[i][0] - d[i][2], c1 = d[i][1] + d[i][2];
         const vec_t c2 = d[i][2] - d[i][1], c3 = d[i][1] - d[i][3];
         float *vi = v + (4 * i) * vs;
-        wino_store_n(vi, &c0, n);
-        wino_store_n(vi + vs, &c1, n);
-        wino_store_n(vi + 2 * vs, &c2, n);
-        wino_store_n(vi + 3 * vs, &c3, n);
+        wino_store_n(vi, &c0, k);
+        wino_store_n(vi + vs, &c1, k);
+        wino_store_n(vi + 2 * vs, &c2, k);
+        wino_store_n(vi + 3 * vs, &c3, k);
     }
 }
 
@@ -236,7 +237,7 @@ static inline void wino_input_store(vec_t d[4][4], float *v, int64_t vs, int n) 
 static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, const wino_seg *sg,
                        const wino_rows *L, float *v) {
     const int64_t plane = g->h * g->w, cin = g->cin, vs = wino_vstride(g);
-    const int n = sg->nrows * sg->len;
+    const mask_t k = M_UPTO(sg->nrows * sg->len); /* the run's lanes */
     /* input row of patch row i of tile row r, from channel 0 of sample 0 (-1: past the
      * input) */
     int64_t off[4][4];
@@ -260,7 +261,7 @@ static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, con
             wino_load(L, p1, d[1]);
             wino_load(L, p2, d[2]);
             wino_load(L, p3, d[3]);
-            wino_input_store(d, v + c * ENGINE_NR, vs, n);
+            wino_input_store(d, v + c * ENGINE_NR, vs, k);
         }
         return;
     }
@@ -272,7 +273,7 @@ static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, con
             for (int r = 0; r < 4; r++) p[r] = off[i][r] >= 0 ? xc + off[i][r] : NULL;
             wino_load(L, p, d[i]);
         }
-        wino_input_store(d, v + c * ENGINE_NR, vs, n);
+        wino_input_store(d, v + c * ENGINE_NR, vs, k);
     }
 }
 
@@ -308,6 +309,7 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
     const int64_t ms = wino_mstride(g);
     int64_t n = d->maxcols - 2 * sg->tx0;
     if (n > 2 * sg->len) n = 2 * sg->len;
+    const mask_t k0 = M_UPTO(n), k1 = M_UPTO(n - ENGINE_VEC);
     /* output row a of tile row r, from the channel's start (-1: past the destination) */
     int64_t off[2][4];
     int inside = 1;
@@ -326,14 +328,14 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
         if (sg->nrows == 1 && inside) {
             /* the common case: one tile row, both output rows stored */
             float *r0[4] = {out + off[0][0]}, *r1[4] = {out + off[1][0]};
-            wino_store(L, r0, &y[0][0], &y[0][1], (int)n);
-            wino_store(L, r1, &y[1][0], &y[1][1], (int)n);
+            wino_store(L, r0, &y[0][0], &y[0][1], k0, k1);
+            wino_store(L, r1, &y[1][0], &y[1][1], k0, k1);
             continue;
         }
         for (int a = 0; a < 2; a++) {
             float *rows[4];
             for (int r = 0; r < 4; r++) rows[r] = off[a][r] >= 0 ? out + off[a][r] : NULL;
-            wino_store(L, rows, &y[a][0], &y[a][1], (int)n);
+            wino_store(L, rows, &y[a][0], &y[a][1], k0, k1);
         }
     }
 }
