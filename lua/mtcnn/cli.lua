@@ -11,6 +11,7 @@
 --       {name = "reps", kind = "int", default = 20, help = "repetitions"},
 --       {name = "device", kind = "string", choices = {"cpu", "cuda"}, default = "cpu"},
 --       {name = "thresholds", kind = "list", default = {0.6, 0.7, 0.7}},  -- "a,b,c" numbers
+--       {name = "set", kind = "string", repeated = true},  -- each --set kept: args.set = {...}
 --     },
 --   })
 --   args.mode, args.json, args.reps, args.device, args.rest (list)
@@ -145,7 +146,13 @@ function cli.parse(argv, spec)
         end
         local v, err = convert(o, value)
         if v == nil then return bad(err) end
-        args[key_of(name)] = v
+        if o.repeated then -- every occurrence kept, in order
+          local list = args[key_of(name)] or {}
+          list[#list + 1] = v
+          args[key_of(name)] = list
+        else
+          args[key_of(name)] = v
+        end
       end
     elseif not only_positional and a:sub(1, 1) == "-" and #a > 1 and not tonumber(a) then
       return bad("unknown option " .. a)
