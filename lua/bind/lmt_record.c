@@ -2,7 +2,7 @@
  * lmt_record.c - the Lua binding of record files (mtcnn.record).
  *
  *   core.record.open(path [, size]) -> file | nil, message
- *   core.record.writer(path, {size =, block =, replace =}) -> writer | nil, message
+ *   core.record.writer(path, {size =, block =, replace =, keep =}) -> writer | nil, message
  *   core.record.merge_plan(files, {quota =, group =, groups =, shuffle =, seed =}) -> plan
  *
  * file: f.path, f.size, f.count; f:info(), f:get(i), f:image(i), f:labels(),
@@ -282,7 +282,7 @@ static int opt_bool(lua_State *L, int idx, const char *name, int def) {
     return v;
 }
 
-/* record.writer(path, {size, block, replace}) */
+/* record.writer(path, {size, block, replace, keep}) */
 static int l_writer(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
@@ -290,6 +290,8 @@ static int l_writer(lua_State *L) {
     o.size = (int)opt_int(L, 2, "size", 0);
     o.block_samples = (int)opt_int(L, 2, "block", 0);
     o.replace = opt_bool(L, 2, "replace", 0);
+    o.keep = (int64_t)opt_int(L, 2, "keep", LUA_MININTEGER);
+    o.rollback = o.keep != LUA_MININTEGER; /* keep = n: roll an existing file back to n samples */
     lwriter *u = (lwriter *)lua_newuserdatauv(L, sizeof *u, 0);
     u->w = NULL;
     luaL_setmetatable(L, MTL_RECORD_WRITER);

@@ -165,10 +165,19 @@ typedef struct mt_record_writer_opts {
     int block_samples; /* B for a new file (0: MT_RECORD_BLOCK_DEFAULT) */
     int replace;       /* 1: write a fresh file under a temporary name, renamed over path by
                         * close (the old file, if any, stays readable until then) */
+    int rollback;      /* 1: keep only the first `keep` committed samples of an existing file
+                        * (resuming a job whose own bookkeeping lags behind the file's commit):
+                        * the class counts and the CRC of the new partial block are recomputed
+                        * (the block it is cut from is checked first), a header with the new
+                        * count is committed, then the rest is cut off. Readers must not have
+                        * the file open. keep beyond the committed count is an error; a
+                        * missing file is created when keep is 0. */
+    int64_t keep;
 } mt_record_writer_opts;
 
 /* Opens path for appending (created when missing) or, with replace, a fresh
- * temporary file. An existing file's uncommitted tail is cut off. */
+ * temporary file. An existing file's uncommitted tail is cut off (with
+ * rollback, everything after its first keep samples). */
 mt_status mt_record_writer_open(mt_record_writer **out, const char *path,
                                 const mt_record_writer_opts *opts);
 

@@ -47,9 +47,13 @@ function record.open(path, opts)
   return C.open(path, size)
 end
 
---- record.writer(path, {size = S, block = 256, replace = false}) -> writer | nil, message.
---- An existing file is appended to (its uncommitted tail cut off; size must match); replace
---- writes a fresh file under a temporary name that close() renames over path.
+--- record.writer(path, {size = S, block = 256, replace = false, keep = nil}) -> writer | nil,
+--- message. An existing file is appended to (its uncommitted tail cut off; size must match);
+--- replace writes a fresh file under a temporary name that close() renames over path. keep = n
+--- rolls an existing file back to its first n committed samples before appending (a resumed
+--- job whose own record of progress lags behind the file's last commit): class counts and the
+--- last block's checksum are recomputed and the rollback is committed; n above the committed
+--- count is an error (nil, message). No reader may have the file open meanwhile.
 function record.writer(path, opts)
   return C.writer(path, opts)
 end
