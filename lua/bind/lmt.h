@@ -70,6 +70,14 @@ void mtL_image_pressure(lua_State *L, const struct mt_image *im);
 struct mt_record_file;
 struct mt_record_file *mtL_checkrecordfile(lua_State *L, int idx);
 
+/* Sampling (lmt_sample.c): the mt_sample_params named in the options table at idx
+ * (defaults for the rest; unknown names raise), and the result table of a sample set
+ * (as core.sample.detection returns it), which takes the set over. */
+struct mt_sample_params;
+struct mt_sample_set;
+void mtL_sampleparams(lua_State *L, int idx, struct mt_sample_params *p);
+void mtL_pushsamples(lua_State *L, struct mt_sample_set *s);
+
 /* The module openers, called by luaopen_mtcnn_core (lmt_init.c). Each pushes
  * one table. */
 int mtL_open_tensor(lua_State *L);
@@ -85,5 +93,6 @@ int mtL_open_eval(lua_State *L);   /* lmt_eval.c: MAT-files, evaluation kernels 
 int mtL_open_record(lua_State *L); /* lmt_record.c: record files, merge plans */
 int mtL_open_loader(lua_State *L); /* lmt_loader.c: the training data loader */
 int mtL_open_plan(lua_State *L);   /* lmt_plan.c: evaluate-mode net plans */
+int mtL_open_gen(lua_State *L);    /* lmt_gen.c: multi-threaded sample generation */
 
 #endif

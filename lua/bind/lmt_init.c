@@ -28,6 +28,7 @@ static const mtL_module modules[] = {
     {"record", mtL_open_record},
     {"loader", mtL_open_loader},
     {"plan", mtL_open_plan},
+    {"gen", mtL_open_gen},
     {NULL, NULL},
 };
 

@@ -191,6 +191,20 @@ static void push_result(lua_State *L, holder *h) {
     lua_setfield(L, -2, "counts");
 }
 
+/* The sampling parameters in the options table at idx (mtL_sampleparams in lmt.h). */
+void mtL_sampleparams(lua_State *L, int idx, mt_sample_params *p) {
+    mt_rng own, *rng;
+    read_params(L, idx, p, &rng, &own, 0);
+}
+
+/* Pushes the result table of set s, taking it over (mtL_pushsamples in lmt.h). */
+void mtL_pushsamples(lua_State *L, mt_sample_set *s) {
+    holder *h = new_holder(L);
+    h->set = s;
+    push_result(L, h);
+    lua_remove(L, -2); /* the holder: the collector frees what the result did not take */
+}
+
 static double *read_box_rows(lua_State *L, int idx, int64_t *n) {
     mt_tensor *t = mtL_testtensor(L, idx);
     if (t) {

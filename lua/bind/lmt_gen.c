@@ -1,0 +1,182 @@
+/*
+ * lmt_gen.c - the Lua binding of multi-threaded sample generation (mtcnn.gen).
+ *
+ *   core.gen.run(images, {kind = "detection"|"landmarks", seed = n, params = {...}})
+ *     -> {{status = "ok"|"missing"|"bad", message, width, height, samples}, ...}
+ *   core.gen.split_key(name, seed) -> a number in [0, 1)
+ *
+ * images: a list of {path, index (the generator's stream), faces = {{x1, y1,
+ * x2, y2}, ...}} for detection, {path, index, box = {4}, points = {10}} for
+ * landmarks. params: mtcnn.sample options by name. samples: a result of
+ * core.sample.detection (absent when the image was skipped).
+ */
+#include "lmt.h"
+
+#include "data/mt_gen.h"
+
+#include <string.h>
+
+/* The results of one call, freed by the collector if a Lua error cuts the hand-over short. */
+typedef struct results_box {
+    mt_gen_result *r;
+    int64_t n;
+} results_box;
+
+static int results_gc(lua_State *L) {
+    results_box *b = (results_box *)lua_touserdata(L, 1);
+    mt_gen_results_clear(b->r, b->n);
+    b->n = 0;
+    return 0;
+}
+
+/* Reads n numbers from the table at the top of the stack into out. */
+static void numbers(lua_State *L, double *out, int n, int64_t item, const char *what) {
+    if (!lua_istable(L, -1) || (int)lua_rawlen(L, -1) != n)
+        luaL_error(L, "gen: image %d: %s needs %d numbers", (int)item + 1, what, n);
+    for (int k = 0; k < n; k++) {
+        lua_rawgeti(L, -1, k + 1);
+        int ok;
+        out[k] = lua_tonumberx(L, -1, &ok);
+        if (!ok) luaL_error(L, "gen: image %d: %s needs %d numbers", (int)item + 1, what, n);
+        lua_pop(L, 1);
+    }
+}
+
+/* Counts the faces of item i (the table on top of the stack). */
+static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
+    if (kind == MT_GEN_LANDMARKS) return 1;
+    lua_getfield(L, -1, "faces");
+    if (!lua_istable(L, -1)) luaL_error(L, "gen: image %d has no faces table", (int)i + 1);
+    int64_t n = (int64_t)lua_rawlen(L, -1);
+    lua_pop(L, 1);
+    return n;
+}
+
+/* core.gen.run(images, opts) */
+static int l_run(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "kind");
+    const char *k = luaL_optstring(L, -1, "detection");
+    mt_gen_kind kind = strcmp(k, "landmarks") == 0 ? MT_GEN_LANDMARKS : MT_GEN_DETECTION;
+    if (kind == MT_GEN_DETECTION && strcmp(k, "detection") != 0)
+        return luaL_error(L, "gen: kind must be \"detection\" or \"landmarks\", got \"%s\"", k);
+    lua_getfield(L, 2, "seed");
+    int ok;
+    uint64_t seed = (uint64_t)lua_tointegerx(L, -1, &ok);
+    if (!ok) return luaL_error(L, "gen: opts.seed must be an integer");
+    lua_getfield(L, 2, "params");
+    mt_sample_params p;
+    mtL_sampleparams(L, lua_gettop(L), &p);
+    lua_settop(L, 2);
+
+    int64_t n = (int64_t)lua_rawlen(L, 1), nfaces = 0;
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        nfaces += count_faces(L, i, kind);
+        lua_pop(L, 1);
+    }
+    mt_gen_image *im = (mt_gen_image *)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *im, 0);
+    double *v = (double *)lua_newuserdatauv(L, (size_t)(nfaces * 14 + 1) * sizeof(double), 0);
+    double *boxes = v, *points = v + 4 * nfaces;
+    for (int64_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        if (!lua_istable(L, -1)) return luaL_error(L, "gen: image %d is not a table", (int)i + 1);
+        lua_getfield(L, -1, "path");
+        im[i].path = lua_tostring(L, -1); /* anchored by the images table */
+        lua_getfield(L, -2, "index");
+        im[i].index = (int64_t)lua_tointegerx(L, -1, &ok);
+        if (!im[i].path || !ok || im[i].index < 0)
+            return luaL_error(L, "gen: image %d needs a path and an index >= 0", (int)i + 1);
+        lua_pop(L, 2);
+        im[i].nfaces = count_faces(L, i, kind);
+        im[i].boxes = boxes;
+        im[i].points = NULL;
+        if (kind == MT_GEN_LANDMARKS) {
+            lua_getfield(L, -1, "box");
+            numbers(L, boxes, 4, i, "box");
+            lua_getfield(L, -2, "points");
+            numbers(L, points, 10, i, "points");
+            lua_pop(L, 2);
+            im[i].points = points;
+            points += 10;
+        } else {
+            lua_getfield(L, -1, "faces");
+            for (int64_t f = 0; f < im[i].nfaces; f++) {
+                lua_rawgeti(L, -1, (lua_Integer)f + 1);
+                double b[4];
+                if (!lua_istable(L, -1) || lua_rawlen(L, -1) < 4)
+                    return luaL_error(L, "gen: image %d: face %d is not {x1, y1, x2, y2}",
+                                      (int)i + 1, (int)f + 1);
+                for (int c = 0; c < 4; c++) {
+                    lua_rawgeti(L, -1, c + 1);
+                    b[c] = lua_tonumberx(L, -1, &ok);
+                    if (!ok)
+                        return luaL_error(L, "gen: image %d: face %d is not {x1, y1, x2, y2}",
+                                          (int)i + 1, (int)f + 1);
+                    lua_pop(L, 1);
+                }
+                memcpy(boxes + 4 * f, b, sizeof b);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        boxes += 4 * im[i].nfaces;
+        lua_pop(L, 1);
+    }
+
+    results_box *rb = (results_box *)lua_newuserdatauv(L, sizeof *rb, 1);
+    rb->r = NULL;
+    rb->n = 0;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, results_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    rb->r = (mt_gen_result *)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *rb->r, 0);
+    lua_setiuservalue(L, -2, 1); /* the array lives as long as its box */
+    MTL_CHECK(L, mt_gen_run(rb->r, im, n, kind, &p, seed));
+    rb->n = n;
+
+    static const char *const STATUS[] = {"ok", "missing", "bad"};
+    lua_createtable(L, (int)n, 0);
+    for (int64_t i = 0; i < n; i++) {
+        mt_gen_result *r = rb->r + i;
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, STATUS[r->status]);
+        lua_setfield(L, -2, "status");
+        if (r->message) {
+            lua_pushstring(L, r->message);
+            lua_setfield(L, -2, "message");
+        }
+        lua_pushinteger(L, r->width);
+        lua_setfield(L, -2, "width");
+        lua_pushinteger(L, r->height);
+        lua_setfield(L, -2, "height");
+        if (r->samples) {
+            mt_sample_set *s = r->samples;
+            r->samples = NULL; /* taken over by the result table */
+            mtL_pushsamples(L, s);
+            lua_setfield(L, -2, "samples");
+        }
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* core.gen.split_key(name, seed) */
+static int l_split_key(lua_State *L) {
+    const char *name = luaL_checkstring(L, 1);
+    lua_pushnumber(L, mt_gen_split_key(name, (uint64_t)luaL_checkinteger(L, 2)));
+    return 1;
+}
+
+static const luaL_Reg gen_functions[] = {
+    {"run", l_run},
+    {"split_key", l_split_key},
+    {NULL, NULL},
+};
+
+int mtL_open_gen(lua_State *L) {
+    luaL_newlib(L, gen_functions);
+    return 1;
+}
