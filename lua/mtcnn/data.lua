@@ -6,8 +6,10 @@
 --   local set, stats = data.read_landmarks("trainImageList.txt", {images = "landmarks"})
 --
 -- Each returns a list of entries and stats {listed, missing, kept, faces, ...}
--- or nil, message. Listed images that do not exist are skipped and counted
--- (opts.check = false keeps them); a malformed line is an error naming the
+-- or nil, message; entry.index is the entry's position in the file's list
+-- (1-based, missing images counted), a stable name for it. Listed images that
+-- do not exist are skipped and counted (opts.check = false keeps them;
+-- opts.on_missing(name, path) hears of each); a malformed line is an error naming the
 -- file and the line ("file:12: ..."). Boxes are 0-based INCLUSIVE
 -- {x1, y1, x2, y2} (SPEC.md decision 4), so every face or box table can be
 -- handed to mtcnn.box and mtcnn.sample as it is.
@@ -36,11 +38,13 @@ local function read_lines(path)
   if not f then return nil, err end
   local text = f:read("a")
   f:close()
-  local lines = {}
+  local lines, n = {}, 0
+  local crlf = text:find("\r", 1, true)
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    lines[#lines + 1] = line:gsub("\r$", "")
+    n = n + 1
+    lines[n] = crlf and line:gsub("\r$", "") or line
   end
-  if lines[#lines] == "" then lines[#lines] = nil end
+  if lines[n] == "" then lines[n] = nil end
   return lines
 end
 
@@ -80,6 +84,7 @@ local function guarded(path, parse)
 end
 
 local ATTRS = {"blur", "expression", "illumination", "invalid", "occlusion", "pose"}
+local FACE = "^%s*(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)"
 
 --- data.read_wider(gt_file, {images = folder, check = true}) -> entries, stats
 --- The official WIDER FACE *_bbx_gt.txt format: an image path line, a face
@@ -114,17 +119,36 @@ function M.read_wider(path, opts)
         end
         local faces = {}
         local first = i + 2
-        for k = 1, count do
+        local full = join(opts.images, name)
+        local missing = check and not exists(full)
+        -- the faces of a missing image are not needed: skip them unparsed, except to tell a
+        -- zero-face placeholder (the official train file lists 12,880 images, most absent)
+        local all_zero = missing
+        for k = 1, missing and count or 0 do
+          local line = lines[first + k - 1]
+          if line == nil then
+            malformed(path, first + k - 1, "the file ends inside the %d faces of '%s'", count, name)
+          end
+          all_zero = all_zero and line:find("^[%s0]*$") ~= nil
+        end
+        if missing and not all_zero then faces = nil end
+        for k = 1, missing and 0 or count do
           local n = first + k - 1
           local line = lines[n]
           if line == nil then
             malformed(path, n, "the file ends inside the %d faces of '%s'", count, name)
           end
-          local w = words(line)
-          if #w < 10 then
-            malformed(path, n, "a face needs 10 numbers (x y w h blur expression illumination invalid occlusion pose), got %d", #w)
+          -- one match for the ten numbers; the word by word path only to name a problem
+          local v = {line:match(FACE)}
+          for a = 1, 10 do v[a] = tonumber(v[a]) end
+          if v[10] == nil or v[1] == nil or v[2] == nil or v[3] == nil or v[4] == nil or v[5] == nil
+             or v[6] == nil or v[7] == nil or v[8] == nil or v[9] == nil then
+            local w = words(line)
+            if #w < 10 then
+              malformed(path, n, "a face needs 10 numbers (x y w h blur expression illumination invalid occlusion pose), got %d", #w)
+            end
+            v = numbers(path, n, w, 1, 10, "face")
           end
-          local v = numbers(path, n, w, 1, 10, "face")
           local all_zero = true
           for a = 1, 10 do all_zero = all_zero and v[a] == 0 end
           -- a line of ten zeros is the placeholder of an image without faces
@@ -141,13 +165,13 @@ function M.read_wider(path, opts)
           local nxt = lines[i]
           if nxt and #words(nxt) == 10 and tonumber(words(nxt)[1]) then i = i + 1 end
         end
-        if #faces == 0 then stats.empty = stats.empty + 1 end
+        if faces and #faces == 0 then stats.empty = stats.empty + 1 end
         stats.listed = stats.listed + 1
-        local full = join(opts.images, name)
-        if check and not exists(full) then
+        if missing then
           stats.missing = stats.missing + 1
+          if opts.on_missing then opts.on_missing(name, full) end
         else
-          entries[#entries + 1] = {path = full, name = name, faces = faces}
+          entries[#entries + 1] = {path = full, name = name, faces = faces, index = stats.listed}
           stats.kept = stats.kept + 1
           stats.faces = stats.faces + #faces
           for _, f in ipairs(faces) do
@@ -186,8 +210,9 @@ function M.read_list(path, opts)
         local full = join(opts.images, name)
         if check and not exists(full) then
           stats.missing = stats.missing + 1
+          if opts.on_missing then opts.on_missing(name, full) end
         else
-          entries[#entries + 1] = {path = full, name = name, faces = faces}
+          entries[#entries + 1] = {path = full, name = name, faces = faces, index = stats.listed}
           stats.kept = stats.kept + 1
           stats.faces = stats.faces + #faces
         end
@@ -225,8 +250,10 @@ function M.read_landmarks(path, opts)
         local full = join(opts.images, name)
         if check and not exists(full) then
           stats.missing = stats.missing + 1
+          if opts.on_missing then opts.on_missing(name, full) end
         else
-          entries[#entries + 1] = {path = full, name = name, box = {v[1], v[3], v[2], v[4]}, points = points}
+          entries[#entries + 1] = {path = full, name = name, box = {v[1], v[3], v[2], v[4]}, points = points,
+                                   index = stats.listed}
           stats.kept = stats.kept + 1
         end
       end

@@ -1,0 +1,19 @@
+-- gen_landmark_data.lua: landmark samples (SPEC.md 2.3, the seed's bugs fixed as SPEC.md 8
+-- lists) for PNet (--size 12), RNet (24) or ONet (48).
+--   mtcnn scripts/gen_landmark_data.lua --size 12 --annotations trainImageList.txt \
+--     --images landmarks --out work/pnet/landmark
+-- For every face of the list (Windows paths and line ends accepted; lines whose image is
+-- missing are skipped with a count): the plain face crop and shifted crops with their mirrored
+-- and rotated copies, decoded and sampled on all cores, written to OUT/train.rec and
+-- OUT/val.rec (images held out by a hash of their name and the seed), with OUT/config.lua,
+-- OUT/state.json (for --resume) and OUT/summary.json. The numbers come from the "landmark"
+-- section of the stage's config (and side_lo, side_hi, jitter, method, val_fraction of its
+-- "detection" section): flags (--lmk-angle 10), --config FILE or --set KEY=VALUE.
+
+require("mtcnn.gen").main(arg, {
+  kind = "landmarks",
+  name = "gen_landmark_data.lua",
+  description = "Landmark samples of the 5-point face list (trainImageList.txt format) for one\n"
+    .. "stage, on all cores; reproducible for a seed whatever the thread count, resumable after\n"
+    .. "a kill (--resume), missing and unreadable images skipped with a count.",
+})
