@@ -259,6 +259,31 @@ describe("landmark samples", function()
     assert.are.same(face, row(r.boxes, 1))
   end)
 
+  it("cut rotated samples as the whole rotated crop resized (only the pixels read are rotated)", function()
+    local photo = image.new(240, 200)
+    for y = 0, 199, 3 do
+      for x = 0, 239, 5 do photo:set(x, y, {(x * 7 + y) % 256, (x * y) % 256, (3 * y) % 256}) end
+    end
+    for _, S in ipairs({12, 24, 48}) do
+      local r = sample.landmarks(photo, face, pts, {seed = 9, size = S, lmk_rotate_p = 1, lmk_mirror_p = 0})
+      local tiles, rotated = sample.images(r), 0
+      for k = 1, r.count do
+        local aug = r.aug[k]
+        if aug & 6 ~= 0 then
+          rotated = rotated + 1
+          local b = row(r.boxes, k)
+          local m = image.rotation_matrix((b[1] + b[3]) / 2, (b[2] + b[4]) / 2, aug & 2 ~= 0 and 5 or -5)
+          m[3], m[6] = m[3] - b[1], m[6] - b[2]
+          local patch = photo:warp_affine(m, b[3] - b[1] + 1, b[4] - b[2] + 1)
+          local want = patch:resize(S, S, "bilinear")
+          if aug & 1 ~= 0 then want = want:flip() end
+          assert.is_true(tiles[k] == want, ("size %d sample %d"):format(S, k))
+        end
+      end
+      assert.is_true(rotated >= 4)
+    end
+  end)
+
   it("follows the spec's probabilities and skips small faces", function()
     local n, plain = 0, 0
     for seed = 1, 20 do

@@ -409,15 +409,12 @@ static mt_status cut_landmark(const mt_image *im, const item *it, const mt_sampl
         double m[6];
         double angle = (it->aug & MT_AUG_ROTATE_POS) ? p->lmk_angle : -p->lmk_angle;
         crop_rotation(it->box, angle, m);
-        /* the rotated image seen through the crop: shift the output origin */
+        /* the rotated image seen through the crop: shift the output origin (only the
+         * rotated pixels that the resize reads are computed) */
         m[2] -= it->box[0];
         m[5] -= it->box[1];
-        mt_image *patch;
         int pw = it->box[2] - it->box[0] + 1, ph = it->box[3] - it->box[1] + 1;
-        MT_TRY(mt_warp_affine(&patch, im, m, pw, ph, NULL));
-        int32_t whole[4] = {0, 0, pw - 1, ph - 1};
-        st = mt_crop_resize_strip(patch, whole, 1, p->size, p->interp, strip, i);
-        mt_image_free(patch);
+        st = mt_warp_resize_strip(im, m, pw, ph, p->size, p->interp, strip, i);
     } else {
         st = mt_crop_resize_strip(im, it->box, 1, p->size, p->interp, strip, i);
     }

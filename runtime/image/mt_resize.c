@@ -18,9 +18,11 @@
 
 #include "core/mt_alloc.h"
 #include "core/mt_threads.h"
+#include "image/mt_warp.h"
 
 #include <float.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- weight tables ------------------------------------------------------------------------- */
@@ -718,4 +720,73 @@ mt_status mt_crop_resize_strip(const mt_image *im, const int32_t *boxes, int64_t
     d.u8 = strip->data + (size_t)first * size * size * 3;
     d.u8_stride = (size_t)size * 3;
     return crops_run(im, boxes, n, size, size, interp, &d, 0, (size_t)size * size * 3, what);
+}
+
+/* Distinct source indices read by the taps of t (n_out outputs over n_in inputs), ascending,
+ * into list; t's indices become positions in that list. mark holds n_in ints. */
+static int gather_taps(axis_tab *t, int n_in, int n_out, int *mark, int *list) {
+    int ntaps = t->start[n_out], n = 0;
+    for (int i = 0; i < n_in; i++) mark[i] = -1;
+    for (int k = 0; k < ntaps; k++) mark[t->idx[k]] = 0;
+    for (int i = 0; i < n_in; i++)
+        if (mark[i] == 0) mark[i] = n, list[n++] = i;
+    for (int k = 0; k < ntaps; k++) t->idx[k] = mark[t->idx[k]];
+    return n;
+}
+
+mt_status mt_warp_resize_strip(const mt_image *src, const double m[6], int pw, int ph, int size,
+                               mt_interp interp, mt_image *strip, int64_t slot) {
+    const char *what = "warp_resize";
+    MT_TRY(check_interp(interp, what));
+    MT_TRY(check_out_size(size, size, what));
+    if (pw < 1 || ph < 1 || pw > MT_IMAGE_MAX_SIDE || ph > MT_IMAGE_MAX_SIDE)
+        return mt_fail(MT_ERR_ARG, "%s: bad patch size %dx%d", what, pw, ph);
+    if (strip->width != size || slot < 0 || (slot + 1) * size > strip->height)
+        return mt_fail(MT_ERR_SHAPE, "%s: a %dx%d strip has no slot %lld of size %d", what,
+                       strip->width, strip->height, (long long)slot + 1, size);
+    int kind = table_kind(pw, ph, size, size, interp);
+    if (kind == TAB_AREA) { /* area tables read every pixel: warp the whole patch */
+        mt_image *patch;
+        MT_TRY(mt_warp_affine(&patch, src, m, pw, ph, NULL));
+        int32_t whole[4] = {0, 0, pw - 1, ph - 1};
+        mt_status st = mt_crop_resize_strip(patch, whole, 1, size, interp, strip, slot);
+        mt_image_free(patch);
+        return st;
+    }
+    double inv[6];
+    MT_TRY(mt_affine_invert(m, inv));
+    /* the tables of a whole-patch crop, then only the patch pixels they read */
+    int nmax = pw > ph ? pw : ph;
+    size_t ints = 2 * ((size_t)size + 1) + 4 * ((size_t)size + 1) + 3 * (size_t)nmax;
+    int *mem = (int *)malloc(ints * sizeof(int) + 4 * ((size_t)size + 1) * sizeof(float));
+    if (!mem) return mt_fail(MT_ERR_OOM, "%s: out of memory", what);
+    plan p;
+    memset(&p, 0, sizeof p);
+    p.x.start = mem, p.y.start = mem + size + 1;
+    p.x.idx = mem + 2 * (size + 1), p.y.idx = p.x.idx + 2 * (size + 1);
+    int *mark = p.y.idx + 2 * (size + 1), *cols = mark + nmax, *rows = cols + nmax;
+    p.x.w = (float *)(rows + nmax), p.y.w = p.x.w + 2 * (size + 1);
+    double inv_x = (double)size / pw, inv_y = (double)size / ph;
+    p.sw = pw, p.sh = ph, p.dw = size, p.dh = size;
+    linear_axis(&p.x, pw, size, 1.0 / inv_x, inv_x, kind == TAB_LINEAR_AREA, 1);
+    linear_axis(&p.y, ph, size, 1.0 / inv_y, inv_y, kind == TAB_LINEAR_AREA, 0);
+    int nc = gather_taps(&p.x, pw, size, mark, cols);
+    int nr = gather_taps(&p.y, ph, size, mark, rows);
+    mt_image *g;
+    mt_status st = mt_image_new_uninit(&g, nc, nr);
+    if (st == MT_OK) {
+        static const uint8_t black[3] = {0, 0, 0};
+        for (int r = 0; r < nr; r++)
+            for (int c = 0; c < nc; c++)
+                mt_warp_pixel(src, inv, black, cols[c], rows[r], mt_image_pixel(g, c, r));
+        src_desc s = image_src(g);
+        dst_desc d;
+        memset(&d, 0, sizeof d);
+        d.u8 = strip->data + (size_t)slot * size * size * 3;
+        d.u8_stride = (size_t)size * 3;
+        crop_linear_direct(&p, &s, 0, 0, &d);
+        mt_image_free(g);
+    }
+    free(mem);
+    return st;
 }

@@ -57,6 +57,14 @@ mt_status mt_resize_image(mt_image **out, const mt_image *im, int dw, int dh, mt
 mt_status mt_crop_resize_strip(const mt_image *im, const int32_t *boxes, int64_t n, int size,
                                mt_interp interp, mt_image *strip, int64_t first);
 
+/* The pw x ph image that the affine map m makes of src (mt_warp_affine's
+ * pixels, black outside) resized to size x size into slot `slot` of a strip:
+ * the same pixels as mt_warp_affine followed by mt_crop_resize_strip of the
+ * whole patch, but only the warped pixels the resize reads are computed
+ * (with linear tables, at most 2 size x 2 size of them). */
+mt_status mt_warp_resize_strip(const mt_image *src, const double m[6], int pw, int ph, int size,
+                               mt_interp interp, mt_image *strip, int64_t slot);
+
 /* A float tensor [C, H, W] or [N, C, H, W] (any strides, CPU) resized to
  * dw x dh per plane, as a new contiguous tensor (no normalisation). */
 mt_status mt_resize_tensor(mt_tensor **out, const mt_tensor *src, int dw, int dh,
