@@ -2,7 +2,7 @@
  * lmt_gen.c - the Lua binding of multi-threaded sample generation (mtcnn.gen).
  *
  *   core.gen.run(images, {kind = "detection"|"landmarks", seed = n, params = {...}})
- *     -> {{status = "ok"|"missing"|"bad", message, width, height, samples}, ...}
+ *     -> {{status = "ok"|"missing"|"bad", message, samples}, ...}
  *   core.gen.split_key(name, seed) -> a number in [0, 1)
  *
  * images: a list of {path, index (the generator's stream), faces = {{x1, y1,
@@ -141,17 +141,13 @@ static int l_run(lua_State *L) {
     lua_createtable(L, (int)n, 0);
     for (int64_t i = 0; i < n; i++) {
         mt_gen_result *r = rb->r + i;
-        lua_createtable(L, 0, 5);
+        lua_createtable(L, 0, 3);
         lua_pushstring(L, STATUS[r->status]);
         lua_setfield(L, -2, "status");
         if (r->message) {
             lua_pushstring(L, r->message);
             lua_setfield(L, -2, "message");
         }
-        lua_pushinteger(L, r->width);
-        lua_setfield(L, -2, "width");
-        lua_pushinteger(L, r->height);
-        lua_setfield(L, -2, "height");
         if (r->samples) {
             mt_sample_set *s = r->samples;
             r->samples = NULL; /* taken over by the result table */

@@ -48,6 +48,12 @@ local function read_lines(path)
   return lines
 end
 
+-- Counts a listed image that is not there, and tells opts.on_missing.
+local function count_missing(stats, opts, name, full)
+  stats.missing = stats.missing + 1
+  if opts.on_missing then opts.on_missing(name, full) end
+end
+
 -- Splits a line into words.
 local function words(line)
   local w = {}
@@ -168,8 +174,7 @@ function M.read_wider(path, opts)
         if faces and #faces == 0 then stats.empty = stats.empty + 1 end
         stats.listed = stats.listed + 1
         if missing then
-          stats.missing = stats.missing + 1
-          if opts.on_missing then opts.on_missing(name, full) end
+          count_missing(stats, opts, name, full)
         else
           entries[#entries + 1] = {path = full, name = name, faces = faces, index = stats.listed}
           stats.kept = stats.kept + 1
@@ -209,8 +214,7 @@ function M.read_list(path, opts)
         stats.listed = stats.listed + 1
         local full = join(opts.images, name)
         if check and not exists(full) then
-          stats.missing = stats.missing + 1
-          if opts.on_missing then opts.on_missing(name, full) end
+          count_missing(stats, opts, name, full)
         else
           entries[#entries + 1] = {path = full, name = name, faces = faces, index = stats.listed}
           stats.kept = stats.kept + 1
@@ -249,8 +253,7 @@ function M.read_landmarks(path, opts)
         stats.listed = stats.listed + 1
         local full = join(opts.images, name)
         if check and not exists(full) then
-          stats.missing = stats.missing + 1
-          if opts.on_missing then opts.on_missing(name, full) end
+          count_missing(stats, opts, name, full)
         else
           entries[#entries + 1] = {path = full, name = name, box = {v[1], v[3], v[2], v[4]}, points = points,
                                    index = stats.listed}

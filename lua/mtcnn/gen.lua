@@ -38,23 +38,7 @@ local EXAMPLES = 5 -- skipped images named in the summary
 gen.split_key = C.split_key
 
 -- Writes text to path through a temporary file renamed over it.
-local function write_atomic(path, text)
-  local tmp = ("%s.tmp.%d"):format(path, sys.pid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
-end
+local write_atomic = require("mtcnn.eval.predictions").write_atomic
 
 local function same(a, b)
   if type(a) ~= type(b) then return false end
