@@ -14,15 +14,12 @@
 -- {x1, y1, x2, y2} (SPEC.md decision 4), so every face or box table can be
 -- handed to mtcnn.box and mtcnn.sample as it is.
 
+local stat = require("mtcnn.sys").stat
+
 local M = {}
 
 local function exists(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
-  end
-  return false
+  return stat(path) ~= nil
 end
 
 local function join(root, rel)
@@ -114,8 +111,10 @@ function M.read_wider(path, opts)
         i = i + 1
       else
         -- a line of numbers where a path belongs means the counts went wrong
-        local all_numbers = true
-        for _, w in ipairs(words(name)) do all_numbers = all_numbers and tonumber(w) ~= nil end
+        local all_numbers = not name:find("[^%w%s%.%+%-]") and not name:find("[g-wyzG-WYZ]")
+        for _, w in ipairs(all_numbers and words(name) or {}) do
+          all_numbers = all_numbers and tonumber(w) ~= nil
+        end
         if all_numbers then malformed(path, i, "expected an image path, got '%s'", name) end
         local count_line = lines[i + 1]
         if count_line == nil then malformed(path, i, "the file ends after the image path '%s'", name) end

@@ -156,11 +156,12 @@ end
 ---   threads (default: the pool's); chunk (images per call, default 32 per thread);
 ---   commit_seconds (least time between commits, default 1; 0: after every chunk); limit (only
 ---   the first n present images); source (a description of the input, checked on resume);
+---   stage (a name for the summary);
 ---   listed, missing, missing_examples: what the reader saw and left out (entries read with
 ---   the existence check), for the summary;
 ---   progress(p) called before the first chunk and after each with p = {done, total, faces,
 ---   samples, missing, bad, elapsed}; note(message) for remarks (default: ignored).
---- summary = {kind, out, size, seed, val_fraction, images = {listed, present, done, train,
+--- summary = {kind, stage, out, size, seed, val_fraction, images = {listed, present, done, train,
 --- val, missing, bad}, faces, samples = {train = {positive, negative, part, landmark, total},
 --- val = {...}}, missing_examples, bad_examples = {{name, message}}, run = {images, faces,
 --- seconds, images_per_s, faces_per_s}, resumed, outputs = {train, val}}.
@@ -292,7 +293,8 @@ function gen.run(opts)
   local seconds = sys.clock() - t0
 
   local summary = {
-    kind = opts.kind, out = out, size = size, seed = opts.seed, val_fraction = opts.val_fraction,
+    kind = opts.kind, stage = opts.stage, out = out, size = size, seed = opts.seed,
+    val_fraction = opts.val_fraction,
     images = {listed = opts.listed or #entries, present = present, done = state.images.done,
               train = state.images.train, val = state.images.val,
               missing = (opts.missing or 0) + missing_now + state.images.missing,
@@ -470,7 +472,8 @@ function gen.main(argv, spec)
   local bar
   local show = not args.quiet and not args.json
   local summary, err = gen.run{
-    kind = spec.kind, entries = entries, out = args.out, params = config.sample_params(cfg),
+    kind = spec.kind, stage = stage, entries = entries, out = args.out,
+    params = config.sample_params(cfg),
     val_fraction = cfg.detection.val_fraction, seed = args.seed, resume = args.resume,
     force = args.force, threads = args.threads or sys.cpu_count(), chunk = args.chunk,
     commit_seconds = args.commit_every, limit = args.limit,
