@@ -1,14 +1,16 @@
 /*
  * lmt_gen.c - the Lua binding of multi-threaded sample generation (mtcnn.gen).
  *
- *   core.gen.run(images, {kind = "detection"|"landmarks", seed = n, params = {...}})
- *     -> {{status = "ok"|"missing"|"bad", message, samples}, ...}
+ *   core.gen.start(images, {kind = "detection"|"landmarks", seed = n, params = {...}}) -> job
+ *   job:wait() -> {{status = "ok"|"missing"|"bad", message, samples}, ...}
  *   core.gen.split_key(name, seed) -> a number in [0, 1)
  *
- * images: a list of {path, index (the generator's stream), faces = {{x1, y1,
- * x2, y2}, ...}} for detection, {path, index, box = {4}, points = {10}} for
- * landmarks. params: mtcnn.sample options by name. samples: a result of
- * core.sample.detection (absent when the image was skipped).
+ * start returns at once: the chunk is decoded and sampled on a thread of its own and the
+ * worker pool while Lua writes the previous one. images: a list of {path, index (the
+ * generator's stream), faces = {{x1, y1, x2, y2}, ...}} for detection, {path, index, box =
+ * {4}, points = {10}} for landmarks; the list must not change until wait. params:
+ * mtcnn.sample options by name. samples: a result of core.sample.detection (absent when the
+ * image was skipped). A job dropped without wait is waited for by the collector.
  */
 #include "lmt.h"
 
@@ -16,15 +18,20 @@
 
 #include <string.h>
 
-/* The results of one call, freed by the collector if a Lua error cuts the hand-over short. */
-typedef struct results_box {
+#define MTL_GEN_JOB "mtcnn.GenJob"
+
+/* A running chunk; its arrays and the images table live in its user values. */
+typedef struct job_box {
+    mt_gen_job *job; /* NULL once waited for */
     mt_gen_result *r;
     int64_t n;
-} results_box;
+} job_box;
 
-static int results_gc(lua_State *L) {
-    results_box *b = (results_box *)lua_touserdata(L, 1);
-    mt_gen_results_clear(b->r, b->n);
+static int job_gc(lua_State *L) {
+    job_box *b = (job_box *)luaL_checkudata(L, 1, MTL_GEN_JOB);
+    if (b->job) mt_gen_wait(b->job); /* (its status does not matter any more) */
+    b->job = NULL;
+    if (b->r) mt_gen_results_clear(b->r, b->n);
     b->n = 0;
     return 0;
 }
@@ -42,7 +49,7 @@ static void numbers(lua_State *L, double *out, int n, int64_t item, const char *
     }
 }
 
-/* Counts the faces of item i (the table on top of the stack). */
+/* Faces of item i (the table on top of the stack). */
 static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
     if (kind == MT_GEN_LANDMARKS) return 1;
     lua_getfield(L, -1, "faces");
@@ -52,10 +59,55 @@ static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
     return n;
 }
 
-/* core.gen.run(images, opts) */
-static int l_run(lua_State *L) {
+/* Fills im[i] from item i (the table on top of the stack); its numbers go to *boxes and
+ * *points, which advance. */
+static void read_item(lua_State *L, int64_t i, mt_gen_kind kind, mt_gen_image *im,
+                      double **boxes, double **points) {
+    if (!lua_istable(L, -1)) luaL_error(L, "gen: image %d is not a table", (int)i + 1);
+    int ok;
+    lua_getfield(L, -1, "path");
+    im->path = lua_tostring(L, -1); /* anchored by the images table */
+    lua_getfield(L, -2, "index");
+    im->index = (int64_t)lua_tointegerx(L, -1, &ok);
+    if (!im->path || !ok || im->index < 0)
+        luaL_error(L, "gen: image %d needs a path and an index >= 0", (int)i + 1);
+    lua_pop(L, 2);
+    im->nfaces = count_faces(L, i, kind);
+    im->boxes = *boxes;
+    im->points = NULL;
+    if (kind == MT_GEN_LANDMARKS) {
+        lua_getfield(L, -1, "box");
+        numbers(L, *boxes, 4, i, "box");
+        lua_getfield(L, -2, "points");
+        numbers(L, *points, 10, i, "points");
+        lua_pop(L, 2);
+        im->points = *points;
+        *points += 10;
+    } else {
+        lua_getfield(L, -1, "faces");
+        for (int64_t f = 0; f < im->nfaces; f++) {
+            lua_rawgeti(L, -1, (lua_Integer)f + 1);
+            for (int c = 0; c < 4; c++) {
+                if (lua_istable(L, -1)) lua_rawgeti(L, -1, c + 1);
+                else lua_pushnil(L);
+                (*boxes)[4 * f + c] = lua_tonumberx(L, -1, &ok);
+                if (!ok)
+                    luaL_error(L, "gen: image %d: face %d is not {x1, y1, x2, y2}", (int)i + 1,
+                               (int)f + 1);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    *boxes += 4 * im->nfaces;
+}
+
+/* core.gen.start(images, opts) */
+static int l_start(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
     lua_getfield(L, 2, "kind");
     const char *k = luaL_optstring(L, -1, "detection");
     mt_gen_kind kind = strcmp(k, "landmarks") == 0 ? MT_GEN_LANDMARKS : MT_GEN_DETECTION;
@@ -73,74 +125,44 @@ static int l_run(lua_State *L) {
     int64_t n = (int64_t)lua_rawlen(L, 1), nfaces = 0;
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        if (!lua_istable(L, -1)) return luaL_error(L, "gen: image %d is not a table", (int)i + 1);
         nfaces += count_faces(L, i, kind);
         lua_pop(L, 1);
     }
+    job_box *b = (job_box *)lua_newuserdatauv(L, sizeof *b, 4); /* 3 */
+    b->job = NULL, b->r = NULL, b->n = 0;
+    luaL_setmetatable(L, MTL_GEN_JOB);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, 3, 1);
     mt_gen_image *im = (mt_gen_image *)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *im, 0);
+    lua_setiuservalue(L, 3, 2);
     double *v = (double *)lua_newuserdatauv(L, (size_t)(nfaces * 14 + 1) * sizeof(double), 0);
+    lua_setiuservalue(L, 3, 3);
+    mt_gen_result *r = (mt_gen_result *)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *r, 0);
+    memset(r, 0, (size_t)(n + 1) * sizeof *r);
+    lua_setiuservalue(L, 3, 4);
     double *boxes = v, *points = v + 4 * nfaces;
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        if (!lua_istable(L, -1)) return luaL_error(L, "gen: image %d is not a table", (int)i + 1);
-        lua_getfield(L, -1, "path");
-        im[i].path = lua_tostring(L, -1); /* anchored by the images table */
-        lua_getfield(L, -2, "index");
-        im[i].index = (int64_t)lua_tointegerx(L, -1, &ok);
-        if (!im[i].path || !ok || im[i].index < 0)
-            return luaL_error(L, "gen: image %d needs a path and an index >= 0", (int)i + 1);
-        lua_pop(L, 2);
-        im[i].nfaces = count_faces(L, i, kind);
-        im[i].boxes = boxes;
-        im[i].points = NULL;
-        if (kind == MT_GEN_LANDMARKS) {
-            lua_getfield(L, -1, "box");
-            numbers(L, boxes, 4, i, "box");
-            lua_getfield(L, -2, "points");
-            numbers(L, points, 10, i, "points");
-            lua_pop(L, 2);
-            im[i].points = points;
-            points += 10;
-        } else {
-            lua_getfield(L, -1, "faces");
-            for (int64_t f = 0; f < im[i].nfaces; f++) {
-                lua_rawgeti(L, -1, (lua_Integer)f + 1);
-                double b[4];
-                if (!lua_istable(L, -1) || lua_rawlen(L, -1) < 4)
-                    return luaL_error(L, "gen: image %d: face %d is not {x1, y1, x2, y2}",
-                                      (int)i + 1, (int)f + 1);
-                for (int c = 0; c < 4; c++) {
-                    lua_rawgeti(L, -1, c + 1);
-                    b[c] = lua_tonumberx(L, -1, &ok);
-                    if (!ok)
-                        return luaL_error(L, "gen: image %d: face %d is not {x1, y1, x2, y2}",
-                                          (int)i + 1, (int)f + 1);
-                    lua_pop(L, 1);
-                }
-                memcpy(boxes + 4 * f, b, sizeof b);
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-        }
-        boxes += 4 * im[i].nfaces;
+        read_item(L, i, kind, im + i, &boxes, &points);
         lua_pop(L, 1);
     }
+    MTL_CHECK(L, mt_gen_start(&b->job, r, im, n, kind, &p, seed));
+    b->r = r, b->n = n;
+    return 1;
+}
 
-    results_box *rb = (results_box *)lua_newuserdatauv(L, sizeof *rb, 1);
-    rb->r = NULL;
-    rb->n = 0;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, results_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    rb->r = (mt_gen_result *)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *rb->r, 0);
-    lua_setiuservalue(L, -2, 1); /* the array lives as long as its box */
-    MTL_CHECK(L, mt_gen_run(rb->r, im, n, kind, &p, seed));
-    rb->n = n;
-
+/* job:wait() -> results */
+static int job_wait(lua_State *L) {
+    job_box *b = (job_box *)luaL_checkudata(L, 1, MTL_GEN_JOB);
+    if (!b->job) return luaL_error(L, "gen: the job was waited for already");
+    mt_status st = mt_gen_wait(b->job);
+    b->job = NULL;
+    MTL_CHECK(L, st);
     static const char *const STATUS[] = {"ok", "missing", "bad"};
-    lua_createtable(L, (int)n, 0);
-    for (int64_t i = 0; i < n; i++) {
-        mt_gen_result *r = rb->r + i;
+    lua_createtable(L, (int)b->n, 0);
+    for (int64_t i = 0; i < b->n; i++) {
+        mt_gen_result *r = b->r + i;
         lua_createtable(L, 0, 3);
         lua_pushstring(L, STATUS[r->status]);
         lua_setfield(L, -2, "status");
@@ -167,12 +189,20 @@ static int l_split_key(lua_State *L) {
 }
 
 static const luaL_Reg gen_functions[] = {
-    {"run", l_run},
+    {"start", l_start},
     {"split_key", l_split_key},
     {NULL, NULL},
 };
 
 int mtL_open_gen(lua_State *L) {
+    luaL_newmetatable(L, MTL_GEN_JOB);
+    lua_pushcfunction(L, job_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, job_wait);
+    lua_setfield(L, -2, "wait");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
     luaL_newlib(L, gen_functions);
     return 1;
 }

@@ -236,7 +236,10 @@ function gen.run(opts)
     last_commit = sys.clock()
     return write_atomic(paths.state, json.encode(state))
   end
+  local pending
   local function fail(msg)
+    if pending then pcall(pending.wait, pending) end
+    pending = nil
     for _, w in pairs(writers) do w:abort() end
     return nil, msg
   end
@@ -250,10 +253,19 @@ function gen.run(opts)
     end
   end
   report()
+  -- chunk k + 1 is decoded and sampled (C threads) while chunk k is written here
+  local copts = {kind = opts.kind, seed = opts.seed, params = params}
+  local function start(first)
+    if first > #todo then return nil end
+    return C.start(chunk_items(opts.kind, todo, first, math.min(#todo, first + chunk - 1)), copts)
+  end
+  pending = start(1)
   for first = 1, #todo, chunk do
     local last = math.min(#todo, first + chunk - 1)
-    local results = C.run(chunk_items(opts.kind, todo, first, last),
-                          {kind = opts.kind, seed = opts.seed, params = params})
+    local ok_wait, results = pcall(pending.wait, pending)
+    pending = nil
+    if not ok_wait then return fail(results) end
+    pending = start(last + 1)
     for k, r in ipairs(results) do
       local e = todo[first + k - 1]
       local name = e.name or e.path

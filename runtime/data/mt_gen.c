@@ -225,6 +225,48 @@ mt_status mt_gen_run(mt_gen_result *out, const mt_gen_image *images, int64_t n, 
     return MT_OK;
 }
 
+struct mt_gen_job {
+    pthread_t thread;
+    mt_gen_result *out;
+    const mt_gen_image *images;
+    int64_t n;
+    mt_gen_kind kind;
+    mt_sample_params p;
+    uint64_t seed;
+    mt_status st;
+    char msg[1024]; /* the thread's error message, handed to the waiter's thread */
+};
+
+static void *job_main(void *arg) {
+    mt_gen_job *j = (mt_gen_job *)arg;
+    j->st = mt_gen_run(j->out, j->images, j->n, j->kind, &j->p, j->seed);
+    if (j->st != MT_OK) snprintf(j->msg, sizeof j->msg, "%s", mt_last_error());
+    return NULL;
+}
+
+mt_status mt_gen_start(mt_gen_job **job, mt_gen_result *out, const mt_gen_image *images,
+                       int64_t n, mt_gen_kind kind, const mt_sample_params *p, uint64_t seed) {
+    *job = NULL;
+    mt_gen_job *j = (mt_gen_job *)calloc(1, sizeof *j);
+    if (!j) return mt_fail(MT_ERR_OOM, "gen: out of memory");
+    j->out = out, j->images = images, j->n = n, j->kind = kind, j->p = *p, j->seed = seed;
+    int rc = pthread_create(&j->thread, NULL, job_main, j);
+    if (rc != 0) {
+        free(j);
+        return mt_fail(MT_ERR_OOM, "gen: cannot start a thread: %s", strerror(rc));
+    }
+    *job = j;
+    return MT_OK;
+}
+
+mt_status mt_gen_wait(mt_gen_job *job) {
+    pthread_join(job->thread, NULL);
+    mt_status st = job->st;
+    if (st != MT_OK) mt_fail(st, "%s", job->msg);
+    free(job);
+    return st;
+}
+
 void mt_gen_results_clear(mt_gen_result *results, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         mt_sample_set_free(results[i].samples);

@@ -62,6 +62,17 @@ typedef struct mt_gen_result {
 mt_status mt_gen_run(mt_gen_result *out, const mt_gen_image *images, int64_t n, mt_gen_kind kind,
                      const mt_sample_params *p, uint64_t seed);
 
+/* mt_gen_run on a thread of its own (the pool's workers join in), so that the
+ * caller can write the previous chunk meanwhile: returns at once. The
+ * arguments (images, their paths and faces, out) must stay untouched until
+ * mt_gen_wait; p is copied. */
+typedef struct mt_gen_job mt_gen_job;
+mt_status mt_gen_start(mt_gen_job **job, mt_gen_result *out, const mt_gen_image *images,
+                       int64_t n, mt_gen_kind kind, const mt_sample_params *p, uint64_t seed);
+
+/* Waits for the job and frees it; mt_gen_run's status (and message). */
+mt_status mt_gen_wait(mt_gen_job *job);
+
 /* Frees the sets and messages of results[0..n) and zeroes them. */
 void mt_gen_results_clear(mt_gen_result *results, int64_t n);
 
