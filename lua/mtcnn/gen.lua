@@ -150,7 +150,8 @@ end
 
 --- gen.run(opts) -> summary | nil, message. opts:
 ---   kind "detection" | "landmarks"; entries: the list of a data reader (read with or without
----   check; an entry's `index`, when absent, is its position in the list, 1-based);
+---   check; an entry's `index`, when absent, is its position in the list, 1-based; indices
+---   must increase along the list);
 ---   out: the output folder (created); params: mtcnn.sample options (size, thresholds...);
 ---   val_fraction; seed; resume; force (start over in a folder that holds a generation);
 ---   threads (default: the pool's); chunk (images per call, default 32 per thread);
@@ -181,6 +182,8 @@ function gen.run(opts)
   local entries = opts.entries
   for i, e in ipairs(entries) do
     if e.index == nil then e.index = i end
+    -- the saved position is an index: entries must come in increasing index order
+    assert(i == 1 or e.index > entries[i - 1].index, "gen.run: entry indices must increase")
   end
 
   local ok, err = sys.mkdir(opts.out)
