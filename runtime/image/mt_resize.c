@@ -342,7 +342,10 @@ typedef float v4f __attribute__((vector_size(16)));
 static uint8_t sat_u8(float v) {
     if (!(v > 0.0f)) return 0;
     if (v >= 255.0f) return 255;
-    return (uint8_t)lrintf(v); /* ties to even, as OpenCV's saturate_cast */
+    /* ties to even, as OpenCV's saturate_cast: adding and taking away 1.5 * 2^23 rounds
+     * v (0 < v < 255) in the default rounding mode, as lrintf does, without its call */
+    const float big = 12582912.0f;
+    return (uint8_t)(int)((v + big) - big);
 }
 
 /* Output rows [dy0, dy1) of the region whose top-left source pixel is
@@ -599,6 +602,14 @@ typedef struct crops_job {
  * identical; it skips the accumulator rows, whose vector sums over every column between
  * the first and the last tap pay off for large outputs but dominate the small crops of
  * sample generation (a 12x12 sample from a 90x90 crop). */
+typedef uint8_t v4u8 __attribute__((vector_size(4)));
+
+/* A pixel's r, g, b in three lanes of a vector (the fourth is 0). */
+static inline v4f pixel_v4f(const uint8_t *p) {
+    v4u8 b = {p[0], p[1], p[2], 0};
+    return __builtin_convertvector(b, v4f);
+}
+
 static void crop_linear_direct(const plan *p, const src_desc *s, int x1, int y1,
                                const dst_desc *d) {
     for (int dy = 0; dy < p->dh; dy++) {
@@ -608,15 +619,15 @@ static void crop_linear_direct(const plan *p, const src_desc *s, int x1, int y1,
         float b0 = p->y.w[ky], b1 = p->y.w[ky + 1];
         for (int dx = 0; dx < p->dw; dx++) {
             int kx = p->x.start[dx], nt = p->x.start[dx + 1] - kx;
-            const uint8_t *a0 = r0 + (size_t)p->x.idx[kx] * 3, *a1 = r1 + (size_t)p->x.idx[kx] * 3;
-            float w0 = p->x.w[kx], v[3];
-            for (int c = 0; c < 3; c++) v[c] = 0.0f + w0 * (b0 * (float)a0[c] + b1 * (float)a1[c]);
+            size_t i0 = (size_t)p->x.idx[kx] * 3;
+            v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+            v4f sum = zero + p->x.w[kx] * (b0 * pixel_v4f(r0 + i0) + b1 * pixel_v4f(r1 + i0));
             if (nt == 2) {
-                const uint8_t *c0 = r0 + (size_t)p->x.idx[kx + 1] * 3;
-                const uint8_t *c1 = r1 + (size_t)p->x.idx[kx + 1] * 3;
-                float w1 = p->x.w[kx + 1];
-                for (int c = 0; c < 3; c++) v[c] = v[c] + w1 * (b0 * (float)c0[c] + b1 * (float)c1[c]);
+                size_t i1 = (size_t)p->x.idx[kx + 1] * 3;
+                sum = sum + p->x.w[kx + 1] * (b0 * pixel_v4f(r0 + i1) + b1 * pixel_v4f(r1 + i1));
             }
+            float v[4];
+            memcpy(v, &sum, sizeof v);
             if (d->u8) {
                 uint8_t *q = d->u8 + (size_t)dy * d->u8_stride + (size_t)dx * 3;
                 for (int c = 0; c < 3; c++) q[c] = sat_u8(v[c]);
