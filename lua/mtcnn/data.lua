@@ -28,13 +28,63 @@ local function join(root, rel)
   return root .. "/" .. rel
 end
 
+-- The whole of a file, or nil, message.
+local function read_text(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, ("%s: cannot read: %s"):format(path, tostring(err)) end
+  local text = f:read("a")
+  f:close()
+  return text
+end
+
+-- A cursor over the lines of text (without their "\n" or "\r\n"), so that a large file
+-- is not cut into a table of lines: next() -> the next line or nil at the end; peek();
+-- skip() -> true when the skipped line holds only zeros and blanks, false otherwise, nil at
+-- the end (the line is not copied); n: the number of the last line taken.
+local function cursor(text)
+  local find, sub = string.find, string.sub
+  -- lines end at "\n"; a final "\n" starts no line, and an empty text has none
+  local len = #text
+  if sub(text, -1) == "\n" then len = len - 1 end
+  if #text == 0 then len = -1 end
+  local pos = 1
+  local c = {n = 0}
+  local function line_end()
+    local e = find(text, "\n", pos, true)
+    if not e or e > len then e = len + 1 end
+    return e
+  end
+  function c.next()
+    if pos > len + 1 then return nil end
+    local e = line_end()
+    local line = sub(text, pos, e - 1)
+    if sub(line, -1) == "\r" then line = sub(line, 1, -2) end
+    pos = e + 1
+    c.n = c.n + 1
+    return line
+  end
+  function c.peek()
+    local p, n = pos, c.n
+    local line = c.next()
+    pos, c.n = p, n
+    return line
+  end
+  function c.skip()
+    if pos > len + 1 then return nil end
+    local e = line_end()
+    local _, z = find(text, "^[ \t\r0]*", pos)
+    pos = e + 1
+    c.n = c.n + 1
+    return z + 1 >= e
+  end
+  return c
+end
+
 -- Lines of a file without their line ends ("\n" or "\r\n"); nil, message
 -- when it cannot be read.
 local function read_lines(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local text = f:read("a")
-  f:close()
+  local text, err = read_text(path)
+  if not text then return nil, err end
   local lines, n = {}, 0
   local crlf = text:find("\r", 1, true)
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
@@ -76,14 +126,19 @@ local function numbers(path, n, list, first, count, what)
   return out
 end
 
--- Runs parse(lines) catching Malformed errors into nil, message.
-local function guarded(path, parse)
-  local lines, err = read_lines(path)
-  if not lines then return nil, ("%s: cannot read: %s"):format(path, tostring(err)) end
-  local ok, a, b = pcall(parse, lines)
+-- Runs parse() catching Malformed errors into nil, message.
+local function guarded(parse)
+  local ok, a, b = pcall(parse)
   if ok then return a, b end
   if getmetatable(a) == Malformed then return nil, a.msg end
   error(a, 0)
+end
+
+-- parse(lines) on the lines of path, Malformed errors as nil, message.
+local function guarded_lines(path, parse)
+  local lines, err = read_lines(path)
+  if not lines then return nil, err end
+  return guarded(function() return parse(lines) end)
 end
 
 local ATTRS = {"blur", "expression", "illumination", "invalid", "occlusion", "pose"}
@@ -101,74 +156,75 @@ local FACE = "^%s*(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%
 function M.read_wider(path, opts)
   opts = opts or {}
   local check = opts.check ~= false
-  return guarded(path, function(lines)
+  local text, rerr = read_text(path)
+  if not text then return nil, rerr end
+  return guarded(function()
     local entries = {}
     local stats = {listed = 0, kept = 0, missing = 0, faces = 0, invalid = 0, empty = 0}
-    local i = 1
-    while i <= #lines do
-      local name = lines[i]:match("^%s*(.-)%s*$")
-      if name == "" then
-        i = i + 1
-      else
+    local src = cursor(text)
+    while true do
+      local line = src.next()
+      if line == nil then break end
+      local i = src.n
+      local name = line:match("^%s*(.-)%s*$")
+      if name ~= "" then
         -- a line of numbers where a path belongs means the counts went wrong
         local all_numbers = not name:find("[^%w%s%.%+%-]") and not name:find("[g-wyzG-WYZ]")
         for _, w in ipairs(all_numbers and words(name) or {}) do
           all_numbers = all_numbers and tonumber(w) ~= nil
         end
         if all_numbers then malformed(path, i, "expected an image path, got '%s'", name) end
-        local count_line = lines[i + 1]
+        local count_line = src.next()
         if count_line == nil then malformed(path, i, "the file ends after the image path '%s'", name) end
         local count = math.tointeger(tonumber(count_line:match("^%s*(.-)%s*$")))
         if count == nil or count < 0 then
           malformed(path, i + 1, "expected the face count of '%s', got '%s'", name, count_line)
         end
         local faces = {}
-        local first = i + 2
         local full = join(opts.images, name)
         local missing = check and not exists(full)
         -- the faces of a missing image are not needed: skip them unparsed, except to tell a
         -- zero-face placeholder (the official train file lists 12,880 images, most absent)
         local all_zero = missing
-        for k = 1, missing and count or 0 do
-          local line = lines[first + k - 1]
-          if line == nil then
-            malformed(path, first + k - 1, "the file ends inside the %d faces of '%s'", count, name)
+        for _ = 1, missing and count or 0 do
+          local zero = src.skip()
+          if zero == nil then
+            malformed(path, src.n + 1, "the file ends inside the %d faces of '%s'", count, name)
           end
-          all_zero = all_zero and line:find("^[%s0]*$") ~= nil
+          all_zero = all_zero and zero
         end
         if missing and not all_zero then faces = nil end
-        for k = 1, missing and 0 or count do
-          local n = first + k - 1
-          local line = lines[n]
-          if line == nil then
-            malformed(path, n, "the file ends inside the %d faces of '%s'", count, name)
+        for _ = 1, missing and 0 or count do
+          local fline = src.next()
+          local n = src.n
+          if fline == nil then
+            malformed(path, n + 1, "the file ends inside the %d faces of '%s'", count, name)
           end
           -- one match for the ten numbers; the word by word path only to name a problem
-          local v = {line:match(FACE)}
+          local v = {fline:match(FACE)}
           for a = 1, 10 do v[a] = tonumber(v[a]) end
           if v[10] == nil or v[1] == nil or v[2] == nil or v[3] == nil or v[4] == nil or v[5] == nil
              or v[6] == nil or v[7] == nil or v[8] == nil or v[9] == nil then
-            local w = words(line)
+            local w = words(fline)
             if #w < 10 then
               malformed(path, n, "a face needs 10 numbers (x y w h blur expression illumination invalid occlusion pose), got %d", #w)
             end
             v = numbers(path, n, w, 1, 10, "face")
           end
-          local all_zero = true
-          for a = 1, 10 do all_zero = all_zero and v[a] == 0 end
+          local zero = true
+          for a = 1, 10 do zero = zero and v[a] == 0 end
           -- a line of ten zeros is the placeholder of an image without faces
-          if not all_zero then
+          if not zero then
             local f = {v[1], v[2], v[1] + v[3] - 1, v[2] + v[4] - 1, x = v[1], y = v[2], w = v[3], h = v[4]}
             for a = 1, 6 do f[ATTRS[a]] = v[4 + a] end
             f.invalid = v[8] ~= 0
             faces[#faces + 1] = f
           end
         end
-        i = first + count
         if count == 0 then
           -- the official files follow a zero count with one line of ten zeros
-          local nxt = lines[i]
-          if nxt and #words(nxt) == 10 and tonumber(words(nxt)[1]) then i = i + 1 end
+          local nxt = src.peek()
+          if nxt and #words(nxt) == 10 and tonumber(words(nxt)[1]) then src.next() end
         end
         if faces and #faces == 0 then stats.empty = stats.empty + 1 end
         stats.listed = stats.listed + 1
@@ -196,7 +252,7 @@ function M.read_list(path, opts)
   opts = opts or {}
   local check = opts.check ~= false
   local ext = opts.ext or ".jpg"
-  return guarded(path, function(lines)
+  return guarded_lines(path, function(lines)
     local entries = {}
     local stats = {listed = 0, kept = 0, missing = 0, faces = 0}
     for n, line in ipairs(lines) do
@@ -233,7 +289,7 @@ end
 function M.read_landmarks(path, opts)
   opts = opts or {}
   local check = opts.check ~= false
-  return guarded(path, function(lines)
+  return guarded_lines(path, function(lines)
     local entries = {}
     local stats = {listed = 0, kept = 0, missing = 0}
     for n, line in ipairs(lines) do
