@@ -431,8 +431,20 @@ mt_status mt_sample_landmarks(mt_sample_set **out, const mt_image *im, const dou
     plan_list l = {NULL, 0, 0};
     mt_status st = plan_landmarks(&l, im->width, im->height, box, pts, p, rng);
     if (st == MT_OK) st = set_from_plan(out, &l, p->size);
-    for (int64_t i = 0; st == MT_OK && i < l.n; i++)
-        st = cut_landmark(im, l.v + i, p, (*out)->images, i);
+    size_t tile = (size_t)p->size * p->size * 3;
+    for (int64_t i = 0; st == MT_OK && i < l.n; i++) {
+        const item *a = l.v + i, *b = i > 0 ? l.v + i - 1 : NULL;
+        if (b && (a->aug & MT_AUG_MIRROR) && !(b->aug & MT_AUG_MIRROR) &&
+            a->aug == (b->aug | MT_AUG_MIRROR) &&
+            memcmp(a->box, b->box, sizeof a->box) == 0) {
+            /* the mirror of the sample just cut: flip its pixels rather than cut them again */
+            uint8_t *px = (*out)->images->data;
+            memcpy(px + (size_t)i * tile, px + (size_t)(i - 1) * tile, tile);
+            flip_sample((*out)->images, i);
+            continue;
+        }
+        st = cut_landmark(im, a, p, (*out)->images, i);
+    }
     free(l.v);
     if (st != MT_OK) {
         mt_sample_set_free(*out);

@@ -67,7 +67,9 @@ typedef struct warp_job {
 static uint8_t round_u8(float v) {
     if (!(v > 0.0f)) return 0;
     if (v >= 255.0f) return 255;
-    return (uint8_t)lrintf(v);
+    /* lrintf's rounding (to nearest, ties to even) without its call: 0 < v < 255 */
+    const float big = 12582912.0f; /* 1.5 * 2^23 */
+    return (uint8_t)(int)((v + big) - big);
 }
 
 void mt_warp_pixel(const mt_image *s, const double inv[6], const uint8_t border[3], int x, int y,
@@ -79,7 +81,10 @@ void mt_warp_pixel(const mt_image *s, const double inv[6], const uint8_t border[
         q[0] = border[0], q[1] = border[1], q[2] = border[2];
         return;
     }
-    int x0 = (int)floor(fx), y0 = (int)floor(fy);
+    /* floor without a libm call: fx, fy > -1 here, truncation rounds up below 0 */
+    int x0 = (int)fx, y0 = (int)fy;
+    if (fx < x0) x0--;
+    if (fy < y0) y0--;
     float ax = (float)(fx - x0), ay = (float)(fy - y0);
     float w[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
     float acc[3] = {0, 0, 0};
