@@ -69,6 +69,9 @@ void mtL_image_pressure(lua_State *L, const struct mt_image *im);
 /* A record file (lmt_record.c) argument, or raises (closed files too). */
 struct mt_record_file;
 struct mt_record_file *mtL_checkrecordfile(lua_State *L, int idx);
+/* A record writer argument, or raises (closed writers too). */
+struct mt_record_writer;
+struct mt_record_writer *mtL_checkrecordwriter(lua_State *L, int idx);
 
 /* Sampling (lmt_sample.c): the mt_sample_params named in the options table at idx
  * (defaults for the rest; unknown names raise), and the result table of a sample set

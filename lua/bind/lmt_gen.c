@@ -3,6 +3,7 @@
  *
  *   core.gen.start(images, {kind = "detection"|"landmarks", seed = n, params = {...}}) -> job
  *   job:wait() -> {{status = "ok"|"missing"|"bad", message, samples}, ...}
+ *   job:wait(train, val, val_fraction) -> {{status, message, side = "train"|"val"}, ...}
  *   core.gen.split_key(name, seed) -> a number in [0, 1)
  *
  * start returns at once: the chunk is decoded and sampled on a thread of its own and the
@@ -10,7 +11,10 @@
  * generator's stream), faces = {{x1, y1, x2, y2}, ...}} for detection, {path, index, box =
  * {4}, points = {10}} for landmarks; the list must not change until wait. params:
  * mtcnn.sample options by name. samples: a result of core.sample.detection (absent when the
- * image was skipped). A job dropped without wait is waited for by the collector.
+ * image was skipped). Given two record writers, wait appends each image's samples to one of
+ * them instead (mt_gen_write: by the split key of the image's name, default its path, and the
+ * job's seed), so that no sample passes through Lua. A job dropped without wait is waited for
+ * by the collector.
  */
 #include "lmt.h"
 
@@ -24,7 +28,9 @@
 typedef struct job_box {
     mt_gen_job *job; /* NULL once waited for */
     mt_gen_result *r;
+    const char **names; /* the images' names (their sources), anchored by the images table */
     int64_t n;
+    uint64_t seed;
 } job_box;
 
 static int job_gc(lua_State *L) {
@@ -59,10 +65,10 @@ static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
     return n;
 }
 
-/* Fills im[i] from item i (the table on top of the stack); its numbers go to *boxes and
- * *points, which advance. */
+/* Fills im[i] and its name from item i (the table on top of the stack); its numbers go to
+ * *boxes and *points, which advance. */
 static void read_item(lua_State *L, int64_t i, mt_gen_kind kind, mt_gen_image *im,
-                      double **boxes, double **points) {
+                      const char **name, double **boxes, double **points) {
     if (!lua_istable(L, -1)) luaL_error(L, "gen: image %d is not a table", (int)i + 1);
     int ok;
     lua_getfield(L, -1, "path");
@@ -71,7 +77,9 @@ static void read_item(lua_State *L, int64_t i, mt_gen_kind kind, mt_gen_image *i
     im->index = (int64_t)lua_tointegerx(L, -1, &ok);
     if (!im->path || !ok || im->index < 0)
         luaL_error(L, "gen: image %d needs a path and an index >= 0", (int)i + 1);
-    lua_pop(L, 2);
+    lua_getfield(L, -3, "name");
+    *name = lua_isstring(L, -1) ? lua_tostring(L, -1) : im->path;
+    lua_pop(L, 3);
     im->nfaces = count_faces(L, i, kind);
     im->boxes = *boxes;
     im->points = NULL;
@@ -129,8 +137,8 @@ static int l_start(lua_State *L) {
         nfaces += count_faces(L, i, kind);
         lua_pop(L, 1);
     }
-    job_box *b = (job_box *)lua_newuserdatauv(L, sizeof *b, 4); /* 3 */
-    b->job = NULL, b->r = NULL, b->n = 0;
+    job_box *b = (job_box *)lua_newuserdatauv(L, sizeof *b, 5); /* 3 */
+    b->job = NULL, b->r = NULL, b->n = 0, b->seed = seed;
     luaL_setmetatable(L, MTL_GEN_JOB);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, 3, 1);
@@ -141,10 +149,12 @@ static int l_start(lua_State *L) {
     mt_gen_result *r = (mt_gen_result *)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *r, 0);
     memset(r, 0, (size_t)(n + 1) * sizeof *r);
     lua_setiuservalue(L, 3, 4);
+    b->names = (const char **)lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *b->names, 0);
+    lua_setiuservalue(L, 3, 5);
     double *boxes = v, *points = v + 4 * nfaces;
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        read_item(L, i, kind, im + i, &boxes, &points);
+        read_item(L, i, kind, im + i, b->names + i, &boxes, &points);
         lua_pop(L, 1);
     }
     MTL_CHECK(L, mt_gen_start(&b->job, r, im, n, kind, &p, seed));
@@ -152,13 +162,27 @@ static int l_start(lua_State *L) {
     return 1;
 }
 
-/* job:wait() -> results */
+/* job:wait([train, val, val_fraction]) -> results */
 static int job_wait(lua_State *L) {
     job_box *b = (job_box *)luaL_checkudata(L, 1, MTL_GEN_JOB);
     if (!b->job) return luaL_error(L, "gen: the job was waited for already");
+    int write = !lua_isnoneornil(L, 2);
+    struct mt_record_writer *train = NULL, *val = NULL;
+    double fraction = 0;
+    if (write) {
+        train = mtL_checkrecordwriter(L, 2);
+        val = mtL_checkrecordwriter(L, 3);
+        fraction = luaL_checknumber(L, 4);
+    }
     mt_status st = mt_gen_wait(b->job);
     b->job = NULL;
     MTL_CHECK(L, st);
+    int8_t *side = NULL;
+    if (write) {
+        side = (int8_t *)lua_newuserdatauv(L, (size_t)b->n + 1, 0);
+        st = mt_gen_write(b->r, b->names, b->n, b->seed, fraction, train, val, side);
+        if (st != MT_OK) return mtL_fail(L); /* a writer's failure: nil, message */
+    }
     static const char *const STATUS[] = {"ok", "missing", "bad"};
     lua_createtable(L, (int)b->n, 0);
     for (int64_t i = 0; i < b->n; i++) {
@@ -170,7 +194,10 @@ static int job_wait(lua_State *L) {
             lua_pushstring(L, r->message);
             lua_setfield(L, -2, "message");
         }
-        if (r->samples) {
+        if (side && side[i] >= 0) {
+            lua_pushstring(L, side[i] ? "val" : "train");
+            lua_setfield(L, -2, "side");
+        } else if (r->samples) {
             mt_sample_set *s = r->samples;
             r->samples = NULL; /* taken over by the result table */
             mtL_pushsamples(L, s);

@@ -260,6 +260,8 @@ static mt_record_writer *checkwriter(lua_State *L, int idx) {
     return u->w;
 }
 
+mt_record_writer *mtL_checkrecordwriter(lua_State *L, int idx) { return checkwriter(L, idx); }
+
 /* Field name of the options table at idx as an integer (def when absent). */
 static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer def) {
     if (!lua_istable(L, idx)) return def;
@@ -328,19 +330,6 @@ static void field_floats(lua_State *L, int idx, const char *name, float *out, in
     lua_pop(L, 1);
 }
 
-/* The source field holds MT_RECORD_SOURCE_BYTES bytes: a longer path keeps its end (the file
- * name), marked with a leading "...". */
-static void set_source(char *dst, const char *src) {
-    size_t n = strlen(src);
-    if (n > MT_RECORD_SOURCE_BYTES) {
-        memcpy(dst, "...", 3);
-        memcpy(dst + 3, src + n - (MT_RECORD_SOURCE_BYTES - 3), MT_RECORD_SOURCE_BYTES - 3);
-        dst[MT_RECORD_SOURCE_BYTES] = '\0';
-        return;
-    }
-    memcpy(dst, src, n + 1);
-}
-
 /* Status of a writer call: nil, message for I/O; raise for misuse. */
 static int writer_result(lua_State *L, mt_status st) {
     if (st != MT_OK) return soft_fail(L, st);
@@ -390,7 +379,7 @@ static int w_add(lua_State *L) {
     s.iou = (float)luaL_optnumber(L, -1, 0);
     lua_pop(L, 1);
     lua_getfield(L, 2, "source");
-    set_source(s.source, luaL_optstring(L, -1, ""));
+    mt_record_set_source(&s, luaL_optstring(L, -1, ""));
     lua_pop(L, 1);
     return writer_result(L, mt_record_append(w, &s));
 }
@@ -453,10 +442,10 @@ static int w_add_samples(lua_State *L) {
         s.aug = (int)aug[i];
         if (per_sample) {
             lua_rawgeti(L, 3, (lua_Integer)i + 1);
-            set_source(s.source, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+            mt_record_set_source(&s, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
             lua_pop(L, 1);
         } else {
-            set_source(s.source, common);
+            mt_record_set_source(&s, common);
         }
         mt_status st = mt_record_append(w, &s);
         if (st != MT_OK) return soft_fail(L, st);

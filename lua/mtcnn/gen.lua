@@ -126,23 +126,15 @@ local function class_counts(w)
           total = w:count()}
 end
 
--- Frees a written result's pixels and columns now: their memory is outside Lua's accounting,
--- and left to the collector it would pile up (and be paged in afresh) between collections.
-local COLUMNS = {"labels", "faces", "aug", "boxes", "targets", "landmarks", "iou"}
-local function release(samples)
-  samples.images:free()
-  for _, k in ipairs(COLUMNS) do samples[k]:free() end
-end
-
--- The items core.gen.run takes for a chunk of entries.
+-- The items core.gen.start takes for a chunk of entries.
 local function chunk_items(kind, entries, first, last)
   local items = {}
   for i = first, last do
     local e = entries[i]
     if kind == "landmarks" then
-      items[#items + 1] = {path = e.path, index = e.index, box = e.box, points = e.points}
+      items[#items + 1] = {path = e.path, name = e.name, index = e.index, box = e.box, points = e.points}
     else
-      items[#items + 1] = {path = e.path, index = e.index, faces = e.faces}
+      items[#items + 1] = {path = e.path, name = e.name, index = e.index, faces = e.faces}
     end
   end
   return items
@@ -265,21 +257,18 @@ function gen.run(opts)
   pending = start(1)
   for first = 1, #todo, chunk do
     local last = math.min(#todo, first + chunk - 1)
-    local ok_wait, results = pcall(pending.wait, pending)
+    -- the samples go from C to the files (by the split key of each image's name)
+    local ok_wait, results, werr = pcall(pending.wait, pending, writers.train, writers.val,
+                                         opts.val_fraction)
     pending = nil
-    if not ok_wait then return fail(results) end
+    if not ok_wait or not results then return fail(ok_wait and werr or results) end
     pending = start(last + 1)
     for k, r in ipairs(results) do
       local e = todo[first + k - 1]
       local name = e.name or e.path
       local im = state.images
       if r.status == "ok" then
-        local side = gen.split_key(name, opts.seed) < opts.val_fraction and "val" or "train"
-        if r.samples.count > 0 then
-          local added, aerr = writers[side]:add_samples(r.samples, name)
-          if not added then return fail(aerr) end
-        end
-        release(r.samples)
+        local side = r.side
         im.done, im[side] = im.done + 1, im[side] + 1
         local nf = opts.kind == "landmarks" and 1 or #e.faces
         faces, state.faces = faces + nf, state.faces + nf

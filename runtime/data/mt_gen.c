@@ -2,6 +2,7 @@
 #include "data/mt_gen.h"
 
 #include "core/mt_threads.h"
+#include "data/mt_record.h"
 #include "image/mt_image_io.h"
 
 #include <errno.h>
@@ -265,6 +266,42 @@ mt_status mt_gen_wait(mt_gen_job *job) {
     if (st != MT_OK) mt_fail(st, "%s", job->msg);
     free(job);
     return st;
+}
+
+mt_status mt_gen_write(mt_gen_result *results, const char *const *names, int64_t n, uint64_t seed,
+                       double val_fraction, mt_record_writer *train, mt_record_writer *val,
+                       int8_t *side) {
+    for (int64_t i = 0; i < n; i++) {
+        mt_gen_result *r = results + i;
+        side[i] = -1;
+        if (r->status != MT_GEN_OK || !r->samples) continue;
+        int held_out = mt_gen_split_key(names[i], seed) < val_fraction;
+        mt_record_writer *w = held_out ? val : train;
+        const mt_sample_set *set = r->samples;
+        size_t tile = mt_image_bytes(set->size, set->size);
+        if (set->count > 0 && mt_record_writer_size(w) != set->size)
+            return mt_fail(MT_ERR_ARG, "%s: the samples are %dx%d, the file holds %dx%d",
+                           mt_record_writer_path(w), set->size, set->size,
+                           mt_record_writer_size(w), mt_record_writer_size(w));
+        mt_record_sample s;
+        memset(&s, 0, sizeof s);
+        mt_record_set_source(&s, names[i]);
+        for (int64_t j = 0; j < set->count; j++) {
+            s.pixels = set->images->data + (size_t)j * tile;
+            s.label = set->label[j];
+            s.aug = set->aug[j];
+            memcpy(s.target, set->target + 4 * j, sizeof s.target);
+            memcpy(s.landmark, set->landmark + 10 * j, sizeof s.landmark);
+            memcpy(s.box, set->box + 4 * j, sizeof s.box);
+            s.iou = set->iou[j];
+            s.face = set->face[j];
+            MT_TRY(mt_record_append(w, &s));
+        }
+        side[i] = (int8_t)held_out;
+        mt_sample_set_free(r->samples);
+        r->samples = NULL;
+    }
+    return MT_OK;
 }
 
 void mt_gen_results_clear(mt_gen_result *results, int64_t n) {

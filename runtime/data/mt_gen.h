@@ -73,6 +73,16 @@ mt_status mt_gen_start(mt_gen_job **job, mt_gen_result *out, const mt_gen_image 
 /* Waits for the job and frees it; mt_gen_run's status (and message). */
 mt_status mt_gen_wait(mt_gen_job *job);
 
+/* Appends the samples of results[0..n) to the record writers, in image order:
+ * image i's go to val when mt_gen_split_key(names[i], seed) < val_fraction,
+ * else to train, with names[i] as their source. side[i] receives 0 (train),
+ * 1 (validation) or -1 (a skipped image). The sets are freed as they are
+ * written. Stops at the first writer failure (its status). */
+struct mt_record_writer;
+mt_status mt_gen_write(mt_gen_result *results, const char *const *names, int64_t n, uint64_t seed,
+                       double val_fraction, struct mt_record_writer *train,
+                       struct mt_record_writer *val, int8_t *side);
+
 /* Frees the sets and messages of results[0..n) and zeroes them. */
 void mt_gen_results_clear(mt_gen_result *results, int64_t n);
 

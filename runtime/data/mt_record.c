@@ -38,6 +38,17 @@ int mt_record_label_of(int cls) {
     return cls >= 0 && cls < MT_NUM_CLASSES ? labels[cls] : 0;
 }
 
+void mt_record_set_source(mt_record_sample *s, const char *src) {
+    size_t n = strlen(src);
+    if (n > MT_RECORD_SOURCE_BYTES) {
+        memcpy(s->source, "...", 3);
+        memcpy(s->source + 3, src + n - (MT_RECORD_SOURCE_BYTES - 3), MT_RECORD_SOURCE_BYTES - 3);
+        s->source[MT_RECORD_SOURCE_BYTES] = '\0';
+        return;
+    }
+    memcpy(s->source, src, n + 1);
+}
+
 /* ---- header ------------------------------------------------------------------------------ */
 
 typedef struct header {

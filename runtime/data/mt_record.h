@@ -95,6 +95,10 @@ typedef struct mt_record_sample {
     char source[MT_RECORD_SOURCE_BYTES + 1]; /* NUL-terminated */
 } mt_record_sample;
 
+/* Sets s->source from a path: a longer one than MT_RECORD_SOURCE_BYTES keeps
+ * its end (the file name), marked with a leading "...". */
+void mt_record_set_source(mt_record_sample *s, const char *path);
+
 /* Bytes of one record of side S. */
 static inline size_t mt_record_bytes(int size) {
     return (size_t)size * (size_t)size * 3u + MT_RECORD_EXTRA;
