@@ -1,4 +1,5 @@
--- merge_records.lua: a net's training set from sample record files (SPEC.md 2.5).
+-- merge_records.lua: a net's training set from sample record files (docs/design.md, 'Training
+-- sets and sampling ratios'; docs/records.md).
 --   mtcnn scripts/merge_records.lua --net pnet --out train_12.rec pos_12.rec part_12.rec ...
 --   mtcnn scripts/merge_records.lua --net rnet --out rnet_24/ pos_24.rec part_24.rec ...
 -- PNet: base x ratio samples of each class (250,000 positives and part faces, 750,000

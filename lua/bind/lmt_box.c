@@ -7,7 +7,7 @@
  *   - a table of rows {{x1, y1, x2, y2, ...}, ...}; extra entries are copied;
  *   - a single row {x1, y1, x2, y2, ...} (or a 1-d tensor) where one box is
  *     meant.
- * Boxes are 0-based and inclusive (SPEC.md decision 4); the math is in
+ * Boxes are 0-based and inclusive (docs/design.md, 'Pixels and boxes'); the math is in
  * double (runtime/detect/mt_box.h). Indices returned to Lua are 1-based.
  */
 #include "lmt.h"

@@ -9,7 +9,7 @@
 -- or nil, message. Listed images that do not exist are skipped and counted
 -- (opts.check = false keeps them); a malformed line is an error naming the
 -- file and the line ("file:12: ..."). Boxes are 0-based INCLUSIVE
--- {x1, y1, x2, y2} (SPEC.md decision 4), so every face or box table can be
+-- {x1, y1, x2, y2} (docs/design.md, 'Pixels and boxes'), so every face or box table can be
 -- handed to mtcnn.box and mtcnn.sample as it is.
 
 local M = {}
@@ -201,7 +201,7 @@ end
 --- The 5-point list of Sun et al. (trainImageList.txt): "path left right top
 --- bottom x1 y1 ... x5 y5", Windows line ends and backslashes accepted.
 --- entry = {path, name, box = {left, top, right, bottom} (inclusive),
---- points = {x1..x5, y1..y5} (planar, SPEC.md decision 3)}.
+--- points = {x1..x5, y1..y5} (planar; docs/design.md, 'Landmarks')}.
 function M.read_landmarks(path, opts)
   opts = opts or {}
   local check = opts.check ~= false

@@ -1,4 +1,4 @@
--- mtcnn.detector: the MTCNN cascade (SPEC.md section 5, decision 4 and 8).
+-- mtcnn.detector: the MTCNN cascade (docs/design.md, 'Detection').
 --
 --   local det = mtcnn.detector.new{min_face = 20}            -- the bundled model
 --   local faces = det:detect(mtcnn.image.load("photo.jpg"))  -- or det:detect("photo.jpg")
@@ -8,7 +8,7 @@
 -- pixels, 0-based with inclusive x2/y2 (the original's numbers minus 1);
 -- landmarks are left eye, right eye, nose, left and right mouth corner.
 --
--- Options (defaults: the original MATLAB release, SPEC.md decision 8):
+-- Options (defaults: the original MATLAB release; docs/design.md, 'Defaults and presets'):
 --   model          folder with pnet/rnet/onet and manifest.json (default: the bundled one)
 --   preset         "original" (default), "seed" (the TensorFlow reproduction's values),
 --                  "wider" (the paper's WIDER FACE settings); explicit options win
@@ -18,7 +18,7 @@
 --                  keeps scores >= its threshold, RNet and ONet scores > theirs
 --   nms            {per_scale, across_scales, rnet, onet} ({0.5, 0.7, 0.7, 0.7})
 --   nms_onet       "min" (default) or "union": the overlap used after ONet
---   resize         "area" (default) or "bilinear" (SPEC.md decision 5)
+--   resize         "area" (default) or "bilinear" (docs/design.md, 'Resizing')
 --   flip_landmarks average ONet landmarks with a pass on mirrored crops (the MATLAB v1
 --                  behaviour; false by default, as the golden reference)
 --   batch          largest RNet/ONet batch per forward call (1024)

@@ -179,7 +179,7 @@ static mt_status set_from_plan(mt_sample_set **out, const plan_list *l, int size
     return MT_OK;
 }
 
-/* ---- detection samples (SPEC.md 2.2) ------------------------------------------------------- */
+/* ---- detection samples (docs/design.md, 'Sample generation') ------------------------------- */
 
 /* Plans the crops of one image; returns MT_ERR_OOM only. */
 static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
@@ -263,7 +263,7 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
             it->face = (int32_t)which;
             it->iou = (float)o;
             set_target(it, c, faces + 4 * which);
-            /* no draw unless asked for: the default stream stays the spec's */
+            /* no draw unless asked for: the default stream stays the seed's */
             if (p->mirror_p > 0 && mt_rng_unit(rng) < p->mirror_p) {
                 double t[4] = {it->target[0], it->target[1], it->target[2], it->target[3]};
                 mt_targets_mirror(t);
@@ -311,7 +311,7 @@ mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const dou
     return st;
 }
 
-/* ---- landmark samples (SPEC.md 2.3) -------------------------------------------------------- */
+/* ---- landmark samples (docs/design.md, 'Landmark samples') --------------------------------- */
 
 static int landmarks_inside(const float *u) {
     for (int k = 0; k < 10; k++)

@@ -7,9 +7,9 @@
  * index of the image it belongs to (for batches of images). Boxes are kept
  * in the ORIGINAL's 1-based pixel convention and in double, so that the
  * chain of calibration, rerec and fix reproduces the reference cascade
- * (../shared/anchors/ref_mtcnn.py) exactly; mt_cands_export converts to the
- * project's 0-based convention (SPEC.md decision 4: the original's numbers
- * minus 1).
+ * (../shared/anchors/ref_mtcnn.py) exactly; the binding's faces() converts to
+ * the project's 0-based convention, the original's numbers minus 1
+ * (docs/design.md, 'Pixels and boxes' and 'Detection').
  *
  * Ownership: a set owns its arrays (mt_cands_free). Errors: MT_ERR_OOM when
  * growing, MT_ERR_SHAPE for network outputs of the wrong shape.

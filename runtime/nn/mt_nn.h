@@ -120,7 +120,7 @@ mt_status mt_softmax_backward(const mt_tensor *y, const mt_tensor *dy, mt_tensor
  * dropout, applied with a multiplication. 0 <= p < 1. */
 mt_status mt_dropout_mask(mt_tensor *mask, int ndim, const int64_t *shape, double p, mt_rng *r);
 
-/* ---- the MTCNN multi-task loss (SPEC.md section 3) ---------------------------------------- */
+/* ---- the MTCNN multi-task loss (docs/design.md, 'Losses and OHEM') ------------------------ */
 
 /* Labels: 1 positive, 0 negative, -1 part face, -2 landmark face. */
 typedef struct mt_mtcnn_loss_args {
@@ -136,10 +136,10 @@ typedef struct mt_mtcnn_loss_args {
     /* options */
     float w_cls, w_box, w_lmk; /* task weights */
     float ohem_ratio;          /* fraction of the classification losses kept, in (0, 1] */
-    int masked;                /* 1: SPEC's label masks; 0: every sample counts in every
+    int masked;                /* 1: MTCNN's label masks; 0: every sample counts in every
                                   task and labels must be 0 or 1 (plain cross-entropy) */
     int element_mean;          /* 0: squared errors summed over coordinates, averaged over
-                                  samples (SPEC); 1: averaged over elements (MSE) */
+                                  samples (MTCNN); 1: averaged over elements (MSE) */
     /* results */
     double loss;               /* w_cls L_cls + w_box L_box + w_lmk L_lmk */
     double cls_loss, box_loss, lmk_loss;

@@ -20,7 +20,7 @@ M.options = {
 }
 
 -- The pyramid of an h x w image: ceil(h s) x ceil(w s) for s = 12/minface * factor^k while
--- min(h, w) s >= 12 (SPEC decision 4).
+-- min(h, w) s >= 12 (docs/design.md, 'Stage 1: PNet over the pyramid').
 local function pyramid(h, w, minface, factor)
   local levels, s = {}, 12 / minface
   while math.min(h, w) * s >= 12 do

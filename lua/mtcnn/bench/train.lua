@@ -31,7 +31,7 @@ M.options = {
 }
 
 -- Labels for the MTCNN preset: 1/6 positives, 1/6 part faces, 1/2 negatives, 1/6 landmark
--- faces, in SPEC's stratified order.
+-- faces, in the order of the stratified RNet/ONet batches.
 local function mtcnn_labels(n)
   local label = T.zeros(n)
   local pos, part, lmk = math.ceil(n / 6), math.ceil(n / 6), math.ceil(n / 6)

@@ -1,6 +1,6 @@
 -- mtcnn.eval.fddb: the FDDB protocol (Jain and Learned-Miller, evaluate.cpp):
 -- discrete and continuous ROC of detection rectangles against the
--- ground-truth ellipses; SPEC.md section 10.2.
+-- ground-truth ellipses; docs/design.md, 'FDDB', and docs/evaluation.md.
 --
 --   local gt = assert(fddb.load_gt(folds_dir [, {1, 2, ...}]))
 --   local preds = assert(fddb.load_predictions(path))   -- rectangle list or JSON Lines

@@ -1,4 +1,4 @@
--- mtcnn.eval: the evaluation protocols of SPEC.md section 10 and their inputs.
+-- mtcnn.eval: the evaluation protocols (docs/design.md, 'Evaluation') and their inputs.
 --
 --   local eval = require "mtcnn.eval"
 --   eval.mat          MAT-file (level 5) reader: eval.mat.read(path)

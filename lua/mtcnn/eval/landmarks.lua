@@ -1,5 +1,5 @@
 -- mtcnn.eval.landmarks: 5-point landmark error on a landmark list
--- (testImageList format); SPEC.md section 10.3.
+-- (testImageList format); docs/design.md, 'Landmark error'.
 --
 --   local entries = assert(landmarks.read_list(path))
 --   local r = landmarks.evaluate(entries, preds)            -- preds from JSON Lines

@@ -1,4 +1,4 @@
--- mtcnn.models: the three MTCNN nets (SPEC.md section 1) and their model files.
+-- mtcnn.models: the three MTCNN nets (docs/design.md, 'The networks') and their model files.
 --
 --   local models = require "mtcnn.models"
 --   local net = models.pnet{landmarks = false}   -- also models.rnet{...}, models.onet{...}

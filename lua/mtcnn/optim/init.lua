@@ -126,8 +126,8 @@ function optim.schedule.piecewise(o)
   end
 end
 
---- schedule.mtcnn{base = 1e-3, steps_per_epoch, epochs = {6, 14, 20}} -> f(step): the SPEC
---- section 4 schedule, x0.1 after each listed epoch.
+--- schedule.mtcnn{base = 1e-3, steps_per_epoch, epochs = {6, 14, 20}} -> f(step): the seed's
+--- schedule, x0.1 after each listed epoch (docs/design.md, 'Optimiser and schedule').
 function optim.schedule.mtcnn(o)
   assert(type(o.steps_per_epoch) == "number" and o.steps_per_epoch > 0,
     "mtcnn schedule: steps_per_epoch required")
