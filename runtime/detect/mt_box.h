@@ -7,7 +7,7 @@
  * 0-based, x2/y2 INCLUSIVE, so its width is x2 - x1 + 1 and areas and
  * intersections carry the "+1" (inter = max(0, min(x2) - max(x1) + 1) * ...).
  * Arrays of boxes are n rows of 4 doubles. Everything is computed in double,
- * as the reference cascade (../shared/anchors/ref_mtcnn.py) does, so chains
+ * as the original MATLAB cascade does (docs/design.md, 'Detection'), so chains
  * such as calibrate -> square -> fix give the reference's integers exactly.
  * These functions cannot fail except where they return an mt_status.
  */

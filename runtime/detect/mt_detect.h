@@ -6,8 +6,8 @@
  * regression offsets of the last network, the landmarks (after ONet) and the
  * index of the image it belongs to (for batches of images). Boxes are kept
  * in the ORIGINAL's 1-based pixel convention and in double, so that the
- * chain of calibration, rerec and fix reproduces the reference cascade
- * (../shared/anchors/ref_mtcnn.py) exactly; the binding's faces() converts to
+ * chain of calibration, rerec and fix reproduces the original cascade's
+ * numbers exactly; the binding's faces() converts to
  * the project's 0-based convention, the original's numbers minus 1
  * (docs/design.md, 'Pixels and boxes' and 'Detection').
  *
