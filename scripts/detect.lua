@@ -11,7 +11,7 @@ local image = require "mtcnn.image"
 local detector = require "mtcnn.detector"
 local progress = require "mtcnn.progress"
 
-local args = cli.parse(arg, {
+local args, die = cli.script(arg, {
   name = "detect.lua",
   usage = "mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...",
   description = "Detects faces with the MTCNN cascade. Inputs are image files, folders (searched\n" ..
@@ -43,11 +43,6 @@ local args = cli.parse(arg, {
     {name = "quiet", kind = "flag", help = "no per-image lines on stdout, no progress bar"},
   },
 })
-
-local function die(msg)
-  io.stderr:write("detect.lua: ", msg, "\n")
-  os.exit(1)
-end
 
 if args.resume and not args.json then die("--resume needs --json OUT.jsonl") end
 if args.batch < 1 then die("--batch must be at least 1") end

@@ -139,6 +139,12 @@ local function close(a, b, what)
   helper.tensor_near(a, b, 2e-5 * scale, what)
 end
 
+-- close() on each of a layer's four results: output and the three gradients
+local RESULTS = {"output", "input gradient", "weight gradient", "bias gradient"}
+local function close_all(got, ref, what)
+  for k = 1, #RESULTS do close(got[k], ref[k], what .. ": " .. RESULTS[k]) end
+end
+
 describe("CPU kernel sets against the reference", function()
   local saved_kernels, saved_threads
   setup(function()
@@ -169,12 +175,8 @@ describe("CPU kernel sets against the reference", function()
           for _, fused in ipairs({false, true}) do
             local ry, rdx, rdw, rdb = reference("conv", i, c, fused)
             local y, dx, dw, db = run_conv(c, set, fused)
-            local what = ("%s conv case %d (%s)%s, %d threads"):format(set, i,
-              table.concat(c, ","), fused and " fused" or "", threads)
-            close(y, ry, what .. ": output")
-            close(dx, rdx, what .. ": input gradient")
-            close(dw, rdw, what .. ": weight gradient")
-            close(db, rdb, what .. ": bias gradient")
+            close_all({y, dx, dw, db}, {ry, rdx, rdw, rdb}, ("%s conv case %d (%s)%s, %d threads")
+              :format(set, i, table.concat(c, ","), fused and " fused" or "", threads))
           end
         end
         for i, c in ipairs(POOLED) do
@@ -189,11 +191,8 @@ describe("CPU kernel sets against the reference", function()
           for _, fused in ipairs({false, true}) do
             local ry, rdx, rdw, rdb = reference("linear", i, c, fused)
             local y, dx, dw, db = run_linear(c, set, fused)
-            local what = ("%s linear case %d%s"):format(set, i, fused and " fused" or "")
-            close(y, ry, what .. ": output")
-            close(dx, rdx, what .. ": input gradient")
-            close(dw, rdw, what .. ": weight gradient")
-            close(db, rdb, what .. ": bias gradient")
+            close_all({y, dx, dw, db}, {ry, rdx, rdw, rdb},
+              ("%s linear case %d%s"):format(set, i, fused and " fused" or ""))
           end
         end
       end

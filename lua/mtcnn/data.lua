@@ -69,14 +69,29 @@ local function numbers(path, n, list, first, count, what)
   return out
 end
 
--- Runs parse(lines) catching Malformed errors into nil, message.
-local function guarded(path, parse)
+-- Runs parse(lines, entries), which fills entries and stats, over the file's lines; returns
+-- entries, stats, or nil and the message of a Malformed error.
+local function guarded(path, stats, parse)
   local lines, err = read_lines(path)
   if not lines then return nil, ("%s: cannot read: %s"):format(path, tostring(err)) end
-  local ok, a, b = pcall(parse, lines)
-  if ok then return a, b end
-  if getmetatable(a) == Malformed then return nil, a.msg end
-  error(a, 0)
+  local entries = {}
+  local ok, e = pcall(parse, lines, entries)
+  if ok then return entries, stats end
+  if getmetatable(e) == Malformed then return nil, e.msg end
+  error(e, 0)
+end
+
+-- Counts a listed image and keeps its entry, unless checking finds its file missing;
+-- returns whether it was kept.
+local function keep(entries, stats, check, entry)
+  stats.listed = stats.listed + 1
+  if check and not exists(entry.path) then
+    stats.missing = stats.missing + 1
+    return false
+  end
+  entries[#entries + 1] = entry
+  stats.kept = stats.kept + 1
+  return true
 end
 
 local ATTRS = {"blur", "expression", "illumination", "invalid", "occlusion", "pose"}
@@ -93,9 +108,8 @@ local ATTRS = {"blur", "expression", "illumination", "invalid", "occlusion", "po
 function M.read_wider(path, opts)
   opts = opts or {}
   local check = opts.check ~= false
-  return guarded(path, function(lines)
-    local entries = {}
-    local stats = {listed = 0, kept = 0, missing = 0, faces = 0, invalid = 0, empty = 0}
+  local stats = {listed = 0, kept = 0, missing = 0, faces = 0, invalid = 0, empty = 0}
+  return guarded(path, stats, function(lines, entries)
     local i = 1
     while i <= #lines do
       local name = lines[i]:match("^%s*(.-)%s*$")
@@ -142,13 +156,8 @@ function M.read_wider(path, opts)
           if nxt and #words(nxt) == 10 and tonumber(words(nxt)[1]) then i = i + 1 end
         end
         if #faces == 0 then stats.empty = stats.empty + 1 end
-        stats.listed = stats.listed + 1
-        local full = join(opts.images, name)
-        if check and not exists(full) then
-          stats.missing = stats.missing + 1
-        else
-          entries[#entries + 1] = {path = full, name = name, faces = faces}
-          stats.kept = stats.kept + 1
+        local entry = {path = join(opts.images, name), name = name, faces = faces}
+        if keep(entries, stats, check, entry) then
           stats.faces = stats.faces + #faces
           for _, f in ipairs(faces) do
             if f.invalid then stats.invalid = stats.invalid + 1 end
@@ -156,7 +165,25 @@ function M.read_wider(path, opts)
         end
       end
     end
-    return entries, stats
+  end)
+end
+
+-- The readers of lists with one image per line: the words w of each non-blank line (line n)
+-- make an entry = entry_of(w, n) (its path is then joined to opts.images); stats.faces, when
+-- counted, adds the kept entries' faces.
+local function read_per_line(path, opts, stats, entry_of)
+  local check = opts.check ~= false
+  return guarded(path, stats, function(lines, entries)
+    for n, line in ipairs(lines) do
+      local w = words(line)
+      if #w > 0 then
+        local entry = entry_of(w, n)
+        entry.path = join(opts.images, entry.name)
+        if keep(entries, stats, check, entry) and stats.faces then
+          stats.faces = stats.faces + #entry.faces
+        end
+      end
+    end
   end)
 end
 
@@ -166,34 +193,18 @@ end
 --- entry = {path, name, faces = {{x1, y1, x2, y2}, ...}} (boxes as written).
 function M.read_list(path, opts)
   opts = opts or {}
-  local check = opts.check ~= false
   local ext = opts.ext or ".jpg"
-  return guarded(path, function(lines)
-    local entries = {}
-    local stats = {listed = 0, kept = 0, missing = 0, faces = 0}
-    for n, line in ipairs(lines) do
-      local w = words(line)
-      if #w > 0 then
-        if (#w - 1) % 4 ~= 0 then
-          malformed(path, n, "after the path, boxes need 4 numbers each (got %d numbers)", #w - 1)
-        end
-        local v = numbers(path, n, w, 2, #w - 1, "box")
-        local name = w[1]:gsub("\\", "/")
-        if not name:match("%.[%w]+$") then name = name .. ext end
-        local faces = {}
-        for k = 1, #v, 4 do faces[#faces + 1] = {v[k], v[k + 1], v[k + 2], v[k + 3]} end
-        stats.listed = stats.listed + 1
-        local full = join(opts.images, name)
-        if check and not exists(full) then
-          stats.missing = stats.missing + 1
-        else
-          entries[#entries + 1] = {path = full, name = name, faces = faces}
-          stats.kept = stats.kept + 1
-          stats.faces = stats.faces + #faces
-        end
-      end
+  local stats = {listed = 0, kept = 0, missing = 0, faces = 0}
+  return read_per_line(path, opts, stats, function(w, n)
+    if (#w - 1) % 4 ~= 0 then
+      malformed(path, n, "after the path, boxes need 4 numbers each (got %d numbers)", #w - 1)
     end
-    return entries, stats
+    local v = numbers(path, n, w, 2, #w - 1, "box")
+    local name = w[1]:gsub("\\", "/")
+    if not name:match("%.[%w]+$") then name = name .. ext end
+    local faces = {}
+    for k = 1, #v, 4 do faces[#faces + 1] = {v[k], v[k + 1], v[k + 2], v[k + 3]} end
+    return {name = name, faces = faces}
   end)
 end
 
@@ -204,34 +215,18 @@ end
 --- points = {x1..x5, y1..y5} (planar; docs/design.md, 'Landmarks')}.
 function M.read_landmarks(path, opts)
   opts = opts or {}
-  local check = opts.check ~= false
-  return guarded(path, function(lines)
-    local entries = {}
-    local stats = {listed = 0, kept = 0, missing = 0}
-    for n, line in ipairs(lines) do
-      local w = words(line)
-      if #w > 0 then
-        if #w ~= 15 then
-          malformed(path, n, "a landmark line needs a path and 14 numbers (left right top bottom x1 y1 ... x5 y5), got %d fields", #w)
-        end
-        local v = numbers(path, n, w, 2, 14, "landmark line")
-        local name = w[1]:gsub("\\", "/")
-        local points = {}
-        for k = 1, 5 do
-          points[k] = v[3 + 2 * k]
-          points[5 + k] = v[4 + 2 * k]
-        end
-        stats.listed = stats.listed + 1
-        local full = join(opts.images, name)
-        if check and not exists(full) then
-          stats.missing = stats.missing + 1
-        else
-          entries[#entries + 1] = {path = full, name = name, box = {v[1], v[3], v[2], v[4]}, points = points}
-          stats.kept = stats.kept + 1
-        end
-      end
+  local stats = {listed = 0, kept = 0, missing = 0}
+  return read_per_line(path, opts, stats, function(w, n)
+    if #w ~= 15 then
+      malformed(path, n, "a landmark line needs a path and 14 numbers (left right top bottom x1 y1 ... x5 y5), got %d fields", #w)
     end
-    return entries, stats
+    local v = numbers(path, n, w, 2, 14, "landmark line")
+    local points = {}
+    for k = 1, 5 do
+      points[k] = v[3 + 2 * k]
+      points[5 + k] = v[4 + 2 * k]
+    end
+    return {name = w[1]:gsub("\\", "/"), box = {v[1], v[3], v[2], v[4]}, points = points}
   end)
 end
 

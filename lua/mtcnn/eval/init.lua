@@ -10,30 +10,10 @@
 --   eval.plot         PR, ROC and CED pictures through gnuplot
 --   eval.results      saving and loading result files, the --compare lists
 --   eval.report       the options and output shared by the evaluation scripts
---   eval.progress     progress bar on stderr
 --   eval.imagesize    width and height from a JPEG or PNG header
 --
 -- Submodules load on first access, like the fields of require "mtcnn".
 
-local submodules = {
-  mat = "mtcnn.eval.mat",
-  predictions = "mtcnn.eval.predictions",
-  wider = "mtcnn.eval.wider",
-  fddb = "mtcnn.eval.fddb",
-  landmarks = "mtcnn.eval.landmarks",
-  plot = "mtcnn.eval.plot",
-  results = "mtcnn.eval.results",
-  progress = "mtcnn.eval.progress",
-  report = "mtcnn.eval.report",
-  imagesize = "mtcnn.eval.imagesize",
-}
-
-return setmetatable({}, {
-  __index = function(t, key)
-    local name = submodules[key]
-    if name == nil then return nil end
-    local mod = require(name)
-    rawset(t, key, mod)
-    return mod
-  end,
+return require("mtcnn.lazy")("mtcnn.eval.", {
+  "mat", "predictions", "wider", "fddb", "landmarks", "plot", "results", "report", "imagesize",
 })
