@@ -172,9 +172,9 @@ function detector.new(opts)
   -- every net the stages run must be there; the rest may be absent
   for i = 1, self.stages do
     if not nets[ARCHS[i]] then
-      local where = self.model and ("model " .. self.model) or "the nets given"
-      if i == 1 then return nil, ("%s has no pnet: train it"):format(where) end
-      return nil, ("%s has no %s: train it, or use stages = %d"):format(where, ARCHS[i], i - 1)
+      local where = self.model and ("model " .. self.model .. " has") or "the nets given have"
+      if i == 1 then return nil, ("%s no pnet: train it"):format(where) end
+      return nil, ("%s no %s: train it, or use stages = %d"):format(where, ARCHS[i], i - 1)
     end
   end
   self.pnet, self.rnet, self.onet = nets.pnet, nets.rnet, nets.onet

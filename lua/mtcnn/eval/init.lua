@@ -7,6 +7,7 @@
 --   eval.wider        WIDER FACE easy/medium/hard AP (official eval_tools)
 --   eval.fddb         FDDB discrete and continuous ROC (evaluate.cpp)
 --   eval.landmarks    5-point landmark error (NME, failures, misses, CED)
+--   eval.stage        one cascade stage on its own: recall and candidates per image
 --   eval.plot         PR, ROC and CED pictures through gnuplot
 --   eval.results      saving and loading result files, the --compare lists
 --   eval.report       the options and output shared by the evaluation scripts
@@ -21,6 +22,7 @@ local submodules = {
   wider = "mtcnn.eval.wider",
   fddb = "mtcnn.eval.fddb",
   landmarks = "mtcnn.eval.landmarks",
+  stage = "mtcnn.eval.stage",
   plot = "mtcnn.eval.plot",
   results = "mtcnn.eval.results",
   progress = "mtcnn.eval.progress",
