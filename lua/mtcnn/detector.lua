@@ -30,7 +30,7 @@
 -- that stage's scores and no landmarks: for PNet, the windows left by the per-scale and
 -- across-scale NMS, calibrated with PNet's offsets; for RNet, the windows left by RNet's
 -- threshold and NMS, calibrated with RNet's offsets. Neither is squared or truncated (the
--- next stage, or hard-example mining, does that itself: SPEC.md 2.4). A model folder needs
+-- next stage, or hard-example mining, does that itself: docs/design.md, 'Hard examples'). A model folder needs
 -- only the nets of the stages that run.
 
 local mtcnn = require "mtcnn"

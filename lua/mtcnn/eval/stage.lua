@@ -9,7 +9,7 @@
 --   print(r.recall, r.candidates_per_image, r.ms_per_image)
 --
 -- A face counts when its side, max(w, h) with w = x2 - x1 + 1 (the rule sample generation
--- uses to keep a face, SPEC.md 2.2), is at least min_side; it is recalled when some output box
+-- uses to keep a face, docs/design.md 'Sample generation'), is at least min_side; it is recalled when some output box
 -- overlaps it with IoU >= iou (areas with +1, as mtcnn.box). Boxes need not be matched one to
 -- one: the question is whether the stage kept a window on the face, not whether it is the
 -- final detection.
