@@ -30,8 +30,8 @@
 -- that stage's scores and no landmarks: for PNet, the windows left by the per-scale and
 -- across-scale NMS, calibrated with PNet's offsets; for RNet, the windows left by RNet's
 -- threshold and NMS, calibrated with RNet's offsets. Neither is squared or truncated (the
--- next stage, or hard-example mining, does that itself: docs/design.md, 'Hard examples'). A model folder needs
--- only the nets of the stages that run.
+-- next stage, or hard-example mining, does that itself: docs/design.md, 'Hard examples').
+-- A model folder needs only the nets of the stages that run.
 
 local mtcnn = require "mtcnn"
 local T = require "mtcnn.tensor"
