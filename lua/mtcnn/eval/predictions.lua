@@ -234,24 +234,8 @@ function predictions.mkdir(dir)
   return true
 end
 
---- Writes text to path through a temporary file and a rename.
-function predictions.write_atomic(path, text)
-  local tmp = ("%s.tmp.%d"):format(path, require("mtcnn.core").sys.pid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, ("cannot write %s"):format(err) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, ("cannot write %s: %s"):format(path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, ("cannot rename %s to %s: %s"):format(tmp, path, tostring(rerr))
-  end
-  return true
-end
+--- Writes text to path through a temporary file and a rename (mtcnn.sys.write_atomic).
+predictions.write_atomic = require("mtcnn.sys").write_atomic
 
 --- Writes one image's faces in the official WIDER submission layout:
 --- DIR/EVENT/NAME.txt, EVENT being the image's folder. faces are our
