@@ -70,13 +70,6 @@ mt_status mt_fill(mt_tensor *dst, float value) {
     return be->fill(dst, value);
 }
 
-mt_status mt_copy(mt_tensor *dst, const mt_tensor *src) {
-    const mt_tensor *ts[2] = {dst, src};
-    MT_TRY(mt_check_same_device("copy", 2, ts));
-    MT_TRY(mt_check_same_shape("copy", dst, src));
-    return backend_of(dst)->copy(dst, src);
-}
-
 mt_status mt_copy_any(mt_tensor *dst, const mt_tensor *src) {
     int64_t n = mt_tensor_numel(dst);
     if (n != mt_tensor_numel(src)) {

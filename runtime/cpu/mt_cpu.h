@@ -38,8 +38,6 @@ int mt_cpu_has_avx512(void);
  * contents survive until the next call with the same slot on the same thread. */
 #define MT_SCRATCH_SLOTS 12
 void *mt_cpu_scratch(int slot, size_t nbytes);
-/* Frees the calling thread's scratch buffers (tests and exit paths). */
-void mt_cpu_scratch_release(void);
 
 /* ---- layers --------------------------------------------------------------------------------- */
 mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
