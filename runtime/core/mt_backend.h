@@ -103,6 +103,11 @@ typedef struct mt_backend {
     const struct mt_nn_kernels *nn;
 } mt_backend;
 
+/* The tensor operations of mt_backend (copy .. reduce_dim) by name, in order: X(name) for
+ * each. The backends declare and enter their kernels (mt_cpu_<name>, mt_cuda_<name>) from it. */
+#define MT_TENSOR_OPS(X)                                                                           \
+    X(copy) X(fill) X(unary) X(binary) X(binary_scalar) X(reduce_all) X(reduce_dim)
+
 /* The backend of a device, or NULL with an MT_ERR_DEVICE message when that
  * device is not compiled in or not present. */
 const mt_backend *mt_backend_for(mt_device dev);

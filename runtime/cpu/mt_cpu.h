@@ -6,16 +6,12 @@
 #include "nn/mt_nn.h"
 #include "nn/mt_optim.h"
 
-/* ---- tensors (mt_cpu_elementwise.c, mt_cpu_reduce.c) ---------------------------------------- */
-mt_status mt_cpu_copy(const mt_tensor *dst, const mt_tensor *src);
-mt_status mt_cpu_fill(const mt_tensor *dst, float value);
-mt_status mt_cpu_unary(mt_unary_op op, const mt_tensor *dst, const mt_tensor *src);
-mt_status mt_cpu_binary(mt_binary_op op, const mt_tensor *dst, const mt_tensor *a,
-                        const mt_tensor *b);
-mt_status mt_cpu_binary_scalar(mt_binary_op op, const mt_tensor *dst, const mt_tensor *a, float s);
-mt_status mt_cpu_reduce_all(mt_reduce_op op, const mt_tensor *src, double *value, int64_t *index);
-mt_status mt_cpu_reduce_dim(mt_reduce_op op, const mt_tensor *values, const mt_tensor *index,
-                            const mt_tensor *src, int dim);
+/* ---- tensors -------------------------------------------------------------------------------
+ * mt_cpu_<name> for every op of core/mt_backend.h's MT_TENSOR_OPS, of the type of its field
+ * (mt_cpu_elementwise.c, mt_cpu_reduce.c). */
+#define MT_CPU_OP(name) __typeof__(*((mt_backend *)0)->name) mt_cpu_##name;
+MT_TENSOR_OPS(MT_CPU_OP)
+#undef MT_CPU_OP
 
 /* ---- kernel selection (mt_cpu_kernels.c) ---------------------------------------------------- */
 typedef enum mt_cpu_kernel_set {

@@ -19,12 +19,10 @@ static mt_status cpu_memcpy(void *dst, const void *src, size_t nbytes) {
 
 static mt_status cpu_synchronize(void) { return MT_OK; }
 
-/* Every kernel of the list, each mt_cpu_<name>. */
-static const mt_nn_kernels cpu_nn = {
-#define CPU_KERNEL(name) .name = mt_cpu_##name,
-    MT_NN_KERNELS(CPU_KERNEL)
-#undef CPU_KERNEL
-};
+/* The kernels of the lists (mt_backend.h, mt_nn.h), each mt_cpu_<name>, under their names. */
+#define CPU_ENTRY(name) .name = mt_cpu_##name,
+
+static const mt_nn_kernels cpu_nn = {MT_NN_KERNELS(CPU_ENTRY)};
 
 static const mt_backend cpu_backend = {
     .name = "cpu",
@@ -34,13 +32,7 @@ static const mt_backend cpu_backend = {
     .upload = cpu_memcpy,
     .download = cpu_memcpy,
     .synchronize = cpu_synchronize,
-    .copy = mt_cpu_copy,
-    .fill = mt_cpu_fill,
-    .unary = mt_cpu_unary,
-    .binary = mt_cpu_binary,
-    .binary_scalar = mt_cpu_binary_scalar,
-    .reduce_all = mt_cpu_reduce_all,
-    .reduce_dim = mt_cpu_reduce_dim,
+    MT_TENSOR_OPS(CPU_ENTRY)
     .nn = &cpu_nn,
 };
 
