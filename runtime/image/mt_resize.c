@@ -256,9 +256,7 @@ static inline __attribute__((always_inline)) void vsum_body(float *restrict acc,
             acc[i] = b0 * (float)r0[i] + b1 * (float)r1[i] + b2 * (float)r2[i] + b3 * (float)r3[i];
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void vsum_u8(float *restrict acc, const uint8_t *const *r, const float *b, int nt, int n,
                     int add) {
     switch (nt * 2 + add) { /* constant arguments: one specialised loop each */
