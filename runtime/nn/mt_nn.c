@@ -47,7 +47,7 @@ typedef struct nn_call {
         int ndim;
         const int64_t *shape;
     } resize[NN_RESIZES];
-    /* set by the dispatch */
+    /* set by nn_devices and the dispatch */
     const mt_tensor *first; /* the first operand: its device runs the call */
     const mt_nn_kernels *k;
     mt_tensor *held[NN_INPUTS];
