@@ -18,8 +18,6 @@ void mt_cands_free(mt_cands *c) {
     mt_cands_init(c);
 }
 
-void mt_cands_clear(mt_cands *c) { c->n = 0; }
-
 mt_status mt_cands_reserve(mt_cands *c, int64_t n) {
     if (n <= c->cap) return MT_OK;
     int64_t cap = c->cap ? c->cap : 256;

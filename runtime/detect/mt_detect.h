@@ -35,7 +35,6 @@ typedef struct mt_cands {
 
 void mt_cands_init(mt_cands *c);
 void mt_cands_free(mt_cands *c);
-void mt_cands_clear(mt_cands *c);
 mt_status mt_cands_reserve(mt_cands *c, int64_t n);
 
 /* Appends the windows of one PNet output: prob [N,2,h,w] (channel 1 = face),
