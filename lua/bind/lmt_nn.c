@@ -46,24 +46,17 @@ static int return_arg(lua_State *L, mt_status st, int idx) {
 
 /* ---- convolution -------------------------------------------------------------------------- */
 
-/* conv2d_forward(x, w, b|nil, y, sh, sw, ph, pw [, prelu]) -> y */
+/* conv2d_forward(x, w, b|nil, y, sh, sw, ph, pw [, prelu|nil [, pkh, pkw, psh, psw]]) -> y:
+ * convolution, bias, PReLU, and with the pooling arguments the max pooling, in one pass */
 static int l_conv2d_forward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = mtL_opttensor(L, 3);
     mt_tensor *y = mtL_checktensor(L, 4);
     mt_conv2d_desc d = mtL_checkconvdesc(L, 5);
     mt_tensor *prelu = mtL_opttensor(L, 9);
-    return return_arg(L, mt_conv2d_forward(x, w, b, prelu, y, &d), 4);
-}
-
-/* conv2d_pool_forward(x, w, b|nil, y, sh, sw, ph, pw, prelu|nil, pkh, pkw, psh, psw) -> y:
- * convolution, bias, PReLU and max pooling in one pass */
-static int l_conv2d_pool_forward(lua_State *L) {
-    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = mtL_opttensor(L, 3);
-    mt_tensor *y = mtL_checktensor(L, 4);
-    mt_conv2d_desc d = mtL_checkconvdesc(L, 5);
-    mt_tensor *prelu = mtL_opttensor(L, 9);
-    mt_pool2d_desc pd = mtL_checkpooldesc(L, 10);
-    return return_arg(L, mt_conv2d_pool_forward(x, w, b, prelu, y, &d, &pd), 4);
+    mt_pool2d_desc pd;
+    if (!lua_isnoneornil(L, 10)) pd = mtL_checkpooldesc(L, 10);
+    return return_arg(L, mt_conv2d_forward(x, w, b, prelu, y, &d,
+                                           lua_isnoneornil(L, 10) ? NULL : &pd), 4);
 }
 
 /* conv2d_backward_input(dy, w, dx, x, sh, sw, ph, pw) -> dx (x gives the input shape) */
@@ -327,7 +320,6 @@ static int l_load_model(lua_State *L) {
 
 static const luaL_Reg nn_functions[] = {
     {"conv2d_forward", l_conv2d_forward},
-    {"conv2d_pool_forward", l_conv2d_pool_forward},
     {"conv2d_backward_input", l_conv2d_backward_input},
     {"conv2d_backward_params", l_conv2d_backward_params},
     {"conv2d_backward", l_conv2d_backward},

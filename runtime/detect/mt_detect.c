@@ -205,13 +205,3 @@ mt_status mt_cands_append(mt_cands *c, const mt_cands *src) {
     c->n += src->n;
     return MT_OK;
 }
-
-mt_status mt_cands_select_image(mt_cands *dst, const mt_cands *src, int32_t image) {
-    dst->n = 0;
-    for (int64_t k = 0; k < src->n; k++) {
-        if (src->image[k] != image) continue;
-        MT_TRY(mt_cands_reserve(dst, dst->n + 1));
-        copy_window(dst, dst->n++, src, k);
-    }
-    return MT_OK;
-}

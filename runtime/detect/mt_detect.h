@@ -82,9 +82,6 @@ void mt_cands_crop_boxes(const mt_cands *c, int32_t *out);
 /* Appends the windows of src (all of them). */
 mt_status mt_cands_append(mt_cands *c, const mt_cands *src);
 
-/* Keeps only the windows of one image, in order, in dst (cleared first). */
-mt_status mt_cands_select_image(mt_cands *dst, const mt_cands *src, int32_t image);
-
 #ifdef __cplusplus
 }
 #endif

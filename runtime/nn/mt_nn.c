@@ -234,25 +234,17 @@ static mt_status check_conv_forward(const char *op, const mt_tensor *x, const mt
 }
 
 mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d) {
+                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
+                            const mt_pool2d_desc *pd) {
     int64_t ys[4];
-    nn_call c = {.op = "conv2d", .in = {&x, &w, &b, &prelu}, .other = {y},
-                 .resize = {{y, 4, ys}}};
-    MT_TRY(nn_devices(&c));
-    MT_TRY(check_conv_forward(c.op, x, w, b, prelu, y, d, NULL, ys));
-    return NN_DISPATCH(c, conv2d_forward, mt_tensor_numel(y) > 0, (x, w, b, prelu, y, d));
-}
-
-mt_status mt_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                 const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
-                                 const mt_pool2d_desc *pd) {
-    int64_t ys[4];
-    nn_call c = {.op = "conv2d_pool", .in = {&x, &w, &b, &prelu}, .other = {y},
+    nn_call c = {.op = pd ? "conv2d_pool" : "conv2d", .in = {&x, &w, &b, &prelu}, .other = {y},
                  .resize = {{y, 4, ys}}};
     MT_TRY(nn_devices(&c));
     MT_TRY(check_conv_forward(c.op, x, w, b, prelu, y, d, pd, ys));
-    return NN_DISPATCH(c, conv2d_pool_forward, mt_tensor_numel(y) > 0,
-                       (x, w, b, prelu, y, d, pd));
+    if (pd) /* the backends keep the fused pooling as a kernel of its own */
+        return NN_DISPATCH(c, conv2d_pool_forward, mt_tensor_numel(y) > 0,
+                           (x, w, b, prelu, y, d, pd));
+    return NN_DISPATCH(c, conv2d_forward, mt_tensor_numel(y) > 0, (x, w, b, prelu, y, d));
 }
 
 mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,

@@ -44,14 +44,12 @@ int64_t mt_pool2d_out_size(int64_t in, int kernel, int stride);
 
 /* ---- layers ------------------------------------------------------------------------------- */
 
-/* y = conv2d(x, w) + b [+ PReLU(prelu)]; b and prelu may be NULL; y is resized. */
+/* y = conv2d(x, w) + b [+ PReLU(prelu)], and with pd (may be NULL) the max pooling after it
+ * in the same pass (no pre-pooling output is kept: evaluate mode; Caffe's ceil-mode size);
+ * b and prelu may be NULL; y is resized. */
 mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d);
-/* y = maxpool(conv2d(x, w) + b [+ PReLU(prelu)]) in one pass (no pre-pooling output is kept:
- * evaluate mode); the pooling has Caffe's ceil-mode size; y is resized. */
-mt_status mt_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                 const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
-                                 const mt_pool2d_desc *pd);
+                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
+                            const mt_pool2d_desc *pd);
 /* dx (resized like x, whose shape is given) = input gradient for output gradient dy. */
 mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,
                                    const int64_t x_shape[4], const mt_conv2d_desc *d);

@@ -81,7 +81,7 @@ local function run_case(c, set, reps, report)
     if set == "detect" and pool then
       local pk, ps = pool[1], pool[2]
       passes = {{"forward+prelu+pool", flops, function()
-        C.conv2d_pool_forward(x, wt, b, y, 1, 1, 0, 0, a, pk, pk, ps, ps)
+        C.conv2d_forward(x, wt, b, y, 1, 1, 0, 0, a, pk, pk, ps, ps)
       end}}
     elseif set == "detect" then
       passes = {{"forward+prelu", flops, function() C.conv2d_forward(x, wt, b, y, 1, 1, 0, 0, a) end}}

@@ -45,7 +45,7 @@ end
 -- Convolution, bias, PReLU and the max pooling `pool` (an nn.MaxPool2d) in one pass, written
 -- into the pool's output (evaluate mode; see nn.Sequential).
 function Conv2d:forward_pooled(x, slopes, pool)
-  return C.conv2d_pool_forward(x, self.weight, self.bias, pool.output, self.sh, self.sw, self.ph,
+  return C.conv2d_forward(x, self.weight, self.bias, pool.output, self.sh, self.sw, self.ph,
     self.pw, slopes, pool.kh, pool.kw, pool.sh, pool.sw)
 end
 
