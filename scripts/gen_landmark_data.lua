@@ -1,5 +1,5 @@
--- gen_landmark_data.lua: landmark samples (SPEC.md 2.3, the seed's bugs fixed as SPEC.md 8
--- lists) for PNet (--size 12), RNet (24) or ONet (48).
+-- gen_landmark_data.lua: landmark samples (docs/design.md, 'Landmark samples', the seed's
+-- bugs fixed) for PNet (--size 12), RNet (24) or ONet (48).
 --   mtcnn scripts/gen_landmark_data.lua --size 12 --annotations trainImageList.txt \
 --     --images landmarks --out work/pnet/landmark
 -- For every face of the list (Windows paths and line ends accepted; lines whose image is

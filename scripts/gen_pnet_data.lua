@@ -1,4 +1,5 @@
--- gen_pnet_data.lua: PNet's 12x12 detection samples from WIDER FACE (SPEC.md 2.2).
+-- gen_pnet_data.lua: PNet's 12x12 detection samples from WIDER FACE (docs/design.md,
+-- 'Sample generation').
 --   mtcnn scripts/gen_pnet_data.lua --annotations wider_face_train_bbx_gt.txt \
 --     --images WIDER_train/images --out work/pnet/detection
 -- Random and near-face negatives, positives and part faces of every present image, decoded and

@@ -1,4 +1,5 @@
--- merge_records.lua: a net's training set from sample record files (SPEC.md 2.5).
+-- merge_records.lua: a net's training set from sample record files (docs/design.md, 'Training
+-- sets and sampling ratios'; docs/records.md).
 --   mtcnn scripts/merge_records.lua --net pnet --out train_12.rec pos_12.rec part_12.rec ...
 --   mtcnn scripts/merge_records.lua --net rnet --out rnet_24/ pos_24.rec part_24.rec ...
 -- PNet: base x ratio samples of each class (250,000 positives and part faces, 750,000
@@ -11,7 +12,7 @@ local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 local merge = require "mtcnn.record.merge"
 
-local args = cli.parse(arg, {
+local args, fail = cli.script(arg, {
   name = "merge_records.lua",
   usage = "mtcnn scripts/merge_records.lua --net pnet|rnet|onet --out PATH INPUT... [options]",
   description = "Samples each class of the input record files without replacement and writes a\n"
@@ -37,11 +38,6 @@ local args = cli.parse(arg, {
     {name = "quiet", kind = "flag", help = "no progress bar"},
   },
 })
-
-local function fail(msg, code)
-  io.stderr:write("merge_records.lua: ", msg, "\n")
-  os.exit(code or 1)
-end
 
 if not args.out then fail("--out is required", 2) end
 local landmark = args.landmarks

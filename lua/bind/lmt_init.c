@@ -33,6 +33,7 @@ static const mtL_module modules[] = {
 };
 
 int luaopen_mtcnn_core(lua_State *L) {
+    mtL_install_gc_hook(L);
     lua_newtable(L);
     for (const mtL_module *m = modules; m->name; m++) {
         m->open(L);

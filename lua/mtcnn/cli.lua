@@ -20,6 +20,12 @@
 -- in the result (args.min_face). "--name=value" and "--name value" both work.
 -- --help prints the usage and exits 0; a bad command line prints the problem
 -- and the usage to stderr and exits 2.
+--
+-- A script's preamble:
+--   local args, fail = cli.script(arg, {name = "x.lua", usage = ..., options = cli.options(
+--     {{name = "out", kind = "string"}}, shared_options)})
+--   if not args.out then fail("--out is required", 2) end   -- "x.lua: ..." on stderr, exit 2
+--   ... fail(err)                                            -- exit 1
 
 local cli = {}
 
@@ -187,6 +193,26 @@ function cli.parse(argv, spec)
   end
   args.rest = rest
   return args
+end
+
+--- The option lists given, one after the other, as one list (a script's own options and
+--- those it shares with others).
+function cli.options(...)
+  local all = {}
+  for _, list in ipairs({...}) do table.move(list, 1, #list, #all + 1, all) end
+  return all
+end
+
+--- Parses a script's command line as cli.parse does (exiting on --help or a bad command
+--- line) and returns the values and fail(msg [, code = 1]), which ends the script with
+--- "NAME: msg" on stderr (spec.name) and the exit status code (2 for a usage error).
+function cli.script(argv, spec)
+  local args = cli.parse(argv, spec)
+  local function fail(msg, code)
+    io.stderr:write(spec.name, ": ", msg, "\n")
+    os.exit(code or 1)
+  end
+  return args, fail
 end
 
 return cli

@@ -11,7 +11,7 @@
 -- do not exist are skipped and counted (opts.check = false keeps them;
 -- opts.on_missing(name, path) hears of each); a malformed line is an error naming the
 -- file and the line ("file:12: ..."). Boxes are 0-based INCLUSIVE
--- {x1, y1, x2, y2} (SPEC.md decision 4), so every face or box table can be
+-- {x1, y1, x2, y2} (docs/design.md, 'Pixels and boxes'), so every face or box table can be
 -- handed to mtcnn.box and mtcnn.sample as it is.
 
 local stat = require("mtcnn.sys").stat
@@ -95,12 +95,6 @@ local function read_lines(path)
   return lines
 end
 
--- Counts a listed image that is not there, and tells opts.on_missing.
-local function count_missing(stats, opts, name, full)
-  stats.missing = stats.missing + 1
-  if opts.on_missing then opts.on_missing(name, full) end
-end
-
 -- Splits a line into words.
 local function words(line)
   local w = {}
@@ -126,19 +120,33 @@ local function numbers(path, n, list, first, count, what)
   return out
 end
 
--- Runs parse() catching Malformed errors into nil, message.
-local function guarded(parse)
-  local ok, a, b = pcall(parse)
-  if ok then return a, b end
-  if getmetatable(a) == Malformed then return nil, a.msg end
-  error(a, 0)
+-- Runs parse(lines, entries), which fills entries and stats, over the file's lines (over its
+-- text with whole); returns entries, stats, or nil and the message of a Malformed error.
+local function guarded(path, stats, parse, whole)
+  local lines, err = (whole and read_text or read_lines)(path)
+  if not lines then return nil, err end
+  local entries = {}
+  local ok, e = pcall(parse, lines, entries)
+  if ok then return entries, stats end
+  if getmetatable(e) == Malformed then return nil, e.msg end
+  error(e, 0)
 end
 
--- parse(lines) on the lines of path, Malformed errors as nil, message.
-local function guarded_lines(path, parse)
-  local lines, err = read_lines(path)
-  if not lines then return nil, err end
-  return guarded(function() return parse(lines) end)
+-- Counts a listed image and keeps its entry, unless checking finds its file missing
+-- (missing: what the caller found out already; opts.on_missing hears of it); returns whether
+-- it was kept.
+local function keep(entries, stats, check, entry, opts, missing)
+  stats.listed = stats.listed + 1
+  if missing == nil then missing = check and not exists(entry.path) end
+  if missing then
+    stats.missing = stats.missing + 1
+    if opts.on_missing then opts.on_missing(entry.name, entry.path) end
+    return false
+  end
+  entry.index = stats.listed
+  entries[#entries + 1] = entry
+  stats.kept = stats.kept + 1
+  return true
 end
 
 local ATTRS = {"blur", "expression", "illumination", "invalid", "occlusion", "pose"}
@@ -156,11 +164,8 @@ local FACE = "^%s*(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%s+(%S+)%
 function M.read_wider(path, opts)
   opts = opts or {}
   local check = opts.check ~= false
-  local text, rerr = read_text(path)
-  if not text then return nil, rerr end
-  return guarded(function()
-    local entries = {}
-    local stats = {listed = 0, kept = 0, missing = 0, faces = 0, invalid = 0, empty = 0}
+  local stats = {listed = 0, kept = 0, missing = 0, faces = 0, invalid = 0, empty = 0}
+  return guarded(path, stats, function(text, entries)
     local src = cursor(text)
     while true do
       local line = src.next()
@@ -227,12 +232,7 @@ function M.read_wider(path, opts)
           if nxt and #words(nxt) == 10 and tonumber(words(nxt)[1]) then src.next() end
         end
         if faces and #faces == 0 then stats.empty = stats.empty + 1 end
-        stats.listed = stats.listed + 1
-        if missing then
-          count_missing(stats, opts, name, full)
-        else
-          entries[#entries + 1] = {path = full, name = name, faces = faces, index = stats.listed}
-          stats.kept = stats.kept + 1
+        if keep(entries, stats, check, {path = full, name = name, faces = faces}, opts, missing) then
           stats.faces = stats.faces + #faces
           for _, f in ipairs(faces) do
             if f.invalid then stats.invalid = stats.invalid + 1 end
@@ -240,7 +240,25 @@ function M.read_wider(path, opts)
         end
       end
     end
-    return entries, stats
+  end, true)
+end
+
+-- The readers of lists with one image per line: the words w of each non-blank line (line n)
+-- make an entry = entry_of(w, n) (its path is then joined to opts.images); stats.faces, when
+-- counted, adds the kept entries' faces.
+local function read_per_line(path, opts, stats, entry_of)
+  local check = opts.check ~= false
+  return guarded(path, stats, function(lines, entries)
+    for n, line in ipairs(lines) do
+      local w = words(line)
+      if #w > 0 then
+        local entry = entry_of(w, n)
+        entry.path = join(opts.images, entry.name)
+        if keep(entries, stats, check, entry, opts) and stats.faces then
+          stats.faces = stats.faces + #entry.faces
+        end
+      end
+    end
   end)
 end
 
@@ -250,34 +268,18 @@ end
 --- entry = {path, name, faces = {{x1, y1, x2, y2}, ...}} (boxes as written).
 function M.read_list(path, opts)
   opts = opts or {}
-  local check = opts.check ~= false
   local ext = opts.ext or ".jpg"
-  return guarded_lines(path, function(lines)
-    local entries = {}
-    local stats = {listed = 0, kept = 0, missing = 0, faces = 0}
-    for n, line in ipairs(lines) do
-      local w = words(line)
-      if #w > 0 then
-        if (#w - 1) % 4 ~= 0 then
-          malformed(path, n, "after the path, boxes need 4 numbers each (got %d numbers)", #w - 1)
-        end
-        local v = numbers(path, n, w, 2, #w - 1, "box")
-        local name = w[1]:gsub("\\", "/")
-        if not name:match("%.[%w]+$") then name = name .. ext end
-        local faces = {}
-        for k = 1, #v, 4 do faces[#faces + 1] = {v[k], v[k + 1], v[k + 2], v[k + 3]} end
-        stats.listed = stats.listed + 1
-        local full = join(opts.images, name)
-        if check and not exists(full) then
-          count_missing(stats, opts, name, full)
-        else
-          entries[#entries + 1] = {path = full, name = name, faces = faces, index = stats.listed}
-          stats.kept = stats.kept + 1
-          stats.faces = stats.faces + #faces
-        end
-      end
+  local stats = {listed = 0, kept = 0, missing = 0, faces = 0}
+  return read_per_line(path, opts, stats, function(w, n)
+    if (#w - 1) % 4 ~= 0 then
+      malformed(path, n, "after the path, boxes need 4 numbers each (got %d numbers)", #w - 1)
     end
-    return entries, stats
+    local v = numbers(path, n, w, 2, #w - 1, "box")
+    local name = w[1]:gsub("\\", "/")
+    if not name:match("%.[%w]+$") then name = name .. ext end
+    local faces = {}
+    for k = 1, #v, 4 do faces[#faces + 1] = {v[k], v[k + 1], v[k + 2], v[k + 3]} end
+    return {name = name, faces = faces}
   end)
 end
 
@@ -285,38 +287,21 @@ end
 --- The 5-point list of Sun et al. (trainImageList.txt): "path left right top
 --- bottom x1 y1 ... x5 y5", Windows line ends and backslashes accepted.
 --- entry = {path, name, box = {left, top, right, bottom} (inclusive),
---- points = {x1..x5, y1..y5} (planar, SPEC.md decision 3)}.
+--- points = {x1..x5, y1..y5} (planar; docs/design.md, 'Landmarks')}.
 function M.read_landmarks(path, opts)
   opts = opts or {}
-  local check = opts.check ~= false
-  return guarded_lines(path, function(lines)
-    local entries = {}
-    local stats = {listed = 0, kept = 0, missing = 0}
-    for n, line in ipairs(lines) do
-      local w = words(line)
-      if #w > 0 then
-        if #w ~= 15 then
-          malformed(path, n, "a landmark line needs a path and 14 numbers (left right top bottom x1 y1 ... x5 y5), got %d fields", #w)
-        end
-        local v = numbers(path, n, w, 2, 14, "landmark line")
-        local name = w[1]:gsub("\\", "/")
-        local points = {}
-        for k = 1, 5 do
-          points[k] = v[3 + 2 * k]
-          points[5 + k] = v[4 + 2 * k]
-        end
-        stats.listed = stats.listed + 1
-        local full = join(opts.images, name)
-        if check and not exists(full) then
-          count_missing(stats, opts, name, full)
-        else
-          entries[#entries + 1] = {path = full, name = name, box = {v[1], v[3], v[2], v[4]}, points = points,
-                                   index = stats.listed}
-          stats.kept = stats.kept + 1
-        end
-      end
+  local stats = {listed = 0, kept = 0, missing = 0}
+  return read_per_line(path, opts, stats, function(w, n)
+    if #w ~= 15 then
+      malformed(path, n, "a landmark line needs a path and 14 numbers (left right top bottom x1 y1 ... x5 y5), got %d fields", #w)
     end
-    return entries, stats
+    local v = numbers(path, n, w, 2, 14, "landmark line")
+    local points = {}
+    for k = 1, 5 do
+      points[k] = v[3 + 2 * k]
+      points[5 + k] = v[4 + 2 * k]
+    end
+    return {name = w[1]:gsub("\\", "/"), box = {v[1], v[3], v[2], v[4]}, points = points}
   end)
 end
 

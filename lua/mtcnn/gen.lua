@@ -1,6 +1,6 @@
 -- mtcnn.gen: a whole sample-generation run, streaming, multi-threaded and resumable; the engine
--- of scripts/gen_pnet_data.lua (detection samples, SPEC.md 2.2) and gen_landmark_data.lua
--- (landmark samples, SPEC.md 2.3).
+-- of scripts/gen_pnet_data.lua (docs/design.md, 'Sample generation') and
+-- gen_landmark_data.lua ('Landmark samples').
 --
 --   local gen = require "mtcnn.gen"
 --   local entries = assert(data.read_wider(gt_file, {images = root}))   -- or read_landmarks

@@ -12,8 +12,8 @@
  * Memory is bounded by the chunk: each decoded image is freed as soon as its
  * crops are cut.
  *
- * Detection (SPEC.md 2.2): an image with all its faces (4 doubles each,
- * inclusive) is sampled by mt_sample_detection. Landmarks (SPEC.md 2.3): an
+ * Detection (docs/design.md, 'Sample generation'): an image with all its faces
+ * (4 doubles each, inclusive) is sampled by mt_sample_detection. Landmarks: an
  * image with one or more faces, each a box (4 doubles) and five points (10
  * doubles, planar x1..x5, y1..y5), sampled by mt_sample_landmarks face after
  * face with the image's generator; the sets are joined (the face index of

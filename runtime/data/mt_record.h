@@ -7,7 +7,7 @@
  * y1..y5, normalised to the crop as mt_sample does), and where the sample came
  * from (the crop box in its source image, its IoU, the face index, the source
  * image's path) for debugging. It replaces the seed's text lists and
- * TFRecords (SPEC.md 2.5).
+ * TFRecords (docs/design.md, 'Record files'; docs/records.md).
  *
  * Layout (little-endian, version 1):
  *

@@ -258,9 +258,7 @@ static inline __attribute__((always_inline)) void vsum_body(float *restrict acc,
             acc[i] = b0 * (float)r0[i] + b1 * (float)r1[i] + b2 * (float)r2[i] + b3 * (float)r3[i];
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void vsum_u8(float *restrict acc, const uint8_t *const *r, const float *b, int nt, int n,
                     int add) {
     switch (nt * 2 + add) { /* constant arguments: one specialised loop each */
@@ -475,13 +473,10 @@ static mt_status resize_whole(const src_desc *s, const dst_desc *d, int dw, int 
     return st;
 }
 
-static mt_status check_interp(mt_interp interp, const char *what) {
+/* What every entry checks first: a known interpolation and an output size in range. */
+static mt_status check_request(const char *what, mt_interp interp, int dw, int dh) {
     if (interp != MT_INTERP_BILINEAR && interp != MT_INTERP_AREA)
         return mt_fail(MT_ERR_ARG, "%s: unknown interpolation %d", what, (int)interp);
-    return MT_OK;
-}
-
-static mt_status check_out_size(int dw, int dh, const char *what) {
     if (dw < 1 || dh < 1 || dw > MT_IMAGE_MAX_SIDE || dh > MT_IMAGE_MAX_SIDE)
         return mt_fail(MT_ERR_ARG, "%s: bad output size %dx%d", what, dw, dh);
     return MT_OK;
@@ -499,8 +494,7 @@ mt_status mt_resize_to_tensor(const mt_image *im, int dw, int dh, mt_interp inte
                               mt_pixel_norm norm) {
     const char *what = "resize_to_tensor";
     char sh[MT_SHAPE_STR];
-    MT_TRY(check_interp(interp, what));
-    MT_TRY(check_out_size(dw, dh, what));
+    MT_TRY(check_request(what, interp, dw, dh));
     if (im->width < 1 || im->height < 1)
         return mt_fail(MT_ERR_ARG, "%s: the image is empty (%dx%d)", what, im->width, im->height);
     if (mt_tensor_device(out) != MT_CPU)
@@ -522,8 +516,7 @@ mt_status mt_resize_to_tensor(const mt_image *im, int dw, int dh, mt_interp inte
 mt_status mt_resize_image(mt_image **out, const mt_image *im, int dw, int dh, mt_interp interp) {
     const char *what = "resize";
     *out = NULL;
-    MT_TRY(check_interp(interp, what));
-    MT_TRY(check_out_size(dw, dh, what));
+    MT_TRY(check_request(what, interp, dw, dh));
     if (im->width < 1 || im->height < 1)
         return mt_fail(MT_ERR_ARG, "%s: the image is empty (%dx%d)", what, im->width, im->height);
     MT_TRY(mt_image_new_uninit(out, dw, dh));
@@ -545,8 +538,7 @@ mt_status mt_resize_tensor(mt_tensor **out, const mt_tensor *src, int dw, int dh
     const char *what = "resize_tensor";
     char sh[MT_SHAPE_STR];
     *out = NULL;
-    MT_TRY(check_interp(interp, what));
-    MT_TRY(check_out_size(dw, dh, what));
+    MT_TRY(check_request(what, interp, dw, dh));
     if (mt_tensor_device(src) != MT_CPU)
         return mt_fail(MT_ERR_DEVICE, "%s: the tensor must be on the cpu", what);
     if (src->ndim != 3 && src->ndim != 4)
@@ -701,8 +693,7 @@ mt_status mt_crop_resize_to_tensor(const mt_image *im, const int32_t *boxes, int
                                    int dh, mt_interp interp, mt_tensor *out, mt_pixel_norm norm) {
     const char *what = "crop_resize";
     char sh[MT_SHAPE_STR];
-    MT_TRY(check_interp(interp, what));
-    MT_TRY(check_out_size(dw, dh, what));
+    MT_TRY(check_request(what, interp, dw, dh));
     if (mt_tensor_device(out) != MT_CPU)
         return mt_fail(MT_ERR_DEVICE, "%s: the output tensor must be on the cpu", what);
     if (out->ndim != 4 || out->shape[0] != n || out->shape[1] != 3 || out->shape[2] != dh ||
@@ -720,8 +711,7 @@ mt_status mt_crop_resize_to_tensor(const mt_image *im, const int32_t *boxes, int
 mt_status mt_crop_resize_strip(const mt_image *im, const int32_t *boxes, int64_t n, int size,
                                mt_interp interp, mt_image *strip, int64_t first) {
     const char *what = "crop_resize";
-    MT_TRY(check_interp(interp, what));
-    MT_TRY(check_out_size(size, size, what));
+    MT_TRY(check_request(what, interp, size, size));
     if (strip->width != size || first < 0 || (first + n) * size > strip->height)
         return mt_fail(MT_ERR_SHAPE, "%s: a %dx%d strip cannot hold crops %lld..%lld of size %d",
                        what, strip->width, strip->height, (long long)first + 1,
@@ -748,8 +738,7 @@ static int gather_taps(axis_tab *t, int n_in, int n_out, int *mark, int *list) {
 mt_status mt_warp_resize_strip(const mt_image *src, const double m[6], int pw, int ph, int size,
                                mt_interp interp, mt_image *strip, int64_t slot) {
     const char *what = "warp_resize";
-    MT_TRY(check_interp(interp, what));
-    MT_TRY(check_out_size(size, size, what));
+    MT_TRY(check_request(what, interp, size, size));
     if (pw < 1 || ph < 1 || pw > MT_IMAGE_MAX_SIDE || ph > MT_IMAGE_MAX_SIDE)
         return mt_fail(MT_ERR_ARG, "%s: bad patch size %dx%d", what, pw, ph);
     if (strip->width != size || slot < 0 || (slot + 1) * size > strip->height)

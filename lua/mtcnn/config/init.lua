@@ -282,9 +282,8 @@ local function literal(v)
     return "{" .. table.concat(parts, ", ") .. "}"
   end
   if math.type(v) == "float" then
-    local s = ("%.17g"):format(v)
-    if tonumber(("%.15g"):format(v)) == v then s = ("%.15g"):format(v) end
-    if not s:find("[%.eEn]") then s = s .. ".0" end
+    local s = require("mtcnn.json").number_text(v)
+    if not s:find("[%.eEn]") then s = s .. ".0" end -- stays a float when read back
     return s
   end
   return tostring(v)
@@ -315,21 +314,7 @@ end
 --- config.write(cfg, path, stage [, header]) -> true | nil, message: config.to_lua written
 --- under a temporary name and renamed over path.
 function config.write(cfg, path, stage, header)
-  local tmp = ("%s.tmp.%d"):format(path, math.random(1 << 30))
-  local f, err = io.open(tmp, "w")
-  if not f then return nil, err end
-  local ok, werr = f:write(config.to_lua(cfg, stage, header))
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
+  return require("mtcnn.sys").write_atomic(path, config.to_lua(cfg, stage, header))
 end
 
 --- config.sample_params(cfg) -> the options of mtcnn.sample for this config (detection and

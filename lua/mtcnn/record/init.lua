@@ -11,7 +11,7 @@
 --   local s = assert(f:get(1))    -- {image, label, target, landmarks, box, iou, face, aug, source}
 --
 -- The file format and its commit protocol are described in runtime/data/mt_record.h and
--- docs/README-record.md. Reading maps the file; each block's checksum is checked the first
+-- docs/records.md. Reading maps the file; each block's checksum is checked the first
 -- time it is read (f:verify() checks all). Merging sample files into a net's training set:
 -- record.merge (mtcnn.record.merge); contact sheets: record.sheet (mtcnn.record.sheet); the
 -- training batches: mtcnn.loader.
@@ -23,7 +23,7 @@ local record = {}
 
 --- Labels of the classes: {positive = 1, negative = 0, part = -1, landmark = -2}.
 record.labels = C.labels
---- Class names in the order of the SPEC's stratified batches.
+--- Class names in the order of the stratified RNet/ONet batches (64, 64, 192, 64 of 384).
 record.CLASSES = {"positive", "part", "negative", "landmark"}
 --- Sample side of each net.
 record.SIZES = {pnet = 12, rnet = 24, onet = 48}
