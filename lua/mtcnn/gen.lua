@@ -37,8 +37,7 @@ local EXAMPLES = 5 -- skipped images named in the summary
 --- gen.split_key(name, seed) -> a number in [0, 1): the image is held out below val_fraction.
 gen.split_key = C.split_key
 
--- Writes text to path through a temporary file renamed over it.
-local write_atomic = require("mtcnn.eval.predictions").write_atomic
+local write_atomic = sys.write_atomic
 
 local function same(a, b)
   if type(a) ~= type(b) then return false end
@@ -432,15 +431,8 @@ function gen.main(argv, spec)
     description = spec.description,
     options = options,
   }
-  local args = cli.parse(argv, cspec)
-  local function usage_error(msg)
-    io.stderr:write(("%s: %s\n\n%s"):format(spec.name, msg, cli.help(cspec)))
-    os.exit(2)
-  end
-  local function fail(msg)
-    io.stderr:write(spec.name, ": ", tostring(msg), "\n")
-    os.exit(1)
-  end
+  local args, fail = cli.script(argv, cspec)
+  local function usage_error(msg) fail(msg, 2) end
   for _, k in ipairs({"annotations", "images", "out"}) do
     if not args[k] then usage_error("--" .. k .. " is required") end
   end
