@@ -10,10 +10,4 @@
 -- section of the stage's config (and side_lo, side_hi, jitter, method, val_fraction of its
 -- "detection" section): flags (--lmk-angle 10), --config FILE or --set KEY=VALUE.
 
-require("mtcnn.gen").main(arg, {
-  kind = "landmarks",
-  name = "gen_landmark_data.lua",
-  description = "Landmark samples of the 5-point face list (trainImageList.txt format) for one\n"
-    .. "stage, on all cores; reproducible for a seed whatever the thread count, resumable after\n"
-    .. "a kill (--resume), missing and unreadable images skipped with a count.",
-})
+require("mtcnn.gen").main(arg, "landmarks")

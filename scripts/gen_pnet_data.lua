@@ -9,10 +9,4 @@
 -- the PNet config (lua/mtcnn/config/pnet.lua): change it with its flags (--neg-iou 0.25),
 -- --config FILE or --set KEY=VALUE.
 
-require("mtcnn.gen").main(arg, {
-  kind = "detection",
-  name = "gen_pnet_data.lua",
-  description = "PNet's detection samples (negatives, positives, part faces) from WIDER FACE\n"
-    .. "annotations, on all cores; reproducible for a seed whatever the thread count, resumable\n"
-    .. "after a kill (--resume), missing and unreadable images skipped with a count.",
-})
+require("mtcnn.gen").main(arg, "detection")

@@ -81,6 +81,26 @@ local function run_script(script, args)
   return helper.mtcnn(helper.q(helper.home .. "/scripts/" .. script) .. " " .. args)
 end
 
+-- A kill between the commits and the state's replacement, played back: `script` saves `first`
+-- images (args(out, extra .. " --chunk 1 --limit first")), commits more up to `second`, and
+-- gets its first state back; --resume must then give the records of an uninterrupted run.
+local function resume_after_lost_state(script, args, dir, extra, first, second)
+  local ref, out = dir .. "/ref", dir .. "/k"
+  assert.are.equal(0, select(2, run_script(script, args(ref, extra .. " --chunk 2"))))
+  assert.are.equal(0, select(2, run_script(script, args(out, ("%s --chunk 1 --limit %d"):format(extra, first)))))
+  local state = helper.read_file(out .. "/state.json")
+  assert.are.equal(0, select(2, run_script(script, args(out, ("%s --chunk 1 --limit %d --resume"):format(extra, second)))))
+  helper.write_file(out .. "/state.json", state)
+  local f = assert(record.open(out .. "/train.rec"))
+  assert.is_true(f.count > json.decode(state).committed.train, "nothing to roll back")
+  f:close()
+  local stdout, code, err = run_script(script, args(out, extra .. " --resume --json"))
+  assert.are.equal(0, code, err)
+  assert.is_true(json.decode(stdout).resumed)
+  same_records(ref, out)
+  return out
+end
+
 describe("gen_pnet_data", function()
   local dir, chosen
   local cfg = config.defaults("pnet")
@@ -223,21 +243,7 @@ describe("gen_pnet_data", function()
 
   it("rolls files committed past the saved state back on --resume", function()
     helper.need_shared("WIDER FACE")
-    local ref, out = dir .. "/ref", dir .. "/k"
-    assert.are.equal(0, select(2, run_script("gen_pnet_data.lua", args(ref, "--chunk 2"))))
-    -- three images done and saved; then two more committed, but the state kept at three,
-    -- as a kill between the commits and the state's replacement leaves it
-    assert.are.equal(0, select(2, run_script("gen_pnet_data.lua", args(out, "--chunk 1 --limit 3"))))
-    local state3 = helper.read_file(out .. "/state.json")
-    assert.are.equal(0, select(2, run_script("gen_pnet_data.lua", args(out, "--chunk 1 --limit 5 --resume"))))
-    helper.write_file(out .. "/state.json", state3)
-    local f = assert(record.open(out .. "/train.rec"))
-    assert.is_true(f.count > json.decode(state3).committed.train)
-    f:close()
-    local stdout, code, err = run_script("gen_pnet_data.lua", args(out, "--resume --json"))
-    assert.are.equal(0, code, err)
-    assert.is_true(json.decode(stdout).resumed)
-    same_records(ref, out)
+    resume_after_lost_state("gen_pnet_data.lua", args, dir, "", 3, 5)
   end)
 
   it("resumes after a SIGKILL to the same records as an uninterrupted run", function()
@@ -349,15 +355,8 @@ describe("gen_landmark_data", function()
 
   it("resumes after a kill between commits and state, and checks --size", function()
     helper.need_shared("the landmark set")
-    local ref, out = dir .. "/ref", dir .. "/k"
-    assert.are.equal(0, select(2, run_script("gen_landmark_data.lua", args(ref, "--size 12 --val-fraction 0.3"))))
-    assert.are.equal(0, select(2, run_script("gen_landmark_data.lua", args(out, "--size 12 --val-fraction 0.3 --chunk 1 --limit 3"))))
-    local state3 = helper.read_file(out .. "/state.json")
-    assert.are.equal(0, select(2, run_script("gen_landmark_data.lua", args(out, "--size 12 --val-fraction 0.3 --chunk 1 --limit 6 --resume"))))
-    helper.write_file(out .. "/state.json", state3)
-    local _, code, err = run_script("gen_landmark_data.lua", args(out, "--size 12 --val-fraction 0.3 --resume"))
-    assert.are.equal(0, code, err)
-    same_records(ref, out)
+    local out = resume_after_lost_state("gen_landmark_data.lua", args, dir,
+                                        "--size 12 --val-fraction 0.3", 3, 6)
     -- both sides hold samples, no source on both
     local seen = {}
     for _, side in ipairs({"train", "val"}) do

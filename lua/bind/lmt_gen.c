@@ -171,17 +171,12 @@ static int l_split_key(lua_State *L) {
     return 1;
 }
 
-static const luaL_Reg chunk_methods[] = {{"wait", chunk_wait}, {NULL, NULL}};
-
-static const luaL_Reg gen_functions[] = {
-    {"start", l_start},
-    {"split_key", l_split_key},
-    {NULL, NULL},
-};
-
 int mtL_open_gen(lua_State *L) {
+    static const luaL_Reg chunk_methods[] = {{"wait", chunk_wait}, {NULL, NULL}};
+    static const luaL_Reg functions[] = {
+        {"start", l_start}, {"split_key", l_split_key}, {NULL, NULL}};
     mtL_newclass(L, &chunk_class, chunk_methods, NULL, NULL);
     lua_pop(L, 1);
-    luaL_newlib(L, gen_functions);
+    luaL_newlib(L, functions);
     return 1;
 }

@@ -379,10 +379,21 @@ end
 local STAGE_OF_SIZE = {[12] = "pnet", [24] = "rnet", [48] = "onet"}
 local SHARED_KEYS = {side_lo = true, side_hi = true, jitter = true, method = true, val_fraction = true}
 
---- gen.main(argv, spec): the command line of scripts/gen_pnet_data.lua (spec.kind =
---- "detection") and gen_landmark_data.lua ("landmarks"); spec = {kind, name, description}.
---- Exits 2 on a bad command line, 1 when the run fails.
-function gen.main(argv, spec)
+local SCRIPTS = {
+  detection = {kind = "detection", name = "gen_pnet_data.lua",
+    description = "PNet's detection samples (negatives, positives, part faces) from WIDER FACE\n"
+      .. "annotations, on all cores; reproducible for a seed whatever the thread count, resumable\n"
+      .. "after a kill (--resume), missing and unreadable images skipped with a count."},
+  landmarks = {kind = "landmarks", name = "gen_landmark_data.lua",
+    description = "Landmark samples of the 5-point face list (trainImageList.txt format) for one\n"
+      .. "stage, on all cores; reproducible for a seed whatever the thread count, resumable after\n"
+      .. "a kill (--resume), missing and unreadable images skipped with a count."},
+}
+
+--- gen.main(argv, kind): the command line of scripts/gen_pnet_data.lua (kind "detection") and
+--- gen_landmark_data.lua ("landmarks"). Exits 2 on a bad command line, 1 when the run fails.
+function gen.main(argv, kind)
+  local spec = assert(SCRIPTS[kind], "gen.main: kind must be detection or landmarks")
   local cli = require "mtcnn.cli"
   local config = require "mtcnn.config"
   local data = require "mtcnn.data"
