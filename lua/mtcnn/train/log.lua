@@ -1,0 +1,152 @@
+-- mtcnn.train.log: the logs of a training run (JSON Lines) and the picture of its curves.
+--
+--   local log = require "mtcnn.train.log"
+--   local steps = assert(log.open(out .. "/log.jsonl", {keep_until = step}))  -- resume: drop later lines
+--   steps:write{step = 10, loss = 0.52}      -- one JSON object per line, flushed
+--   steps.entries                            -- every entry of the file, kept for the curves
+--   log.curves(out .. "/curves.png", steps.entries, epochs.entries, {title = ...})
+--
+-- A log file holds one JSON object per line, each with a "step" field. Opening an existing
+-- file keeps its lines up to step keep_until (those a resumed run has already done; later
+-- ones were written after the checkpoint it resumes from) and rewrites it atomically, so that
+-- a resumed run's logs read as an uninterrupted run's.
+
+local json = require "mtcnn.json"
+local sys = require "mtcnn.sys"
+
+local log = {}
+
+local Log = {}
+Log.__index = Log
+
+-- Writes text to path under a temporary name and renames it into place.
+local function write_atomic(path, text)
+  local tmp = ("%s.tmp.%d"):format(path, sys.pid())
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, err end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    return nil, ("%s: %s"):format(path, tostring(werr or cerr))
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, rerr
+  end
+  return true
+end
+log.write_atomic = write_atomic
+
+--- log.read(path) -> list of entries (an absent file is empty) | nil, message. A last line
+--- cut short by a kill is dropped.
+function log.read(path)
+  local f = io.open(path, "rb")
+  if not f then return {} end
+  local entries, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    if line:match("%S") then
+      local e = json.decode(line)
+      if type(e) == "table" then entries[#entries + 1] = e end
+    end
+  end
+  f:close()
+  return entries
+end
+
+--- log.open(path [, {keep_until = step}]) -> log | nil, message. Without keep_until the file
+--- starts empty.
+function log.open(path, opts)
+  opts = opts or {}
+  local entries = {}
+  if opts.keep_until then
+    for _, e in ipairs(log.read(path)) do
+      if type(e.step) == "number" and e.step <= opts.keep_until then entries[#entries + 1] = e end
+    end
+  end
+  local lines = {}
+  for i, e in ipairs(entries) do lines[i] = json.encode(e) .. "\n" end
+  local ok, err = write_atomic(path, table.concat(lines))
+  if not ok then return nil, err end
+  local f
+  f, err = io.open(path, "ab")
+  if not f then return nil, err end
+  return setmetatable({path = path, file = f, entries = entries}, Log)
+end
+
+--- lg:write(entry): appends one line (the entry is kept in lg.entries).
+function Log:write(entry)
+  self.entries[#self.entries + 1] = entry
+  self.file:write(json.encode(entry), "\n")
+  self.file:flush()
+end
+
+function Log:close()
+  if self.file then
+    self.file:close()
+    self.file = nil
+  end
+end
+
+Log.__close = Log.close
+
+local function series(entries, xkey, get)
+  local x, y = {}, {}
+  for _, e in ipairs(entries) do
+    local v = get(e)
+    if type(v) == "number" and type(e[xkey]) == "number" then
+      x[#x + 1], y[#y + 1] = e[xkey], v
+    end
+  end
+  return x, y
+end
+
+local function field(path)
+  return function(e)
+    local v = e
+    for k in path:gmatch("[^%.]+") do
+      if type(v) ~= "table" then return nil end
+      v = v[k]
+    end
+    return v
+  end
+end
+
+--- log.curves(path, steps, epochs [, {title}]) -> true | nil, message (gnuplot missing or
+--- failing): three panels against the epoch (fractional for the per-step log): the
+--- training loss (per-step log and epoch means) with the validation loss; the validation
+--- accuracies and the recall at the stage threshold; the validation task losses.
+function log.curves(path, steps, epochs, opts)
+  opts = opts or {}
+  local function s(label, entries, xkey, key)
+    local x, y = series(entries, xkey, field(key))
+    return {label = label, x = x, y = y}
+  end
+  local panels = {
+    {title = "loss", xlabel = "epoch", ylabel = "loss", key = "top right", series = {
+      s("training (per-step log)", steps, "epoch_f", "loss"),
+      s("training (epoch mean)", epochs, "epoch", "train.loss"),
+      s("validation", epochs, "epoch", "val.loss"),
+    }},
+    {title = "validation accuracy", xlabel = "epoch", ylabel = "fraction", key = "bottom right",
+     series = {
+      s("positives and negatives", epochs, "epoch", "val.accuracy"),
+      s("positives", epochs, "epoch", "val.accuracy_positive"),
+      s("negatives", epochs, "epoch", "val.accuracy_negative"),
+      s("recall at the threshold", epochs, "epoch", "val.recall"),
+      s("training (pos. and neg.)", epochs, "epoch", "train.accuracy"),
+    }},
+    {title = "validation task losses", xlabel = "epoch", ylabel = "loss", key = "top right",
+     series = {
+      s("classification", epochs, "epoch", "val.cls"),
+      s("box", epochs, "epoch", "val.box"),
+      s("landmarks", epochs, "epoch", "val.landmarks"),
+    }},
+  }
+  return require("mtcnn.eval.plot").draw({title = opts.title or "training", width = 1500,
+    height = 480, panels = panels}, path)
+end
+
+return log
