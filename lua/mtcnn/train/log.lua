@@ -44,9 +44,8 @@ log.write_atomic = write_atomic
 function log.read(path)
   local f = io.open(path, "rb")
   if not f then return {} end
-  local entries, n = {}, 0
+  local entries = {}
   for line in f:lines() do
-    n = n + 1
     if line:match("%S") then
       local e = json.decode(line)
       if type(e) == "table" then entries[#entries + 1] = e end
@@ -124,8 +123,17 @@ function log.curves(path, steps, epochs, opts)
     local x, y = series(entries, xkey, field(key))
     return {label = label, x = x, y = y}
   end
+  -- the loss axis stops above the first epoch's means: the first steps' losses (several
+  -- times larger) would flatten the rest
+  local top
+  local first = epochs[1]
+  if first and type(first.train) == "table" and type(first.val) == "table"
+      and type(first.train.loss) == "number" and type(first.val.loss) == "number" then
+    top = 1.5 * math.max(first.train.loss, first.val.loss)
+  end
   local panels = {
-    {title = "loss", xlabel = "epoch", ylabel = "loss", key = "top right", series = {
+    {title = "loss", xlabel = "epoch", ylabel = "loss", key = "top right",
+     yrange = top and {0, top} or nil, series = {
       s("training (per-step log)", steps, "epoch_f", "loss"),
       s("training (epoch mean)", epochs, "epoch", "train.loss"),
       s("validation", epochs, "epoch", "val.loss"),
