@@ -6,6 +6,7 @@
 --   local F = require "train_fixtures"
 --   local set = F.build(dir, {images = 40, seed = 1})
 --   -- set.train (detection + landmark samples, merged and shuffled), set.val = {detection, landmark}
+--   local onet = F.build(dir2, {images = 6, net = "onet"})   -- 48x48, set.train a merge folder
 
 local mtcnn = require "mtcnn"
 
@@ -67,8 +68,8 @@ function F.picture(g)
   return img, faces
 end
 
-local function write(path, results)
-  local w = assert(record.writer(path, {size = 12, replace = true}))
+local function write(path, results, size)
+  local w = assert(record.writer(path, {size = size, replace = true}))
   for _, r in ipairs(results) do
     if r.count > 0 then assert(w:add_samples(r, "synthetic")) end
   end
@@ -76,36 +77,44 @@ local function write(path, results)
   return path
 end
 
--- Samples of n pictures: detection and landmark results.
-local function cut(n, seed)
+-- Samples of side size from n pictures: detection and landmark results.
+local function cut(n, seed, size)
   local g = T.generator(seed)
   local det, lmk = {}, {}
   for i = 1, n do
     local img, faces = F.picture(g)
     local boxes = {}
     for k, f in ipairs(faces) do boxes[k] = f.box end
-    det[#det + 1] = sample.detection(img, boxes, {size = 12, seed = seed * 1000 + i, neg_count = 30})
+    det[#det + 1] = sample.detection(img, boxes, {size = size, seed = seed * 1000 + i, neg_count = 30})
     for k, f in ipairs(faces) do
       lmk[#lmk + 1] = sample.landmarks(img, f.box, f.points,
-        {size = 12, seed = seed * 1000 + 100 * k + i, lmk_min_face = 20})
+        {size = size, seed = seed * 1000 + 100 * k + i, lmk_min_face = 20})
     end
   end
   return det, lmk
 end
 
---- F.build(dir, {images = 40, val_images = 12, seed = 1}) -> {train, val = {detection,
---- landmark}, counts}: record files in dir.
+--- F.build(dir, {images = 40, val_images = 12, seed = 1, net = "pnet"}) -> {train, val =
+--- {detection, landmark}, counts}: record files in dir. PNet's training set is one merged
+--- file, RNet's and ONet's a merge folder (one file per class, for stratified batches).
 function F.build(dir, opts)
   opts = opts or {}
-  local det, lmk = cut(opts.images or 40, opts.seed or 1)
-  write(dir .. "/det_train.rec", det)
-  write(dir .. "/lmk_train.rec", lmk)
-  local rep = assert(record.merge{net = "pnet", inputs = {dir .. "/det_train.rec", dir .. "/lmk_train.rec"},
-    output = dir .. "/train.rec", seed = 1, progress = false})
-  local vdet, vlmk = cut(opts.val_images or 12, (opts.seed or 1) + 7919)
+  local net = opts.net or "pnet"
+  local size = record.SIZES[net]
+  local det, lmk = cut(opts.images or 40, opts.seed or 1, size)
+  write(dir .. "/det_train.rec", det, size)
+  write(dir .. "/lmk_train.rec", lmk, size)
+  local out = dir .. (net == "pnet" and "/train.rec" or "/train")
+  local rep = assert(record.merge{net = net, inputs = {dir .. "/det_train.rec", dir .. "/lmk_train.rec"},
+    output = out, seed = 1, progress = false})
+  local counts = {positive = 0, part = 0, negative = 0, landmark = 0}
+  for _, o in ipairs(rep.outputs) do
+    for k, n in pairs(o.counts) do counts[k] = counts[k] + n end
+  end
+  local vdet, vlmk = cut(opts.val_images or 12, (opts.seed or 1) + 7919, size)
   return {
-    train = dir .. "/train.rec", counts = rep.outputs[1].counts,
-    val = {write(dir .. "/det_val.rec", vdet), write(dir .. "/lmk_val.rec", vlmk)},
+    train = out, counts = counts,
+    val = {write(dir .. "/det_val.rec", vdet, size), write(dir .. "/lmk_val.rec", vlmk, size)},
   }
 end
 

@@ -41,12 +41,17 @@ local function exists(path)
   return sys.stat(path) ~= nil
 end
 
--- The parameters of a net file as byte strings, by name.
-local function weights(path)
-  local net = assert(models.load(path))
-  local out = {}
-  for _, e in ipairs(net:named_parameters()) do out[e.name] = e.tensor:to_bytes() end
-  return out
+-- Asserts that two net files hold the same parameters, bit for bit.
+local function same_weights(path_a, path_b)
+  local a, b = assert(models.load(path_a)), assert(models.load(path_b))
+  local pb = b:named_parameters()
+  for i, e in ipairs(a:named_parameters()) do
+    local t = pb[i].tensor
+    if e.tensor:to_bytes() ~= t:to_bytes() then
+      error(("%s differs between %s and %s (largest difference %g)"):format(e.name, path_a,
+        path_b, e.tensor:max_abs_diff(t)), 2)
+    end
+  end
 end
 
 -- A log's lines without the timings (which differ from run to run).
@@ -221,7 +226,7 @@ describe("trainer", function()
     local cfg = settings(5, {checkpoint_every = 20})
     local whole = dir .. "/whole"
     assert(run{cfg = cfg, out = whole, seed = 3})
-    assert.are.same(weights(whole .. "/pnet.mtn"), weights(out .. "/pnet.mtn"))
+    same_weights(whole .. "/pnet.mtn", out .. "/pnet.mtn")
     assert.are.same(log_lines(whole .. "/log.jsonl"), log_lines(out .. "/log.jsonl"))
     assert.are.same(log_lines(whole .. "/epochs.jsonl"), log_lines(out .. "/epochs.jsonl"))
     -- every epoch's checkpoint is kept, the mid-epoch ones are replaced
@@ -260,7 +265,7 @@ describe("trainer", function()
     assert.is_truthy(table.concat(notes, "\n"):find(checkpoint.name(spe + 5), 1, true))
     local whole = dir .. "/resume_whole"
     assert(run{cfg = cfg, out = whole, seed = 5})
-    assert.are.same(weights(whole .. "/pnet.mtn"), weights(out .. "/pnet.mtn"))
+    same_weights(whole .. "/pnet.mtn", out .. "/pnet.mtn")
     -- --overwrite starts again
     assert(run{cfg = settings(1), out = out, seed = 5, overwrite = true})
     assert.are.equal(1, #log_lines(out .. "/epochs.jsonl"))
@@ -313,5 +318,47 @@ describe("trainer", function()
     s, err = run{cfg = settings(1, {lr_epochs = {5, 2}}), out = dir .. "/y"}
     assert.is_nil(s)
     assert.is_truthy(err:find("lr_epochs", 1, true), err)
+  end)
+end)
+
+describe("trainer on ONet", function()
+  local dir, set, threads
+
+  setup(function()
+    threads = sys.threads()
+    dir = helper.tmpdir()
+    set = F.build(dir, {images = 1, val_images = 1, seed = 2, net = "onet"})
+  end)
+
+  teardown(function()
+    sys.set_threads(threads)
+    helper.rmdir(dir)
+  end)
+
+  -- stratified batches from a merge folder, and dropout: its generator must come back too
+  it("resumes a run with stratified batches and dropout to the same weights", function()
+    local function run(opts)
+      local cfg = config.defaults("onet")
+      -- small: ONet's step is slow in the sanitizer build
+      cfg.train.epochs, cfg.train.batch, cfg.train.lr, cfg.train.checkpoint_every = 1, 6, 0.01, 3
+      local o = {stage = "onet", cfg = cfg, train = set.train, val = set.val, threads = 2,
+                 progress = false, note = quiet, curves = false, seed = 7}
+      for k, v in pairs(opts) do o[k] = v end
+      if o.resume then o.cfg = nil end -- the run's own settings
+      return train.run(o)
+    end
+    local whole = assert(run{out = dir .. "/whole"})
+    assert.are.equal(whole.steps_per_epoch, whole.steps)
+    assert.is_true(whole.steps >= 6)
+    local stop = 5
+    local ok = pcall(run, {out = dir .. "/cut", on_step = function(ctx)
+      if ctx.step == stop then error("stop") end
+    end})
+    assert.is_false(ok)
+    local s = assert(run{out = dir .. "/cut", resume = true})
+    assert.are.equal(dir .. "/cut/checkpoints/" .. checkpoint.name(3), s.resumed_from)
+    same_weights(dir .. "/whole/onet.mtn", dir .. "/cut/onet.mtn")
+    local m = assert(json.read_file(dir .. "/cut/manifest.json"))
+    assert.are.same({onet = "onet.mtn"}, m.nets)
   end)
 end)

@@ -23,7 +23,7 @@ end
 
 --- train_cli.spec(stage) -> the cli.parse spec of the stage's script
 function M.spec(stage)
-  local options = {
+  local own = {
     {name = "train", kind = "string", metavar = "FILE|DIR",
      help = "training records: one merged file (shuffled batches) or a merge folder (stratified batches)"},
     {name = "val", kind = "string", metavar = "FILE[,FILE...]",
@@ -39,15 +39,15 @@ function M.spec(stage)
     {name = "json", kind = "flag", help = "print the summary as one JSON object on stdout"},
     {name = "quiet", kind = "flag", help = "no progress bar"},
   }
-  for _, o in ipairs(config.options(stage, {"train"})) do options[#options + 1] = o end
   return {
     name = ("train_%s.lua"):format(stage),
+    options = cli.options(own, config.options(stage, {"train"})),
     usage = usage(stage),
     description = ("Trains %s (%dx%d inputs) with the multi-task loss, OHEM and SGD of the\n"
       .. "original recipe; every setting below can be changed. Validates each epoch on\n"
       .. "the --val records, checkpoints each epoch, and writes a model folder."):format(
       stage:upper():gsub("NET", "Net"), SIZES[stage], SIZES[stage]),
-  }, options
+  }
 end
 
 local function fmt(v, f)
@@ -60,35 +60,29 @@ local function clock(seconds)
   return ("%d:%02d:%02d"):format(seconds // 3600, seconds // 60 % 60, seconds % 60)
 end
 
---- train_cli.main(stage, argv) -> exit status (after printing the summary or the error)
+--- train_cli.main(stage, argv): runs the stage's script, prints the summary, and exits with a
+--- message on a failure (cli.script's fail).
 function M.main(stage, argv)
-  local spec, options = M.spec(stage)
-  spec.options = options
-  local args = cli.parse(argv, spec)
-  local name = spec.name
-  local function bad(msg)
-    io.stderr:write(("%s: %s\n\n%s"):format(name, msg, cli.help(spec)))
-    return 2
-  end
+  local spec = M.spec(stage)
+  local args, fail = cli.script(argv, spec)
   if args.device == "cuda" then
-    io.stderr:write(name, ": --device cuda: the CUDA layers are not implemented yet (train with --device cpu)\n")
-    return 2
+    fail("--device cuda: the CUDA layers are not implemented yet (train with --device cpu)", 2)
   end
-  if not args.out then return bad("--out is required") end
-  if not args.resume and not args.train then return bad("--train is required") end
-  if not args.resume and not args.val then return bad("--val is required") end
-  if args.threads and args.threads < 1 then return bad("--threads must be at least 1") end
+  if not args.out then fail("--out is required", 2) end
+  if not args.resume and not args.train then fail("--train is required", 2) end
+  if not args.resume and not args.val then fail("--val is required", 2) end
+  if args.threads and args.threads < 1 then fail("--threads must be at least 1", 2) end
 
   -- settings: given ones, or (resuming with none given) the run's own
   local given = args.config ~= nil or args.set ~= nil
-  for _, o in ipairs(options) do
+  for _, o in ipairs(spec.options) do
     if o.config_key and args[o.config_key] ~= nil then given = true end
   end
   local cfg
   if given or not args.resume then
     local err
     cfg, err = config.resolve(stage, args, {"train"})
-    if not cfg then return bad(err) end
+    if not cfg then fail(err, 2) end
   end
   local val
   if args.val then
@@ -101,15 +95,12 @@ function M.main(stage, argv)
     threads = args.threads, device = args.device, resume = args.resume,
     overwrite = args.overwrite, progress = not args.quiet and not args.json,
   }
-  if not summary then
-    io.stderr:write(name, ": ", tostring(err), "\n")
-    return 1
-  end
+  if not summary then fail(tostring(err)) end
   if args.json then
     local s = {}
     for k, v in pairs(summary) do if k ~= "history" then s[k] = v end end
     print(json.encode(s))
-    return 0
+    return
   end
   local v, tr = summary.final or {}, summary.final_train or {}
   print(("%s: %d epochs, %d steps of %d samples (%d per epoch), seed %d, %d threads%s"):format(
@@ -127,7 +118,6 @@ function M.main(stage, argv)
     fmt(v.box_iou), fmt(v.box_iou_positive), fmt(v.landmark_error), fmt(v.landmark_nme)))
   print(("  wrote %s and %s/manifest.json (a model folder: detect.lua --model %s)"):format(
     summary.model, summary.out, summary.out))
-  return 0
 end
 
 return M

@@ -1,4 +1,4 @@
--- mtcnn.train: the trainer of the MTCNN nets (SPEC.md sections 3 and 4), the module behind
+-- mtcnn.train: the trainer of the MTCNN nets (docs/design.md, "Training"), the module behind
 -- scripts/train_pnet.lua (train_rnet.lua and train_onet.lua use it the same way).
 --
 --   local train = require "mtcnn.train"
@@ -28,19 +28,15 @@
 -- the epoch and of the log window all come back. Bit for bit with the same thread count
 -- (the kernels split their sums by thread).
 
-local T = require "mtcnn.tensor"
-local nn = require "mtcnn.nn"
-local models = require "mtcnn.models"
-local optim = require "mtcnn.optim"
-local record = require "mtcnn.record"
-local loader = require "mtcnn.loader"
-local json = require "mtcnn.json"
-local sys = require "mtcnn.sys"
-local progress = require "mtcnn.progress"
+local mtcnn = require "mtcnn"
 local config = require "mtcnn.config"
 local checkpoint = require "mtcnn.train.checkpoint"
 local validate = require "mtcnn.train.validate"
 local log = require "mtcnn.train.log"
+
+local T, nn, models, optim = mtcnn.tensor, mtcnn.nn, mtcnn.models, mtcnn.optim
+local record, loader, json, sys, progress = mtcnn.record, mtcnn.loader, mtcnn.json, mtcnn.sys,
+  mtcnn.progress
 
 local train = {}
 
@@ -135,8 +131,7 @@ local function net_generators(net)
       seen[m.generator] = true
       out[#out + 1] = m.generator
     end
-    for _, c in ipairs(m.modules or {}) do walk(c) end
-    for _, h in ipairs(m.heads or {}) do walk(h.module) end
+    for _, c in ipairs(m:children()) do walk(c) end
   end
   walk(net)
   return out
@@ -159,7 +154,7 @@ end
 -- ---- git ------------------------------------------------------------------------------------
 
 local function git_commit()
-  local home = require("mtcnn").home or "."
+  local home = mtcnn.home or "."
   local q = "'" .. home:gsub("'", "'\\''") .. "'"
   local p = io.popen("git -C " .. q .. " rev-parse HEAD 2>/dev/null")
   if not p then return nil end
@@ -421,6 +416,7 @@ local function build(ctx)
     opt = optim.SGD(params, grads, {lr = t.lr, momentum = t.momentum})
   end
   ctx.net, ctx.crit, ctx.opt = net, crit, opt
+  ctx.step_fn = optim.train_step(net, crit, opt)
 
   local state = ctx.state
   local start = state and state.step + 1 or 1
@@ -570,25 +566,13 @@ local function end_of_epoch(ctx, bar)
   return true
 end
 
--- One training step on batch b; returns the step's statistics table (the criterion's).
-local function step_on(ctx, b)
-  local net, crit = ctx.net, ctx.crit
-  net:zero_grad()
-  local out = net:forward(b.images)
-  crit:forward(out, b.target)
-  net:backward(b.images, crit:backward(out, b.target))
-  local l2 = crit:penalty(net)
-  ctx.opt:step(ctx.schedule(ctx.step))
-  return crit.stats, l2
-end
-
 local function finish(ctx, t_start)
   local t = ctx.cfg.train
   local last = ctx.history[#ctx.history]
   local commit, dirty = git_commit()
   local inputs = ctx.inputs
   local provenance = {
-    trained_by = "mtcnn " .. tostring(require("mtcnn").version) .. " scripts/train_" .. ctx.stage .. ".lua",
+    trained_by = "mtcnn " .. tostring(mtcnn.version) .. " scripts/train_" .. ctx.stage .. ".lua",
     date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     commit = commit, commit_dirty = dirty,
     seed = ctx.seed, threads = ctx.threads,
@@ -668,10 +652,10 @@ function train.run(opts)
     ctx.step = ctx.step + 1
     local step = ctx.step
     if b then
-      local s, l2 = step_on(ctx, b)
+      local _, l2 = ctx.step_fn(b.images, b.target, ctx.schedule(step))
       local dt = clock() - t0
-      add_running(ctx.running, s, l2, batch, dt)
-      add_running(ctx.window, s, l2, batch, dt)
+      add_running(ctx.running, ctx.crit.stats, l2, batch, dt)
+      add_running(ctx.window, ctx.crit.stats, l2, batch, dt)
     else
       ctx.skipped = ctx.skipped + 1
       ctx.note(("note: step %d skipped: %s"):format(step, tostring(berr)))

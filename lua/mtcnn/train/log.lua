@@ -12,7 +12,6 @@
 -- a resumed run's logs read as an uninterrupted run's.
 
 local json = require "mtcnn.json"
-local sys = require "mtcnn.sys"
 
 local log = {}
 
@@ -20,23 +19,7 @@ local Log = {}
 Log.__index = Log
 
 -- Writes text to path under a temporary name and renames it into place.
-local function write_atomic(path, text)
-  local tmp = ("%s.tmp.%d"):format(path, sys.pid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, err end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, ("%s: %s"):format(path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, rerr
-  end
-  return true
-end
+local write_atomic = require("mtcnn.eval.predictions").write_atomic
 log.write_atomic = write_atomic
 
 --- log.read(path) -> list of entries (an absent file is empty) | nil, message. A last line
@@ -119,10 +102,6 @@ end
 --- accuracies and the recall at the stage threshold; the validation task losses.
 function log.curves(path, steps, epochs, opts)
   opts = opts or {}
-  local function s(label, entries, xkey, key)
-    local x, y = series(entries, xkey, field(key))
-    return {label = label, x = x, y = y}
-  end
   -- the loss axis stops above the first epoch's means: the first steps' losses (several
   -- times larger) would flatten the rest
   local top
@@ -131,28 +110,33 @@ function log.curves(path, steps, epochs, opts)
       and type(first.train.loss) == "number" and type(first.val.loss) == "number" then
     top = 1.5 * math.max(first.train.loss, first.val.loss)
   end
-  local panels = {
-    {title = "loss", xlabel = "epoch", ylabel = "loss", key = "top right",
-     yrange = top and {0, top} or nil, series = {
-      s("training (per-step log)", steps, "epoch_f", "loss"),
-      s("training (epoch mean)", epochs, "epoch", "train.loss"),
-      s("validation", epochs, "epoch", "val.loss"),
-    }},
-    {title = "validation accuracy", xlabel = "epoch", ylabel = "fraction", key = "bottom right",
-     series = {
-      s("positives and negatives", epochs, "epoch", "val.accuracy"),
-      s("positives", epochs, "epoch", "val.accuracy_positive"),
-      s("negatives", epochs, "epoch", "val.accuracy_negative"),
-      s("recall at the threshold", epochs, "epoch", "val.recall"),
-      s("training (pos. and neg.)", epochs, "epoch", "train.accuracy"),
-    }},
-    {title = "validation task losses", xlabel = "epoch", ylabel = "loss", key = "top right",
-     series = {
-      s("classification", epochs, "epoch", "val.cls"),
-      s("box", epochs, "epoch", "val.box"),
-      s("landmarks", epochs, "epoch", "val.landmarks"),
-    }},
+  -- each panel: title, ylabel, legend place, yrange, and its series {label, log, key}: the
+  -- per-step log's entries against their fractional epoch, the epoch log's against the epoch
+  local layout = {
+    {"loss", "loss", "top right", top and {0, top} or nil, {
+      {"training (per-step log)", "steps", "loss"}, {"training (epoch mean)", "epochs", "train.loss"},
+      {"validation", "epochs", "val.loss"}}},
+    {"validation accuracy", "fraction", "bottom right", nil, {
+      {"positives and negatives", "epochs", "val.accuracy"},
+      {"positives", "epochs", "val.accuracy_positive"},
+      {"negatives", "epochs", "val.accuracy_negative"},
+      {"recall at the threshold", "epochs", "val.recall"},
+      {"training (pos. and neg.)", "epochs", "train.accuracy"}}},
+    {"validation task losses", "loss", "top right", nil, {
+      {"classification", "epochs", "val.cls"}, {"box", "epochs", "val.box"},
+      {"landmarks", "epochs", "val.landmarks"}}},
   }
+  local logs = {steps = {steps, "epoch_f"}, epochs = {epochs, "epoch"}}
+  local panels = {}
+  for i, p in ipairs(layout) do
+    local list = {}
+    for k, e in ipairs(p[5]) do
+      local x, y = series(logs[e[2]][1], logs[e[2]][2], field(e[3]))
+      list[k] = {label = e[1], x = x, y = y}
+    end
+    panels[i] = {title = p[1], xlabel = "epoch", ylabel = p[2], key = p[3], yrange = p[4],
+                 series = list}
+  end
   return require("mtcnn.eval.plot").draw({title = opts.title or "training", width = 1500,
     height = 480, panels = panels}, path)
 end

@@ -18,12 +18,10 @@
 -- in units of the crop side) and landmark_nme (the same divided by the target's inter-ocular
 -- distance); the counts of each class and the seconds taken.
 
-local T = require "mtcnn.tensor"
-local nn = require "mtcnn.nn"
-local record = require "mtcnn.record"
-local loader = require "mtcnn.loader"
-local image = require "mtcnn.image"
-local sys = require "mtcnn.sys"
+local mtcnn = require "mtcnn"
+
+local T, nn, record, loader, image, sys = mtcnn.tensor, mtcnn.nn, mtcnn.record, mtcnn.loader,
+  mtcnn.image, mtcnn.sys
 
 local validate = {}
 
