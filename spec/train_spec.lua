@@ -219,7 +219,8 @@ describe("trainer", function()
     assert.is_true(#ckpts >= 1)
     for _, c in ipairs(ckpts) do assert(checkpoint.load(c.path)) end
 
-    local _, code, err = helper.mtcnn(("%s --out %s --resume --quiet"):format(script, helper.q(out)))
+    -- the same command line with --resume (its settings agree with the run's)
+    local _, code, err = helper.mtcnn(("%s %s --out %s --resume"):format(script, args, helper.q(out)))
     assert.are.equal(0, code, err)
 
     -- the same run uninterrupted, in this process

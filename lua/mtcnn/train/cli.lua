@@ -73,16 +73,20 @@ function M.main(stage, argv)
   if not args.resume and not args.val then fail("--val is required", 2) end
   if args.threads and args.threads < 1 then fail("--threads must be at least 1", 2) end
 
-  -- settings: given ones, or (resuming with none given) the run's own
-  local given = args.config ~= nil or args.set ~= nil
+  -- settings; on --resume only those given (flags, --set, or a --config file's changes) count,
+  -- the others are the run's own
+  local cfg, err = config.resolve(stage, args, {"train"})
+  if not cfg then fail(err, 2) end
+  local given = {}
   for _, o in ipairs(spec.options) do
-    if o.config_key and args[o.config_key] ~= nil then given = true end
+    if o.config_key and args[o.config_key] ~= nil then given[o.config_key] = true end
   end
-  local cfg
-  if given or not args.resume then
-    local err
-    cfg, err = config.resolve(stage, args, {"train"})
-    if not cfg then fail(err, 2) end
+  for _, s in ipairs(args.set or {}) do given[s:match("([%w_]+)%s*=") or ""] = true end
+  local defaults = config.defaults(stage).train
+  for k, v in pairs(cfg.train) do
+    local d = defaults[k]
+    if type(v) == "table" then v, d = table.concat(v, ","), table.concat(d, ",") end
+    if v ~= d then given[k] = true end
   end
   local val
   if args.val then
@@ -91,7 +95,8 @@ function M.main(stage, argv)
   end
 
   local summary, err = train.run{
-    stage = stage, cfg = cfg, train = args.train, val = val, out = args.out, seed = args.seed,
+    stage = stage, cfg = cfg, given = given, train = args.train, val = val, out = args.out,
+    seed = args.seed,
     threads = args.threads, device = args.device, resume = args.resume,
     overwrite = args.overwrite, progress = not args.quiet and not args.json,
   }
@@ -106,8 +111,9 @@ function M.main(stage, argv)
   print(("%s: %d epochs, %d steps of %d samples (%d per epoch), seed %d, %d threads%s"):format(
     stage, summary.epochs, summary.steps, summary.batch, summary.steps_per_epoch, summary.seed,
     summary.threads, summary.resumed_from and (", resumed from " .. summary.resumed_from) or ""))
-  print(("  time %s: training %s (%s samples/s), validation %s"):format(clock(summary.seconds.total),
-    clock(summary.seconds.train), fmt(summary.samples_per_s, "%.0f"), clock(summary.seconds.validation)))
+  print(("  time %s: training %s (%s samples/s; median step %s ms), validation %s"):format(
+    clock(summary.seconds.total), clock(summary.seconds.train), fmt(summary.samples_per_s, "%.0f"),
+    fmt(summary.step_ms_median, "%.2f"), clock(summary.seconds.validation)))
   print(("  last epoch, training: loss %s, accuracy %s"):format(fmt(tr.loss), fmt(tr.accuracy)))
   print(("  validation (%d samples): loss %s (cls %s, box %s, landmarks %s)"):format(v.samples or 0,
     fmt(v.loss), fmt(v.cls), fmt(v.box), fmt(v.landmarks)))

@@ -267,14 +267,16 @@ local function check_settings(t)
   return true
 end
 
--- Differences between two configs in the settings that change what a run computes.
-local function config_differences(stage, a, b)
+-- Differences between two configs in the training settings that change what a run computes
+-- (among keys, a set of names; all when nil).
+local function config_differences(stage, a, b, keys)
   local diffs = {}
   for _, sec in ipairs(config.schema(stage).sections) do
     if sec.name == "train" then
       for _, e in ipairs(sec.entries) do
         local k = e[1]
         local va, vb = a.train[k], b.train[k]
+        if keys and not keys[k] then vb = va end
         local same = va == vb
         if type(va) == "table" and type(vb) == "table" then
           same = table.concat(va, ",") == table.concat(vb, ",")
@@ -332,12 +334,14 @@ local function prepare(opts)
   if state then
     local saved = state.config
     if cfg then
-      local diffs = config_differences(stage, saved, cfg)
+      local diffs = config_differences(stage, saved, cfg, opts.given)
       if #diffs > 0 then
         return nil, "--resume continues a run with its own settings; these differ: "
           .. table.concat(diffs, "; ")
       end
-      for k in pairs(FREE_SETTINGS) do saved.train[k] = cfg.train[k] end
+      for k in pairs(FREE_SETTINGS) do
+        if not opts.given or opts.given[k] then saved.train[k] = cfg.train[k] end
+      end
     end
     cfg = saved
   end
@@ -599,15 +603,20 @@ end
 
 --- train.run(opts) -> summary | nil, message. opts: stage ("pnet" | "rnet" | "onet"), cfg
 --- (mtcnn.config settings of the stage; default its defaults; with resume, the checkpoint's
---- when absent), train (a record file or a merge folder), val (record files), out (folder),
+--- when absent, and given ones must agree with them but for epochs and the logging,
+--- checkpoint and loader settings), given (with resume: the set of training settings cfg
+--- gives on purpose; the others are the run's), train (a record file or a merge folder), val
+--- (record files), out (folder),
 --- seed (1), threads (kernel threads; default: as set), device ("cpu"), resume, overwrite
 --- (start again in a folder that holds a run), previous (a model folder whose earlier stages
 --- join this one's), progress (true: a bar on stderr), curves (true: draw curves.png),
 --- note (function(message) for notes; default: stderr), on_step (function(ctx) after each
 --- step, for tests).
 --- The summary: {stage, out, model, steps, epochs, steps_per_epoch, batch, seed, threads,
---- samples_per_s (training steps only: loader, step, logging), seconds = {train, validation,
---- total}, final (the last validation metrics), final_train, history, resumed_from, notes}.
+--- samples_per_s (training steps only: loader, step, logging), step_ms_median and
+--- samples_per_s_median (the same from the median step of this session), seconds = {train,
+--- validation, total}, final (the last validation metrics), final_train, history,
+--- resumed_from, notes}.
 function train.run(opts)
   local t_start = sys.clock()
   local ctx, err = prepare(opts)
@@ -644,6 +653,7 @@ function train.run(opts)
     bar = progress.new{total = (total - ctx.step) * batch, label = ctx.stage, unit = "samples"}
   end
   local session_start = sys.clock()
+  local step_times = {} -- this session's, for the median
   local done0 = ctx.step
   local clock = sys.clock
   while ctx.step < total do
@@ -673,7 +683,9 @@ function train.run(opts)
         (step - 1) // spe + 1, t.epochs, step, total, fmt(r.loss / math.max(r.steps, 1), "%.3f"),
         fmt(r.n_cls > 0 and r.correct / r.n_cls or nil, "%.3f")))
     end
-    ctx.elapsed.train = ctx.elapsed.train + (clock() - t0)
+    local took = clock() - t0
+    ctx.elapsed.train = ctx.elapsed.train + took
+    step_times[#step_times + 1] = took
     if opts.on_step then opts.on_step(ctx) end
     if step % spe == 0 then
       ok, err = end_of_epoch(ctx, bar)
@@ -691,6 +703,13 @@ function train.run(opts)
   summary, err = finish(ctx, t_start)
   if not summary then return nil, err end
   summary.session_samples_per_s = (ctx.step - done0) * batch / math.max(clock() - session_start, 1e-9)
+  -- the median step (loader, step and logging) is what bench.lua train reports for the step
+  -- alone: robust to the moments another process takes the cores
+  if #step_times > 0 then
+    table.sort(step_times)
+    summary.step_ms_median = step_times[(#step_times + 1) // 2] * 1e3
+    summary.samples_per_s_median = batch / step_times[(#step_times + 1) // 2]
+  end
   return summary
 end
 
