@@ -174,7 +174,7 @@ local function copy_file(from, to)
   if not f then return nil, err end
   local data = f:read("a")
   f:close()
-  return log.write_atomic(to, data)
+  return sys.write_atomic(to, data)
 end
 
 --- train.write_model(out, stage, net, provenance [, {previous = model folder}]) -> true |
@@ -227,7 +227,7 @@ function train.write_model(out, stage, net, provenance, opts)
       thresholds = preset.thresholds, nms = preset.nms, nms_onet = preset.nms_onet, resize = "area"},
       {"min_face", "factor", "thresholds", "nms", "nms_onet", "resize"}),
   }, {"name", "format", "nets", "provenance", "licence", "preprocessing", "conventions", "detection"})
-  return log.write_atomic(out .. "/manifest.json", json.encode(manifest, {indent = "  "}) .. "\n")
+  return sys.write_atomic(out .. "/manifest.json", json.encode(manifest, {indent = "  "}) .. "\n")
 end
 
 -- ---- the run --------------------------------------------------------------------------------

@@ -18,9 +18,7 @@ local log = {}
 local Log = {}
 Log.__index = Log
 
--- Writes text to path under a temporary name and renames it into place.
-local write_atomic = require("mtcnn.eval.predictions").write_atomic
-log.write_atomic = write_atomic
+local write_atomic = require("mtcnn.sys").write_atomic -- temporary name, then a rename
 
 --- log.read(path) -> list of entries (an absent file is empty) | nil, message. A last line
 --- cut short by a kill is dropped.
