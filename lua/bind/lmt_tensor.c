@@ -10,6 +10,7 @@
 #include "core/mt_tensor_io.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- boxes ------------------------------------------------------------------------------- */
@@ -178,9 +179,54 @@ static int gen_clone(lua_State *L) {
     return 1;
 }
 
+/* The state of r as 32 hex digits (state, then increment), for checkpoints. */
+static int push_rng_state(lua_State *L, const mt_rng *r) {
+    char buf[33];
+    snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)r->state,
+             (unsigned long long)r->inc);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+/* Sets r from a string of push_rng_state; raises on anything else. */
+static void set_rng_state(lua_State *L, mt_rng *r, int idx) {
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    uint64_t v[2] = {0, 0};
+    int ok = len == 32;
+    for (size_t i = 0; ok && i < 32; i++) {
+        int c = s[i], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) ok = 0;
+        else v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
+    }
+    if (!ok || (v[1] & 1) == 0) /* PCG increments are odd */
+        luaL_error(L, "set_state: not a generator state (32 hex digits from g:state() or "
+                      "T.get_rng_state())");
+    r->state = v[0];
+    r->inc = v[1];
+}
+
+/* g:state() -> string; g:set_state(string) -> g */
+static int gen_state(lua_State *L) { return push_rng_state(L, check_generator(L, 1)); }
+
+static int gen_set_state(lua_State *L) {
+    set_rng_state(L, check_generator(L, 1), 2);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* T.get_rng_state() / T.set_rng_state(s): the default generator's state */
+static int l_get_rng_state(lua_State *L) { return push_rng_state(L, mt_rng_default()); }
+
+static int l_set_rng_state(lua_State *L) {
+    set_rng_state(L, mt_rng_default(), 1);
+    return 0;
+}
+
 static const luaL_Reg generator_methods[] = {
     {"seed", gen_seed},       {"u32", gen_u32},       {"integer", gen_integer},
     {"uniform", gen_uniform}, {"normal", gen_normal}, {"clone", gen_clone},
+    {"state", gen_state},     {"set_state", gen_set_state},
     {NULL, NULL}};
 
 /* ---- construction ------------------------------------------------------------------------- */
@@ -925,6 +971,7 @@ static const luaL_Reg tensor_functions[] = {
     {"rand", l_rand},       {"randn", l_randn},           {"generator", l_generator},
     {"manual_seed", l_manual_seed}, {"load", l_load},     {"is_tensor", l_is_tensor},
     {"from_bytes", l_from_bytes},
+    {"get_rng_state", l_get_rng_state}, {"set_rng_state", l_set_rng_state},
     {"memory", l_memory},   {NULL, NULL}};
 
 int mtL_open_tensor(lua_State *L) {

@@ -106,19 +106,19 @@ end
 
 -- ---- a training step ----------------------------------------------------------------------
 
---- optim.train_step(net, criterion, optimiser) -> function(x, target) -> loss: one step of
---- training (zero the gradients, forward, loss, backward, the criterion's penalty when it has
---- one, such as MTCNNLoss's L2 on conv kernels, and the update).
+--- optim.train_step(net, criterion, optimiser) -> function(x, target [, lr]) -> loss, penalty:
+--- one step of training (zero the gradients, forward, loss, backward, the criterion's penalty
+--- when it has one, such as MTCNNLoss's L2 on conv kernels, and the update, at lr when given).
 function optim.train_step(net, criterion, opt)
   local penalty = criterion.penalty
-  return function(x, target)
+  return function(x, target, lr)
     net:zero_grad()
     local out = net:forward(x)
     local loss = criterion:forward(out, target)
     net:backward(x, criterion:backward(out, target))
-    if penalty then criterion:penalty(net) end
-    opt:step()
-    return loss
+    local l2 = penalty and criterion:penalty(net) or 0
+    opt:step(lr)
+    return loss, l2
   end
 end
 
