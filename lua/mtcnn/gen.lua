@@ -7,9 +7,10 @@
 --   local summary = assert(gen.run{kind = "detection", entries = entries, out = "work/pnet/detection",
 --                                  params = config.sample_params(cfg), val_fraction = 0.1, seed = 1})
 --
--- The images are decoded and sampled in chunks on the C worker pool (core.gen.run, one image
--- per task); each image draws from its own generator, seeded by (seed, the image's index in
--- the annotation list), so the records are the same for a seed whatever the thread count,
+-- The images are decoded and sampled in chunks on the C worker pool (core.gen.start, one
+-- image per task, the next chunk while this one is written; the samples go from C straight
+-- into the files); each image draws from its own generator, seeded by (seed, the image's index
+-- in the annotation list), so the records are the same for a seed whatever the thread count,
 -- the chunk size or the interruptions. An image is held out for validation when a hash of its
 -- name and the seed falls below val_fraction: all its samples go to OUT/val.rec, the others'
 -- to OUT/train.rec, so no image is on both sides.
