@@ -104,11 +104,14 @@ end
 -- Checks value v for entry e; returns the value (converted where harmless) or nil, problem.
 local function check_value(e, v)
   local default, check = e[2], e[4]
-  if e[1] == "landmark_count" then
+  if check == "all_or_count" or check == "all_or_number" then
     if v == "all" then return v end
-    if math.type(v) == "float" and v == math.floor(v) then v = math.tointeger(v) end
-    if math.type(v) == "integer" and v >= 0 then return v end
-    return nil, "\"all\" or a count >= 0"
+    if check == "all_or_count" and math.type(v) == "float" and v == math.floor(v) then
+      v = math.tointeger(v)
+    end
+    if check == "all_or_count" and math.type(v) == "integer" and v >= 0 then return v end
+    if check == "all_or_number" and type(v) == "number" and v >= 0 then return v end
+    return nil, check == "all_or_count" and "\"all\" or a count >= 0" or "\"all\" or a number >= 0"
   end
   if type(default) == "table" then
     if type(v) ~= "table" then return nil, "a list of numbers" end
@@ -172,7 +175,9 @@ local function parse_text(e, text)
     for item in (text .. ","):gmatch("([^,]*),") do out[#out + 1] = tonumber(item) or item end
     return out
   end
-  if type(default) == "number" or e[1] == "landmark_count" then return tonumber(text) or text end
+  if type(default) == "number" or e[4] == "all_or_count" or e[4] == "all_or_number" then
+    return tonumber(text) or text
+  end
   return text
 end
 

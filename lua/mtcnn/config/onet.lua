@@ -8,6 +8,9 @@ return {
     size = 48,
     epochs = 22,
     stratified = true,
+    ratio_positive = "all", -- every sample of each class, one file per class
+    ratio_part = "all",
+    ratio_negative = "all",
     landmark_weight = 1.0,
     threshold = 0.7,
   },

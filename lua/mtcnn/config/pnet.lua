@@ -6,8 +6,8 @@
 -- (--set train.lr=0.01). What a run used is written next to its outputs (config.lua).
 --
 -- Each entry is {key, default, help [, check]}; check is "prob" (a number in [0, 1]),
--- "count" (an integer >= 0), "positive" (a number > 0), a list of allowed strings, or
--- absent (the default's type only). Keys are unique over all sections, so that each has
+-- "count" (an integer >= 0), "positive" (a number > 0), "all_or_count", "all_or_number"
+-- ("all" or such a number), a list of allowed strings, or absent (the default's type only). Keys are unique over all sections, so that each has
 -- one flag. rnet.lua and onet.lua start from this table and change a few defaults.
 
 return {
@@ -50,10 +50,10 @@ return {
      help = "the training set: how many samples of each class are drawn (without replacement)",
      entries = {
        {"base", 250000, "samples per unit of ratio", "count"},
-       {"ratio_positive", 1.0, "positives drawn: base * this (all when fewer exist)", "positive"},
-       {"ratio_part", 1.0, "part faces drawn: base * this", "positive"},
-       {"ratio_negative", 3.0, "negatives drawn: base * this", "positive"},
-       {"landmark_count", "all", "landmark faces drawn: \"all\" or a count"},
+       {"ratio_positive", 1.0, "positives drawn: base * this, or \"all\" (all when fewer exist)", "all_or_number"},
+       {"ratio_part", 1.0, "part faces drawn: base * this, or \"all\"", "all_or_number"},
+       {"ratio_negative", 3.0, "negatives drawn: base * this, or \"all\"", "all_or_number"},
+       {"landmark_count", "all", "landmark faces drawn: \"all\" or a count", "all_or_count"},
      }},
     {name = "train", script = "train_pnet.lua",
      help = "training: loss, optimiser, schedule, augmentation, validation",

@@ -7,6 +7,9 @@ return {
     size = 24,
     epochs = 22,
     stratified = true,
+    ratio_positive = "all", -- every sample of each class, one file per class
+    ratio_part = "all",
+    ratio_negative = "all",
     threshold = 0.7,
   },
 }
