@@ -121,13 +121,9 @@ const mt_backend *mt_cuda_backend(void) {
             cuda_backend.upload = cuda_upload;
             cuda_backend.download = cuda_download;
             cuda_backend.synchronize = cuda_synchronize;
-            cuda_backend.copy = mt_cuda_copy;
-            cuda_backend.fill = mt_cuda_fill;
-            cuda_backend.unary = mt_cuda_unary;
-            cuda_backend.binary = mt_cuda_binary;
-            cuda_backend.binary_scalar = mt_cuda_binary_scalar;
-            cuda_backend.reduce_all = mt_cuda_reduce_all;
-            cuda_backend.reduce_dim = mt_cuda_reduce_dim;
+#define CUDA_OP(name) cuda_backend.name = mt_cuda_##name;
+            MT_TENSOR_OPS(CUDA_OP)
+#undef CUDA_OP
         }
     }
     if (ctx.ready != 1) {

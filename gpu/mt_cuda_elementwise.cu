@@ -1,35 +1,11 @@
 /*
  * mt_cuda_elementwise.cu - copy, fill and elementwise arithmetic on CUDA
- * tensors of any strided layout. The math matches mt_cpu_elementwise.c
- * (same float operations; expf/logf/powf may differ in the last ulp).
+ * tensors of any strided layout. The arithmetic is core/mt_elementwise.h's, the CPU kernels'
+ * own (the same float operations; expf/logf/powf may differ in the last ulp).
  */
 #include "mt_cuda_common.cuh"
 
-__device__ __forceinline__ float unary_apply(int op, float x) {
-    switch (op) {
-    case MT_UN_NEG: return -x;
-    case MT_UN_ABS: return fabsf(x);
-    case MT_UN_SQRT: return sqrtf(x);
-    case MT_UN_EXP: return expf(x);
-    case MT_UN_LOG: return logf(x);
-    default: return x;
-    }
-}
-
-__device__ __forceinline__ float binary_apply(int op, float x, float y) {
-    switch (op) {
-    case MT_BIN_ADD: return x + y;
-    case MT_BIN_SUB: return x - y;
-    case MT_BIN_MUL: return x * y;
-    case MT_BIN_DIV: return x / y;
-    case MT_BIN_RSUB: return y - x;
-    case MT_BIN_RDIV: return y / x;
-    case MT_BIN_MAX: return (x != x || x > y) ? x : y;
-    case MT_BIN_MIN: return (x != x || x < y) ? x : y;
-    case MT_BIN_POW: return powf(x, y);
-    default: return x;
-    }
-}
+#include "core/mt_elementwise.h"
 
 __global__ void copy_kernel(mt_cuda_view d, mt_cuda_view s, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
@@ -46,7 +22,7 @@ __global__ void fill_kernel(mt_cuda_view d, float value, long long n) {
 __global__ void unary_kernel(int op, mt_cuda_view d, mt_cuda_view s, long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x)
-        d.data[mt_cuda_offset(d, i)] = unary_apply(op, s.data[mt_cuda_offset(s, i)]);
+        d.data[mt_cuda_offset(d, i)] = mt_unary_apply(op, s.data[mt_cuda_offset(s, i)]);
 }
 
 __global__ void binary_kernel(int op, mt_cuda_view d, mt_cuda_view a, mt_cuda_view b,
@@ -54,14 +30,14 @@ __global__ void binary_kernel(int op, mt_cuda_view d, mt_cuda_view a, mt_cuda_vi
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x)
         d.data[mt_cuda_offset(d, i)] =
-            binary_apply(op, a.data[mt_cuda_offset(a, i)], b.data[mt_cuda_offset(b, i)]);
+            mt_binary_apply(op, a.data[mt_cuda_offset(a, i)], b.data[mt_cuda_offset(b, i)]);
 }
 
 __global__ void binary_scalar_kernel(int op, mt_cuda_view d, mt_cuda_view a, float s,
                                      long long n) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x)
-        d.data[mt_cuda_offset(d, i)] = binary_apply(op, a.data[mt_cuda_offset(a, i)], s);
+        d.data[mt_cuda_offset(d, i)] = mt_binary_apply(op, a.data[mt_cuda_offset(a, i)], s);
 }
 
 mt_status mt_cuda_copy(const mt_tensor *dst, const mt_tensor *src) {

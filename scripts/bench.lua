@@ -21,20 +21,17 @@ for _, m in ipairs(MODES) do
   if m == mode_name then mode = require("mtcnn.bench." .. m) end
 end
 
-local options = {
-  {name = "json", kind = "flag", help = "print one JSON object per measurement"},
-  {name = "reps", kind = "int", default = 20, help = "timed repetitions (median reported)"},
-  {name = "device", kind = "string", choices = {"cpu", "cuda", "all"}, default = "all",
-   help = "where to run"},
-}
-for _, o in ipairs(mode and mode.options or {}) do options[#options + 1] = o end
-
-local args = cli.parse(arg, {
+local args = cli.script(arg, {
   name = "bench.lua",
   usage = "mtcnn scripts/bench.lua MODE [options]",
   description = "Measures the speed of the project's building blocks.",
   positional = {{name = "mode", choices = MODES, help = "what to measure"}},
-  options = options,
+  options = cli.options({
+    {name = "json", kind = "flag", help = "print one JSON object per measurement"},
+    {name = "reps", kind = "int", default = 20, help = "timed repetitions (median reported)"},
+    {name = "device", kind = "string", choices = {"cpu", "cuda", "all"}, default = "all",
+     help = "where to run"},
+  }, mode and mode.options or {}),
 })
 
 local rows = {}

@@ -11,7 +11,7 @@ local image = require "mtcnn.image"
 local detector = require "mtcnn.detector"
 local progress = require "mtcnn.progress"
 
-local args = cli.parse(arg, {
+local args, die = cli.script(arg, {
   name = "detect.lua",
   usage = "mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...",
   description = "Detects faces with the MTCNN cascade. Inputs are image files, folders (searched\n" ..
@@ -30,6 +30,8 @@ local args = cli.parse(arg, {
     {name = "resize", kind = "string", choices = {"area", "bilinear"}, default = "area",
      help = "pyramid and crop resizing"},
     {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
+    {name = "stages", kind = "string", choices = {"1", "2", "3", "pnet", "rnet", "onet"}, default = "3",
+     metavar = "N", help = "cascade stages: 3 (onet) all; 1 (pnet), 2 (rnet): that stage's boxes, no landmarks"},
     {name = "threads", kind = "int", metavar = "N", help = "threads of the C kernels (default: all CPUs)"},
     {name = "batch", kind = "int", default = 8, metavar = "N",
      help = "images decoded in parallel and detected together"},
@@ -44,13 +46,10 @@ local args = cli.parse(arg, {
   },
 })
 
-local function die(msg)
-  io.stderr:write("detect.lua: ", msg, "\n")
-  os.exit(1)
-end
-
 if args.resume and not args.json then die("--resume needs --json OUT.jsonl") end
 if args.batch < 1 then die("--batch must be at least 1") end
+local stages = tonumber(args.stages) or args.stages
+if args.align and stages ~= 3 and stages ~= "onet" then die("--align needs landmarks: only --stages 3 gives them") end
 if args.threads then
   if args.threads < 1 or args.threads > 64 then die("--threads must lie in 1..64") end
   sys.set_threads(args.threads)
@@ -173,6 +172,7 @@ end
 local det, err = detector.new{
   model = args.model, preset = args.preset, min_face = args.min_face, factor = args.factor,
   thresholds = args.thresholds, resize = args.resize, flip_landmarks = args.flip_landmarks,
+  stages = stages,
 }
 if not det then die(err) end
 
@@ -190,8 +190,11 @@ end
 local function record(entry, img, faces)
   local list = {}
   for i, f in ipairs(faces) do
-    local lm = {}
-    for k, p in ipairs(f.landmarks) do lm[k] = {round(p[1], 3), round(p[2], 3)} end
+    local lm -- (none from a partial cascade: the key is left out)
+    if f.landmarks then
+      lm = {}
+      for k, p in ipairs(f.landmarks) do lm[k] = {round(p[1], 3), round(p[2], 3)} end
+    end
     list[i] = json.ordered({
       box = {round(f.box[1], 3), round(f.box[2], 3), round(f.box[3], 3), round(f.box[4], 3)},
       score = round(f.score, 6), landmarks = lm}, {"box", "score", "landmarks"})

@@ -6,7 +6,7 @@ local json = require "mtcnn.json"
 local fddb = require "mtcnn.eval.fddb"
 local plot = require "mtcnn.eval.plot"
 local report = require "mtcnn.eval.report"
-local progress = require "mtcnn.eval.progress"
+local progress = require "mtcnn.progress"
 local imagesize = require "mtcnn.eval.imagesize"
 
 local options = {
@@ -20,22 +20,16 @@ local options = {
   {name = "max-fp", kind = "int", default = 2000, help = "false-positive axis of the plot"},
   {name = "roc", kind = "string", metavar = "PREFIX", help = "also write PREFIXDiscROC.txt and PREFIXContROC.txt as evaluate does"},
 }
-for _, o in ipairs(report.OPTIONS) do options[#options + 1] = o end
 
-local args = cli.parse(arg, {
+local args, fail = cli.script(arg, {
   name = "eval_fddb.lua",
   usage = "mtcnn scripts/eval_fddb.lua --pred FILE --gt FOLDS_DIR [options]",
   description = "Computes the FDDB discrete and continuous ROC of detection rectangles against the\n"
     .. "ground-truth ellipses (pixel-grid overlaps, one-to-one Hungarian matching), and the\n"
     .. "true-positive rate at 500, 1000 and 2000 false positives. By default only the images\n"
     .. "that have detections are evaluated (say --all for every image of the folds).",
-  options = options,
+  options = cli.options(options, report.OPTIONS),
 })
-
-local function fail(msg)
-  io.stderr:write("eval_fddb.lua: ", msg, "\n")
-  os.exit(1)
-end
 
 if not args.pred then fail("--pred is required") end
 if not args.gt then fail("--gt is required (the FDDB-folds folder)") end

@@ -7,7 +7,7 @@ local landmarks = require "mtcnn.eval.landmarks"
 local predictions = require "mtcnn.eval.predictions"
 local plot = require "mtcnn.eval.plot"
 local report = require "mtcnn.eval.report"
-local progress = require "mtcnn.eval.progress"
+local progress = require "mtcnn.progress"
 
 local options = {
   {name = "list", kind = "string", metavar = "FILE",
@@ -22,22 +22,16 @@ local options = {
   {name = "root", kind = "string", metavar = "DIR", help = "folder the list's image paths are relative to [default: the list's folder]"},
   {name = "max-nme", kind = "number", default = 0.2, help = "NME axis of the CED plot"},
 }
-for _, o in ipairs(report.OPTIONS) do options[#options + 1] = o end
 
-local args = cli.parse(arg, {
+local args, fail = cli.script(arg, {
   name = "eval_landmarks.lua",
   usage = "mtcnn scripts/eval_landmarks.lua --list FILE [--pred JSONL | --model DIR] [options]",
   description = "Matches each listed face to the detection with the highest IoU (>= 0.4, else a miss)\n"
     .. "and reports the landmark error normalised by the inter-ocular distance: mean and median\n"
     .. "NME, per point, the failure rate (NME > 0.1), the misses, and the cumulative error\n"
     .. "distribution.",
-  options = options,
+  options = cli.options(options, report.OPTIONS),
 })
-
-local function fail(msg)
-  io.stderr:write("eval_landmarks.lua: ", msg, "\n")
-  os.exit(1)
-end
 
 if not args.list then fail("--list is required") end
 local entries, err = landmarks.read_list(args.list)

@@ -18,21 +18,15 @@ local options = {
   {name = "iou", kind = "string", choices = {"official", "exact"}, default = "official",
    help = "overlap arithmetic: official (MATLAB int32, as eval_tools) or exact (double)"},
 }
-for _, o in ipairs(report.OPTIONS) do options[#options + 1] = o end
 
-local args = cli.parse(arg, {
+local args, fail = cli.script(arg, {
   name = "eval_wider.lua",
   usage = "mtcnn scripts/eval_wider.lua --pred PRED --gt DIR [--images DIR] [options]",
   description = "Computes WIDER FACE val AP (easy, medium, hard) exactly as the official MATLAB\n"
     .. "eval_tools do, from the official ground-truth .mat files. By default only the images\n"
     .. "that have predictions are evaluated (say --all for the whole val set).",
-  options = options,
+  options = cli.options(options, report.OPTIONS),
 })
-
-local function fail(msg)
-  io.stderr:write("eval_wider.lua: ", msg, "\n")
-  os.exit(1)
-end
 
 if not args.pred then fail("--pred is required (JSON Lines or a submission folder)") end
 if not args.gt then fail("--gt is required (the eval_tools ground_truth folder)") end

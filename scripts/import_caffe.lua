@@ -10,7 +10,7 @@ local models = require "mtcnn.models"
 local import = require "mtcnn.caffe_import"
 local detector = require "mtcnn.detector"
 
-local args = cli.parse(arg, {
+local args, fail = cli.script(arg, {
   name = "import_caffe.lua",
   usage = "mtcnn scripts/import_caffe.lua --caffe DIR --out DIR [--name NAME]",
   description = "Imports the original MTCNN Caffe models (det1, det2, det3) as a model folder:\n" ..
@@ -21,15 +21,7 @@ local args = cli.parse(arg, {
     {name = "name", kind = "string", default = "mtcnn-original", help = "model name in the manifest"},
   },
 })
-if not args.caffe or not args.out then
-  io.stderr:write("import_caffe.lua: --caffe and --out are required (see --help)\n")
-  os.exit(2)
-end
-
-local function fail(msg)
-  io.stderr:write("import_caffe.lua: ", msg, "\n")
-  os.exit(1)
-end
+if not args.caffe or not args.out then fail("--caffe and --out are required (see --help)", 2) end
 
 local nets, err = import.load(args.caffe)
 if not nets then fail(err) end

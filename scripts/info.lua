@@ -5,7 +5,7 @@ local mtcnn = require "mtcnn"
 local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 
-local args = cli.parse(arg, {
+local args = cli.script(arg, {
   name = "info.lua",
   usage = "mtcnn scripts/info.lua [--json]",
   description = "Prints the version, the project folder, the CPU and the CUDA device.",

@@ -9,7 +9,7 @@ local cli = require "mtcnn.cli"
 local json = require "mtcnn.json"
 local record = require "mtcnn.record"
 
-local args = cli.parse(arg, {
+local args, die = cli.script(arg, {
   name = "records.lua",
   usage = "mtcnn scripts/records.lua info|verify|show FILE... [options]",
   description = "Prints the header and the samples per label of record files (info), checks\n"
@@ -140,8 +140,7 @@ end
 
 local run = {info = info, verify = verify, show = show}
 if args.command == "show" and #args.rest > 1 and args.out then
-  io.stderr:write("records.lua: show --out takes one FILE\n")
-  os.exit(2)
+  die("show --out takes one FILE", 2)
 end
 for _, path in ipairs(args.rest) do run[args.command](path) end
 os.exit(failed and 1 or 0)

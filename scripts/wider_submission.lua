@@ -5,7 +5,7 @@
 local cli = require "mtcnn.cli"
 local predictions = require "mtcnn.eval.predictions"
 
-local args = cli.parse(arg, {
+local args, fail = cli.script(arg, {
   name = "wider_submission.lua",
   usage = "mtcnn scripts/wider_submission.lua --pred FILE.jsonl --out DIR",
   description = "Writes one EVENT/NAME.txt per image of the JSON Lines under DIR, in the layout the\n"
@@ -15,13 +15,7 @@ local args = cli.parse(arg, {
     {name = "out", kind = "string", metavar = "DIR", help = "output folder (created)"},
   },
 })
-if not args.pred or not args.out then
-  io.stderr:write("wider_submission.lua: --pred and --out are required\n")
-  os.exit(2)
-end
+if not args.pred or not args.out then fail("--pred and --out are required", 2) end
 local n, err = predictions.jsonl_to_wider(args.pred, args.out)
-if not n then
-  io.stderr:write("wider_submission.lua: ", err, "\n")
-  os.exit(1)
-end
+if not n then fail(err) end
 print(("wrote %d files under %s"):format(n, args.out))

@@ -1,5 +1,5 @@
 -- The importer turns the original Caffe models into nets that take normal
--- images and reproduce every golden output (SPEC.md decision 10).
+-- images and reproduce every golden output (docs/design.md, 'Importing the original weights').
 local helper = require "helper"
 local json = require "mtcnn.json"
 local T = require "mtcnn.tensor"

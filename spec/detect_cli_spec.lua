@@ -110,6 +110,21 @@ describe("detect.lua", function()
     end
   end)
 
+  it("runs a partial cascade with --stages: the stage's boxes, no landmarks", function()
+    local _, code = helper.mtcnn("scripts/detect.lua --quiet --stages pnet --json " .. q(dir .. "/p.jsonl") ..
+      " " .. q(astronaut))
+    assert.are.equal(0, code)
+    local r = lines(dir .. "/p.jsonl")[1]
+    assert.is_true(#r.faces > 1)
+    for _, f in ipairs(r.faces) do
+      assert.are.equal(4, #f.box)
+      assert.is_nil(f.landmarks)
+    end
+    local _, code2, err = helper.mtcnn("scripts/detect.lua --stages 2 --align " .. q(dir .. "/al") .. " " .. q(astronaut))
+    assert.are.equal(1, code2)
+    assert.matches("%-%-align needs landmarks", err)
+  end)
+
   it("explains bad command lines", function()
     local _, code, err = helper.mtcnn("scripts/detect.lua --resume " .. q(astronaut))
     assert.are.equal(1, code)

@@ -82,9 +82,11 @@ function helper.write_file(path, data)
   f:close()
 end
 
-function helper.read_file(path)
+-- The bytes of a file: all of them, or n from offset (0-based).
+function helper.read_file(path, offset, n)
   local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
+  if offset then f:seek("set", offset) end
+  local data = f:read(n or "a")
   f:close()
   return data
 end

@@ -91,6 +91,28 @@ describe("resize outputs", function()
     assert.is_true(c1:equal(c2))
   end)
 
+  it("cuts crops inside the image exactly as a crop then a resize (the direct two-tap path)", function()
+    -- crops wholly inside take a shortcut for linear tables; it must not change a bit
+    local big = img:resize(160, 120, "bilinear")
+    math.randomseed(11)
+    for _, size in ipairs({12, 24, 13}) do
+      for _, method in ipairs({"bilinear", "area"}) do
+        local boxes = {{0, 0, 2 * size - 1, 2 * size - 1}, {3, 4, 3 + size // 2, 4 + size // 2}}
+        for _ = 1, 40 do
+          local w, h = math.random(3, 110), math.random(3, 110)
+          local x, y = math.random(0, 160 - w), math.random(0, 120 - h)
+          boxes[#boxes + 1] = {x, y, x + w - 1, y + h - 1}
+        end
+        local got = big:crop_resize(boxes, size, {method = method, normalize = false})
+        for i, b in ipairs(boxes) do
+          local ref = big:crop(b[1], b[2], b[3], b[4]):resize_to_tensor(size, size,
+                                                                        {method = method, normalize = false})
+          helper.tensor_near(got:narrow(1, i, 1), ref, 0, ("%s %d box %d"):format(method, size, i))
+        end
+      end
+    end
+  end)
+
   it("makes black crops of empty boxes and of boxes outside the image", function()
     local black = (0 - 127.5) / 128
     local t = img:crop_resize({{5, 5, 4, 9}, {100, 100, 130, 130}, {-50, -50, -10, -10}}, 12)

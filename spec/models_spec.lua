@@ -167,19 +167,12 @@ describe("training steps", function()
       local x = T.randn(8, 3, size, size)
       local target = {label = T.tensor{1, 0, -1, -2, 0, 0, 1, -2}, box = T.zeros(8, 4),
                       landmarks = T.zeros(8, 10)}
-      local function step()
-        net:zero_grad()
-        local out = net:forward(x)
-        crit:forward(out, target)
-        net:backward(x, crit:backward(out, target))
-        crit:penalty(net)
-        opt:step()
-      end
-      step()
-      step()
+      local step = optim.train_step(net, crit, opt)
+      step(x, target)
+      step(x, target)
       collectgarbage()
       local before = T.memory().cpu
-      for _ = 1, 3 do step() end
+      for _ = 1, 3 do step(x, target) end
       assert.are.equal(before, T.memory().cpu, arch .. ": tensor bytes after 3 more steps")
     end
   end)

@@ -2,8 +2,7 @@
 -- the loss and the optimisers must refuse CUDA tensors with a clear message, not crash.
 local helper = require "helper"
 local mtcnn = require "mtcnn"
-local T = mtcnn.tensor
-local nn = mtcnn.nn
+local T, nn = mtcnn.tensor, mtcnn.nn
 
 describe("nn on cuda #gpu", function()
   it("refuses CUDA tensors with 'not supported on cuda'", function()

@@ -102,7 +102,7 @@ local function run_pooled(c, set, fused)
   local b = T.randn(cout, g)
   local a = fused and (T.rand(cout, g) - 0.5) or nil
   nn.set_kernels(set)
-  return C.conv2d_pool_forward(x, wt, b, T.empty(0), s, s, p, p, a, pk, pk, ps, ps)
+  return C.conv2d_forward(x, wt, b, T.empty(0), s, s, p, p, a, pk, pk, ps, ps)
 end
 
 local function run_linear(c, set, fused)
@@ -139,6 +139,12 @@ local function close(a, b, what)
   helper.tensor_near(a, b, 2e-5 * scale, what)
 end
 
+-- close() on each of a layer's four results: output and the three gradients
+local RESULTS = {"output", "input gradient", "weight gradient", "bias gradient"}
+local function close_all(got, ref, what)
+  for k = 1, #RESULTS do close(got[k], ref[k], what .. ": " .. RESULTS[k]) end
+end
+
 describe("CPU kernel sets against the reference", function()
   local saved_kernels, saved_threads
   setup(function()
@@ -169,12 +175,8 @@ describe("CPU kernel sets against the reference", function()
           for _, fused in ipairs({false, true}) do
             local ry, rdx, rdw, rdb = reference("conv", i, c, fused)
             local y, dx, dw, db = run_conv(c, set, fused)
-            local what = ("%s conv case %d (%s)%s, %d threads"):format(set, i,
-              table.concat(c, ","), fused and " fused" or "", threads)
-            close(y, ry, what .. ": output")
-            close(dx, rdx, what .. ": input gradient")
-            close(dw, rdw, what .. ": weight gradient")
-            close(db, rdb, what .. ": bias gradient")
+            close_all({y, dx, dw, db}, {ry, rdx, rdw, rdb}, ("%s conv case %d (%s)%s, %d threads")
+              :format(set, i, table.concat(c, ","), fused and " fused" or "", threads))
           end
         end
         for i, c in ipairs(POOLED) do
@@ -189,11 +191,8 @@ describe("CPU kernel sets against the reference", function()
           for _, fused in ipairs({false, true}) do
             local ry, rdx, rdw, rdb = reference("linear", i, c, fused)
             local y, dx, dw, db = run_linear(c, set, fused)
-            local what = ("%s linear case %d%s"):format(set, i, fused and " fused" or "")
-            close(y, ry, what .. ": output")
-            close(dx, rdx, what .. ": input gradient")
-            close(dw, rdw, what .. ": weight gradient")
-            close(db, rdb, what .. ": bias gradient")
+            close_all({y, dx, dw, db}, {ry, rdx, rdw, rdb},
+              ("%s linear case %d%s"):format(set, i, fused and " fused" or ""))
           end
         end
       end
@@ -204,7 +203,7 @@ describe("CPU kernel sets against the reference", function()
     nn.set_kernels("ref")
     local g = T.generator(5)
     local x, wt, b, a = T.randn(2, 3, 9, 8, g), T.randn(4, 3, 3, 3, g), T.randn(4, g), T.rand(4, g)
-    local y = C.conv2d_pool_forward(x, wt, b, T.empty(0), 1, 1, 0, 0, a, 3, 3, 2, 2)
+    local y = C.conv2d_forward(x, wt, b, T.empty(0), 1, 1, 0, 0, a, 3, 3, 2, 2)
     local conv = C.conv2d_forward(x, wt, b, T.empty(0), 1, 1, 0, 0, a)
     assert.are.same({2, 4, 3, 3}, y:size())
     assert.is_true(y:equal(C.maxpool2d_forward(conv, T.empty(0), 3, 3, 2, 2)))
@@ -213,13 +212,13 @@ describe("CPU kernel sets against the reference", function()
   it("conv + pool checks its arguments", function()
     local x, wt = T.randn(1, 3, 9, 9), T.randn(4, 3, 3, 3)
     assert.has_error(function()
-      C.conv2d_pool_forward(x, wt, nil, T.empty(0), 1, 1, 0, 0, nil, 0, 2, 2, 2)
+      C.conv2d_forward(x, wt, nil, T.empty(0), 1, 1, 0, 0, nil, 0, 2, 2, 2)
     end)
     assert.has_error(function()
-      C.conv2d_pool_forward(T.randn(1, 2, 9, 9), wt, nil, T.empty(0), 1, 1, 0, 0, nil, 2, 2, 2, 2)
+      C.conv2d_forward(T.randn(1, 2, 9, 9), wt, nil, T.empty(0), 1, 1, 0, 0, nil, 2, 2, 2, 2)
     end, "conv2d_pool: input 1x2x9x9 has 2 channels, weight 4x3x3x3 expects 3")
     assert.has_error(function()
-      C.conv2d_pool_forward(x, wt, T.randn(3), T.empty(0), 1, 1, 0, 0, nil, 2, 2, 2, 2)
+      C.conv2d_forward(x, wt, T.randn(3), T.empty(0), 1, 1, 0, 0, nil, 2, 2, 2, 2)
     end, "conv2d_pool: the bias must be a vector of 4 values, got 3")
   end)
 

@@ -1,6 +1,6 @@
--- The MTCNN multi-task loss (SPEC.md section 3) on hand-computed cases: OHEM selection, label
--- masks, task weights, the empty-set guards, accuracy, the plain configuration, and the L2
--- penalty on conv kernels only.
+-- The MTCNN multi-task loss (docs/design.md, 'Losses and OHEM') on hand-computed cases: OHEM
+-- selection, label masks, task weights, the empty-set guards, accuracy, the plain
+-- configuration, and the L2 penalty on conv kernels only.
 local helper = require "helper"
 local mtcnn = require "mtcnn"
 local T = mtcnn.tensor

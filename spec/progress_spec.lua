@@ -43,6 +43,29 @@ describe("progress bars", function()
     bar:finish()
     assert.matches("42 file", r.text())
   end)
+
+  it("stay silent off a terminal with tty_only", function()
+    local r = recorder()
+    local bar = progress.new{total = 10, label = "quiet", stream = r, tty = false, tty_only = true}
+    for _ = 1, 10 do bar:step() end
+    bar:print("a message still goes through")
+    bar:finish("done")
+    assert.are.equal("a message still goes through\n", r.text())
+  end)
+
+  it("drive a bar from a hook(done, total), finished at the total", function()
+    local r = recorder()
+    local hook = progress.hook("fddb", {stream = r, tty = true})
+    for i = 1, 4 do hook(i, 4) end
+    local text = r.text()
+    assert.matches("^\r\27%[K", text)
+    assert.matches("fddb 100%% |#+| 4/4 [%d.]+ img/s", text)
+    assert.matches("\n$", text)
+    local quiet = recorder()
+    hook = progress.hook("fddb", {stream = quiet, tty = false})
+    for i = 1, 4 do hook(i, 4) end
+    assert.are.equal("", quiet.text()) -- tty_only by default: logs stay clean
+  end)
 end)
 
 describe("sys file helpers", function()

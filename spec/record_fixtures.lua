@@ -8,6 +8,7 @@
 --   box {i, i + 1, i + 20, i + 21}, iou i / 1e4, face i % 5 (0: none), source "img<i>.jpg".
 -- The label of sample i comes from the pattern given to write().
 
+local helper = require "helper"
 local mtcnn = require "mtcnn"
 
 local image, record = mtcnn.image, mtcnn.record
@@ -70,13 +71,7 @@ function F.poke(path, offset, bytes)
   f:close()
 end
 
-function F.peek(path, offset, n)
-  local f = assert(io.open(path, "rb"))
-  f:seek("set", offset)
-  local s = f:read(n)
-  f:close()
-  return s
-end
+F.peek = helper.read_file -- (path, offset, n)
 
 function F.size_of(path)
   local f = assert(io.open(path, "rb"))
@@ -86,10 +81,7 @@ function F.size_of(path)
 end
 
 function F.truncate(path, n)
-  local data = F.peek(path, 0, n)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
+  helper.write_file(path, F.peek(path, 0, n))
 end
 
 -- The number that identifies a fixture sample from its pixels (sample index mod 251) and its

@@ -116,6 +116,21 @@ describe("records.lua", function()
     local _
     _, code = mt("scripts/merge_records.lua --net pnet " .. helper.q(pos))
     assert.are.equal(2, code)
+    -- the counts come from the stage's settings: --set changes them, and what was used is
+    -- written beside the output as a config file
+    _, code, err = mt("scripts/merge_records.lua --net pnet --base 10 --set ratio_negative=2 "
+      .. "--set landmark_count=1 --quiet --out " .. helper.q(dir .. "/t3.rec") .. " " .. helper.q(pos)
+      .. " " .. helper.q(neg) .. " " .. helper.q(path))
+    assert.are.equal(0, code, err)
+    assert.are.same({positive = 10, part = 4, negative = 20, landmark = 1},
+      assert(record.open(dir .. "/t3.rec")):counts())
+    local used = assert(require("mtcnn.config").load_file("pnet", dir .. "/t3.rec.config.lua"))
+    assert.are.equal(10, used.merge.base)
+    assert.are.equal(2, used.merge.ratio_negative)
+    _, code, err = mt("scripts/merge_records.lua --net pnet --set ratio_negatve=2 --out "
+      .. helper.q(dir .. "/t4.rec") .. " " .. helper.q(pos))
+    assert.are.equal(2, code)
+    assert.matches("did you mean 'ratio_negative'", err, 1, true)
   end)
 end)
 

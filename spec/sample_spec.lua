@@ -1,5 +1,5 @@
--- MTCNN crop sampling (SPEC.md 2.2, 2.3): labels agree with the IoU
--- thresholds, targets reconstruct the faces, pixels are the crops, landmark
+-- MTCNN crop sampling (docs/design.md, 'Sample generation', 'Landmark samples'): labels
+-- agree with the IoU thresholds, targets reconstruct the faces, pixels are the crops, landmark
 -- targets follow mirrored and rotated pixels, runs repeat for a seed.
 local helper = require "helper"
 local mtcnn = require "mtcnn"
@@ -66,7 +66,7 @@ describe("detection samples", function()
   local img = texture(320, 240)
   local faces = {{40, 30, 99, 109}, {200, 100, 259, 159}, {10, 200, 24, 214}}
 
-  it("label crops by the spec's IoU thresholds and reconstruct the faces", function()
+  it("label crops by the seed's IoU thresholds and reconstruct the faces", function()
     local r = sample.detection(img, faces, {seed = 1})
     local c = check_detection(r, img, faces)
     assert.is_true(c[1] > 5 and c[-1] > 5 and c[0] >= 50, ("%d pos %d part %d neg"):format(c[1], c[-1], c[0]))
@@ -145,7 +145,7 @@ describe("detection samples", function()
     assert.are.equal("bilinear", d.method)
   end)
 
-  it("mirrors samples together with their targets on request (SPEC.md 8.1 fixed)", function()
+  it("mirrors samples together with their targets on request (the seed's bug fixed)", function()
     local r = sample.detection(img, faces, {seed = 9, mirror_p = 1})
     local tiles = sample.images(r)
     local mirrored = 0
@@ -167,7 +167,7 @@ describe("detection samples", function()
       end
     end
     assert.is_true(mirrored > 10)
-    -- by default nothing is mirrored and the random stream is the spec's
+    -- by default nothing is mirrored and the random stream is the seed's
     local a, b = sample.detection(img, faces, {seed = 9}), sample.detection(img, faces, {seed = 9, mirror_p = 0})
     assert.is_true(a.boxes:equal(b.boxes))
     for i = 1, a.count do assert.are.equal(0, a.aug[i]) end
@@ -259,7 +259,32 @@ describe("landmark samples", function()
     assert.are.same(face, row(r.boxes, 1))
   end)
 
-  it("follows the spec's probabilities and skips small faces", function()
+  it("cut rotated samples as the whole rotated crop resized (only the pixels read are rotated)", function()
+    local photo = image.new(240, 200)
+    for y = 0, 199, 3 do
+      for x = 0, 239, 5 do photo:set(x, y, {(x * 7 + y) % 256, (x * y) % 256, (3 * y) % 256}) end
+    end
+    for _, S in ipairs({12, 24, 48}) do
+      local r = sample.landmarks(photo, face, pts, {seed = 9, size = S, lmk_rotate_p = 1, lmk_mirror_p = 0})
+      local tiles, rotated = sample.images(r), 0
+      for k = 1, r.count do
+        local aug = r.aug[k]
+        if aug & 6 ~= 0 then
+          rotated = rotated + 1
+          local b = row(r.boxes, k)
+          local m = image.rotation_matrix((b[1] + b[3]) / 2, (b[2] + b[4]) / 2, aug & 2 ~= 0 and 5 or -5)
+          m[3], m[6] = m[3] - b[1], m[6] - b[2]
+          local patch = photo:warp_affine(m, b[3] - b[1] + 1, b[4] - b[2] + 1)
+          local want = patch:resize(S, S, "bilinear")
+          if aug & 1 ~= 0 then want = want:flip() end
+          assert.is_true(tiles[k] == want, ("size %d sample %d"):format(S, k))
+        end
+      end
+      assert.is_true(rotated >= 4)
+    end
+  end)
+
+  it("follows the seed's probabilities and skips small faces", function()
     local n, plain = 0, 0
     for seed = 1, 20 do
       local r = sample.landmarks(img, face, pts, {seed = seed, size = 24})

@@ -21,16 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MTL_CANDS "mtcnn.Candidates"
+/* Candidate sets are values: the userdata is the mt_cands. */
+static const mtL_class cands_class = {"mtcnn.Candidates", "candidate set", NULL, NULL, NULL};
 
 static mt_cands *check_cands(lua_State *L, int idx) {
-    return (mt_cands *)luaL_checkudata(L, idx, MTL_CANDS);
+    return (mt_cands *)luaL_checkudata(L, idx, cands_class.name);
 }
 
 static mt_cands *new_cands(lua_State *L) {
     mt_cands *c = (mt_cands *)lua_newuserdatauv(L, sizeof(mt_cands), 0);
     mt_cands_init(c);
-    luaL_setmetatable(L, MTL_CANDS);
+    luaL_setmetatable(L, cands_class.name);
     return c;
 }
 
@@ -64,56 +65,48 @@ static int m_add_pnet(lua_State *L) {
 
 /* c:nms(threshold, kind [, from]) */
 static int m_nms(lua_State *L) {
-    static const char *const kinds[] = {"union", "min", NULL};
     mt_cands *c = check_cands(L, 1);
     double thr = luaL_checknumber(L, 2);
-    int kind = luaL_checkoption(L, 3, "union", kinds);
+    mt_overlap kind = (mt_overlap)mtL_checkenum(L, 3, MT_OVERLAP_UNION, mtL_overlaps);
     lua_Integer from = luaL_optinteger(L, 4, 1);
     luaL_argcheck(L, from >= 1 && from <= c->n + 1, 4, "start out of range");
-    MTL_CHECK(L, mt_cands_nms(c, from - 1, thr, kind == 1 ? MT_OVERLAP_MIN : MT_OVERLAP_UNION));
-    lua_settop(L, 1);
-    return 1;
+    MTL_CHECK(L, mt_cands_nms(c, from - 1, thr, kind));
+    return mtL_self(L);
 }
 
 static int m_calibrate(lua_State *L) {
     mt_cands_calibrate(check_cands(L, 1), lua_toboolean(L, 2));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 static int m_square(lua_State *L) {
     mt_cands_square(check_cands(L, 1));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 static int m_fix(lua_State *L) {
     mt_cands_fix(check_cands(L, 1));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* c:set_outputs(prob, reg [, pts]) */
 static int m_set_outputs(lua_State *L) {
     mt_cands *c = check_cands(L, 1);
     mt_tensor *prob = mtL_checktensor(L, 2), *reg = mtL_checktensor(L, 3);
-    mt_tensor *pts = lua_isnoneornil(L, 4) ? NULL : mtL_checktensor(L, 4);
+    mt_tensor *pts = mtL_opttensor(L, 4);
     MTL_CHECK(L, mt_cands_set_outputs(c, prob, reg, pts));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 static int m_filter(lua_State *L) {
     mt_cands_filter(check_cands(L, 1), luaL_checknumber(L, 2));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* c:decode_landmarks([offset = 1]) */
 static int m_decode_landmarks(lua_State *L) {
     mt_cands_decode_landmarks(check_cands(L, 1), luaL_optnumber(L, 2, 1.0));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* c:crop(images, size, method, out): the windows' (fixed) boxes cut from
@@ -121,12 +114,11 @@ static int m_decode_landmarks(lua_State *L) {
  * ([n,3,size,size], normalised as the nets expect). images is one image or a
  * list indexed by the windows' image numbers. */
 static int m_crop(lua_State *L) {
-    static const char *const methods[] = {"bilinear", "area", NULL};
     mt_cands *c = check_cands(L, 1);
     int single = mtL_testimage(L, 2) != NULL;
     if (!single) luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer size = luaL_checkinteger(L, 3);
-    int method = luaL_checkoption(L, 4, "area", methods);
+    mt_interp interp = (mt_interp)mtL_checkenum(L, 4, MT_INTERP_AREA, mtL_interps);
     mt_tensor *out = mtL_checktensor(L, 5);
     luaL_argcheck(L, size >= 1 && size <= 4096, 3, "crop size out of range");
     if (out->ndim != 4 || out->shape[0] != c->n || out->shape[1] != 3 || out->shape[2] != size ||
@@ -137,9 +129,8 @@ static int m_crop(lua_State *L) {
     }
     if (c->n == 0) return 0;
     /* the integer boxes live in a Lua-owned buffer, so an error cannot leak them */
-    int32_t *boxes = (int32_t *)lua_newuserdatauv(L, (size_t)c->n * 4 * sizeof(int32_t), 0);
+    int32_t *boxes = (int32_t *)mtL_alloc(L, c->n * 4, sizeof(int32_t));
     mt_cands_crop_boxes(c, boxes);
-    mt_interp interp = method == 1 ? MT_INTERP_AREA : MT_INTERP_BILINEAR;
     /* one call per run of windows from the same image */
     for (int64_t start = 0; start < c->n;) {
         int64_t end = start;
@@ -168,51 +159,31 @@ static int m_crop(lua_State *L) {
 static int m_append(lua_State *L) {
     mt_cands *c = check_cands(L, 1);
     MTL_CHECK(L, mt_cands_append(c, check_cands(L, 2)));
-    lua_settop(L, 1);
-    return 1;
-}
-
-/* c:select_image(i) -> a new set with the windows of image i */
-static int m_select_image(lua_State *L) {
-    mt_cands *c = check_cands(L, 1);
-    lua_Integer i = luaL_checkinteger(L, 2);
-    mt_cands *d = new_cands(L);
-    MTL_CHECK(L, mt_cands_select_image(d, c, (int32_t)i - 1));
-    return 1;
-}
-
-static void push_number_list(lua_State *L, const double *v, int n, double offset) {
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_pushnumber(L, v[i] + offset);
-        lua_rawseti(L, -2, i + 1);
-    }
+    return mtL_self(L);
 }
 
 /* c:faces([image], [with_landmarks = true]) -> list of faces, 0-based */
 static int m_faces(lua_State *L) {
     mt_cands *c = check_cands(L, 1);
     lua_Integer only = luaL_optinteger(L, 2, 0);
-    int landmarks = lua_isnoneornil(L, 3) ? 1 : lua_toboolean(L, 3);
+    int landmarks = mtL_optboolean(L, 3, 1);
     lua_newtable(L);
     int n = 0;
     for (int64_t k = 0; k < c->n; k++) {
         if (only > 0 && c->image[k] != only - 1) continue;
         lua_createtable(L, 0, 3);
-        push_number_list(L, c->box + 4 * k, 4, -1.0);
+        double v[10]; /* the box, then the points as pairs, in the 0-based convention */
+        for (int i = 0; i < 4; i++) v[i] = c->box[4 * k + i] - 1.0;
+        mtL_pushrows(L, v, 1, 4, MTL_FORM_ROW);
         lua_setfield(L, -2, "box");
         lua_pushnumber(L, c->score[k]);
         lua_setfield(L, -2, "score");
         if (landmarks) {
-            lua_createtable(L, 5, 0);
             for (int i = 0; i < 5; i++) {
-                lua_createtable(L, 2, 0);
-                lua_pushnumber(L, c->pts[10 * k + i] - 1.0);
-                lua_rawseti(L, -2, 1);
-                lua_pushnumber(L, c->pts[10 * k + 5 + i] - 1.0);
-                lua_rawseti(L, -2, 2);
-                lua_rawseti(L, -2, i + 1);
+                v[2 * i] = c->pts[10 * k + i] - 1.0;
+                v[2 * i + 1] = c->pts[10 * k + 5 + i] - 1.0;
             }
+            mtL_pushrows(L, v, 5, 2, MTL_FORM_TABLE);
             lua_setfield(L, -2, "landmarks");
         }
         lua_pushinteger(L, (lua_Integer)c->image[k] + 1);
@@ -249,7 +220,6 @@ static const luaL_Reg cands_methods[] = {
     {"filter", m_filter},
     {"decode_landmarks", m_decode_landmarks},
     {"append", m_append},
-    {"select_image", m_select_image},
     {"faces", m_faces},
     {"boxes", m_boxes},
     {"size", m_len},
@@ -306,13 +276,8 @@ static const luaL_Reg detect_functions[] = {{"candidates", l_candidates},
                                             {NULL, NULL}};
 
 int mtL_open_detect(lua_State *L) {
-    luaL_newmetatable(L, MTL_CANDS);
-    luaL_newlib(L, cands_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, cands_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, m_len);
-    lua_setfield(L, -2, "__len");
+    static const luaL_Reg meta[] = {{"__gc", cands_gc}, {"__len", m_len}, {NULL, NULL}};
+    mtL_newclass(L, &cands_class, cands_methods, meta, NULL);
     lua_pop(L, 1);
     luaL_newlib(L, detect_functions);
     return 1;

@@ -27,27 +27,15 @@
 
 #include <string.h>
 
-/* A scratch block owned by the Lua stack (collected with it). */
-static void *scratch(lua_State *L, size_t n) {
-    return lua_newuserdatauv(L, n ? n : 1, 0);
-}
-
-/* Reads the flat list of numbers at idx into a new scratch array (pushed). */
-static double *check_numbers(lua_State *L, int idx, int64_t multiple, int64_t *count, const char *what) {
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, idx);
-    if (multiple > 1 && n % multiple)
-        luaL_error(L, "%s: %d numbers, not a multiple of %d", what, (int)n, (int)multiple);
-    double *out = scratch(L, (size_t)n * sizeof *out);
-    for (lua_Integer i = 1; i <= n; i++) {
-        int isnum;
-        lua_geti(L, idx, i);
-        out[i - 1] = lua_tonumberx(L, -1, &isnum);
-        if (!isnum) luaL_error(L, "%s: item %d is not a number", what, (int)i);
-        lua_pop(L, 1);
-    }
-    *count = n;
-    return out;
+/* Reads the flat list of numbers at idx (a table or a tensor) into a new array (pushed);
+ * their count must be a multiple of `multiple`. */
+static const double *check_numbers(lua_State *L, int idx, int multiple, int64_t *count,
+                                   const char *what) {
+    mtL_rows r = mtL_checkrowsx(L, idx, 0, MTL_ROWS_ONE, NULL, what);
+    if (multiple > 1 && r.cols % multiple)
+        luaL_error(L, "%s: %d numbers, not a multiple of %d", what, r.cols, multiple);
+    *count = r.cols;
+    return r.d;
 }
 
 static void push_var(lua_State *L, const mt_mat_var *v);
@@ -133,16 +121,9 @@ static int list_gc(lua_State *L) {
 
 static int l_mat_read(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
-    mt_mat_list *list = lua_newuserdatauv(L, sizeof *list, 0);
-    list->count = 0;
-    list->vars = NULL;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, list_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    mt_mat_list *list = mtL_newguard(L, sizeof *list, list_gc);
     mt_status st = mt_mat_read(path, list);
-    if (st == MT_ERR_IO || st == MT_ERR_FORMAT || st == MT_ERR_UNSUPPORTED) return mtL_fail(L);
-    MTL_CHECK(L, st);
+    if (st != MT_OK) return mtL_softfail(L, st);
     lua_createtable(L, list->count, 0);
     for (int i = 0; i < list->count; i++) {
         push_var(L, list->vars[i]);
@@ -156,16 +137,12 @@ static int l_wider_match(lua_State *L) {
     lua_settop(L, 3); /* scratch blocks go above the arguments */
     int64_t ng, np;
     const double *gt = check_numbers(L, 1, 4, &ng, "wider_match: ground truth");
-    const char *arith = luaL_checkstring(L, 2);
-    mt_wider_arith a;
-    if (strcmp(arith, "int32") == 0) a = MT_WIDER_INT32;
-    else if (strcmp(arith, "double") == 0) a = MT_WIDER_DOUBLE;
-    else return luaL_error(L, "wider_match: arithmetic must be \"int32\" or \"double\", got \"%s\"", arith);
+    mt_wider_arith a = (mt_wider_arith)mtL_checkenum(L, 2, MTL_NONE, mtL_wider_ariths);
     const double *pred = check_numbers(L, 3, 4, &np, "wider_match: predictions");
     ng /= 4;
     np /= 4;
-    int32_t *best = scratch(L, (size_t)np * sizeof *best);
-    double *ov = scratch(L, (size_t)np * sizeof *ov);
+    int32_t *best = mtL_alloc(L, np, sizeof *best);
+    double *ov = mtL_alloc(L, np, sizeof *ov);
     MTL_CHECK(L, mt_wider_match(gt, ng, a, pred, np, best, ov));
     lua_createtable(L, (int)np, 0);
     lua_createtable(L, (int)np, 0);
@@ -186,26 +163,21 @@ static int l_fddb_overlaps(lua_State *L) {
     lua_Integer w = luaL_optinteger(L, 3, 0), h = luaL_optinteger(L, 4, 0);
     ne /= 5;
     nr /= 4;
-    mt_fddb_ellipse *ell = scratch(L, (size_t)ne * sizeof *ell);
-    mt_fddb_rect *rect = scratch(L, (size_t)nr * sizeof *rect);
+    mt_fddb_ellipse *ell = mtL_alloc(L, ne, sizeof *ell);
+    mt_fddb_rect *rect = mtL_alloc(L, nr, sizeof *rect);
     for (int64_t i = 0; i < ne; i++)
         ell[i] = (mt_fddb_ellipse){e[5 * i], e[5 * i + 1], e[5 * i + 2], e[5 * i + 3], e[5 * i + 4]};
     for (int64_t j = 0; j < nr; j++)
         rect[j] = (mt_fddb_rect){r[4 * j], r[4 * j + 1], r[4 * j + 2], r[4 * j + 3]};
-    double *out = scratch(L, (size_t)(ne * nr) * sizeof *out);
+    double *out = mtL_alloc(L, ne * nr, sizeof *out);
     MTL_CHECK(L, mt_fddb_overlaps(ell, ne, rect, nr, w, h, out));
-    lua_createtable(L, (int)(ne * nr), 0);
-    for (int64_t k = 0; k < ne * nr; k++) {
-        lua_pushnumber(L, out[k]);
-        lua_seti(L, -2, k + 1);
-    }
+    mtL_pushrows(L, out, 1, (int)(ne * nr), MTL_FORM_ROW);
     return 1;
 }
 
 static int l_fddb_area(lua_State *L) {
-    static const char *const kinds[] = {"ellipse", "rect", NULL};
     lua_settop(L, 4);
-    int kind = luaL_checkoption(L, 1, NULL, kinds);
+    int kind = mtL_checkenum(L, 1, MTL_NONE, mtL_fddb_shapes);
     int64_t n;
     const double *p = check_numbers(L, 2, 1, &n, "fddb_area: parameters");
     lua_Integer w = luaL_optinteger(L, 3, 0), h = luaL_optinteger(L, 4, 0);
@@ -226,33 +198,11 @@ static int l_fddb_area(lua_State *L) {
 
 static int l_hungarian(lua_State *L) {
     lua_settop(L, 1);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer rows = luaL_len(L, 1), cols = -1;
-    for (lua_Integer i = 1; i <= rows; i++) {
-        if (lua_geti(L, 1, i) != LUA_TTABLE) return luaL_error(L, "hungarian: row %d is not a list", (int)i);
-        lua_Integer n = luaL_len(L, -1);
-        lua_pop(L, 1);
-        if (cols < 0) cols = n;
-        else if (n != cols)
-            return luaL_error(L, "hungarian: row %d has %d weights, row 1 has %d", (int)i, (int)n, (int)cols);
-    }
-    if (cols < 0) cols = 0;
-    double *w = scratch(L, (size_t)(rows * cols) * sizeof *w);
-    for (lua_Integer i = 1; i <= rows; i++) {
-        lua_geti(L, 1, i);
-        for (lua_Integer j = 1; j <= cols; j++) {
-            int isnum;
-            lua_geti(L, -1, j);
-            w[(i - 1) * cols + (j - 1)] = lua_tonumberx(L, -1, &isnum);
-            if (!isnum) return luaL_error(L, "hungarian: weight (%d, %d) is not a number", (int)i, (int)j);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    int64_t *assign = scratch(L, (size_t)rows * sizeof *assign);
-    MTL_CHECK(L, mt_hungarian_max(w, rows, cols, assign));
-    lua_createtable(L, (int)rows, 0);
-    for (lua_Integer i = 0; i < rows; i++) {
+    mtL_rows w = mtL_checkrowsx(L, 1, 0, MTL_ROWS_EXACT, "weights", "hungarian");
+    int64_t *assign = mtL_alloc(L, w.n, sizeof *assign);
+    MTL_CHECK(L, mt_hungarian_max(w.d, w.n, w.cols, assign));
+    lua_createtable(L, (int)w.n, 0);
+    for (int64_t i = 0; i < w.n; i++) {
         lua_pushinteger(L, (lua_Integer)(assign[i] + 1));
         lua_seti(L, -2, i + 1);
     }

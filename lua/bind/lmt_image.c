@@ -23,110 +23,30 @@
 
 /* ---- the Image box ------------------------------------------------------------------------- */
 
-/* Lua cannot see pixel memory: collect when the host memory doubles. */
-static size_t image_gc_threshold = 256u << 20;
+static void release_image(void *im) { mt_image_free((mt_image *)im); }
 
-mt_image **mtL_newimagebox(lua_State *L) {
-    size_t live = mt_host_bytes_live();
-    if (live > image_gc_threshold) {
-        lua_gc(L, LUA_GCCOLLECT);
-        live = mt_host_bytes_live();
-        image_gc_threshold = live * 2 > (256u << 20) ? live * 2 : (256u << 20);
-    }
-    mt_image **box = (mt_image **)lua_newuserdatauv(L, sizeof(mt_image *), 0);
-    *box = NULL;
-    luaL_setmetatable(L, MTL_IMAGE);
-    return box;
-}
+const mtL_class mtL_Image = {MTL_IMAGE, "image", "freed", release_image, "free"};
 
 mt_image *mtL_testimage(lua_State *L, int idx) {
-    mt_image **box = (mt_image **)luaL_testudata(L, idx, MTL_IMAGE);
-    if (!box) return NULL;
-    if (!*box) luaL_error(L, "bad argument #%d: the image was freed", idx);
-    return *box;
+    return (mt_image *)mtL_testbox(L, idx, &mtL_Image);
 }
 
 mt_image *mtL_checkimage(lua_State *L, int idx) {
-    mt_image *im = mtL_testimage(L, idx);
-    if (!im) luaL_typeerror(L, idx, MTL_IMAGE);
-    return im;
-}
-
-/* Lua sees an image as a few bytes, so garbage pictures pile up unseen
- * (the host collects in generational mode, whose minor collections do not
- * finalise them). Collect when the pixels of live images have grown by
- * 32 MiB since the last collection: garbage images then return their
- * buffers to the image cache (runtime/image/mt_image.c), and a script that forgets
- * img:free() still decodes into reused memory (on this machine a 1024x800
- * JPEG decodes in 3 ms into reused memory and in 10-20 ms into fresh pages). */
-static size_t image_live_after_gc;
-
-void mtL_image_pressure(lua_State *L, const mt_image *im) {
-    (void)im;
-    size_t live = mt_image_bytes_live();
-    if (live > image_live_after_gc + ((size_t)32 << 20)) {
-        lua_gc(L, LUA_GCCOLLECT);
-        image_live_after_gc = mt_image_bytes_live();
-    } else if (live < image_live_after_gc) {
-        image_live_after_gc = live; /* images were freed explicitly */
-    }
+    return (mt_image *)mtL_checkbox(L, idx, &mtL_Image);
 }
 
 /* Runs a C function that makes an image into a fresh box: pushes the box,
  * then raises (or returns nil, message when soft) on failure. */
 #define MAKE_IMAGE(L, call, soft)                                                                  \
     do {                                                                                           \
-        mt_image **box_ = mtL_newimagebox(L);                                                      \
+        mtL_box *box_ = (mtL_box *)mtL_newbox(L, &mtL_Image, sizeof *box_, 0);                     \
         mt_image *im_ = NULL;                                                                      \
         mt_status st_ = (call);                                                                    \
         if (st_ != MT_OK) return (soft) ? mtL_fail(L) : mtL_error(L, st_);                         \
-        *box_ = im_;                                                                               \
-        mtL_image_pressure(L, im_);                                                                \
+        box_->obj = im_;                                                                           \
     } while (0)
 
-static int image_free(lua_State *L) {
-    mt_image **box = (mt_image **)luaL_checkudata(L, 1, MTL_IMAGE);
-    mt_image_free(*box);
-    *box = NULL;
-    return 0;
-}
-
 /* ---- argument helpers ---------------------------------------------------------------------- */
-
-/* Pushes field name of the options table at idx (nil when idx is not a table). */
-static int opt_field(lua_State *L, int idx, const char *name) {
-    if (!lua_istable(L, idx)) {
-        lua_pushnil(L);
-        return LUA_TNIL;
-    }
-    return lua_getfield(L, idx, name);
-}
-
-static lua_Number opt_number(lua_State *L, int idx, const char *name, lua_Number def) {
-    int t = opt_field(L, idx, name);
-    lua_Number v = def;
-    if (t != LUA_TNIL) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "option '%s' must be a number", name);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static int opt_bool(lua_State *L, int idx, const char *name, int def) {
-    int t = opt_field(L, idx, name);
-    int v = t == LUA_TNIL ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-static int check_int_range(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, const char *what) {
-    lua_Integer v = luaL_checkinteger(L, idx);
-    if (v < lo || v > hi)
-        luaL_error(L, "%s: %d is out of range %d..%d", what, (int)v, (int)lo, (int)hi);
-    return (int)v;
-}
 
 /* A coordinate: a number truncated toward zero, kept within +-2^30. */
 static int32_t to_coord(lua_State *L, lua_Number v, const char *what) {
@@ -135,86 +55,67 @@ static int32_t to_coord(lua_State *L, lua_Number v, const char *what) {
     return (int32_t)v;
 }
 
-static const struct {
-    const char *name;
-    uint8_t rgb[3];
-} named_colours[] = {
-    {"red", {255, 0, 0}},      {"green", {0, 255, 0}},     {"blue", {0, 0, 255}},
-    {"white", {255, 255, 255}}, {"black", {0, 0, 0}},       {"yellow", {255, 255, 0}},
-    {"cyan", {0, 255, 255}},   {"magenta", {255, 0, 255}}, {"orange", {255, 165, 0}},
-    {"grey", {128, 128, 128}}, {"gray", {128, 128, 128}},
-};
-
-/* A colour at the top of the stack: {r, g, b} or a name. */
-static void read_colour(lua_State *L, uint8_t rgb[3], const char *what) {
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *name = lua_tostring(L, -1);
-        for (size_t i = 0; i < sizeof named_colours / sizeof named_colours[0]; i++)
-            if (strcmp(name, named_colours[i].name) == 0) {
-                memcpy(rgb, named_colours[i].rgb, 3);
-                return;
-            }
-        luaL_error(L, "%s: unknown colour '%s'", what, name);
-    }
-    if (!lua_istable(L, -1)) luaL_error(L, "%s: a colour is {r, g, b} or a name", what);
-    for (int c = 0; c < 3; c++) {
-        lua_rawgeti(L, -1, c + 1);
-        int ok;
-        lua_Integer v = lua_tointegerx(L, -1, &ok);
+/* A colour at idx: {r, g, b} or a name of mtL_colours. */
+static void read_colour(lua_State *L, int idx, uint8_t rgb[3], const char *what) {
+    int v;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        v = mtL_findenum(mtL_colours, lua_tostring(L, idx));
+        if (v == MTL_NONE) luaL_error(L, "%s: unknown colour '%s'", what, lua_tostring(L, idx));
+    } else {
+        if (!lua_istable(L, idx)) luaL_error(L, "%s: a colour is {r, g, b} or a name", what);
+        mtL_rows c = mtL_checkrowsx(L, idx, 3, MTL_ROWS_ONE, NULL, what);
+        v = 0;
+        for (int k = 0; k < 3; k++) {
+            if (!(c.d[k] >= 0 && c.d[k] <= 255 && c.d[k] == (int)c.d[k]))
+                luaL_error(L, "%s: colour components are integers 0..255", what);
+            v = v << 8 | (int)c.d[k];
+        }
         lua_pop(L, 1);
-        if (!ok || v < 0 || v > 255) luaL_error(L, "%s: colour components are integers 0..255", what);
-        rgb[c] = (uint8_t)v;
     }
+    rgb[0] = (uint8_t)(v >> 16), rgb[1] = (uint8_t)(v >> 8), rgb[2] = (uint8_t)v;
 }
 
 /* The colour field name of options idx, or def. Returns 1 when present. */
 static int opt_colour(lua_State *L, int idx, const char *name, uint8_t rgb[3], const uint8_t *def) {
-    int t = opt_field(L, idx, name);
-    int present = t != LUA_TNIL;
-    if (present) read_colour(L, rgb, name);
+    int present = lua_istable(L, idx) && lua_getfield(L, idx, name) != LUA_TNIL;
+    if (present) read_colour(L, lua_gettop(L), rgb, name);
     else if (def) memcpy(rgb, def, 3);
-    lua_pop(L, 1);
+    if (lua_istable(L, idx)) lua_pop(L, 1);
     return present;
 }
 
+/* The resizing method: a string argument, or field "method" of an options table. */
 static mt_interp opt_interp(lua_State *L, int idx, mt_interp def) {
-    int t = opt_field(L, idx, "method");
-    mt_interp m = def;
-    if (t != LUA_TNIL) {
-        const char *s = lua_tostring(L, -1);
-        if (s && strcmp(s, "area") == 0) m = MT_INTERP_AREA;
-        else if (s && strcmp(s, "bilinear") == 0) m = MT_INTERP_BILINEAR;
-        else luaL_error(L, "method must be \"area\" or \"bilinear\"");
-    }
-    lua_pop(L, 1);
-    return m;
-}
-
-/* A method given directly as a string argument (or nil for def). */
-static mt_interp arg_interp(lua_State *L, int idx, mt_interp def) {
-    if (lua_isnoneornil(L, idx)) return def;
-    if (lua_istable(L, idx)) return opt_interp(L, idx, def);
-    const char *s = luaL_checkstring(L, idx);
-    if (strcmp(s, "area") == 0) return MT_INTERP_AREA;
-    if (strcmp(s, "bilinear") == 0) return MT_INTERP_BILINEAR;
-    return (mt_interp)luaL_error(L, "method must be \"area\" or \"bilinear\", not \"%s\"", s);
+    if (lua_type(L, idx) == LUA_TSTRING) return (mt_interp)mtL_checkenum(L, idx, def, mtL_interps);
+    return (mt_interp)mtL_optfieldenum(L, idx, "method", def, mtL_interps);
 }
 
 static mt_pixel_norm opt_norm(lua_State *L, int idx) {
-    return opt_bool(L, idx, "normalize", 1) ? MT_NORM_MTCNN : MT_NORM_NONE;
+    return mtL_optfieldboolean(L, idx, "normalize", 1) ? MT_NORM_MTCNN : MT_NORM_NONE;
 }
 
 static mt_decode_opts read_decode_opts(lua_State *L, int idx) {
     mt_decode_opts o = mt_decode_opts_default();
     if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
-    lua_Number mp = opt_number(L, idx, "max_pixels", 0);
+    lua_Number mp = mtL_optfieldnumber(L, idx, "max_pixels", 0);
     if (mp < 0 || mp > 9e15) luaL_error(L, "max_pixels must be a positive number");
     o.max_pixels = (int64_t)mp;
-    o.ignore_orientation = !opt_bool(L, idx, "orientation", 1);
-    o.strict = opt_bool(L, idx, "strict", 0);
+    o.ignore_orientation = !mtL_optfieldboolean(L, idx, "orientation", 1);
+    o.strict = mtL_optfieldboolean(L, idx, "strict", 0);
     o.blend_alpha = opt_colour(L, idx, "background", o.background, NULL);
     return o;
+}
+
+/* Arguments idx and idx + 1: a width and a height in min..MT_IMAGE_MAX_SIDE. */
+static void check_size(lua_State *L, int idx, int min, int *w, int *h, const char *what) {
+    for (int i = 0; i < 2; i++) {
+        lua_Integer v = luaL_checkinteger(L, idx + i);
+        if (v < min || v > MT_IMAGE_MAX_SIDE)
+            luaL_error(L, "%s: %s: %d is out of range %d..%d", what, i ? "height" : "width", (int)v,
+                       min, MT_IMAGE_MAX_SIDE);
+        *(i ? h : w) = (int)v;
+    }
 }
 
 /* Output size: a number (square) or {w, h}. */
@@ -234,127 +135,43 @@ static void read_size(lua_State *L, int idx, int *w, int *h, const char *what) {
     }
 }
 
-/* A list of boxes: an [N, >=4] tensor or a table of {x1, y1, x2, y2} tables,
- * into a malloc'ed int32 array held by a userdata pushed on the stack (so
- * that a raise cannot leak it). */
+/* Boxes {x1, y1, x2, y2} (rows of numbers, mtL_checkrows) as int32 coordinates in a
+ * userdata pushed on the stack (so that a raise cannot leak them). */
 static int32_t *read_boxes(lua_State *L, int idx, int64_t *n, const char *what) {
-    mt_tensor *t = mtL_testtensor(L, idx);
-    if (t) {
-        if (t->ndim != 2 || t->shape[1] < 4 || mt_tensor_device(t) != MT_CPU) {
-            char s[MT_SHAPE_STR];
-            luaL_error(L, "%s: boxes tensor %s should be Nx4 (or wider) on the cpu", what,
-                       mt_tensor_shape_str(t, s));
-        }
-        *n = t->shape[0];
-        int32_t *b = (int32_t *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(int32_t), 0);
-        const float *d = mt_tensor_data(t);
-        for (int64_t i = 0; i < *n; i++)
-            for (int k = 0; k < 4; k++) b[4 * i + k] = to_coord(L, d[i * t->stride[0] + k * t->stride[1]], what);
-        return b;
-    }
-    luaL_checktype(L, idx, LUA_TTABLE);
-    *n = (int64_t)lua_rawlen(L, idx);
-    int32_t *b = (int32_t *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(int32_t), 0);
-    for (int64_t i = 0; i < *n; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)i + 1);
-        if (!lua_istable(L, -1)) luaL_error(L, "%s: box %d is not a table {x1, y1, x2, y2}", what, (int)i + 1);
-        for (int k = 0; k < 4; k++) {
-            lua_rawgeti(L, -1, k + 1);
-            int ok;
-            lua_Number v = lua_tonumberx(L, -1, &ok);
-            if (!ok) luaL_error(L, "%s: box %d needs 4 numbers", what, (int)i + 1);
-            b[4 * i + k] = to_coord(L, v, what);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
+    mtL_rows r = mtL_checkrows(L, idx, 4, what);
+    int32_t *b = (int32_t *)mtL_alloc(L, r.n * 4, sizeof(int32_t));
+    for (int64_t i = 0; i < r.n * 4; i++) b[i] = to_coord(L, r.d[i], what);
+    *n = r.n;
     return b;
 }
 
-/* Five points: a table of 5 {x, y} pairs, a flat planar table of 10, or a
- * tensor of 10 values (planar), into interleaved pairs. */
+/* Five points: 5 rows {x, y}, or 10 planar numbers (x1..x5, y1..y5: a table or a tensor of
+ * any shape), into interleaved pairs. */
 static void read_points5(lua_State *L, int idx, double xy[10], const char *what) {
-    mt_tensor *t = mtL_testtensor(L, idx);
-    if (t) {
-        if (mt_tensor_numel(t) != 10 || mt_tensor_device(t) != MT_CPU)
-            luaL_error(L, "%s: a landmark tensor needs 10 values (x1..x5, y1..y5) on the cpu", what);
-        float v[10];
-        MTL_CHECK(L, mt_tensor_download(t, v, 10));
-        for (int i = 0; i < 5; i++) xy[2 * i] = v[i], xy[2 * i + 1] = v[5 + i];
-        return;
+    int pairs = lua_istable(L, idx) && lua_rawgeti(L, idx, 1) == LUA_TTABLE;
+    if (lua_istable(L, idx)) lua_pop(L, 1);
+    if (pairs) {
+        if (lua_rawlen(L, idx) != 5)
+            luaL_error(L, "%s: landmarks are 5 {x, y} pairs or 10 planar numbers", what);
+        mtL_rows r = mtL_checkrows(L, idx, 2, what);
+        memcpy(xy, r.d, 10 * sizeof(double));
+    } else {
+        mtL_rows r = mtL_checkrowsx(L, idx, 10, MTL_ROWS_ONE | MTL_ROWS_EXACT, NULL, what);
+        for (int i = 0; i < 5; i++) xy[2 * i] = r.d[i], xy[2 * i + 1] = r.d[5 + i];
     }
-    luaL_checktype(L, idx, LUA_TTABLE);
-    size_t n = lua_rawlen(L, idx);
-    lua_rawgeti(L, idx, 1);
-    int pairs = lua_istable(L, -1);
     lua_pop(L, 1);
-    if (pairs && n == 5) {
-        for (int i = 0; i < 5; i++) {
-            lua_rawgeti(L, idx, i + 1);
-            if (!lua_istable(L, -1)) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
-            for (int c = 0; c < 2; c++) {
-                lua_rawgeti(L, -1, c + 1);
-                int ok;
-                xy[2 * i + c] = lua_tonumberx(L, -1, &ok);
-                if (!ok) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-        }
-        return;
-    }
-    if (n != 10) luaL_error(L, "%s: landmarks are 5 {x, y} pairs or 10 planar numbers", what);
-    for (int i = 0; i < 10; i++) {
-        lua_rawgeti(L, idx, i + 1);
-        int ok;
-        double v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: landmark value %d is not a number", what, i + 1);
-        lua_pop(L, 1);
-        if (i < 5) xy[2 * i] = v;
-        else xy[2 * (i - 5) + 1] = v;
-    }
 }
 
-/* A 2x3 matrix: a table of 6 numbers {a, b, c, d, e, f} or {{a, b, c}, {d, e, f}}. */
+/* A 2x3 matrix: 6 numbers {a, b, c, d, e, f} or 2 rows {{a, b, c}, {d, e, f}}. */
 static void read_matrix(lua_State *L, int idx, double m[6], const char *what) {
-    luaL_checktype(L, idx, LUA_TTABLE);
-    lua_rawgeti(L, idx, 1);
-    int nested = lua_istable(L, -1);
+    mtL_rows r = mtL_checkrowsx(L, idx, 0, 0, NULL, what);
+    if (r.n * r.cols != 6 || (r.cols != 6 && r.cols != 3))
+        luaL_error(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
+    memcpy(m, r.d, 6 * sizeof(double));
     lua_pop(L, 1);
-    for (int i = 0; i < 6; i++) {
-        if (nested) {
-            lua_rawgeti(L, idx, i / 3 + 1);
-            if (!lua_istable(L, -1)) luaL_error(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
-            lua_rawgeti(L, -1, i % 3 + 1);
-        } else {
-            lua_rawgeti(L, idx, i + 1);
-        }
-        int ok;
-        m[i] = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
-        lua_pop(L, nested ? 2 : 1);
-    }
 }
 
-static void push_matrix(lua_State *L, const double m[6]) {
-    lua_createtable(L, 6, 0);
-    for (int i = 0; i < 6; i++) {
-        lua_pushnumber(L, m[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
-static void push_pairs(lua_State *L, const double *xy, int n) {
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_createtable(L, 2, 0);
-        lua_pushnumber(L, xy[2 * i]);
-        lua_rawseti(L, -2, 1);
-        lua_pushnumber(L, xy[2 * i + 1]);
-        lua_rawseti(L, -2, 2);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
+static void push_matrix(lua_State *L, const double m[6]) { mtL_pushrows(L, m, 1, 6, MTL_FORM_ROW); }
 
 /* A new CPU tensor pushed on the stack (owned by Lua from the start). */
 static mt_tensor *push_new_tensor(lua_State *L, int ndim, const int64_t *shape) {
@@ -364,14 +181,14 @@ static mt_tensor *push_new_tensor(lua_State *L, int ndim, const int64_t *shape) 
     return t;
 }
 
-/* The output tensor option "out" (retained by the stack), or a new one of shape. */
+/* The output tensor option "out" (left on the stack), or a new one of shape. */
 static mt_tensor *out_tensor(lua_State *L, int opts, int ndim, const int64_t *shape) {
-    if (opt_field(L, opts, "out") != LUA_TNIL) {
+    if (lua_istable(L, opts) && lua_getfield(L, opts, "out") != LUA_TNIL) {
         mt_tensor *t = mtL_testtensor(L, -1);
-        if (!t) luaL_error(L, "option 'out' must be a tensor");
-        return t; /* left on the stack as the result */
+        if (!t) mtL_fielderror(L, "out", "mtcnn.Tensor expected");
+        return t;
     }
-    lua_pop(L, 1);
+    if (lua_istable(L, opts)) lua_pop(L, 1);
     return push_new_tensor(L, ndim, shape);
 }
 
@@ -458,12 +275,7 @@ static int l_load_many(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     mt_decode_opts o = read_decode_opts(L, 2);
     int64_t n = (int64_t)lua_rawlen(L, 1);
-    many_job *j = (many_job *)lua_newuserdatauv(L, sizeof *j, 0);
-    memset(j, 0, sizeof *j);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, many_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
+    many_job *j = (many_job *)mtL_newguard(L, sizeof *j, many_gc);
     int jidx = lua_gettop(L);
     j->opts = o;
     j->paths = (const char **)calloc((size_t)n + 1, sizeof(char *));
@@ -482,10 +294,9 @@ static int l_load_many(lua_State *L) {
     lua_createtable(L, 0, 0);
     for (int64_t i = 0; i < n; i++) {
         if (j->images[i]) {
-            mt_image **box = mtL_newimagebox(L);
-            *box = j->images[i];
+            mtL_box *box = (mtL_box *)mtL_newbox(L, &mtL_Image, sizeof *box, 0);
+            box->obj = j->images[i];
             j->images[i] = NULL;
-            mtL_image_pressure(L, *box);
         } else {
             lua_pushboolean(L, 0);
             lua_pushstring(L, j->errors[i] ? j->errors[i] : "load_many: out of memory");
@@ -498,15 +309,11 @@ static int l_load_many(lua_State *L) {
 
 /* image.new(width, height [, colour]) */
 static int l_new(lua_State *L) {
-    int w = check_int_range(L, 1, 0, MT_IMAGE_MAX_SIDE, "image.new: width");
-    int h = check_int_range(L, 2, 0, MT_IMAGE_MAX_SIDE, "image.new: height");
+    int w, h;
+    check_size(L, 1, 0, &w, &h, "image.new");
     uint8_t rgb[3] = {0, 0, 0};
     int fill = !lua_isnoneornil(L, 3);
-    if (fill) {
-        lua_pushvalue(L, 3);
-        read_colour(L, rgb, "image.new");
-        lua_pop(L, 1);
-    }
+    if (fill) read_colour(L, 3, rgb, "image.new");
     MAKE_IMAGE(L, mt_image_new(&im_, w, h), 0);
     if (fill) mt_image_fill(mtL_checkimage(L, -1), rgb[0], rgb[1], rgb[2]);
     return 1;
@@ -522,8 +329,8 @@ static int l_from_tensor(lua_State *L) {
 
 /* image.from_string(width, height, bytes): raw RGB rows */
 static int l_from_string(lua_State *L) {
-    int w = check_int_range(L, 1, 0, MT_IMAGE_MAX_SIDE, "from_string: width");
-    int h = check_int_range(L, 2, 0, MT_IMAGE_MAX_SIDE, "from_string: height");
+    int w, h;
+    check_size(L, 1, 0, &w, &h, "from_string");
     size_t n;
     const char *s = luaL_checklstring(L, 3, &n);
     if (n != mt_image_bytes(w, h))
@@ -539,7 +346,7 @@ static int l_to_batch(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     int64_t n = (int64_t)lua_rawlen(L, 1);
     if (n < 1) return luaL_error(L, "to_batch: no images");
-    const mt_image **ims = (const mt_image **)lua_newuserdatauv(L, (size_t)n * sizeof(mt_image *), 0);
+    const mt_image **ims = (const mt_image **)mtL_alloc(L, n, sizeof(mt_image *));
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         ims[i] = mtL_checkimage(L, -1);
@@ -548,18 +355,6 @@ static int l_to_batch(lua_State *L) {
     int64_t shape[4] = {n, 3, ims[0]->height, ims[0]->width};
     mt_tensor *out = out_tensor(L, 2, 4, shape);
     MTL_CHECK(L, mt_image_to_tensor(ims, (int)n, out, opt_norm(L, 2)));
-    return 1;
-}
-
-/* image.resize_tensor(t, width, height [, method = "bilinear"]) */
-static int l_resize_tensor(lua_State *L) {
-    mt_tensor *t = mtL_checktensor(L, 1);
-    int w = check_int_range(L, 2, 1, MT_IMAGE_MAX_SIDE, "resize_tensor: width");
-    int h = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "resize_tensor: height");
-    mt_interp m = arg_interp(L, 4, MT_INTERP_BILINEAR);
-    mt_tensor *out;
-    MTL_CHECK(L, mt_resize_tensor(&out, t, w, h, m));
-    mtL_pushtensor(L, out);
     return 1;
 }
 
@@ -598,55 +393,19 @@ static int l_transform_points(lua_State *L) {
     lua_settop(L, 2); /* optional arguments keep their slots */
     double m[6];
     read_matrix(L, 1, m, "transform_points");
-    luaL_checktype(L, 2, LUA_TTABLE);
-    int n = (int)lua_rawlen(L, 2);
-    double *xy = (double *)lua_newuserdatauv(L, (size_t)(2 * n + 1) * sizeof(double), 0);
-    for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, i + 1);
-        if (!lua_istable(L, -1)) return luaL_error(L, "transform_points: point %d is not {x, y}", i + 1);
-        for (int c = 0; c < 2; c++) {
-            lua_rawgeti(L, -1, c + 1);
-            int ok;
-            xy[2 * i + c] = lua_tonumberx(L, -1, &ok);
-            if (!ok) return luaL_error(L, "transform_points: point %d is not {x, y}", i + 1);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    mt_affine_points(m, xy, n);
-    push_pairs(L, xy, n);
+    mtL_rows p = mtL_checkrows(L, 2, 2, "transform_points");
+    mt_affine_points(m, p.d, (int)p.n);
+    mtL_pushrows(L, p.d, p.n, 2, MTL_FORM_TABLE);
     return 1;
-}
-
-/* Reads a list of n {x, y} pairs into xy (a userdata on the stack). */
-static double *read_pairs(lua_State *L, int idx, int *n, const char *what) {
-    luaL_checktype(L, idx, LUA_TTABLE);
-    *n = (int)lua_rawlen(L, idx);
-    double *xy = (double *)lua_newuserdatauv(L, (size_t)(2 * *n + 1) * sizeof(double), 0);
-    for (int i = 0; i < *n; i++) {
-        lua_rawgeti(L, idx, i + 1);
-        if (!lua_istable(L, -1)) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
-        for (int c = 0; c < 2; c++) {
-            lua_rawgeti(L, -1, c + 1);
-            int ok;
-            xy[2 * i + c] = lua_tonumberx(L, -1, &ok);
-            if (!ok) luaL_error(L, "%s: point %d is not {x, y}", what, i + 1);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    return xy;
 }
 
 /* image.similarity(src_points, dst_points) -> m (least-squares similarity) */
 static int l_similarity(lua_State *L) {
     lua_settop(L, 2); /* optional arguments keep their slots */
-    int n1, n2;
-    double *a = read_pairs(L, 1, &n1, "similarity");
-    double *b = read_pairs(L, 2, &n2, "similarity");
-    if (n1 != n2) return luaL_error(L, "similarity: %d source points but %d targets", n1, n2);
+    mtL_rows a = mtL_checkrows(L, 1, 2, "similarity"), b = mtL_checkrows(L, 2, 2, "similarity");
+    mtL_checkcounts(L, &a, "source points", &b, "targets", "similarity");
     double m[6];
-    MTL_CHECK(L, mt_similarity_fit(a, b, n1, m));
+    MTL_CHECK(L, mt_similarity_fit(a.d, b.d, (int)a.n, m));
     push_matrix(L, m);
     return 1;
 }
@@ -658,7 +417,7 @@ static int l_alignment_template(lua_State *L) {
     if (w < 1 || h < 1 || w > 8192 || h > 8192) return luaL_error(L, "alignment_template: bad size %dx%d", w, h);
     double t[10];
     mt_align_template(w, h, t);
-    push_pairs(L, t, 5);
+    mtL_pushrows(L, t, 5, 2, MTL_FORM_TABLE);
     return 1;
 }
 
@@ -698,15 +457,12 @@ static int m_set(lua_State *L) {
     check_xy(L, im, 2, 3, &x, &y);
     uint8_t rgb[3];
     if (lua_istable(L, 4) || lua_type(L, 4) == LUA_TSTRING) {
-        lua_pushvalue(L, 4);
-        read_colour(L, rgb, "set");
-        lua_pop(L, 1);
+        read_colour(L, 4, rgb, "set");
     } else {
-        for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)check_int_range(L, 4 + c, 0, 255, "set: colour");
+        for (int c = 0; c < 3; c++) rgb[c] = (uint8_t)mtL_checkintrange(L, 4 + c, 0, 255, "set: colour");
     }
     memcpy(mt_image_pixel(im, x, y), rgb, 3);
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 static int m_clone(lua_State *L) {
@@ -716,9 +472,9 @@ static int m_clone(lua_State *L) {
 }
 
 static int m_tostring(lua_State *L) {
-    mt_image **box = (mt_image **)luaL_checkudata(L, 1, MTL_IMAGE);
-    if (!*box) lua_pushstring(L, "[mtcnn.Image (freed)]");
-    else lua_pushfstring(L, "[mtcnn.Image %dx%d]", (*box)->width, (*box)->height);
+    const mt_image *im = ((mtL_box *)luaL_checkudata(L, 1, MTL_IMAGE))->obj;
+    if (!im) lua_pushstring(L, "[mtcnn.Image (freed)]");
+    else lua_pushfstring(L, "[mtcnn.Image %dx%d]", im->width, im->height);
     return 1;
 }
 
@@ -802,17 +558,10 @@ static int m_to_tensor(lua_State *L) {
     return 1;
 }
 
-static mt_image_format format_arg(lua_State *L, int idx) {
-    const char *f = luaL_checkstring(L, idx);
-    if (strcmp(f, "jpg") == 0 || strcmp(f, "jpeg") == 0) return MT_FORMAT_JPEG;
-    if (strcmp(f, "png") == 0) return MT_FORMAT_PNG;
-    return (mt_image_format)luaL_error(L, "encode: format must be \"jpg\", \"jpeg\" or \"png\", not \"%s\"", f);
-}
-
 /* img:encode(format [, quality = 95]) -> bytes */
 static int m_encode(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
-    mt_image_format fmt = format_arg(L, 2);
+    mt_image_format fmt = (mt_image_format)mtL_checkenum(L, 2, MTL_NONE, mtL_image_formats);
     int q = (int)luaL_optinteger(L, 3, 95);
     int s444 = lua_toboolean(L, 4);
     uint8_t *buf;
@@ -845,22 +594,12 @@ static int m_crop(lua_State *L) {
     return 1;
 }
 
-/* img:resize(width, height [, method = "bilinear"]) -> image */
-static int m_resize(lua_State *L) {
-    mt_image *im = mtL_checkimage(L, 1);
-    int w = check_int_range(L, 2, 1, MT_IMAGE_MAX_SIDE, "resize: width");
-    int h = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "resize: height");
-    mt_interp m = arg_interp(L, 4, MT_INTERP_BILINEAR);
-    MAKE_IMAGE(L, mt_resize_image(&im_, im, w, h, m), 0);
-    return 1;
-}
-
 /* img:resize_to_tensor(width, height [, {method = "area", out, normalize}]) -> [1, 3, h, w] */
 static int m_resize_to_tensor(lua_State *L) {
     lua_settop(L, 4); /* optional arguments keep their slots */
     mt_image *im = mtL_checkimage(L, 1);
-    int w = check_int_range(L, 2, 1, MT_IMAGE_MAX_SIDE, "resize_to_tensor: width");
-    int h = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "resize_to_tensor: height");
+    int w, h;
+    check_size(L, 2, 1, &w, &h, "resize_to_tensor");
     mt_interp m = opt_interp(L, 4, MT_INTERP_AREA);
     mt_pixel_norm norm = opt_norm(L, 4);
     int64_t shape[4] = {1, 3, h, w};
@@ -886,6 +625,25 @@ static int m_crop_resize(lua_State *L) {
     return 1;
 }
 
+/* img:resize(width, height [, method = "bilinear"]) -> image ;
+ * image.resize_tensor(t, width, height [, method = "bilinear"]) -> tensor */
+static int resize(lua_State *L, int tensor) {
+    int w, h;
+    check_size(L, 2, 1, &w, &h, tensor ? "resize_tensor" : "resize");
+    mt_interp m = opt_interp(L, 4, MT_INTERP_BILINEAR);
+    if (!tensor) {
+        mt_image *im = mtL_checkimage(L, 1);
+        MAKE_IMAGE(L, mt_resize_image(&im_, im, w, h, m), 0);
+        return 1;
+    }
+    mt_tensor *out;
+    MTL_CHECK(L, mt_resize_tensor(&out, mtL_checktensor(L, 1), w, h, m));
+    mtL_pushtensor(L, out);
+    return 1;
+}
+static int m_resize(lua_State *L) { return resize(L, 0); }
+static int l_resize_tensor(lua_State *L) { return resize(L, 1); }
+
 /* img:flip() -> mirrored copy */
 static int m_flip(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
@@ -897,8 +655,7 @@ static int m_flip(lua_State *L) {
 /* img:flip_() mirrors in place, returns img */
 static int m_flip_(lua_State *L) {
     mt_image_flip_inplace(mtL_checkimage(L, 1));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* img:warp_affine(m, width, height [, {border = colour}]) -> image */
@@ -906,8 +663,8 @@ static int m_warp_affine(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
     double m[6];
     read_matrix(L, 2, m, "warp_affine");
-    int w = check_int_range(L, 3, 1, MT_IMAGE_MAX_SIDE, "warp_affine: width");
-    int h = check_int_range(L, 4, 1, MT_IMAGE_MAX_SIDE, "warp_affine: height");
+    int w, h;
+    check_size(L, 3, 1, &w, &h, "warp_affine");
     uint8_t border[3] = {0, 0, 0};
     opt_colour(L, 5, "border", border, border);
     MAKE_IMAGE(L, mt_warp_affine(&im_, im, m, w, h, border), 0);
@@ -919,9 +676,9 @@ static int m_warp_affine(lua_State *L) {
 static int m_rotate(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
     double angle = luaL_checknumber(L, 2);
-    double cx = opt_number(L, 3, "cx", (im->width - 1) / 2.0);
-    double cy = opt_number(L, 3, "cy", (im->height - 1) / 2.0);
-    double scale = opt_number(L, 3, "scale", 1.0);
+    double cx = mtL_optfieldnumber(L, 3, "cx", (im->width - 1) / 2.0);
+    double cy = mtL_optfieldnumber(L, 3, "cy", (im->height - 1) / 2.0);
+    double scale = mtL_optfieldnumber(L, 3, "scale", 1.0);
     uint8_t border[3] = {0, 0, 0};
     opt_colour(L, 3, "border", border, border);
     double m[6];
@@ -933,13 +690,13 @@ static int m_rotate(lua_State *L) {
 
 /* img:align_face(landmarks [, {size = 112 | {w, h}}]) -> aligned image, matrix */
 static int m_align_face(lua_State *L) {
+    lua_settop(L, 3); /* optional arguments keep their slots */
     mt_image *im = mtL_checkimage(L, 1);
-    double xy[10];
+    double xy[10], m[6];
     read_points5(L, 2, xy, "align_face");
     int w = 112, h = 112;
-    if (opt_field(L, 3, "size") != LUA_TNIL) read_size(L, lua_gettop(L), &w, &h, "align_face");
-    lua_pop(L, 1);
-    double m[6];
+    if (lua_istable(L, 3)) lua_getfield(L, 3, "size");
+    if (!lua_isnoneornil(L, 4)) read_size(L, 4, &w, &h, "align_face");
     MAKE_IMAGE(L, mt_align_face(&im_, im, xy, w, h, m), 0);
     push_matrix(L, m);
     return 2;
@@ -949,11 +706,9 @@ static int m_align_face(lua_State *L) {
 static int m_fill(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
     uint8_t rgb[3];
-    lua_pushvalue(L, 2);
-    read_colour(L, rgb, "fill");
+    read_colour(L, 2, rgb, "fill");
     mt_image_fill(im, rgb[0], rgb[1], rgb[2]);
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* img:paste(src, x, y) */
@@ -961,37 +716,42 @@ static int m_paste(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1), *src = mtL_checkimage(L, 2);
     mt_image_paste(im, src, to_coord(L, luaL_checknumber(L, 3), "paste"),
                    to_coord(L, luaL_checknumber(L, 4), "paste"));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 static const uint8_t default_colour[3] = {0, 255, 0};
 
+/* The arguments of draw_rect and draw_line: four coordinates from argument 2 (rounded), and
+ * the colour and thickness (clamped to 1..256) of the options (argument 6). */
+static mt_image *read_stroke(lua_State *L, int32_t p[4], uint8_t rgb[3], int *thickness, int def,
+                             const char *what) {
+    mt_image *im = mtL_checkimage(L, 1);
+    for (int k = 0; k < 4; k++) p[k] = to_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), what);
+    opt_colour(L, 6, "color", rgb, default_colour);
+    int t = (int)mtL_optfieldnumber(L, 6, "thickness", def);
+    *thickness = t < 1 ? 1 : t > 256 ? 256 : t;
+    return im;
+}
+
 /* img:draw_rect(x1, y1, x2, y2 [, {color, thickness = 2, fill = false}]) */
 static int m_draw_rect(lua_State *L) {
-    mt_image *im = mtL_checkimage(L, 1);
     int32_t b[4];
-    for (int k = 0; k < 4; k++) b[k] = to_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), "draw_rect");
     uint8_t rgb[3];
-    opt_colour(L, 6, "color", rgb, default_colour);
-    int t = (int)opt_number(L, 6, "thickness", 2);
-    if (opt_bool(L, 6, "fill", 0)) mt_draw_fill_rect(im, b[0], b[1], b[2], b[3], rgb);
-    else mt_draw_rect(im, b[0], b[1], b[2], b[3], rgb, t < 1 ? 1 : t > 256 ? 256 : t);
-    lua_settop(L, 1);
-    return 1;
+    int t;
+    mt_image *im = read_stroke(L, b, rgb, &t, 2, "draw_rect");
+    if (mtL_optfieldboolean(L, 6, "fill", 0)) mt_draw_fill_rect(im, b[0], b[1], b[2], b[3], rgb);
+    else mt_draw_rect(im, b[0], b[1], b[2], b[3], rgb, t);
+    return mtL_self(L);
 }
 
 /* img:draw_line(x0, y0, x1, y1 [, {color, thickness = 1}]) */
 static int m_draw_line(lua_State *L) {
-    mt_image *im = mtL_checkimage(L, 1);
     int32_t p[4];
-    for (int k = 0; k < 4; k++) p[k] = to_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), "draw_line");
     uint8_t rgb[3];
-    opt_colour(L, 6, "color", rgb, default_colour);
-    int t = (int)opt_number(L, 6, "thickness", 1);
-    mt_draw_line(im, p[0], p[1], p[2], p[3], rgb, t < 1 ? 1 : t > 256 ? 256 : t);
-    lua_settop(L, 1);
-    return 1;
+    int t;
+    mt_image *im = read_stroke(L, p, rgb, &t, 1, "draw_line");
+    mt_draw_line(im, p[0], p[1], p[2], p[3], rgb, t);
+    return mtL_self(L);
 }
 
 /* img:draw_circle(x, y, r [, {color, fill = true}]); img:draw_point(x, y [, {color, radius = 2}]) */
@@ -1001,9 +761,8 @@ static int m_draw_circle(lua_State *L) {
     uint8_t rgb[3];
     opt_colour(L, 5, "color", rgb, default_colour);
     if (!(r >= 0 && r < 1e6)) return luaL_error(L, "draw_circle: bad radius %f", r);
-    mt_draw_circle(im, x, y, r, rgb, opt_bool(L, 5, "fill", 1));
-    lua_settop(L, 1);
-    return 1;
+    mt_draw_circle(im, x, y, r, rgb, mtL_optfieldboolean(L, 5, "fill", 1));
+    return mtL_self(L);
 }
 
 static int m_draw_point(lua_State *L) {
@@ -1012,11 +771,10 @@ static int m_draw_point(lua_State *L) {
     static const uint8_t red[3] = {255, 0, 0};
     uint8_t rgb[3];
     opt_colour(L, 4, "color", rgb, red);
-    double r = opt_number(L, 4, "radius", 2);
+    double r = mtL_optfieldnumber(L, 4, "radius", 2);
     if (!(r >= 0 && r < 1e6)) return luaL_error(L, "draw_point: bad radius %f", r);
     mt_draw_circle(im, x, y, r, rgb, 1);
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* img:draw_text(x, y, text [, {color = white, scale = 1, background}]) */
@@ -1029,10 +787,9 @@ static int m_draw_text(lua_State *L) {
     uint8_t rgb[3], bg[3];
     opt_colour(L, 5, "color", rgb, white);
     int has_bg = opt_colour(L, 5, "background", bg, NULL);
-    int scale = (int)opt_number(L, 5, "scale", 1);
+    int scale = (int)mtL_optfieldnumber(L, 5, "scale", 1);
     mt_draw_text(im, x, y, text, rgb, scale, has_bg ? bg : NULL);
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* image.memory() -> {live = pixel bytes of live images, cached = bytes kept for reuse} */
@@ -1062,95 +819,52 @@ static int l_text_size(lua_State *L) {
 }
 
 static const luaL_Reg image_methods[] = {
-    {"size", m_size},
-    {"get", m_get},
-    {"set", m_set},
-    {"clone", m_clone},
-    {"free", image_free},
-    {"equal", m_eq},
-    {"max_abs_diff", m_max_abs_diff},
-    {"checksum", m_checksum},
-    {"mean", m_mean},
-    {"to_string", m_to_string},
-    {"to_tensor", m_to_tensor},
-    {"encode", m_encode},
-    {"save", m_save},
-    {"crop", m_crop},
-    {"resize", m_resize},
-    {"resize_to_tensor", m_resize_to_tensor},
-    {"crop_resize", m_crop_resize},
-    {"flip", m_flip},
-    {"flip_", m_flip_},
-    {"warp_affine", m_warp_affine},
-    {"rotate", m_rotate},
-    {"align_face", m_align_face},
-    {"fill", m_fill},
-    {"paste", m_paste},
-    {"draw_rect", m_draw_rect},
-    {"draw_line", m_draw_line},
-    {"draw_circle", m_draw_circle},
-    {"draw_point", m_draw_point},
-    {"draw_text", m_draw_text},
+    /* pixels and comparison */
+    {"size", m_size}, {"get", m_get}, {"set", m_set}, {"clone", m_clone}, {"equal", m_eq},
+    {"max_abs_diff", m_max_abs_diff}, {"checksum", m_checksum}, {"mean", m_mean},
+    /* conversion and files */
+    {"to_string", m_to_string}, {"to_tensor", m_to_tensor}, {"encode", m_encode}, {"save", m_save},
+    /* geometry */
+    {"crop", m_crop}, {"resize", m_resize}, {"resize_to_tensor", m_resize_to_tensor},
+    {"crop_resize", m_crop_resize}, {"flip", m_flip}, {"flip_", m_flip_},
+    {"warp_affine", m_warp_affine}, {"rotate", m_rotate}, {"align_face", m_align_face},
+    /* drawing */
+    {"fill", m_fill}, {"paste", m_paste}, {"draw_rect", m_draw_rect}, {"draw_line", m_draw_line},
+    {"draw_circle", m_draw_circle}, {"draw_point", m_draw_point}, {"draw_text", m_draw_text},
     {NULL, NULL},
 };
 
-/* img.width, img.height, then the methods */
-static int image_index(lua_State *L) {
-    const char *key = lua_tostring(L, 2);
-    if (key && (strcmp(key, "width") == 0 || strcmp(key, "height") == 0)) {
-        mt_image *im = mtL_checkimage(L, 1);
-        lua_pushinteger(L, key[0] == 'w' ? im->width : im->height);
-        return 1;
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
+/* img.width, img.height */
+static int g_width(lua_State *L) {
+    lua_pushinteger(L, mtL_checkimage(L, 1)->width);
+    return 1;
+}
+
+static int g_height(lua_State *L) {
+    lua_pushinteger(L, mtL_checkimage(L, 1)->height);
     return 1;
 }
 
 static const luaL_Reg image_functions[] = {
-    {"load", l_load},
-    {"decode", l_decode},
-    {"info", l_info},
-    {"load_many", l_load_many},
-    {"new", l_new},
-    {"from_tensor", l_from_tensor},
-    {"from_string", l_from_string},
-    {"to_batch", l_to_batch},
-    {"resize_tensor", l_resize_tensor},
-    {"max_pixels", l_max_pixels},
-    {"rotation_matrix", l_rotation_matrix},
-    {"invert_affine", l_invert_affine},
-    {"transform_points", l_transform_points},
-    {"similarity", l_similarity},
-    {"alignment_template", l_alignment_template},
-    {"text_size", l_text_size},
-    {"memory", l_memory},
-    {"release_cache", l_release_cache},
+    /* files and construction */
+    {"load", l_load}, {"decode", l_decode}, {"info", l_info}, {"load_many", l_load_many},
+    {"new", l_new}, {"from_tensor", l_from_tensor}, {"from_string", l_from_string},
+    {"to_batch", l_to_batch}, {"resize_tensor", l_resize_tensor}, {"max_pixels", l_max_pixels},
+    /* geometry */
+    {"rotation_matrix", l_rotation_matrix}, {"invert_affine", l_invert_affine},
+    {"transform_points", l_transform_points}, {"similarity", l_similarity},
+    {"alignment_template", l_alignment_template}, {"text_size", l_text_size},
+    /* memory */
+    {"memory", l_memory}, {"release_cache", l_release_cache},
     {NULL, NULL},
 };
 
 int mtL_open_image(lua_State *L) {
-    luaL_newmetatable(L, MTL_IMAGE);
-    lua_newtable(L);
-    luaL_setfuncs(L, image_methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "methods");
-    lua_pushcclosure(L, image_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, image_free);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, image_free);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushcfunction(L, m_eq);
-    lua_setfield(L, -2, "__eq");
-    lua_pushliteral(L, "mtcnn.Image");
-    lua_setfield(L, -2, "__name");
-    lua_newtable(L);
-    luaL_setfuncs(L, image_functions, 0);
-    lua_pushvalue(L, -2);
+    static const luaL_Reg meta[] = {{"__tostring", m_tostring}, {"__eq", m_eq}, {NULL, NULL}};
+    static const luaL_Reg getters[] = {{"width", g_width}, {"height", g_height}, {NULL, NULL}};
+    mtL_newclass(L, &mtL_Image, image_methods, meta, getters);
+    luaL_newlib(L, image_functions);
+    lua_insert(L, -2);
     lua_setfield(L, -2, "metatable");
-    lua_remove(L, -2);
     return 1;
 }

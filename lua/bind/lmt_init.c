@@ -28,10 +28,12 @@ static const mtL_module modules[] = {
     {"record", mtL_open_record},
     {"loader", mtL_open_loader},
     {"plan", mtL_open_plan},
+    {"gen", mtL_open_gen},
     {NULL, NULL},
 };
 
 int luaopen_mtcnn_core(lua_State *L) {
+    mtL_install_gc_hook(L);
     lua_newtable(L);
     for (const mtL_module *m = modules; m->name; m++) {
         m->open(L);

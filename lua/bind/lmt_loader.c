@@ -24,17 +24,18 @@
 
 #include <string.h>
 
-#define MTL_LOADER "mtcnn.Loader"
+/* The box holds the loader; its close needs the Lua state (release_held), so the toolkit
+ * does not release it itself. */
+static const mtL_class loader_class = {"mtcnn.Loader", "loader", "closed", NULL, NULL};
 
 typedef struct lloader {
-    mt_loader *ld;
+    mtL_box box;           /* the mt_loader */
     mt_loader_batch *held; /* the batch handed out last, until the next call */
 } lloader;
 
 static lloader *checkloader(lua_State *L, int idx) {
-    lloader *u = (lloader *)luaL_checkudata(L, idx, MTL_LOADER);
-    if (!u->ld) luaL_error(L, "bad argument #%d: the loader was closed", idx);
-    return u;
+    mtL_checkbox(L, idx, &loader_class);
+    return (lloader *)lua_touserdata(L, idx);
 }
 
 /* Frees the Lua tensors of the held batch and gives its buffers back to the ring. */
@@ -43,83 +44,49 @@ static void release_held(lua_State *L, int idx, lloader *u, int renew) {
     if (lua_getiuservalue(L, idx, 1) == LUA_TTABLE) {
         for (int k = 1; k <= 4; k++) {
             lua_rawgeti(L, -1, k);
-            mt_tensor **box = (mt_tensor **)luaL_testudata(L, -1, MTL_TENSOR);
-            if (box && *box) {
-                mt_tensor_release(*box);
-                *box = NULL;
-            }
+            mtL_releasebox(L, -1, &mtL_Tensor);
             lua_pop(L, 1);
         }
     }
     lua_pop(L, 1);
     if (renew) MTL_CHECK(L, mt_loader_batch_renew(u->held)); /* on failure the batch stays held */
-    mt_loader_release(u->ld, u->held);
+    mt_loader_release(u->box.obj, u->held);
     u->held = NULL;
 }
 
+/* loader:close(), __gc and __close */
 static int loader_close(lua_State *L) {
-    lloader *u = (lloader *)luaL_checkudata(L, 1, MTL_LOADER);
-    if (!u->ld) return 0;
+    lloader *u = (lloader *)luaL_checkudata(L, 1, loader_class.name);
+    if (!u->box.obj) return 0;
     release_held(L, 1, u, 0);
-    mt_loader_free(u->ld);
-    u->ld = NULL;
+    mt_loader_free(u->box.obj);
+    u->box.obj = NULL;
     return 0;
-}
-
-static lua_Integer field_int(lua_State *L, int idx, const char *name, lua_Integer def) {
-    lua_getfield(L, idx, name);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "loader: '%s' must be an integer", name);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double field_num(lua_State *L, int idx, const char *name, double def) {
-    lua_getfield(L, idx, name);
-    double v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "loader: '%s' must be a number", name);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static int field_bool(lua_State *L, int idx, const char *name, int def) {
-    lua_getfield(L, idx, name);
-    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
 }
 
 /* loader.new(cfg) */
 static int l_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     mt_loader_config cfg = mt_loader_config_default();
-    cfg.size = (int)field_int(L, 1, "size", 0);
-    cfg.seed = (uint64_t)field_int(L, 1, "seed", 1);
-    cfg.shuffle = field_bool(L, 1, "shuffle", 1);
-    cfg.workers = (int)field_int(L, 1, "workers", 1);
-    cfg.slots = (int)field_int(L, 1, "slots", 0);
-    cfg.start_batch = (int64_t)field_int(L, 1, "start_batch", 0);
-    cfg.epoch_batches = (int64_t)field_int(L, 1, "epoch_batches", 0);
-    cfg.mirror_p = field_num(L, 1, "mirror", 0.5);
-    cfg.mirror_part = field_bool(L, 1, "mirror_part", 0);
-    cfg.norm.mean = (float)field_num(L, 1, "mean", 127.5);
-    cfg.norm.scale = (float)field_num(L, 1, "scale", 0.0078125);
+    cfg.size = (int)mtL_optfieldinteger(L, 1, "size", 0);
+    cfg.seed = (uint64_t)mtL_optfieldinteger(L, 1, "seed", 1);
+    cfg.shuffle = mtL_optfieldboolean(L, 1, "shuffle", 1);
+    cfg.workers = (int)mtL_optfieldinteger(L, 1, "workers", 1);
+    cfg.slots = (int)mtL_optfieldinteger(L, 1, "slots", 0);
+    cfg.start_batch = (int64_t)mtL_optfieldinteger(L, 1, "start_batch", 0);
+    cfg.epoch_batches = (int64_t)mtL_optfieldinteger(L, 1, "epoch_batches", 0);
+    cfg.mirror_p = mtL_optfieldnumber(L, 1, "mirror", 0.5);
+    cfg.mirror_part = mtL_optfieldboolean(L, 1, "mirror_part", 0);
+    cfg.norm.mean = (float)mtL_optfieldnumber(L, 1, "mean", 127.5);
+    cfg.norm.scale = (float)mtL_optfieldnumber(L, 1, "scale", 0.0078125);
     lua_getfield(L, 1, "jitter");
     if (lua_istable(L, -1)) {
         int j = lua_gettop(L);
         cfg.jitter_on = 1;
-        cfg.jitter.brightness = field_num(L, j, "brightness", cfg.jitter.brightness);
-        cfg.jitter.contrast = field_num(L, j, "contrast", cfg.jitter.contrast);
-        cfg.jitter.saturation = field_num(L, j, "saturation", cfg.jitter.saturation);
-        cfg.jitter.hue = field_num(L, j, "hue", cfg.jitter.hue);
+        cfg.jitter.brightness = mtL_optfieldnumber(L, j, "brightness", cfg.jitter.brightness);
+        cfg.jitter.contrast = mtL_optfieldnumber(L, j, "contrast", cfg.jitter.contrast);
+        cfg.jitter.saturation = mtL_optfieldnumber(L, j, "saturation", cfg.jitter.saturation);
+        cfg.jitter.hue = mtL_optfieldnumber(L, j, "hue", cfg.jitter.hue);
     } else if (lua_toboolean(L, -1)) {
         cfg.jitter_on = 1;
     }
@@ -135,14 +102,14 @@ static int l_new(lua_State *L) {
         lua_rawgeti(L, st_idx, s + 1);
         int e = lua_gettop(L);
         if (!lua_istable(L, e)) return luaL_error(L, "loader: stream %d must be a table", s + 1);
-        cfg.streams[s].per_batch = (int)field_int(L, e, "count", 0);
+        cfg.streams[s].per_batch = (int)mtL_optfieldinteger(L, e, "count", 0);
         lua_getfield(L, e, "files");
         int fl = lua_gettop(L);
         if (!lua_istable(L, fl)) return luaL_error(L, "loader: stream %d has no files list", s + 1);
         int nf = (int)lua_rawlen(L, fl);
         if (nf < 1) return luaL_error(L, "loader: stream %d has no files", s + 1);
         /* a Lua-owned array, anchored in the stream table until the loader is made */
-        mt_record_file **files = (mt_record_file **)lua_newuserdatauv(L, (size_t)nf * sizeof *files, 0);
+        mt_record_file **files = (mt_record_file **)mtL_alloc(L, nf, sizeof *files);
         lua_setfield(L, e, "__files");
         for (int k = 0; k < nf; k++) {
             lua_rawgeti(L, fl, k + 1);
@@ -153,11 +120,10 @@ static int l_new(lua_State *L) {
         cfg.streams[s].nfiles = nf;
         lua_pop(L, 2); /* files list, stream */
     }
-    lloader *u = (lloader *)lua_newuserdatauv(L, sizeof *u, 1);
-    u->ld = NULL;
-    u->held = NULL;
-    luaL_setmetatable(L, MTL_LOADER);
-    mt_status st = mt_loader_new(&u->ld, &cfg);
+    lloader *u = (lloader *)mtL_newbox(L, &loader_class, sizeof *u, 1);
+    mt_loader *ld = NULL;
+    mt_status st = mt_loader_new(&ld, &cfg);
+    u->box.obj = ld;
     for (int s = 0; s < ns; s++) { /* the loader retained the files: drop the anchors */
         lua_rawgeti(L, st_idx, s + 1);
         lua_pushnil(L);
@@ -173,11 +139,8 @@ static int m_next(lua_State *L) {
     lloader *u = checkloader(L, 1);
     release_held(L, 1, u, 1);
     mt_loader_batch *b;
-    mt_status st = mt_loader_next(u->ld, &b);
-    if (st != MT_OK) {
-        if (st == MT_ERR_FORMAT || st == MT_ERR_IO) return mtL_fail(L);
-        return mtL_error(L, st);
-    }
+    mt_status st = mt_loader_next(u->box.obj, &b);
+    if (st != MT_OK) return mtL_softfail(L, st);
     u->held = b;
     lua_createtable(L, 4, 0); /* the boxes, freed at the next call */
     lua_createtable(L, 0, 6);
@@ -231,7 +194,7 @@ static int m_provenance(lua_State *L) {
 }
 
 static int m_epoch_batches(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)mt_loader_epoch_batches(checkloader(L, 1)->ld));
+    lua_pushinteger(L, (lua_Integer)mt_loader_epoch_batches(checkloader(L, 1)->box.obj));
     return 1;
 }
 
@@ -239,7 +202,7 @@ static int m_epoch_batches(lua_State *L) {
 static int m_wait_stats(lua_State *L) {
     int64_t taken, waited;
     double seconds;
-    mt_loader_wait_stats(checkloader(L, 1)->ld, &taken, &waited, &seconds);
+    mt_loader_wait_stats(checkloader(L, 1)->box.obj, &taken, &waited, &seconds);
     lua_createtable(L, 0, 3);
     lua_pushinteger(L, (lua_Integer)taken);
     lua_setfield(L, -2, "taken");
@@ -251,13 +214,14 @@ static int m_wait_stats(lua_State *L) {
 }
 
 static int m_rows(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)mt_loader_batch_rows(checkloader(L, 1)->ld));
+    lua_pushinteger(L, (lua_Integer)mt_loader_batch_rows(checkloader(L, 1)->box.obj));
     return 1;
 }
 
 static int m_stream_samples(lua_State *L) {
     lloader *u = checkloader(L, 1);
-    lua_pushinteger(L, (lua_Integer)mt_loader_stream_samples(u->ld, (int)luaL_checkinteger(L, 2) - 1));
+    int s = (int)luaL_checkinteger(L, 2) - 1;
+    lua_pushinteger(L, (lua_Integer)mt_loader_stream_samples(u->box.obj, s));
     return 1;
 }
 
@@ -279,18 +243,11 @@ static const luaL_Reg loader_functions[] = {
 
 int mtL_open_loader(lua_State *L) {
     luaL_newlib(L, loader_functions);
-    luaL_newmetatable(L, MTL_LOADER);
-    lua_newtable(L);
-    luaL_setfuncs(L, loader_methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -4, "methods");
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, loader_close);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, loader_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushliteral(L, MTL_LOADER);
-    lua_setfield(L, -2, "__name");
+    static const luaL_Reg meta[] = {
+        {"__gc", loader_close}, {"__close", loader_close}, {NULL, NULL}};
+    mtL_newclass(L, &loader_class, loader_methods, meta, NULL);
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -3, "methods");
     lua_pop(L, 1);
     return 1;
 }

@@ -18,33 +18,23 @@
 
 /* ---- argument helpers --------------------------------------------------------------------- */
 
-static mt_tensor *opt_tensor(lua_State *L, int idx) {
-    if (lua_isnoneornil(L, idx)) return NULL;
-    return mtL_checktensor(L, idx);
+/* Four integers from argument first: two (>= lo0, named what0), then two (>= lo1). */
+static void check_four(lua_State *L, int first, int lo0, const char *what0, int lo1,
+                       const char *what1, int v[4]) {
+    for (int i = 0; i < 4; i++)
+        v[i] = mtL_checkintrange(L, first + i, i < 2 ? lo0 : lo1, 1 << 20, i < 2 ? what0 : what1);
 }
 
-static int check_int(lua_State *L, int idx, int lo, const char *what) {
-    lua_Integer v = luaL_checkinteger(L, idx);
-    if (v < lo || v > 1 << 20) luaL_error(L, "%s must be an integer >= %d, got %d", what, lo, (int)v);
-    return (int)v;
+mt_conv2d_desc mtL_checkconvdesc(lua_State *L, int first) {
+    int v[4];
+    check_four(L, first, 1, "conv2d: stride", 0, "conv2d: padding", v);
+    return (mt_conv2d_desc){.stride_h = v[0], .stride_w = v[1], .pad_h = v[2], .pad_w = v[3]};
 }
 
-static mt_conv2d_desc check_conv_desc(lua_State *L, int first) {
-    mt_conv2d_desc d;
-    d.stride_h = check_int(L, first, 1, "conv2d: stride");
-    d.stride_w = check_int(L, first + 1, 1, "conv2d: stride");
-    d.pad_h = check_int(L, first + 2, 0, "conv2d: padding");
-    d.pad_w = check_int(L, first + 3, 0, "conv2d: padding");
-    return d;
-}
-
-static mt_pool2d_desc check_pool_desc(lua_State *L, int first) {
-    mt_pool2d_desc d;
-    d.kernel_h = check_int(L, first, 1, "maxpool2d: kernel size");
-    d.kernel_w = check_int(L, first + 1, 1, "maxpool2d: kernel size");
-    d.stride_h = check_int(L, first + 2, 1, "maxpool2d: stride");
-    d.stride_w = check_int(L, first + 3, 1, "maxpool2d: stride");
-    return d;
+mt_pool2d_desc mtL_checkpooldesc(lua_State *L, int first) {
+    int v[4];
+    check_four(L, first, 1, "maxpool2d: kernel size", 1, "maxpool2d: stride", v);
+    return (mt_pool2d_desc){.kernel_h = v[0], .kernel_w = v[1], .stride_h = v[2], .stride_w = v[3]};
 }
 
 /* Returns the tensor at idx (the output) after a successful op. */
@@ -56,31 +46,24 @@ static int return_arg(lua_State *L, mt_status st, int idx) {
 
 /* ---- convolution -------------------------------------------------------------------------- */
 
-/* conv2d_forward(x, w, b|nil, y, sh, sw, ph, pw [, prelu]) -> y */
+/* conv2d_forward(x, w, b|nil, y, sh, sw, ph, pw [, prelu|nil [, pkh, pkw, psh, psw]]) -> y:
+ * convolution, bias, PReLU, and with the pooling arguments the max pooling, in one pass */
 static int l_conv2d_forward(lua_State *L) {
-    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = opt_tensor(L, 3);
+    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = mtL_opttensor(L, 3);
     mt_tensor *y = mtL_checktensor(L, 4);
-    mt_conv2d_desc d = check_conv_desc(L, 5);
-    mt_tensor *prelu = opt_tensor(L, 9);
-    return return_arg(L, mt_conv2d_forward(x, w, b, prelu, y, &d), 4);
-}
-
-/* conv2d_pool_forward(x, w, b|nil, y, sh, sw, ph, pw, prelu|nil, pkh, pkw, psh, psw) -> y:
- * convolution, bias, PReLU and max pooling in one pass */
-static int l_conv2d_pool_forward(lua_State *L) {
-    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = opt_tensor(L, 3);
-    mt_tensor *y = mtL_checktensor(L, 4);
-    mt_conv2d_desc d = check_conv_desc(L, 5);
-    mt_tensor *prelu = opt_tensor(L, 9);
-    mt_pool2d_desc pd = check_pool_desc(L, 10);
-    return return_arg(L, mt_conv2d_pool_forward(x, w, b, prelu, y, &d, &pd), 4);
+    mt_conv2d_desc d = mtL_checkconvdesc(L, 5);
+    mt_tensor *prelu = mtL_opttensor(L, 9);
+    mt_pool2d_desc pd;
+    if (!lua_isnoneornil(L, 10)) pd = mtL_checkpooldesc(L, 10);
+    return return_arg(L, mt_conv2d_forward(x, w, b, prelu, y, &d,
+                                           lua_isnoneornil(L, 10) ? NULL : &pd), 4);
 }
 
 /* conv2d_backward_input(dy, w, dx, x, sh, sw, ph, pw) -> dx (x gives the input shape) */
 static int l_conv2d_backward_input(lua_State *L) {
     mt_tensor *dy = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
     mt_tensor *x = mtL_checktensor(L, 4);
-    mt_conv2d_desc d = check_conv_desc(L, 5);
+    mt_conv2d_desc d = mtL_checkconvdesc(L, 5);
     if (x->ndim != 4) return luaL_error(L, "conv2d_backward: the input must have 4 dimensions");
     int64_t xs[4];
     memcpy(xs, x->shape, sizeof xs);
@@ -90,8 +73,8 @@ static int l_conv2d_backward_input(lua_State *L) {
 /* conv2d_backward_params(x, dy, dw, db|nil, sh, sw, ph, pw) */
 static int l_conv2d_backward_params(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *dw = mtL_checktensor(L, 3);
-    mt_tensor *db = opt_tensor(L, 4);
-    mt_conv2d_desc d = check_conv_desc(L, 5);
+    mt_tensor *db = mtL_opttensor(L, 4);
+    mt_conv2d_desc d = mtL_checkconvdesc(L, 5);
     MTL_CHECK(L, mt_conv2d_backward_params(x, dy, dw, db, &d));
     return 0;
 }
@@ -99,8 +82,8 @@ static int l_conv2d_backward_params(lua_State *L) {
 /* conv2d_backward(x, dy, w, dx, dw, db|nil, sh, sw, ph, pw) -> dx: both gradients at once */
 static int l_conv2d_backward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *w = mtL_checktensor(L, 3);
-    mt_tensor *dx = mtL_checktensor(L, 4), *dw = mtL_checktensor(L, 5), *db = opt_tensor(L, 6);
-    mt_conv2d_desc d = check_conv_desc(L, 7);
+    mt_tensor *dx = mtL_checktensor(L, 4), *dw = mtL_checktensor(L, 5), *db = mtL_opttensor(L, 6);
+    mt_conv2d_desc d = mtL_checkconvdesc(L, 7);
     return return_arg(L, mt_conv2d_backward(x, dy, w, dx, dw, db, &d), 4);
 }
 
@@ -108,8 +91,8 @@ static int l_conv2d_backward(lua_State *L) {
 
 /* linear_forward(x, w, b|nil, y [, prelu]) -> y */
 static int l_linear_forward(lua_State *L) {
-    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = opt_tensor(L, 3);
-    mt_tensor *y = mtL_checktensor(L, 4), *prelu = opt_tensor(L, 5);
+    mt_tensor *x = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *b = mtL_opttensor(L, 3);
+    mt_tensor *y = mtL_checktensor(L, 4), *prelu = mtL_opttensor(L, 5);
     return return_arg(L, mt_linear_forward(x, w, b, prelu, y), 4);
 }
 
@@ -125,7 +108,7 @@ static int l_linear_backward_input(lua_State *L) {
 /* linear_backward_params(x, dy, dw, db|nil) */
 static int l_linear_backward_params(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *dw = mtL_checktensor(L, 3);
-    mt_tensor *db = opt_tensor(L, 4);
+    mt_tensor *db = mtL_opttensor(L, 4);
     MTL_CHECK(L, mt_linear_backward_params(x, dy, dw, db));
     return 0;
 }
@@ -141,14 +124,14 @@ static int l_prelu_forward(lua_State *L) {
 /* prelu_backward(x, a, dy, dx|nil, da|nil) -> dx */
 static int l_prelu_backward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *dy = mtL_checktensor(L, 3);
-    mt_tensor *dx = opt_tensor(L, 4), *da = opt_tensor(L, 5);
+    mt_tensor *dx = mtL_opttensor(L, 4), *da = mtL_opttensor(L, 5);
     return return_arg(L, mt_prelu_backward(x, a, dy, dx, da), 4);
 }
 
 /* maxpool2d_forward(x, y, kh, kw, sh, sw) -> y */
 static int l_maxpool2d_forward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *y = mtL_checktensor(L, 2);
-    mt_pool2d_desc d = check_pool_desc(L, 3);
+    mt_pool2d_desc d = mtL_checkpooldesc(L, 3);
     return return_arg(L, mt_maxpool2d_forward(x, y, &d), 2);
 }
 
@@ -156,8 +139,8 @@ static int l_maxpool2d_forward(lua_State *L) {
  * speeds up the search of each window's maximum) */
 static int l_maxpool2d_backward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *dy = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
-    mt_pool2d_desc d = check_pool_desc(L, 4);
-    mt_tensor *y = opt_tensor(L, 8);
+    mt_pool2d_desc d = mtL_checkpooldesc(L, 4);
+    mt_tensor *y = mtL_opttensor(L, 8);
     return return_arg(L, mt_maxpool2d_backward(x, y, dy, dx, &d), 3);
 }
 
@@ -166,7 +149,7 @@ static int l_maxpool2d_backward(lua_State *L) {
 static int l_prelu_pool_forward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *y = mtL_checktensor(L, 3);
     mt_tensor *at = mtL_checktensor(L, 4);
-    mt_pool2d_desc d = check_pool_desc(L, 5);
+    mt_pool2d_desc d = mtL_checkpooldesc(L, 5);
     return return_arg(L, mt_prelu_pool_forward(x, a, y, at, &d), 3);
 }
 
@@ -174,8 +157,8 @@ static int l_prelu_pool_forward(lua_State *L) {
  * wanted): the pair's gradients from the pooled gradient dy and the forward's offsets at */
 static int l_prelu_pool_backward(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *a = mtL_checktensor(L, 2), *at = mtL_checktensor(L, 3);
-    mt_tensor *dy = mtL_checktensor(L, 4), *dx = opt_tensor(L, 5), *da = opt_tensor(L, 6);
-    mt_pool2d_desc d = check_pool_desc(L, 7);
+    mt_tensor *dy = mtL_checktensor(L, 4), *dx = mtL_opttensor(L, 5), *da = mtL_opttensor(L, 6);
+    mt_pool2d_desc d = mtL_checkpooldesc(L, 7);
     MTL_CHECK(L, mt_prelu_pool_backward(x, a, at, dy, dx, da, &d));
     if (dx) lua_pushvalue(L, 5);
     else lua_pushnil(L);
@@ -188,9 +171,9 @@ static int l_prelu_pool_backward(lua_State *L) {
 static int l_conv2d_prelu_pool_backward_params(lua_State *L) {
     mt_tensor *x = mtL_checktensor(L, 1), *z = mtL_checktensor(L, 2), *a = mtL_checktensor(L, 3);
     mt_tensor *at = mtL_checktensor(L, 4), *gy = mtL_checktensor(L, 5), *dz = mtL_checktensor(L, 6);
-    mt_tensor *dw = mtL_checktensor(L, 7), *db = opt_tensor(L, 8), *da = mtL_checktensor(L, 9);
-    mt_conv2d_desc d = check_conv_desc(L, 10);
-    mt_pool2d_desc pd = check_pool_desc(L, 14);
+    mt_tensor *dw = mtL_checktensor(L, 7), *db = mtL_opttensor(L, 8), *da = mtL_checktensor(L, 9);
+    mt_conv2d_desc d = mtL_checkconvdesc(L, 10);
+    mt_pool2d_desc pd = mtL_checkpooldesc(L, 14);
     MTL_CHECK(L, mt_conv2d_prelu_pool_backward_params(x, z, a, at, gy, dz, dw, db, da, &d, &pd));
     return 0;
 }
@@ -198,7 +181,8 @@ static int l_conv2d_prelu_pool_backward_params(lua_State *L) {
 /* pool_out_size(in, k, s) -> Caffe ceil-mode output size */
 static int l_pool_out_size(lua_State *L) {
     lua_Integer in = luaL_checkinteger(L, 1);
-    int k = check_int(L, 2, 1, "kernel"), s = check_int(L, 3, 1, "stride");
+    int k = mtL_checkintrange(L, 2, 1, 1 << 20, "kernel");
+    int s = mtL_checkintrange(L, 3, 1, 1 << 20, "stride");
     lua_pushinteger(L, (lua_Integer)mt_pool2d_out_size(in, k, s));
     return 1;
 }
@@ -235,14 +219,14 @@ static int l_mtcnn_loss(lua_State *L) {
     mt_mtcnn_loss_args a;
     memset(&a, 0, sizeof a);
     a.cls = mtL_checktensor(L, 1);
-    a.box = opt_tensor(L, 2);
-    a.lmk = opt_tensor(L, 3);
+    a.box = mtL_opttensor(L, 2);
+    a.lmk = mtL_opttensor(L, 3);
     a.label = mtL_checktensor(L, 4);
-    a.box_target = opt_tensor(L, 5);
-    a.lmk_target = opt_tensor(L, 6);
-    a.dcls = opt_tensor(L, 7);
-    a.dbox = opt_tensor(L, 8);
-    a.dlmk = opt_tensor(L, 9);
+    a.box_target = mtL_opttensor(L, 5);
+    a.lmk_target = mtL_opttensor(L, 6);
+    a.dcls = mtL_opttensor(L, 7);
+    a.dbox = mtL_opttensor(L, 8);
+    a.dlmk = mtL_opttensor(L, 9);
     a.w_cls = (float)luaL_checknumber(L, 10);
     a.w_box = (float)luaL_checknumber(L, 11);
     a.w_lmk = (float)luaL_checknumber(L, 12);
@@ -283,7 +267,6 @@ static int l_set_kernels(lua_State *L) {
 
 /* Holds a loaded model's C resources until Lua owns them, so that nothing leaks if building
  * the result raises (out of memory). */
-#define MTL_MODEL_HOLDER "mtcnn.ModelHolder"
 typedef struct model_holder {
     char *header;
     size_t len;
@@ -297,7 +280,7 @@ static void holder_free(model_holder *h) {
 }
 
 static int holder_gc(lua_State *L) {
-    holder_free((model_holder *)luaL_checkudata(L, 1, MTL_MODEL_HOLDER));
+    holder_free((model_holder *)lua_touserdata(L, 1));
     return 0;
 }
 
@@ -309,7 +292,7 @@ static int l_save_model(lua_State *L) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_Integer n = (lua_Integer)lua_rawlen(L, 3);
     luaL_argcheck(L, n < 100000, 3, "too many tensors");
-    const mt_tensor **ts = (const mt_tensor **)lua_newuserdatauv(L, sizeof(mt_tensor *) * (size_t)(n + 1), 0);
+    const mt_tensor **ts = (const mt_tensor **)mtL_alloc(L, n, sizeof(mt_tensor *));
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, 3, i);
         ts[i - 1] = mtL_checktensor(L, -1);
@@ -323,9 +306,7 @@ static int l_save_model(lua_State *L) {
 /* load_model(path) -> header, {tensors} | nil, message */
 static int l_load_model(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
-    model_holder *h = (model_holder *)lua_newuserdatauv(L, sizeof *h, 0);
-    memset(h, 0, sizeof *h);
-    luaL_setmetatable(L, MTL_MODEL_HOLDER);
+    model_holder *h = (model_holder *)mtL_newguard(L, sizeof *h, holder_gc);
     if (mt_model_load(path, &h->header, &h->len, &h->n, &h->tensors) != MT_OK) return mtL_fail(L);
     lua_pushlstring(L, h->header, h->len);
     lua_createtable(L, h->n, 0);
@@ -339,7 +320,6 @@ static int l_load_model(lua_State *L) {
 
 static const luaL_Reg nn_functions[] = {
     {"conv2d_forward", l_conv2d_forward},
-    {"conv2d_pool_forward", l_conv2d_pool_forward},
     {"conv2d_backward_input", l_conv2d_backward_input},
     {"conv2d_backward_params", l_conv2d_backward_params},
     {"conv2d_backward", l_conv2d_backward},
@@ -366,11 +346,6 @@ static const luaL_Reg nn_functions[] = {
 };
 
 int mtL_open_nn(lua_State *L) {
-    if (luaL_newmetatable(L, MTL_MODEL_HOLDER)) {
-        lua_pushcfunction(L, holder_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_pop(L, 1);
     luaL_newlib(L, nn_functions);
     return 1;
 }

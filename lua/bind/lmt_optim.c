@@ -14,7 +14,7 @@ static mt_tensor **list_arg(lua_State *L, int idx, int *n, int optional, const c
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
     if (len > 100000) luaL_error(L, "%s: list too long", what);
-    mt_tensor **a = (mt_tensor **)lua_newuserdatauv(L, sizeof(mt_tensor *) * (size_t)(len + 1), 0);
+    mt_tensor **a = (mt_tensor **)mtL_alloc(L, len, sizeof(mt_tensor *));
     for (lua_Integer i = 1; i <= len; i++) {
         lua_rawgeti(L, idx, i);
         if (optional && lua_isnil(L, -1)) {
@@ -36,16 +36,10 @@ static float *decay_arg(lua_State *L, int idx, int n, float *common) {
         *common = (float)luaL_optnumber(L, idx, 0.0);
         return NULL;
     }
-    luaL_checktype(L, idx, LUA_TTABLE);
-    if ((int)lua_rawlen(L, idx) != n)
-        luaL_error(L, "weight decay list has %d entries for %d parameters",
-                   (int)lua_rawlen(L, idx), n);
-    float *d = (float *)lua_newuserdatauv(L, sizeof(float) * (size_t)(n + 1), 0);
-    for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, idx, i + 1);
-        d[i] = (float)luaL_checknumber(L, -1);
-        lua_pop(L, 1);
-    }
+    mtL_rows r = mtL_checkrowsx(L, idx, 0, MTL_ROWS_ONE, NULL, "weight decay list");
+    if (r.cols != n) luaL_error(L, "weight decay list has %d entries for %d parameters", r.cols, n);
+    float *d = (float *)mtL_alloc(L, n, sizeof(float));
+    for (int i = 0; i < n; i++) d[i] = (float)r.d[i];
     *common = 0.0f;
     return d;
 }
@@ -67,8 +61,8 @@ static int l_sgd_step(lua_State *L) {
     a.momentum = (float)luaL_checknumber(L, 5);
     if (nb == 0 && a.momentum == 0.0f) {
         /* no momentum: no state tensors */
-        b = (mt_tensor **)lua_newuserdatauv(L, sizeof(mt_tensor *) * (size_t)(np + 1), 0);
-        memset(b, 0, sizeof(mt_tensor *) * (size_t)(np + 1));
+        b = (mt_tensor **)mtL_alloc(L, np, sizeof(mt_tensor *));
+        for (int i = 0; i < np; i++) b[i] = NULL;
     } else {
         same_length(L, np, nb, "sgd_step");
     }

@@ -14,32 +14,21 @@
 
 #include "nn/mt_plan.h"
 
-#define MTL_PLAN "mtcnn.Plan"
+static void release_plan(void *p) { mt_plan_free((mt_plan *)p); }
 
-static mt_plan **plan_box(lua_State *L) { return (mt_plan **)luaL_checkudata(L, 1, MTL_PLAN); }
+static const mtL_class plan_class = {"mtcnn.Plan", "plan", "freed", release_plan, "free"};
 
-static mt_plan *check_plan(lua_State *L) {
-    mt_plan **box = plan_box(L);
-    if (!*box) luaL_error(L, "plan was freed");
-    return *box;
-}
+static mt_plan *check_plan(lua_State *L) { return (mt_plan *)mtL_checkbox(L, 1, &plan_class); }
 
 static int l_new(lua_State *L) {
     lua_Integer nheads = luaL_checkinteger(L, 1);
-    mt_plan **box = (mt_plan **)lua_newuserdatauv(L, sizeof(mt_plan *), 0);
-    *box = NULL;
-    luaL_setmetatable(L, MTL_PLAN);
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &plan_class, sizeof *box, 0);
     if (nheads < 1 || nheads > MT_PLAN_MAX_HEADS)
         return luaL_error(L, "plan: %d heads (1 to %d)", (int)nheads, MT_PLAN_MAX_HEADS);
-    MTL_CHECK(L, mt_plan_new(box, (int)nheads));
+    mt_plan *p;
+    MTL_CHECK(L, mt_plan_new(&p, (int)nheads));
+    box->obj = p;
     return 1;
-}
-
-static int l_free(lua_State *L) {
-    mt_plan **box = plan_box(L);
-    mt_plan_free(*box);
-    *box = NULL;
-    return 0;
 }
 
 /* The head argument: 0 = trunk -> -1, h -> h - 1. */
@@ -47,40 +36,22 @@ static int check_head(lua_State *L, int idx) {
     return (int)luaL_checkinteger(L, idx) - 1;
 }
 
-static mt_tensor *opt_tensor(lua_State *L, int idx) {
-    return lua_isnoneornil(L, idx) ? NULL : mtL_checktensor(L, idx);
-}
-
-static int check_int(lua_State *L, int idx, int min, const char *what) {
-    lua_Integer v = luaL_checkinteger(L, idx);
-    if (v < min || v > 1 << 20) return luaL_error(L, "plan: %s %d out of range", what, (int)v);
-    return (int)v;
-}
-
 static int l_add_conv(lua_State *L) {
     mt_plan *p = check_plan(L);
     int head = check_head(L, 2);
-    mt_tensor *w = mtL_checktensor(L, 3), *b = opt_tensor(L, 4), *a = opt_tensor(L, 5);
-    mt_conv2d_desc d = {.stride_h = check_int(L, 6, 1, "stride"),
-                        .stride_w = check_int(L, 7, 1, "stride"),
-                        .pad_h = check_int(L, 8, 0, "padding"),
-                        .pad_w = check_int(L, 9, 0, "padding")};
-    mt_pool2d_desc pd, *pool = NULL;
-    if (!lua_isnoneornil(L, 10)) {
-        pd.kernel_h = check_int(L, 10, 1, "pooling kernel");
-        pd.kernel_w = check_int(L, 11, 1, "pooling kernel");
-        pd.stride_h = check_int(L, 12, 1, "pooling stride");
-        pd.stride_w = check_int(L, 13, 1, "pooling stride");
-        pool = &pd;
-    }
-    MTL_CHECK(L, mt_plan_add_conv(p, head, w, b, a, &d, pool));
+    mt_tensor *w = mtL_checktensor(L, 3), *b = mtL_opttensor(L, 4), *a = mtL_opttensor(L, 5);
+    mt_conv2d_desc d = mtL_checkconvdesc(L, 6);
+    mt_pool2d_desc pd = {0, 0, 0, 0};
+    int pool = !lua_isnoneornil(L, 10); /* a fused max pooling */
+    if (pool) pd = mtL_checkpooldesc(L, 10);
+    MTL_CHECK(L, mt_plan_add_conv(p, head, w, b, a, &d, pool ? &pd : NULL));
     return 0;
 }
 
 static int l_add_linear(lua_State *L) {
     mt_plan *p = check_plan(L);
     int head = check_head(L, 2);
-    mt_tensor *w = mtL_checktensor(L, 3), *b = opt_tensor(L, 4), *a = opt_tensor(L, 5);
+    mt_tensor *w = mtL_checktensor(L, 3), *b = mtL_opttensor(L, 4), *a = mtL_opttensor(L, 5);
     MTL_CHECK(L, mt_plan_add_linear(p, head, w, b, a));
     return 0;
 }
@@ -130,8 +101,7 @@ static int l_heads(lua_State *L) {
 
 static const luaL_Reg methods[] = {
     {"add_conv", l_add_conv}, {"add_linear", l_add_linear}, {"add_softmax", l_add_softmax},
-    {"run", l_run},           {"heads", l_heads},           {"free", l_free},
-    {NULL, NULL},
+    {"run", l_run},           {"heads", l_heads},           {NULL, NULL},
 };
 
 static const luaL_Reg funcs[] = {
@@ -140,14 +110,7 @@ static const luaL_Reg funcs[] = {
 };
 
 int mtL_open_plan(lua_State *L) {
-    if (luaL_newmetatable(L, MTL_PLAN)) {
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, l_free);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, l_free);
-        lua_setfield(L, -2, "__close");
-    }
+    mtL_newclass(L, &plan_class, methods, NULL, NULL);
     lua_pop(L, 1);
     luaL_newlib(L, funcs);
     return 1;

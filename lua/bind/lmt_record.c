@@ -2,7 +2,7 @@
  * lmt_record.c - the Lua binding of record files (mtcnn.record).
  *
  *   core.record.open(path [, size]) -> file | nil, message
- *   core.record.writer(path, {size =, block =, replace =}) -> writer | nil, message
+ *   core.record.writer(path, {size =, block =, replace =, keep =}) -> writer | nil, message
  *   core.record.merge_plan(files, {quota =, group =, groups =, shuffle =, seed =}) -> plan
  *
  * file: f.path, f.size, f.count; f:info(), f:get(i), f:image(i), f:labels(),
@@ -33,40 +33,25 @@
 
 static const char *const CLASS_NAMES[MT_NUM_CLASSES] = {"positive", "negative", "part", "landmark"};
 
-/* Environmental failures (files) give nil, message; the rest raises. */
-static int soft_fail(lua_State *L, mt_status st) {
-    if (st == MT_ERR_IO || st == MT_ERR_FORMAT) return mtL_fail(L);
-    return mtL_error(L, st);
-}
-
 /* ---- files ------------------------------------------------------------------------------- */
 
-typedef struct lfile {
-    mt_record_file *f;
-} lfile;
+static void release_file(void *f) { mt_record_file_release((mt_record_file *)f); }
+
+const mtL_class mtL_RecordFile = {MTL_RECORD_FILE, "record file", "closed", release_file, "close"};
 
 mt_record_file *mtL_checkrecordfile(lua_State *L, int idx) {
-    lfile *u = (lfile *)luaL_checkudata(L, idx, MTL_RECORD_FILE);
-    if (!u->f) luaL_error(L, "bad argument #%d: the record file was closed", idx);
-    return u->f;
-}
-
-static int file_close(lua_State *L) {
-    lfile *u = (lfile *)luaL_checkudata(L, 1, MTL_RECORD_FILE);
-    mt_record_file_release(u->f);
-    u->f = NULL;
-    return 0;
+    return (mt_record_file *)mtL_checkbox(L, idx, &mtL_RecordFile);
 }
 
 /* record.open(path [, size]) */
 static int l_open(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     lua_Integer size = luaL_optinteger(L, 2, 0);
-    lfile *u = (lfile *)lua_newuserdatauv(L, sizeof *u, 0);
-    u->f = NULL;
-    luaL_setmetatable(L, MTL_RECORD_FILE);
-    mt_status st = mt_record_open(&u->f, path, (int)size);
-    if (st != MT_OK) return soft_fail(L, st);
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &mtL_RecordFile, sizeof *box, 0);
+    mt_record_file *f;
+    mt_status st = mt_record_open(&f, path, (int)size);
+    if (st != MT_OK) return mtL_softfail(L, st);
+    box->obj = f;
     return 1;
 }
 
@@ -77,26 +62,28 @@ static int64_t check_index(lua_State *L, int idx, const mt_record_file *f) {
     return (int64_t)i - 1;
 }
 
+/* Pushes n (at most 10) floats as one row. */
 static void push_numbers(lua_State *L, const float *v, int n) {
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_pushnumber(L, v[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
+    double d[10];
+    for (int i = 0; i < n; i++) d[i] = v[i];
+    mtL_pushrows(L, d, 1, n, MTL_FORM_ROW);
 }
 
-/* Pushes a new S x S image holding the pixels. */
-static void push_pixels(lua_State *L, const uint8_t *pixels, int size) {
-    mt_image **box = mtL_newimagebox(L);
-    MTL_CHECK(L, mt_image_new(box, size, size));
-    memcpy((*box)->data, pixels, mt_image_bytes(size, size));
+/* Pushes a new width x height image (pixels: its bytes, or NULL for black). */
+static mt_image *push_image(lua_State *L, int width, int height, const uint8_t *pixels) {
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &mtL_Image, sizeof *box, 0);
+    mt_image *im;
+    MTL_CHECK(L, mt_image_new(&im, width, height));
+    box->obj = im;
+    if (pixels) memcpy(im->data, pixels, mt_image_bytes(width, height));
+    return im;
 }
 
 static void push_sample(lua_State *L, const mt_record_sample *s, int size, int64_t index) {
     lua_createtable(L, 0, 11);
     lua_pushinteger(L, (lua_Integer)index + 1);
     lua_setfield(L, -2, "index");
-    push_pixels(L, s->pixels, size);
+    push_image(L, size, size, s->pixels);
     lua_setfield(L, -2, "image");
     lua_pushinteger(L, s->label);
     lua_setfield(L, -2, "label");
@@ -122,7 +109,7 @@ static int f_get(lua_State *L) {
     int64_t i = check_index(L, 2, f);
     mt_record_sample s;
     mt_status st = mt_record_read(f, i, &s);
-    if (st != MT_OK) return soft_fail(L, st);
+    if (st != MT_OK) return mtL_softfail(L, st);
     push_sample(L, &s, f->size, i);
     return 1;
 }
@@ -132,8 +119,8 @@ static int f_image(lua_State *L) {
     mt_record_file *f = mtL_checkrecordfile(L, 1);
     int64_t i = check_index(L, 2, f);
     mt_status st = mt_record_check(f, i);
-    if (st != MT_OK) return soft_fail(L, st);
-    push_pixels(L, mt_record_ptr(f, i), f->size);
+    if (st != MT_OK) return mtL_softfail(L, st);
+    push_image(L, f->size, f->size, mt_record_ptr(f, i));
     return 1;
 }
 
@@ -148,7 +135,7 @@ static int f_labels(lua_State *L) {
     for (int64_t i = 0; i < f->count; i++) {
         if (i % f->block_samples == 0) {
             mt_status st = mt_record_check(f, i);
-            if (st != MT_OK) return soft_fail(L, st);
+            if (st != MT_OK) return mtL_softfail(L, st);
         }
         d[i] = (float)mt_record_label_at(mt_record_ptr(f, i), f->size);
     }
@@ -196,7 +183,7 @@ static int f_verify(lua_State *L) {
     lua_Integer max = luaL_optinteger(L, 2, 1000);
     if (max < 0) max = 0;
     if (max > 1000000) max = 1000000;
-    int64_t *bad = (int64_t *)lua_newuserdatauv(L, (size_t)(max + 1) * sizeof(int64_t), 0);
+    int64_t *bad = (int64_t *)mtL_alloc(L, max, sizeof(int64_t));
     int64_t nbad;
     MTL_CHECK(L, mt_record_verify(f, bad, max, &nbad));
     lua_createtable(L, 0, 3);
@@ -222,126 +209,83 @@ static int f_verify(lua_State *L) {
 }
 
 static int f_tostring(lua_State *L) {
-    lfile *u = (lfile *)luaL_checkudata(L, 1, MTL_RECORD_FILE);
-    if (!u->f) lua_pushliteral(L, "mtcnn.RecordFile (closed)");
+    const mt_record_file *f = ((mtL_box *)luaL_checkudata(L, 1, MTL_RECORD_FILE))->obj;
+    if (!f) lua_pushliteral(L, "mtcnn.RecordFile (closed)");
     else
-        lua_pushfstring(L, "mtcnn.RecordFile(%s: %d samples of %dx%d)", u->f->path,
-                        (int)u->f->count, u->f->size, u->f->size);
+        lua_pushfstring(L, "mtcnn.RecordFile(%s: %d samples of %dx%d)", f->path, (int)f->count,
+                        f->size, f->size);
     return 1;
 }
 
-static int f_index(lua_State *L) {
-    const char *key = lua_tostring(L, 2);
-    if (key && (strcmp(key, "path") == 0 || strcmp(key, "size") == 0 || strcmp(key, "count") == 0)) {
-        mt_record_file *f = mtL_checkrecordfile(L, 1);
-        if (key[0] == 'p') lua_pushstring(L, f->path);
-        else lua_pushinteger(L, key[0] == 's' ? f->size : (lua_Integer)f->count);
-        return 1;
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
+/* f.path, f.size, f.count */
+static int f_path(lua_State *L) {
+    lua_pushstring(L, mtL_checkrecordfile(L, 1)->path);
+    return 1;
+}
+
+static int f_size(lua_State *L) {
+    lua_pushinteger(L, mtL_checkrecordfile(L, 1)->size);
+    return 1;
+}
+
+static int f_count(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)mtL_checkrecordfile(L, 1)->count);
     return 1;
 }
 
 static const luaL_Reg file_methods[] = {
     {"get", f_get},         {"image", f_image}, {"labels", f_labels}, {"info", f_info},
-    {"verify", f_verify},   {"close", file_close}, {NULL, NULL},
+    {"verify", f_verify},   {NULL, NULL},
 };
 
 /* ---- writers ----------------------------------------------------------------------------- */
 
-typedef struct lwriter {
-    mt_record_writer *w;
-} lwriter;
+static void release_writer(void *w) { mt_record_writer_free((mt_record_writer *)w); }
+
+/* Released without a commit (w:abort(), __gc); w:close() and __close commit. */
+static const mtL_class writer_class = {MTL_RECORD_WRITER, "record writer", "closed", release_writer,
+                                       "abort"};
 
 static mt_record_writer *checkwriter(lua_State *L, int idx) {
-    lwriter *u = (lwriter *)luaL_checkudata(L, idx, MTL_RECORD_WRITER);
-    if (!u->w) luaL_error(L, "bad argument #%d: the record writer was closed", idx);
-    return u->w;
+    return (mt_record_writer *)mtL_checkbox(L, idx, &writer_class);
 }
 
-/* Field name of the options table at idx as an integer (def when absent). */
-static lua_Integer opt_int(lua_State *L, int idx, const char *name, lua_Integer def) {
-    if (!lua_istable(L, idx)) return def;
-    lua_getfield(L, idx, name);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "record: option '%s' must be an integer", name);
-    }
-    lua_pop(L, 1);
-    return v;
-}
+mt_record_writer *mtL_checkrecordwriter(lua_State *L, int idx) { return checkwriter(L, idx); }
 
-static int opt_bool(lua_State *L, int idx, const char *name, int def) {
-    if (!lua_istable(L, idx)) return def;
-    lua_getfield(L, idx, name);
-    int v = lua_isnil(L, -1) ? def : lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
-
-/* record.writer(path, {size, block, replace}) */
+/* record.writer(path, {size, block, replace, keep}) */
 static int l_writer(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
     mt_record_writer_opts o;
-    o.size = (int)opt_int(L, 2, "size", 0);
-    o.block_samples = (int)opt_int(L, 2, "block", 0);
-    o.replace = opt_bool(L, 2, "replace", 0);
-    lwriter *u = (lwriter *)lua_newuserdatauv(L, sizeof *u, 0);
-    u->w = NULL;
-    luaL_setmetatable(L, MTL_RECORD_WRITER);
-    mt_status st = mt_record_writer_open(&u->w, path, &o);
-    if (st != MT_OK) return soft_fail(L, st);
+    o.size = (int)mtL_optfieldinteger(L, 2, "size", 0);
+    o.block_samples = (int)mtL_optfieldinteger(L, 2, "block", 0);
+    o.replace = mtL_optfieldboolean(L, 2, "replace", 0);
+    o.keep = (int64_t)mtL_optfieldinteger(L, 2, "keep", LUA_MININTEGER);
+    o.rollback = o.keep != LUA_MININTEGER; /* keep = n: roll an existing file back to n samples */
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &writer_class, sizeof *box, 0);
+    mt_record_writer *w;
+    mt_status st = mt_record_writer_open(&w, path, &o);
+    if (st != MT_OK) return mtL_softfail(L, st);
+    box->obj = w;
     return 1;
 }
 
 /* Reads n floats from field `name` of the table at idx (a table or a tensor); zeros when absent. */
 static void field_floats(lua_State *L, int idx, const char *name, float *out, int n) {
     memset(out, 0, (size_t)n * sizeof(float));
-    lua_getfield(L, idx, name);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return;
-    }
-    mt_tensor *t = mtL_testtensor(L, -1);
-    if (t) {
-        if (mt_tensor_numel(t) != n)
-            luaL_error(L, "record: sample field '%s' needs %d values, the tensor has %d", name, n,
-                       (int)mt_tensor_numel(t));
-        MTL_CHECK(L, mt_tensor_download(t, out, n));
-    } else {
-        if (!lua_istable(L, -1) || (int)lua_rawlen(L, -1) != n)
-            luaL_error(L, "record: sample field '%s' needs %d numbers", name, n);
-        for (int i = 0; i < n; i++) {
-            lua_rawgeti(L, -1, i + 1);
-            int ok;
-            out[i] = (float)lua_tonumberx(L, -1, &ok);
-            if (!ok) luaL_error(L, "record: sample field '%s' needs %d numbers", name, n);
-            lua_pop(L, 1);
-        }
+    if (lua_getfield(L, idx, name) != LUA_TNIL) {
+        lua_pushfstring(L, "record: sample field '%s'", name);
+        const char *what = lua_tostring(L, -1);
+        mtL_rows r = mtL_checkrowsx(L, -2, n, MTL_ROWS_ONE | MTL_ROWS_EXACT, NULL, what);
+        for (int i = 0; i < n; i++) out[i] = (float)r.d[i];
+        lua_pop(L, 2);
     }
     lua_pop(L, 1);
 }
 
-/* The source field holds MT_RECORD_SOURCE_BYTES bytes: a longer path keeps its end (the file
- * name), marked with a leading "...". */
-static void set_source(char *dst, const char *src) {
-    size_t n = strlen(src);
-    if (n > MT_RECORD_SOURCE_BYTES) {
-        memcpy(dst, "...", 3);
-        memcpy(dst + 3, src + n - (MT_RECORD_SOURCE_BYTES - 3), MT_RECORD_SOURCE_BYTES - 3);
-        dst[MT_RECORD_SOURCE_BYTES] = '\0';
-        return;
-    }
-    memcpy(dst, src, n + 1);
-}
-
 /* Status of a writer call: nil, message for I/O; raise for misuse. */
 static int writer_result(lua_State *L, mt_status st) {
-    if (st != MT_OK) return soft_fail(L, st);
+    if (st != MT_OK) return mtL_softfail(L, st);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -382,14 +326,10 @@ static int w_add(lua_State *L) {
     field_floats(L, 2, "target", s.target, 4);
     field_floats(L, 2, "landmarks", s.landmark, 10);
     field_floats(L, 2, "box", s.box, 4);
-    s.aug = (int)opt_int(L, 2, "aug", 0) & 0xff;
-    s.face = (int32_t)(opt_int(L, 2, "face", 0) - 1);
-    lua_getfield(L, 2, "iou");
-    s.iou = (float)luaL_optnumber(L, -1, 0);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, "source");
-    set_source(s.source, luaL_optstring(L, -1, ""));
-    lua_pop(L, 1);
+    s.aug = (int)mtL_optfieldinteger(L, 2, "aug", 0) & 0xff;
+    s.face = (int32_t)(mtL_optfieldinteger(L, 2, "face", 0) - 1);
+    s.iou = (float)mtL_optfieldnumber(L, 2, "iou", 0);
+    mt_record_set_source(&s, mtL_optfieldstring(L, 2, "source", ""));
     return writer_result(L, mt_record_append(w, &s));
 }
 
@@ -451,13 +391,13 @@ static int w_add_samples(lua_State *L) {
         s.aug = (int)aug[i];
         if (per_sample) {
             lua_rawgeti(L, 3, (lua_Integer)i + 1);
-            set_source(s.source, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
+            mt_record_set_source(&s, lua_isstring(L, -1) ? lua_tostring(L, -1) : "");
             lua_pop(L, 1);
         } else {
-            set_source(s.source, common);
+            mt_record_set_source(&s, common);
         }
         mt_status st = mt_record_append(w, &s);
-        if (st != MT_OK) return soft_fail(L, st);
+        if (st != MT_OK) return mtL_softfail(L, st);
     }
     lua_pushboolean(L, 1);
     return 1;
@@ -465,31 +405,28 @@ static int w_add_samples(lua_State *L) {
 
 static int w_commit(lua_State *L) { return writer_result(L, mt_record_commit(checkwriter(L, 1))); }
 
+/* Takes the writer out of its box (NULL when closed): mt_record_writer_close frees it. */
+static mt_record_writer *take_writer(lua_State *L) {
+    mtL_box *box = (mtL_box *)luaL_checkudata(L, 1, MTL_RECORD_WRITER);
+    mt_record_writer *w = box->obj;
+    box->obj = NULL;
+    return w;
+}
+
 /* w:close() -> true | nil, message: commits (and renames in replace mode) */
 static int w_close(lua_State *L) {
-    lwriter *u = (lwriter *)luaL_checkudata(L, 1, MTL_RECORD_WRITER);
-    if (!u->w) return writer_result(L, MT_OK);
-    mt_record_writer *w = u->w;
-    u->w = NULL; /* freed by close in any case */
-    return writer_result(L, mt_record_writer_close(w));
+    mt_record_writer *w = take_writer(L);
+    return writer_result(L, w ? mt_record_writer_close(w) : MT_OK);
 }
 
-/* w:abort(): drops what was not committed */
-static int w_abort(lua_State *L) {
-    lwriter *u = (lwriter *)luaL_checkudata(L, 1, MTL_RECORD_WRITER);
-    mt_record_writer_free(u->w);
-    u->w = NULL;
-    return 0;
-}
-
-/* to-be-closed: commit on a normal exit, discard on an error */
+/* to-be-closed: commit on a normal exit, discard on an error (w:abort()) */
 static int w_toclose(lua_State *L) {
-    lwriter *u = (lwriter *)luaL_checkudata(L, 1, MTL_RECORD_WRITER);
-    if (!u->w) return 0;
-    if (!lua_isnoneornil(L, 2)) return w_abort(L);
-    mt_record_writer *w = u->w;
-    u->w = NULL;
-    MTL_CHECK(L, mt_record_writer_close(w));
+    if (!lua_isnoneornil(L, 2)) {
+        mtL_releasebox(L, 1, &writer_class);
+        return 0;
+    }
+    mt_record_writer *w = take_writer(L);
+    if (w) MTL_CHECK(L, mt_record_writer_close(w));
     return 0;
 }
 
@@ -510,42 +447,31 @@ static int w_counts(lua_State *L) {
     return 1;
 }
 
-static int w_index(lua_State *L) {
-    const char *key = lua_tostring(L, 2);
-    if (key && (strcmp(key, "path") == 0 || strcmp(key, "size") == 0)) {
-        mt_record_writer *w = checkwriter(L, 1);
-        if (key[0] == 'p') lua_pushstring(L, mt_record_writer_path(w));
-        else lua_pushinteger(L, mt_record_writer_size(w));
-        return 1;
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
+/* w.path, w.size */
+static int w_path(lua_State *L) {
+    lua_pushstring(L, mt_record_writer_path(checkwriter(L, 1)));
+    return 1;
+}
+
+static int w_size(lua_State *L) {
+    lua_pushinteger(L, mt_record_writer_size(checkwriter(L, 1)));
     return 1;
 }
 
 static const luaL_Reg writer_methods[] = {
     {"add", w_add},       {"add_samples", w_add_samples}, {"commit", w_commit},
-    {"close", w_close},   {"abort", w_abort},             {"count", w_count},
+    {"close", w_close},   {"count", w_count},
     {"committed", w_committed}, {"counts", w_counts},     {NULL, NULL},
 };
 
 /* ---- merge plans ------------------------------------------------------------------------- */
 
-typedef struct lplan {
-    mt_merge_plan *p;
-} lplan;
+static void release_plan(void *p) { mt_merge_plan_free((mt_merge_plan *)p); }
+
+static const mtL_class plan_class = {MTL_MERGE_PLAN, "merge plan", "freed", release_plan, NULL};
 
 static mt_merge_plan *checkplan(lua_State *L, int idx) {
-    lplan *u = (lplan *)luaL_checkudata(L, idx, MTL_MERGE_PLAN);
-    if (!u->p) luaL_error(L, "bad argument #%d: the merge plan was freed", idx);
-    return u->p;
-}
-
-static int plan_gc(lua_State *L) {
-    lplan *u = (lplan *)luaL_checkudata(L, 1, MTL_MERGE_PLAN);
-    mt_merge_plan_free(u->p);
-    u->p = NULL;
-    return 0;
+    return (mt_merge_plan *)mtL_checkbox(L, idx, &plan_class);
 }
 
 /* record.merge_plan(files, {quota = {class = n | -1}, group = {class = g (1-based) | nil},
@@ -555,7 +481,7 @@ static int l_merge_plan(lua_State *L) {
     luaL_checktype(L, 2, LUA_TTABLE);
     int n = (int)lua_rawlen(L, 1);
     if (n < 1) return luaL_error(L, "merge: no input files");
-    mt_record_file **files = (mt_record_file **)lua_newuserdatauv(L, (size_t)n * sizeof *files, 0);
+    mt_record_file **files = (mt_record_file **)mtL_alloc(L, n, sizeof *files);
     for (int i = 0; i < n; i++) {
         lua_rawgeti(L, 1, i + 1);
         files[i] = mtL_checkrecordfile(L, -1); /* anchored by the argument table */
@@ -570,17 +496,17 @@ static int l_merge_plan(lua_State *L) {
     for (int c = 0; c < MT_NUM_CLASSES; c++) {
         quota[c] = -1;
         group[c] = -1;
-        if (lua_istable(L, qt)) quota[c] = (int64_t)opt_int(L, qt, CLASS_NAMES[c], -1);
-        if (lua_istable(L, gt)) group[c] = (int)opt_int(L, gt, CLASS_NAMES[c], 0) - 1;
+        quota[c] = (int64_t)mtL_optfieldinteger(L, qt, CLASS_NAMES[c], -1);
+        group[c] = (int)mtL_optfieldinteger(L, gt, CLASS_NAMES[c], 0) - 1;
     }
-    int groups = (int)opt_int(L, 2, "groups", 1);
-    int shuffle = opt_bool(L, 2, "shuffle", 1);
-    uint64_t seed = (uint64_t)opt_int(L, 2, "seed", 1);
-    lplan *u = (lplan *)lua_newuserdatauv(L, sizeof *u, 0);
-    u->p = NULL;
-    luaL_setmetatable(L, MTL_MERGE_PLAN);
-    mt_status st = mt_merge_plan_new(&u->p, files, n, quota, group, groups, shuffle, seed);
-    if (st != MT_OK) return soft_fail(L, st);
+    int groups = (int)mtL_optfieldinteger(L, 2, "groups", 1);
+    int shuffle = mtL_optfieldboolean(L, 2, "shuffle", 1);
+    uint64_t seed = (uint64_t)mtL_optfieldinteger(L, 2, "seed", 1);
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &plan_class, sizeof *box, 0);
+    mt_merge_plan *p;
+    mt_status st = mt_merge_plan_new(&p, files, n, quota, group, groups, shuffle, seed);
+    if (st != MT_OK) return mtL_softfail(L, st);
+    box->obj = p;
     return 1;
 }
 
@@ -611,7 +537,7 @@ static int plan_copy(lua_State *L) {
     lua_Integer max = luaL_checkinteger(L, 4);
     int64_t copied;
     mt_status st = mt_merge_plan_copy(p, g, w, (int64_t)max, &copied);
-    if (st != MT_OK) return soft_fail(L, st);
+    if (st != MT_OK) return mtL_softfail(L, st);
     lua_pushinteger(L, (lua_Integer)copied);
     return 1;
 }
@@ -630,9 +556,7 @@ static int l_upscale(lua_State *L) {
     lua_Integer k = luaL_checkinteger(L, 2);
     luaL_argcheck(L, k >= 1 && k <= 64 && (lua_Integer)im->width * k <= MT_IMAGE_MAX_SIDE &&
                          (lua_Integer)im->height * k <= MT_IMAGE_MAX_SIDE, 2, "scale out of range");
-    mt_image **box = mtL_newimagebox(L);
-    MTL_CHECK(L, mt_image_new(box, im->width * (int)k, im->height * (int)k));
-    mt_image *out = *box;
+    mt_image *out = push_image(L, im->width * (int)k, im->height * (int)k, NULL);
     for (int y = 0; y < out->height; y++)
         for (int x = 0; x < out->width; x++)
             memcpy(mt_image_pixel(out, x, y), mt_image_pixel(im, x / (int)k, y / (int)k), 3);
@@ -652,40 +576,25 @@ static const luaL_Reg record_functions[] = {
     {NULL, NULL},
 };
 
-/* Makes a metatable with methods (exposed as <field>), an __index closure and __gc. */
-static void make_class(lua_State *L, const char *name, const luaL_Reg *methods,
-                       lua_CFunction index, lua_CFunction gc, const char *field) {
-    luaL_newmetatable(L, name);
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -4, field); /* module[field] = methods */
-    if (index) {
-        lua_pushcclosure(L, index, 1);
-        lua_setfield(L, -2, "__index");
-    } else {
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "__name");
+/* Registers class c and exposes its methods as module[field] (the module is below). */
+static void add_class(lua_State *L, const mtL_class *c, const luaL_Reg *methods,
+                      const luaL_Reg *meta, const luaL_Reg *getters, const char *field) {
+    mtL_newclass(L, c, methods, meta, getters);
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -3, field);
+    lua_pop(L, 1);
 }
 
 int mtL_open_record(lua_State *L) {
     luaL_newlib(L, record_functions);
-    make_class(L, MTL_RECORD_FILE, file_methods, f_index, file_close, "file_methods");
-    lua_pushcfunction(L, file_close);
-    lua_setfield(L, -2, "__close");
-    lua_pushcfunction(L, f_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    make_class(L, MTL_RECORD_WRITER, writer_methods, w_index, w_abort, "writer_methods");
-    lua_pushcfunction(L, w_toclose);
-    lua_setfield(L, -2, "__close");
-    lua_pop(L, 1);
-    make_class(L, MTL_MERGE_PLAN, plan_methods, NULL, plan_gc, "plan_methods");
-    lua_pop(L, 1);
+    static const luaL_Reg file_meta[] = {{"__tostring", f_tostring}, {NULL, NULL}};
+    static const luaL_Reg file_getters[] = {
+        {"path", f_path}, {"size", f_size}, {"count", f_count}, {NULL, NULL}};
+    add_class(L, &mtL_RecordFile, file_methods, file_meta, file_getters, "file_methods");
+    static const luaL_Reg writer_meta[] = {{"__close", w_toclose}, {NULL, NULL}};
+    static const luaL_Reg writer_getters[] = {{"path", w_path}, {"size", w_size}, {NULL, NULL}};
+    add_class(L, &writer_class, writer_methods, writer_meta, writer_getters, "writer_methods");
+    add_class(L, &plan_class, plan_methods, NULL, NULL, "plan_methods");
     lua_newtable(L);
     for (int c = 0; c < MT_NUM_CLASSES; c++) {
         lua_pushinteger(L, mt_record_label_of(c));

@@ -43,6 +43,24 @@ static const pdesc params[] = {
 #undef P
 #define NPARAMS (sizeof params / sizeof params[0])
 
+/* The keys opts may hold besides the parameters ("seeds": detection only). */
+static const char *const other_keys[] = {"method", "seed", "generator", "seeds", NULL};
+
+/* Raises for a key of the options table at idx that names nothing. */
+static void check_keys(lua_State *L, int idx, int allow_seeds) {
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (!key) luaL_error(L, "sample: option keys must be names");
+        int known = 0;
+        for (size_t i = 0; i < NPARAMS && !known; i++) known = strcmp(key, params[i].name) == 0;
+        for (int i = 0; other_keys[i] && !known; i++)
+            known = strcmp(key, other_keys[i]) == 0 && (allow_seeds || i != 3);
+        if (!known) luaL_error(L, "sample: unknown option '%s'", key);
+    }
+}
+
 /* Reads opts (a table or nil) into p; the generator is returned through rng
  * (a seeded local one in *own when opts.seed is given). */
 static void read_params(lua_State *L, int idx, mt_sample_params *p, mt_rng **rng, mt_rng *own,
@@ -51,53 +69,36 @@ static void read_params(lua_State *L, int idx, mt_sample_params *p, mt_rng **rng
     *rng = mt_rng_default();
     if (lua_isnoneornil(L, idx)) return;
     luaL_checktype(L, idx, LUA_TTABLE);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-        if (!key) luaL_error(L, "sample: option keys must be names");
-        int known = 0;
-        for (size_t i = 0; i < NPARAMS && !known; i++) {
-            if (strcmp(key, params[i].name) != 0) continue;
-            known = 1;
-            char *f = (char *)p + params[i].offset;
-            if (params[i].type == P_BOOL) {
-                *(int *)f = lua_toboolean(L, -1);
-            } else if (params[i].type == P_INT) {
-                int ok;
-                lua_Integer v = lua_tointegerx(L, -1, &ok);
-                if (!ok || v < -1000000000 || v > 1000000000)
-                    luaL_error(L, "sample: option '%s' must be an integer", key);
-                *(int *)f = (int)v;
-            } else {
-                int ok;
-                double v = lua_tonumberx(L, -1, &ok);
-                if (!ok) luaL_error(L, "sample: option '%s' must be a number", key);
-                *(double *)f = v;
-            }
+    check_keys(L, idx, allow_seeds);
+    for (size_t i = 0; i < NPARAMS; i++) {
+        const char *name = params[i].name;
+        char *f = (char *)p + params[i].offset;
+        if (params[i].type == P_BOOL) {
+            *(int *)f = mtL_optfieldboolean(L, idx, name, *(int *)f);
+        } else if (params[i].type == P_INT) {
+            lua_Integer v = mtL_optfieldinteger(L, idx, name, *(int *)f);
+            if (v < -1000000000 || v > 1000000000) mtL_fielderror(L, name, "integer out of range");
+            *(int *)f = (int)v;
+        } else {
+            *(double *)f = mtL_optfieldnumber(L, idx, name, *(double *)f);
         }
-        if (!known && strcmp(key, "method") == 0) {
-            const char *m = lua_tostring(L, -1);
-            if (m && strcmp(m, "bilinear") == 0) p->interp = MT_INTERP_BILINEAR;
-            else if (m && strcmp(m, "area") == 0) p->interp = MT_INTERP_AREA;
-            else luaL_error(L, "sample: method must be \"bilinear\" or \"area\"");
-            known = 1;
-        }
-        if (!known && strcmp(key, "seed") == 0) {
-            int ok;
-            lua_Integer s = lua_tointegerx(L, -1, &ok);
-            if (!ok) luaL_error(L, "sample: seed must be an integer");
-            mt_rng_seed(own, (uint64_t)s, 54);
-            *rng = own;
-            known = 1;
-        }
-        if (!known && strcmp(key, "generator") == 0) {
-            *rng = (mt_rng *)luaL_checkudata(L, -1, MTL_GENERATOR);
-            known = 1;
-        }
-        if (!known && allow_seeds && strcmp(key, "seeds") == 0) known = 1; /* read by the caller */
-        if (!known) luaL_error(L, "sample: unknown option '%s'", key);
-        lua_pop(L, 1);
     }
+    p->interp = (mt_interp)mtL_optfieldenum(L, idx, "method", p->interp, mtL_interps);
+    if (lua_getfield(L, idx, "seed") != LUA_TNIL) {
+        mt_rng_seed(own, (uint64_t)mtL_optfieldinteger(L, idx, "seed", 0), 54);
+        *rng = own;
+    }
+    if (lua_getfield(L, idx, "generator") != LUA_TNIL) {
+        *rng = (mt_rng *)luaL_testudata(L, -1, MTL_GENERATOR);
+        if (!*rng) mtL_fielderror(L, "generator", "mtcnn.Generator expected");
+    }
+    lua_pop(L, 2); /* the generator stays alive in the options table */
+}
+
+/* The sampling parameters in the options table at idx (declared in lmt.h). */
+void mtL_sampleparams(lua_State *L, int idx, mt_sample_params *p) {
+    mt_rng own, *rng;
+    read_params(L, idx, p, &rng, &own, 0);
 }
 
 /* sample.defaults() -> table of every parameter's default */
@@ -111,7 +112,7 @@ static int l_defaults(lua_State *L) {
         else lua_pushnumber(L, *(const double *)f);
         lua_setfield(L, -2, params[i].name);
     }
-    lua_pushstring(L, p.interp == MT_INTERP_AREA ? "area" : "bilinear");
+    lua_pushstring(L, mtL_enumname(mtL_interps, p.interp));
     lua_setfield(L, -2, "method");
     return 1;
 }
@@ -129,13 +130,7 @@ static int holder_gc(lua_State *L) {
 }
 
 static holder *new_holder(lua_State *L) {
-    holder *h = (holder *)lua_newuserdatauv(L, sizeof *h, 0);
-    h->set = NULL;
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, holder_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_setmetatable(L, -2);
-    return h;
+    return (holder *)mtL_newguard(L, sizeof(holder), holder_gc);
 }
 
 /* result[field] = an [n, cols] tensor (or [n] when cols is 1) of the values */
@@ -159,13 +154,12 @@ static void push_result(lua_State *L, holder *h) {
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, (lua_Integer)n);
     lua_setfield(L, -2, "count");
-    mt_image **box = mtL_newimagebox(L);
-    *box = s->images;
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &mtL_Image, sizeof *box, 0);
+    box->obj = s->images;
     s->images = NULL;
-    mtL_image_pressure(L, *box);
     lua_setfield(L, -2, "images");
     /* the small integer columns as float tensors, like everything numeric */
-    float *tmp = (float *)lua_newuserdatauv(L, (size_t)(3 * n + 1) * sizeof(float), 0);
+    float *tmp = (float *)mtL_alloc(L, 3 * n, sizeof(float));
     int counts[4] = {0, 0, 0, 0}; /* positive, negative, part, landmark */
     for (int64_t i = 0; i < n; i++) {
         tmp[i] = (float)s->label[i];
@@ -191,42 +185,12 @@ static void push_result(lua_State *L, holder *h) {
     lua_setfield(L, -2, "counts");
 }
 
-static double *read_box_rows(lua_State *L, int idx, int64_t *n) {
-    mt_tensor *t = mtL_testtensor(L, idx);
-    if (t) {
-        if (t->ndim != 2 || t->shape[1] < 4 || mt_tensor_device(t) != MT_CPU)
-            luaL_error(L, "sample: faces must be an Nx4 (or wider) cpu tensor");
-        *n = t->shape[0];
-        double *d = (double *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(double), 0);
-        const float *p = mt_tensor_data(t);
-        for (int64_t i = 0; i < *n; i++)
-            for (int k = 0; k < 4; k++) d[4 * i + k] = p[i * t->stride[0] + k * t->stride[1]];
-        return d;
-    }
-    luaL_checktype(L, idx, LUA_TTABLE);
-    *n = (int64_t)lua_rawlen(L, idx);
-    double *d = (double *)lua_newuserdatauv(L, (size_t)(*n * 4 + 1) * sizeof(double), 0);
-    for (int64_t i = 0; i < *n; i++) {
-        lua_rawgeti(L, idx, (lua_Integer)i + 1);
-        if (!lua_istable(L, -1)) luaL_error(L, "sample: face %d is not {x1, y1, x2, y2}", (int)i + 1);
-        for (int k = 0; k < 4; k++) {
-            lua_rawgeti(L, -1, k + 1);
-            int ok;
-            d[4 * i + k] = lua_tonumberx(L, -1, &ok);
-            if (!ok) luaL_error(L, "sample: face %d is not {x1, y1, x2, y2}", (int)i + 1);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-    }
-    return d;
-}
-
 /* sample.detection(img, faces [, opts]) */
 static int l_detection(lua_State *L) {
     lua_settop(L, 3); /* optional arguments keep their slots */
     mt_image *im = mtL_checkimage(L, 1);
-    int64_t n;
-    double *faces = read_box_rows(L, 2, &n);
+    mtL_rows faces = mtL_checkrows(L, 2, 4, "sample: faces");
+    int64_t n = faces.n;
     mt_sample_params p;
     mt_rng own, *rng;
     read_params(L, 3, &p, &rng, &own, 1);
@@ -238,7 +202,7 @@ static int l_detection(lua_State *L) {
             if ((int64_t)lua_rawlen(L, -1) != n)
                 return luaL_error(L, "sample: %d faces but %d seeds entries", (int)n, (int)lua_rawlen(L, -1));
             int ti = lua_gettop(L);
-            seeds = (uint8_t *)lua_newuserdatauv(L, (size_t)n + 1, 0);
+            seeds = (uint8_t *)mtL_alloc(L, n, 1);
             for (int64_t i = 0; i < n; i++) {
                 lua_rawgeti(L, ti, (lua_Integer)i + 1);
                 seeds[i] = (uint8_t)lua_toboolean(L, -1);
@@ -247,39 +211,18 @@ static int l_detection(lua_State *L) {
         }
     }
     holder *h = new_holder(L);
-    MTL_CHECK(L, mt_sample_detection(&h->set, im, faces, seeds, n, &p, rng));
+    MTL_CHECK(L, mt_sample_detection(&h->set, im, faces.d, seeds, n, &p, rng));
     push_result(L, h);
     return 1;
-}
-
-static void read_numbers(lua_State *L, int idx, double *out, int n, const char *what) {
-    mt_tensor *t = mtL_testtensor(L, idx);
-    if (t) {
-        if (mt_tensor_numel(t) != n || mt_tensor_device(t) != MT_CPU)
-            luaL_error(L, "sample: %s needs %d values", what, n);
-        float tmp[16];
-        MTL_CHECK(L, mt_tensor_download(t, tmp, n));
-        for (int i = 0; i < n; i++) out[i] = tmp[i];
-        return;
-    }
-    luaL_checktype(L, idx, LUA_TTABLE);
-    if ((int)lua_rawlen(L, idx) != n) luaL_error(L, "sample: %s needs %d numbers", what, n);
-    for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, idx, i + 1);
-        int ok;
-        out[i] = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "sample: %s needs %d numbers", what, n);
-        lua_pop(L, 1);
-    }
 }
 
 /* sample.landmarks(img, box, points [, opts]) */
 static int l_landmarks(lua_State *L) {
     lua_settop(L, 4); /* optional arguments keep their slots */
     mt_image *im = mtL_checkimage(L, 1);
-    double box[4], pts[10];
-    read_numbers(L, 2, box, 4, "box {x1, y1, x2, y2}");
-    read_numbers(L, 3, pts, 10, "points (x1..x5, y1..y5)");
+    const int flags = MTL_ROWS_ONE | MTL_ROWS_EXACT;
+    const double *box = mtL_checkrowsx(L, 2, 4, flags, NULL, "sample: box {x1, y1, x2, y2}").d;
+    const double *pts = mtL_checkrowsx(L, 3, 10, flags, NULL, "sample: points (x1..x5, y1..y5)").d;
     mt_sample_params p;
     mt_rng own, *rng;
     read_params(L, 4, &p, &rng, &own, 0);

@@ -7,62 +7,29 @@
  */
 #include "lmt.h"
 
-#include "core/mt_alloc.h"
 #include "core/mt_tensor_io.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-/* ---- boxes, errors, memory pressure ------------------------------------------------------ */
+/* ---- boxes ------------------------------------------------------------------------------- */
 
-/* The state that allocations may ask to collect garbage in (see gc_hook). */
-static lua_State *hook_L;
+static void release_tensor(void *t) { mt_tensor_release((mt_tensor *)t); }
 
-static void gc_hook(void *ud) {
-    (void)ud;
-    if (hook_L) lua_gc(hook_L, LUA_GCCOLLECT);
-}
-
-int mtL_error(lua_State *L, mt_status st) {
-    (void)st;
-    return luaL_error(L, "%s", mt_last_error());
-}
-
-int mtL_fail(lua_State *L) {
-    luaL_pushfail(L);
-    lua_pushstring(L, mt_last_error());
-    return 2;
-}
+const mtL_class mtL_Tensor = {MTL_TENSOR, "tensor", "freed", release_tensor, "free"};
 
 mt_tensor *mtL_testtensor(lua_State *L, int idx) {
-    mt_tensor **box = (mt_tensor **)luaL_testudata(L, idx, MTL_TENSOR);
-    if (!box) return NULL;
-    if (!*box) luaL_error(L, "bad argument #%d: the tensor was freed", idx);
-    hook_L = L;
-    return *box;
+    return (mt_tensor *)mtL_testbox(L, idx, &mtL_Tensor);
 }
 
 mt_tensor *mtL_checktensor(lua_State *L, int idx) {
-    mt_tensor *t = mtL_testtensor(L, idx);
-    if (!t) luaL_typeerror(L, idx, MTL_TENSOR);
-    return t;
+    return (mt_tensor *)mtL_checkbox(L, idx, &mtL_Tensor);
 }
 
-/* Lua cannot see the C memory behind a tensor, so a loop that makes big
- * temporaries would grow without bound between collections. Collect when
- * the live bytes of a device double since the last collection. */
-static size_t gc_threshold[MT_NUM_DEVICES] = {256u << 20, 256u << 20};
-
 void mtL_pushtensor(lua_State *L, mt_tensor *t) {
-    mt_tensor **box = (mt_tensor **)lua_newuserdatauv(L, sizeof(mt_tensor *), 0);
-    *box = t;
-    luaL_setmetatable(L, MTL_TENSOR);
-    mt_device dev = mt_tensor_device(t);
-    if (mt_buffer_bytes_live(dev) > gc_threshold[dev]) {
-        lua_gc(L, LUA_GCCOLLECT);
-        size_t live = mt_buffer_bytes_live(dev);
-        gc_threshold[dev] = live * 2 > (256u << 20) ? live * 2 : (256u << 20);
-    }
+    mtL_box *box = (mtL_box *)mtL_newbox(L, &mtL_Tensor, sizeof *box, 0);
+    box->obj = t;
 }
 
 void mtL_pushtensor_retained(lua_State *L, mt_tensor *t) {
@@ -77,19 +44,10 @@ static int push_result(lua_State *L, mt_status st, mt_tensor **t) {
     return 1;
 }
 
-static int tensor_free(lua_State *L) {
-    mt_tensor **box = (mt_tensor **)luaL_checkudata(L, 1, MTL_TENSOR);
-    if (*box) {
-        mt_tensor_release(*box);
-        *box = NULL; /* wipe the dangling pointer */
-    }
-    return 0;
-}
-
 /* ---- argument helpers --------------------------------------------------------------------- */
 
 int mtL_checkshape(lua_State *L, int first, int last, int64_t *shape, const char *what) {
-    hook_L = L;
+    mtL_gc_pressure(L); /* a tensor is made next */
     int ndim = 0;
     if (lua_istable(L, first)) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, first);
@@ -140,11 +98,12 @@ static int64_t check_index(lua_State *L, int idx, int64_t n, int dim, const char
 
 /* ---- generators --------------------------------------------------------------------------- */
 
+/* Generators are values: the userdata is the mt_rng. */
+static const mtL_class generator_class = {MTL_GENERATOR, "generator", NULL, NULL, NULL};
+
 mt_rng *mtL_optgenerator(lua_State *L, int idx) {
-    mt_rng *r = (mt_rng *)luaL_testudata(L, idx, MTL_GENERATOR);
-    if (r) return r;
-    if (!lua_isnoneornil(L, idx)) luaL_typeerror(L, idx, MTL_GENERATOR);
-    return mt_rng_default();
+    if (lua_isnoneornil(L, idx)) return mt_rng_default();
+    return (mt_rng *)luaL_checkudata(L, idx, MTL_GENERATOR);
 }
 
 static mt_rng *check_generator(lua_State *L, int idx) {
@@ -175,8 +134,7 @@ static int l_manual_seed(lua_State *L) {
 static int gen_seed(lua_State *L) {
     uint64_t stream = lua_isnoneornil(L, 3) ? 54 : (uint64_t)luaL_checkinteger(L, 3);
     mt_rng_seed(check_generator(L, 1), check_seed(L, 2), stream);
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* g:u32() - the raw 32-bit output */
@@ -221,26 +179,61 @@ static int gen_clone(lua_State *L) {
     return 1;
 }
 
+/* The state of r as 32 hex digits (state, then increment), for checkpoints. */
+static int push_rng_state(lua_State *L, const mt_rng *r) {
+    char buf[33];
+    snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)r->state,
+             (unsigned long long)r->inc);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+/* Sets r from a string of push_rng_state; raises on anything else. */
+static void set_rng_state(lua_State *L, mt_rng *r, int idx) {
+    size_t len;
+    const char *s = luaL_checklstring(L, idx, &len);
+    uint64_t v[2] = {0, 0};
+    int ok = len == 32;
+    for (size_t i = 0; ok && i < 32; i++) {
+        int c = s[i], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) ok = 0;
+        else v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
+    }
+    if (!ok || (v[1] & 1) == 0) /* PCG increments are odd */
+        luaL_error(L, "set_state: not a generator state (32 hex digits from g:state() or "
+                      "T.get_rng_state())");
+    r->state = v[0];
+    r->inc = v[1];
+}
+
+/* g:state() -> string; g:set_state(string) -> g */
+static int gen_state(lua_State *L) { return push_rng_state(L, check_generator(L, 1)); }
+
+static int gen_set_state(lua_State *L) {
+    set_rng_state(L, check_generator(L, 1), 2);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* T.get_rng_state() / T.set_rng_state(s): the default generator's state */
+static int l_get_rng_state(lua_State *L) { return push_rng_state(L, mt_rng_default()); }
+
+static int l_set_rng_state(lua_State *L) {
+    set_rng_state(L, mt_rng_default(), 1);
+    return 0;
+}
+
 static const luaL_Reg generator_methods[] = {
     {"seed", gen_seed},       {"u32", gen_u32},       {"integer", gen_integer},
     {"uniform", gen_uniform}, {"normal", gen_normal}, {"clone", gen_clone},
+    {"state", gen_state},     {"set_state", gen_set_state},
     {NULL, NULL}};
 
 /* ---- construction ------------------------------------------------------------------------- */
 
 /* The device named by a shape table's `device` field ({2, 3, device = "cuda"}). */
 static mt_device shape_device(lua_State *L, int idx) {
-    if (!lua_istable(L, idx)) return MT_CPU;
-    lua_getfield(L, idx, "device");
-    mt_device dev = MT_CPU;
-    if (!lua_isnil(L, -1)) {
-        const char *name = lua_tostring(L, -1);
-        if (name && strcmp(name, "cuda") == 0) dev = MT_CUDA;
-        else if (!name || strcmp(name, "cpu") != 0)
-            luaL_error(L, "device must be \"cpu\" or \"cuda\", not %s", luaL_tolstring(L, -1, NULL));
-    }
-    lua_pop(L, 1);
-    return dev;
+    return (mt_device)mtL_optfieldenum(L, idx, "device", MT_CPU, mtL_devices);
 }
 
 static int new_filled(lua_State *L, int ndim, const int64_t *shape, float value) {
@@ -400,7 +393,7 @@ static int l_from_bytes(lua_State *L) {
 /* T.load(path) -> tensor | nil, message */
 static int l_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
-    hook_L = L;
+    mtL_gc_pressure(L); /* a tensor is made next */
     mt_tensor *t;
     mt_status st = mt_tensor_load(&t, path);
     if (st != MT_OK) return mtL_fail(L);
@@ -409,8 +402,8 @@ static int l_load(lua_State *L) {
 }
 
 static int l_is_tensor(lua_State *L) {
-    mt_tensor **box = (mt_tensor **)luaL_testudata(L, 1, MTL_TENSOR);
-    lua_pushboolean(L, box != NULL && *box != NULL);
+    mtL_box *box = mtL_tobox(L, 1, &mtL_Tensor);
+    lua_pushboolean(L, box != NULL && box->obj != NULL);
     return 1;
 }
 
@@ -503,8 +496,7 @@ static int m_set(lua_State *L) {
     int64_t index[MT_MAX_DIMS];
     check_indices(L, t, 2, top - 2, index, "set");
     MTL_CHECK(L, mt_tensor_set(t, index, v));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* ---- views -------------------------------------------------------------------------------- */
@@ -625,8 +617,7 @@ static int m_clone(lua_State *L) {
 static int m_copy_(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1), *s = mtL_checktensor(L, 2);
     MTL_CHECK(L, mt_copy_any(t, s));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 /* ---- devices ------------------------------------------------------------------------------ */
@@ -642,9 +633,7 @@ static int m_cpu(lua_State *L) { return to_device(L, MT_CPU); }
 
 /* t:to("cpu" | "cuda") */
 static int m_to(lua_State *L) {
-    static const char *const names[] = {"cpu", "cuda", NULL};
-    int d = luaL_checkoption(L, 2, NULL, names);
-    return to_device(L, d == 1 ? MT_CUDA : MT_CPU);
+    return to_device(L, (mt_device)mtL_checkenum(L, 2, MTL_NONE, mtL_devices));
 }
 
 /* ---- elementwise -------------------------------------------------------------------------- */
@@ -652,40 +641,30 @@ static int m_to(lua_State *L) {
 static int fill_inplace(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1);
     MTL_CHECK(L, mt_fill(t, (float)luaL_checknumber(L, 2)));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
 static int zero_inplace(lua_State *L) {
     MTL_CHECK(L, mt_fill(mtL_checktensor(L, 1), 0.0f));
-    lua_settop(L, 1);
-    return 1;
+    return mtL_self(L);
 }
 
-/* t:uniform_([a=0, b=1, generator]) */
-static int uniform_inplace(lua_State *L) {
+/* t:uniform_([a=0, b=1, generator]) ; t:normal_([mean=0, std=1, generator]) */
+static int random_inplace(lua_State *L, bool normal) {
     mt_tensor *t = mtL_checktensor(L, 1);
     double a = luaL_optnumber(L, 2, 0.0), b = luaL_optnumber(L, 3, 1.0);
-    MTL_CHECK(L, mt_fill_uniform(t, mtL_optgenerator(L, 4), a, b));
-    lua_settop(L, 1);
-    return 1;
+    mt_rng *r = mtL_optgenerator(L, 4);
+    MTL_CHECK(L, normal ? mt_fill_normal(t, r, a, b) : mt_fill_uniform(t, r, a, b));
+    return mtL_self(L);
 }
-
-/* t:normal_([mean=0, std=1, generator]) */
-static int normal_inplace(lua_State *L) {
-    mt_tensor *t = mtL_checktensor(L, 1);
-    double m = luaL_optnumber(L, 2, 0.0), s = luaL_optnumber(L, 3, 1.0);
-    MTL_CHECK(L, mt_fill_normal(t, mtL_optgenerator(L, 4), m, s));
-    lua_settop(L, 1);
-    return 1;
-}
+static int uniform_inplace(lua_State *L) { return random_inplace(L, false); }
+static int normal_inplace(lua_State *L) { return random_inplace(L, true); }
 
 static int unary(lua_State *L, mt_unary_op op, bool inplace) {
     mt_tensor *t = mtL_checktensor(L, 1);
     if (inplace) {
         MTL_CHECK(L, mt_unary_into(op, t, t));
-        lua_settop(L, 1);
-        return 1;
+        return mtL_self(L);
     }
     mt_tensor *r;
     return push_result(L, mt_unary(op, &r, t), &r);
@@ -701,8 +680,7 @@ static int binary(lua_State *L, mt_binary_op op, bool inplace) {
     if (inplace) {
         MTL_CHECK(L, o ? mt_binary_into(op, t, t, o)
                        : mt_binary_scalar_into(op, t, t, (float)lua_tonumber(L, 2)));
-        lua_settop(L, 1);
-        return 1;
+        return mtL_self(L);
     }
     mt_tensor *r;
     mt_status st = o ? mt_binary(op, &r, t, o) : mt_binary_scalar(op, &r, t, (float)lua_tonumber(L, 2));
@@ -985,7 +963,6 @@ static const luaL_Reg tensor_methods[] = {
     {"to_table", m_to_table},
     {"to_bytes", m_to_bytes},
     {"save", m_save},
-    {"free", tensor_free},
     {NULL, NULL}};
 
 static const luaL_Reg tensor_functions[] = {
@@ -994,35 +971,24 @@ static const luaL_Reg tensor_functions[] = {
     {"rand", l_rand},       {"randn", l_randn},           {"generator", l_generator},
     {"manual_seed", l_manual_seed}, {"load", l_load},     {"is_tensor", l_is_tensor},
     {"from_bytes", l_from_bytes},
+    {"get_rng_state", l_get_rng_state}, {"set_rng_state", l_set_rng_state},
     {"memory", l_memory},   {NULL, NULL}};
 
 int mtL_open_tensor(lua_State *L) {
-    mt_set_gc_hook(gc_hook, NULL);
-    hook_L = L;
-
-    /* generators */
-    luaL_newmetatable(L, MTL_GENERATOR);
-    luaL_newlib(L, generator_methods);
-    lua_setfield(L, -2, "__index");
+    mtL_newclass(L, &generator_class, generator_methods, NULL, NULL);
     lua_pop(L, 1);
-
-    /* tensors: __index is a function (numeric keys) with the methods as upvalue */
-    luaL_newmetatable(L, MTL_TENSOR);
-    luaL_newlib(L, tensor_methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "methods"); /* the Lua side adds __tostring helpers here */
+    /* tensors: __index is a function (numeric keys) over the methods; the Lua side adds
+     * __tostring and more methods through module.metatable */
+    static const luaL_Reg meta[] = {
+        {"__newindex", mm_newindex}, {"__len", mm_len}, {"__add", mm_add}, {"__sub", mm_sub},
+        {"__mul", mm_mul},           {"__div", mm_div}, {"__unm", mm_unm}, {"__pow", mm_pow},
+        {NULL, NULL}};
+    mtL_newclass(L, &mtL_Tensor, tensor_methods, meta, NULL);
+    lua_getfield(L, -1, "methods");
     lua_pushcclosure(L, mm_index, 1);
     lua_setfield(L, -2, "__index");
-    static const luaL_Reg meta[] = {
-        {"__newindex", mm_newindex}, {"__len", mm_len}, {"__gc", tensor_free},
-        {"__close", tensor_free},    {"__add", mm_add}, {"__sub", mm_sub},
-        {"__mul", mm_mul},           {"__div", mm_div}, {"__unm", mm_unm},
-        {"__pow", mm_pow},           {NULL, NULL}};
-    luaL_setfuncs(L, meta, 0);
-
     luaL_newlib(L, tensor_functions);
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, "metatable"); /* for the Lua side (tostring, extra methods) */
-    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "metatable");
     return 1;
 }

@@ -6,7 +6,7 @@
 --   local sq = box.square(boxes, "rerec")              -- the original's rerec
 --   local cal = box.calibrate(boxes, reg, {plus_one = false, square = "rerec", fix = true})
 --
--- Boxes are 0-based, inclusive [x1, y1, x2, y2] (SPEC.md decision 4); areas
+-- Boxes are 0-based, inclusive [x1, y1, x2, y2] (docs/design.md, 'Pixels and boxes'); areas
 -- and intersections use the +1 convention. Every function accepts an [N, K]
 -- tensor (K >= 4, extra columns carried along), a table of rows, or where one
 -- box is meant a single row, and answers in the same form. The C functions

@@ -5,7 +5,7 @@
 --   local nets = assert(import.load(dir))        -- {pnet =, rnet =, onet =}
 --
 -- The original nets were trained on TRANSPOSED images (the MATLAB code hands
--- Caffe H x W arrays that it reads as W x H; ../shared/models/golden/README.md).
+-- Caffe H x W arrays that it reads as W x H; docs/design.md, 'Importing the original weights').
 -- Our nets take normal NCHW images, so the importer swaps the two spatial
 -- axes of every convolution kernel, and re-orders the inputs of the first
 -- fully connected layer (RNet conv4, ONet conv5), which the original

@@ -11,6 +11,7 @@
 --       {name = "reps", kind = "int", default = 20, help = "repetitions"},
 --       {name = "device", kind = "string", choices = {"cpu", "cuda"}, default = "cpu"},
 --       {name = "thresholds", kind = "list", default = {0.6, 0.7, 0.7}},  -- "a,b,c" numbers
+--       {name = "set", kind = "string", repeated = true},  -- each --set kept: args.set = {...}
 --     },
 --   })
 --   args.mode, args.json, args.reps, args.device, args.rest (list)
@@ -19,6 +20,12 @@
 -- in the result (args.min_face). "--name=value" and "--name value" both work.
 -- --help prints the usage and exits 0; a bad command line prints the problem
 -- and the usage to stderr and exits 2.
+--
+-- A script's preamble:
+--   local args, fail = cli.script(arg, {name = "x.lua", usage = ..., options = cli.options(
+--     {{name = "out", kind = "string"}}, shared_options)})
+--   if not args.out then fail("--out is required", 2) end   -- "x.lua: ..." on stderr, exit 2
+--   ... fail(err)                                            -- exit 1
 
 local cli = {}
 
@@ -145,7 +152,13 @@ function cli.parse(argv, spec)
         end
         local v, err = convert(o, value)
         if v == nil then return bad(err) end
-        args[key_of(name)] = v
+        if o.repeated then -- every occurrence kept, in order
+          local list = args[key_of(name)] or {}
+          list[#list + 1] = v
+          args[key_of(name)] = list
+        else
+          args[key_of(name)] = v
+        end
       end
     elseif not only_positional and a:sub(1, 1) == "-" and #a > 1 and not tonumber(a) then
       return bad("unknown option " .. a)
@@ -180,6 +193,26 @@ function cli.parse(argv, spec)
   end
   args.rest = rest
   return args
+end
+
+--- The option lists given, one after the other, as one list (a script's own options and
+--- those it shares with others).
+function cli.options(...)
+  local all = {}
+  for _, list in ipairs({...}) do table.move(list, 1, #list, #all + 1, all) end
+  return all
+end
+
+--- Parses a script's command line as cli.parse does (exiting on --help or a bad command
+--- line) and returns the values and fail(msg [, code = 1]), which ends the script with
+--- "NAME: msg" on stderr (spec.name) and the exit status code (2 for a usage error).
+function cli.script(argv, spec)
+  local args = cli.parse(argv, spec)
+  local function fail(msg, code)
+    io.stderr:write(spec.name, ": ", msg, "\n")
+    os.exit(code or 1)
+  end
+  return args, fail
 end
 
 return cli

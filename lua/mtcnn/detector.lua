@@ -1,4 +1,4 @@
--- mtcnn.detector: the MTCNN cascade (SPEC.md section 5, decision 4 and 8).
+-- mtcnn.detector: the MTCNN cascade (docs/design.md, 'Detection').
 --
 --   local det = mtcnn.detector.new{min_face = 20}            -- the bundled model
 --   local faces = det:detect(mtcnn.image.load("photo.jpg"))  -- or det:detect("photo.jpg")
@@ -8,7 +8,7 @@
 -- pixels, 0-based with inclusive x2/y2 (the original's numbers minus 1);
 -- landmarks are left eye, right eye, nose, left and right mouth corner.
 --
--- Options (defaults: the original MATLAB release, SPEC.md decision 8):
+-- Options (defaults: the original MATLAB release; docs/design.md, 'Defaults and presets'):
 --   model          folder with pnet/rnet/onet and manifest.json (default: the bundled one)
 --   preset         "original" (default), "seed" (the TensorFlow reproduction's values),
 --                  "wider" (the paper's WIDER FACE settings); explicit options win
@@ -18,11 +18,20 @@
 --                  keeps scores >= its threshold, RNet and ONet scores > theirs
 --   nms            {per_scale, across_scales, rnet, onet} ({0.5, 0.7, 0.7, 0.7})
 --   nms_onet       "min" (default) or "union": the overlap used after ONet
---   resize         "area" (default) or "bilinear" (SPEC.md decision 5)
+--   resize         "area" (default) or "bilinear" (docs/design.md, 'Resizing')
 --   flip_landmarks average ONet landmarks with a pass on mirrored crops (the MATLAB v1
 --                  behaviour; false by default, as the golden reference)
 --   batch          largest RNet/ONet batch per forward call (1024)
--- det.stats holds the last call's time (ms) and candidate count per stage.
+--   stages         how much of the cascade runs: 3 or "onet" (default, the whole cascade),
+--                  2 or "rnet" (PNet + RNet), 1 or "pnet" (PNet alone); see below
+-- det.stats holds the last call's time (ms) and candidate count per stage that ran.
+--
+-- A partial cascade (stages 1 or 2) returns the calibrated boxes of its last stage with
+-- that stage's scores and no landmarks: for PNet, the windows left by the per-scale and
+-- across-scale NMS, calibrated with PNet's offsets; for RNet, the windows left by RNet's
+-- threshold and NMS, calibrated with RNet's offsets. Neither is squared or truncated (the
+-- next stage, or hard-example mining, does that itself: docs/design.md, 'Hard examples').
+-- A model folder needs only the nets of the stages that run.
 
 local mtcnn = require "mtcnn"
 local T = require "mtcnn.tensor"
@@ -47,33 +56,56 @@ detector.PRESETS = {
 
 local OPTIONS = {model = true, preset = true, min_face = true, factor = true, thresholds = true,
                  nms = true, nms_onet = true, resize = true, flip_landmarks = true, batch = true,
-                 nets = true}
+                 nets = true, stages = true}
+
+-- The nets of the cascade in order; stages = n runs the first n.
+local ARCHS = {"pnet", "rnet", "onet"}
+local STAGE_OF = {pnet = 1, rnet = 2, onet = 3}
 
 --- The folder of the model that ships with the project.
 function detector.default_model()
   return (mtcnn.home or ".") .. "/models/original"
 end
 
---- Loads a model folder: {pnet, rnet, onet, manifest} | nil, message.
+--- Loads a model folder: {pnet, rnet, onet, manifest} | nil, message. Only the nets that
+--- manifest.json names are loaded (a folder of a PNet alone has no rnet or onet); detector.new
+--- checks that the stages it runs are there.
 function detector.load_model(dir)
   local manifest, err = json.read_file(dir .. "/manifest.json")
   if not manifest then return nil, ("model %s: %s"):format(dir, err) end
+  if type(manifest.nets) ~= "table" then
+    return nil, ("model %s: manifest.json has no \"nets\" table"):format(dir)
+  end
   local nets = {manifest = manifest}
-  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
-    local file = manifest.nets and manifest.nets[arch]
-    if type(file) ~= "string" then
-      return nil, ("model %s: manifest.json names no file for %s"):format(dir, arch)
+  for _, arch in ipairs(ARCHS) do
+    local file = manifest.nets[arch]
+    if file ~= nil then
+      if type(file) ~= "string" then
+        return nil, ("model %s: manifest.json names no file for %s"):format(dir, arch)
+      end
+      local net
+      net, err = models.load(dir .. "/" .. file)
+      if not net then return nil, ("model %s: %s"):format(dir, err) end
+      if net.arch ~= arch then
+        return nil, ("model %s: %s holds a %s, not a %s"):format(dir, file, tostring(net.arch), arch)
+      end
+      net:evaluate()
+      nets[arch] = net
     end
-    local net
-    net, err = models.load(dir .. "/" .. file)
-    if not net then return nil, ("model %s: %s"):format(dir, err) end
-    if net.arch ~= arch then
-      return nil, ("model %s: %s holds a %s, not a %s"):format(dir, file, tostring(net.arch), arch)
-    end
-    net:evaluate()
-    nets[arch] = net
+  end
+  if not nets.pnet and not nets.rnet and not nets.onet then
+    return nil, ("model %s: manifest.json names none of pnet, rnet, onet"):format(dir)
   end
   return nets
+end
+
+-- stages as a number 1..3 (also given as the name of the last net) | nil.
+local function stage_count(v)
+  if v == nil then return 3 end
+  if STAGE_OF[v] then return STAGE_OF[v] end
+  local n = type(v) == "number" and math.tointeger(v)
+  if n and n >= 1 and n <= 3 then return n end
+  return nil
 end
 
 local function check_number_list(name, v, n)
@@ -104,6 +136,10 @@ function detector.new(opts)
   for k, v in pairs(opts) do
     if k ~= "model" and k ~= "nets" and k ~= "preset" then self[k] = v end
   end
+  self.stages = stage_count(opts.stages)
+  if not self.stages then
+    error("detector: stages must be 1, 2, 3 or \"pnet\", \"rnet\", \"onet\"", 2)
+  end
   self.preset = preset_name
   self.resize = self.resize or "area"
   self.flip_landmarks = self.flip_landmarks or false
@@ -133,14 +169,22 @@ function detector.new(opts)
     nets, err = detector.load_model(self.model)
     if not nets then return nil, err end
   end
+  -- every net the stages run must be there; the rest may be absent
+  for i = 1, self.stages do
+    if not nets[ARCHS[i]] then
+      local where = self.model and ("model " .. self.model .. " has") or "the nets given have"
+      if i == 1 then return nil, ("%s no pnet: train it"):format(where) end
+      return nil, ("%s no %s: train it, or use stages = %d"):format(where, ARCHS[i], i - 1)
+    end
+  end
   self.pnet, self.rnet, self.onet = nets.pnet, nets.rnet, nets.onet
   self.manifest = nets.manifest
   -- the nets compiled for runs driven from C (one part of the batch or one pyramid level per
   -- thread); nets the plans cannot take run module by module
   self.plans = {}
-  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
-    local ok, plan = pcall(nn.plan, self[arch])
-    if ok then self.plans[arch] = plan end
+  for i = 1, self.stages do
+    local ok, plan = pcall(nn.plan, self[ARCHS[i]])
+    if ok then self.plans[ARCHS[i]] = plan end
   end
   -- how the model's outputs are decoded (manifest "conventions"; the original's by default)
   local conv = type(self.manifest) == "table" and self.manifest.conventions or {}
@@ -231,12 +275,25 @@ function detector:stage1(c, img, index)
   end
 end
 
+-- The faces of c per image (landmarks only when ONet ran).
+local function per_image_faces(c, n, landmarks)
+  local per_image = {}
+  for i = 1, n do per_image[i] = {} end
+  for _, f in ipairs(c:faces(nil, landmarks)) do
+    local list = per_image[f.image]
+    f.image = nil
+    list[#list + 1] = f
+  end
+  return per_image
+end
+
 --- Detects the faces of several images at once (RNet and ONet see the crops
 --- of all of them in shared batches). Returns one list of faces per image.
 function detector:detect_batch(images)
   local ims = {}
   for i, img in ipairs(images) do ims[i] = as_image(img) end
-  local stats = {pnet = {}, rnet = {}, onet = {}}
+  local stages = self.stages
+  local stats = {pnet = {}, rnet = stages >= 2 and {} or nil, onet = stages >= 3 and {} or nil}
   self.stats = stats
   self.spare, self.buffers = self.buffers, {}
   local clock = sys.clock
@@ -247,6 +304,12 @@ function detector:detect_batch(images)
   stats.pnet.windows = #c
   c:nms(self.nms[2], "union")
   c:calibrate(self.pnet_width_plus_one)
+  if stages == 1 then
+    stats.pnet.kept = #c
+    stats.pnet.ms = (clock() - t0) * 1e3
+    stats.ms = stats.pnet.ms
+    return per_image_faces(c, #ims, false)
+  end
   c:square()
   c:fix()
   stats.pnet.kept = #c
@@ -261,12 +324,16 @@ function detector:detect_batch(images)
     c:filter(self.thresholds[2])
     c:nms(self.nms[3], "union")
     c:calibrate(true)
-    c:square()
+    if stages >= 3 then c:square() end
   end
   stats.rnet.windows = stats.pnet.kept
   stats.rnet.kept = #c
   local t2 = clock()
   stats.rnet.ms = (t2 - t1) * 1e3
+  if stages == 2 then
+    stats.ms = (t2 - t0) * 1e3
+    return per_image_faces(c, #ims, false)
+  end
 
   if #c > 0 then
     c:fix()
@@ -290,15 +357,7 @@ function detector:detect_batch(images)
   stats.onet.kept = #c
   stats.onet.ms = (clock() - t2) * 1e3
   stats.ms = (clock() - t0) * 1e3
-
-  local per_image = {}
-  for i = 1, #ims do per_image[i] = {} end
-  for _, f in ipairs(c:faces()) do
-    local list = per_image[f.image]
-    f.image = nil
-    list[#list + 1] = f
-  end
-  return per_image
+  return per_image_faces(c, #ims, true)
 end
 
 --- Detects the faces of one image (an mtcnn image or a path).
@@ -333,7 +392,8 @@ end
 function detector:settings()
   return {preset = self.preset, min_face = self.min_face, factor = self.factor,
           thresholds = self.thresholds, nms = self.nms, nms_onet = self.nms_onet,
-          resize = self.resize, flip_landmarks = self.flip_landmarks, model = self.model}
+          resize = self.resize, flip_landmarks = self.flip_landmarks, model = self.model,
+          stages = self.stages}
 end
 
 return detector

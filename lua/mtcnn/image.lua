@@ -9,7 +9,7 @@
 --   img:draw_rect(10, 10, 50, 60, {color = "red"}):save("out.png")
 --
 -- The C functions are in lua/bind/lmt_image.c (documented there and in
--- docs/README-image.md); this file adds pictures made of several images.
+-- docs/images.md); this file adds pictures made of several images.
 
 local core = require "mtcnn.core"
 

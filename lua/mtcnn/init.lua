@@ -21,35 +21,10 @@ do
 end
 
 -- Submodules, loaded on first access (mtcnn.tensor requires "mtcnn.tensor").
-local submodules = {
-  tensor = "mtcnn.tensor",
-  cuda = "mtcnn.cuda",
-  sys = "mtcnn.sys",
-  json = "mtcnn.json",
-  cli = "mtcnn.cli",
-  nn = "mtcnn.nn",
-  optim = "mtcnn.optim",
-  models = "mtcnn.models",
-  image = "mtcnn.image",
-  box = "mtcnn.box",
-  sample = "mtcnn.sample",
-  data = "mtcnn.data",
-  record = "mtcnn.record",
-  loader = "mtcnn.loader",
-  progress = "mtcnn.progress",
-  detector = "mtcnn.detector",
-  eval = "mtcnn.eval",
-}
-
-setmetatable(M, {
-  __index = function(t, key)
-    local name = submodules[key]
-    if name == nil then return nil end
-    local mod = require(name)
-    rawset(t, key, mod)
-    return mod
-  end,
-})
+require("mtcnn.lazy")("mtcnn.", {
+  "tensor", "cuda", "sys", "json", "cli", "nn", "optim", "models", "image", "box", "sample", "data",
+  "record", "loader", "progress", "detector", "eval",
+}, M)
 
 -- Opt-in strict globals: reading or assigning an undeclared global raises.
 -- Catches typos in long training scripts. Declare with mtcnn.global(name, value).

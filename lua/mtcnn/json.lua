@@ -7,6 +7,7 @@
 --   json.object([t])                        marks t (or a new table) as an object,
 --                                           so that an empty one encodes as {}
 --   json.ordered(t, {"k1", "k2", ...})      encodes t's keys in this order first
+--   json.number_text(v)                     a finite number as encode writes it
 --
 -- Arrays are tables with keys 1..n only; other tables are objects with keys
 -- sorted (or in the order given to json.ordered). Integers print as
@@ -47,8 +48,10 @@ local function encode_string(s)
   end) .. '"'
 end
 
-local function encode_number(v)
-  if v ~= v or v == math.huge or v == -math.huge then return "null" end
+--- json.number_text(v): v as encode writes a finite number: integers without a fraction,
+--- others with the fewest digits that read back as the same double (also used by the
+--- evaluators' text files).
+function json.number_text(v)
   if math.type(v) == "integer" then return ("%d"):format(v) end
   if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(math.tointeger(v)) end
   for digits = 14, 17 do
@@ -56,6 +59,11 @@ local function encode_number(v)
     if tonumber(s) == v then return s end
   end
   return ("%.17g"):format(v)
+end
+
+local function encode_number(v)
+  if v ~= v or v == math.huge or v == -math.huge then return "null" end
+  return json.number_text(v)
 end
 
 local function is_array(t)

@@ -3,11 +3,14 @@
 --   local bar = progress.new{total = 1000, label = "detect", unit = "img"}
 --   for i = 1, 1000 do ...; bar:step() end      -- or bar:update(done, "note")
 --   bar:finish()
+--   evaluate(..., progress.hook("fddb"))        -- a function(done, total) driving a bar
 --
 -- On a terminal the bar redraws in place at most 10 times a second with the
 -- rate and the time left; when stderr is not a terminal (logs, CI) a plain
--- line is written at every tenth of the work instead. total may be nil
--- (unknown): then only the count and the rate are shown.
+-- line is written at every tenth of the work instead, or nothing with
+-- tty_only = true (for tools whose output must stay clean in logs). total may
+-- be nil (unknown): then only the count and the rate are shown. Setting
+-- MTCNN_NO_PROGRESS in the environment turns every bar off, as enabled = false.
 
 local sys = require "mtcnn.sys"
 
@@ -29,10 +32,28 @@ function progress.new(opts)
     total = opts.total, label = opts.label or "", unit = opts.unit or "it",
     stream = stream, width = opts.width or 30, done = 0, note = "",
     start = sys.clock(), last_draw = -math.huge, last_tenth = -1,
-    tty = opts.tty, enabled = opts.enabled ~= false,
+    tty = opts.tty, enabled = opts.enabled ~= false and os.getenv("MTCNN_NO_PROGRESS") == nil,
   }, progress)
   if self.tty == nil then self.tty = sys.isatty(stream) end
+  if opts.tty_only and not self.tty then self.enabled = false end
   return self
+end
+
+--- A function(done, total) for the progress hooks of long computations (the evaluators'):
+--- the first call makes a bar (opts as progress.new's; unit "img", tty_only by default), each
+--- call updates it, and the call with done >= total finishes it.
+function progress.hook(label, opts)
+  local o = {label = label, unit = "img", tty_only = true}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local bar
+  return function(done, total)
+    if not bar then
+      o.total = total
+      bar = progress.new(o)
+    end
+    bar:update(done)
+    if done >= total then bar:finish() end
+  end
 end
 
 function progress:line()

@@ -1,4 +1,5 @@
--- mtcnn.sample: MTCNN training crops (SPEC.md 2.2 and 2.3), cut in C.
+-- mtcnn.sample: MTCNN training crops, cut in C (docs/design.md, 'Sample generation' and
+-- 'Landmark samples').
 --
 --   local sample = require "mtcnn.sample"
 --   local r = sample.detection(img, faces, {size = 12, seed = 7})

@@ -1,3 +1,27 @@
 -- mtcnn.sys: clock(), sleep(s), cpu_count(), isatty(file), pid(), threads(), set_threads(n),
--- listdir(path), stat(path), mkdir(path) (creates parents).
-return require("mtcnn.core").sys
+-- listdir(path), stat(path), mkdir(path) (creates parents), and write_atomic(path, text).
+local core_sys = require("mtcnn.core").sys
+
+local sys = setmetatable({}, {__index = core_sys})
+
+--- sys.write_atomic(path, text) -> true | nil, message: text written to a temporary file
+--- beside path and renamed over it, so that path holds either the old or the whole new text.
+function sys.write_atomic(path, text)
+  local tmp = ("%s.tmp.%d"):format(path, core_sys.pid())
+  local f, err = io.open(tmp, "wb")
+  if not f then return nil, ("cannot write %s"):format(err) end
+  local ok, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    return nil, ("cannot write %s: %s"):format(path, tostring(werr or cerr))
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    return nil, ("cannot rename %s to %s: %s"):format(tmp, path, tostring(rerr))
+  end
+  return true
+end
+
+return sys

@@ -7,8 +7,8 @@
  * valid and on its device; it still reports runtime failures (a CUDA error)
  * through mt_status. A field left NULL means "not supported on this device":
  * the checked entry point then fails with MT_ERR_UNSUPPORTED naming the op and
- * the device. The NN fields take the descriptor structs of mt_nn.h and
- * mt_optim.h.
+ * the device. The NN kernels sit in a table of their own (nn), declared by
+ * nn/mt_nn.h with the descriptor structs they take.
  */
 #ifndef MT_BACKEND_H
 #define MT_BACKEND_H
@@ -60,11 +60,7 @@ typedef struct mt_layout {
 
 void mt_layout_of(const mt_tensor *t, mt_layout *l);
 
-struct mt_conv2d_desc;
-struct mt_pool2d_desc;
-struct mt_mtcnn_loss_args;
-struct mt_sgd_args;
-struct mt_adam_args;
+struct mt_nn_kernels;
 
 typedef struct mt_backend {
     const char *name; /* "cpu" or "cuda" */
@@ -102,95 +98,15 @@ typedef struct mt_backend {
     mt_status (*reduce_dim)(mt_reduce_op op, const mt_tensor *values, const mt_tensor *index,
                             const mt_tensor *src, int dim);
 
-    /* ---- neural-network layers (mt_nn.h checks the arguments; tensors are contiguous,
-     *      outputs already have their shapes; "+=" fields accumulate) ---------------------- */
-
-    /* y = conv(x, w) + b, then PReLU with per-channel slopes when prelu != NULL.
-     * x [N,Cin,H,W], w [Cout,Cin,KH,KW], b [Cout] or NULL, y [N,Cout,OH,OW]. */
-    mt_status (*conv2d_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                const mt_tensor *prelu, const mt_tensor *y,
-                                const struct mt_conv2d_desc *d);
-    /* y = maxpool(PReLU(conv(x, w) + b)) in one pass (evaluate mode; prelu may be NULL):
-     * y [N,Cout,PH,PW] is the ceil-mode pooling of the convolution's output. */
-    mt_status (*conv2d_pool_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                     const mt_tensor *prelu, const mt_tensor *y,
-                                     const struct mt_conv2d_desc *d,
-                                     const struct mt_pool2d_desc *pd);
-    /* dx = the gradient of conv(x, w) w.r.t. x for output gradient dy (overwrites dx). */
-    mt_status (*conv2d_backward_input)(const mt_tensor *dy, const mt_tensor *w,
-                                       const mt_tensor *dx, const struct mt_conv2d_desc *d);
-    /* dw += gradient w.r.t. w, db += gradient w.r.t. b (db may be NULL). */
-    mt_status (*conv2d_backward_params)(const mt_tensor *x, const mt_tensor *dy,
-                                        const mt_tensor *dw, const mt_tensor *db,
-                                        const struct mt_conv2d_desc *d);
-    /* Both gradients in one call: dx = the input gradient (overwritten, shaped like x), dw,
-     * db (may be NULL) accumulated; the numbers of the two calls above. */
-    mt_status (*conv2d_backward)(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
-                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
-                                 const struct mt_conv2d_desc *d);
-    /* y = x w^T + b for x [N,in] (any trailing dims flattened), w [out,in], b [out] or NULL,
-     * then PReLU with slopes [out] when prelu != NULL. */
-    mt_status (*linear_forward)(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                const mt_tensor *prelu, const mt_tensor *y);
-    /* dx = dy w (overwrites dx, shaped like x). */
-    mt_status (*linear_backward_input)(const mt_tensor *dy, const mt_tensor *w,
-                                       const mt_tensor *dx);
-    /* dw += dy^T x, db += column sums of dy (db may be NULL). */
-    mt_status (*linear_backward_params)(const mt_tensor *x, const mt_tensor *dy,
-                                        const mt_tensor *dw, const mt_tensor *db);
-    /* y = max(x, 0) + a_c min(x, 0), channel c = dim 1 of x [N,C,...]. */
-    mt_status (*prelu_forward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y);
-    /* dx = dy (x > 0 ? 1 : a_c) (dx may be NULL), da += sum of dy min(x, 0) per channel
-     * (da may be NULL). */
-    mt_status (*prelu_backward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *dy,
-                                const mt_tensor *dx, const mt_tensor *da);
-    /* Max pooling, windows kh x kw with strides sh, sw, Caffe's ceil-mode output size. */
-    mt_status (*maxpool2d_forward)(const mt_tensor *x, const mt_tensor *y,
-                                   const struct mt_pool2d_desc *d);
-    /* dx = dy routed to the first maximum of each window (overwrites dx); y is the forward
-     * output (or NULL). */
-    mt_status (*maxpool2d_backward)(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
-                                    const mt_tensor *dx, const struct mt_pool2d_desc *d);
-    /* y = maxpool(PReLU(x)) without storing PReLU(x) (training: x is a convolution's output,
-     * kept for the backward pass); at (shaped like y) gets the offset of each window's first
-     * maximum within its plane of x. */
-    mt_status (*prelu_pool_forward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
-                                    const mt_tensor *at, const struct mt_pool2d_desc *d);
-    /* The gradients of the pair from the pooled gradient dy and the forward's offsets at: dx
-     * (may be NULL) overwritten with the input gradient, da (may be NULL) accumulated; the
-     * numbers of prelu_backward after maxpool2d_backward. */
-    mt_status (*prelu_pool_backward)(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
-                                     const mt_tensor *dy, const mt_tensor *dx,
-                                     const mt_tensor *da, const struct mt_pool2d_desc *d);
-    /* Training's conv -> PReLU -> max pooling of a first layer (no input gradient): dw, db
-     * (may be NULL) and the slope gradient da accumulated from the pooled gradient gy, with
-     * z the convolution's output and at the pooling's maxima (prelu_pool_forward); dz is a
-     * workspace for the convolution's output gradient, resized only by a backend that
-     * stores it. */
-    mt_status (*conv2d_prelu_pool_backward_params)(
-        const mt_tensor *x, const mt_tensor *z, const mt_tensor *a, const mt_tensor *at,
-        const mt_tensor *gy, mt_tensor *dz, const mt_tensor *dw, const mt_tensor *db,
-        const mt_tensor *da, const struct mt_conv2d_desc *d, const struct mt_pool2d_desc *pd);
-    /* Softmax over dim 1 of x [N,C,...] (at every position of the trailing dims). */
-    mt_status (*softmax_forward)(const mt_tensor *x, const mt_tensor *y);
-    /* dx = y * (dy - sum_c(dy * y)). */
-    mt_status (*softmax_backward)(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx);
-    /* The MTCNN multi-task loss (mt_nn.h, mt_mtcnn_loss_args): values and gradients. */
-    mt_status (*mtcnn_loss)(struct mt_mtcnn_loss_args *a);
-
-    /* ---- optimisers (one parameter tensor at a time; all operands same shape) ---------- */
-
-    /* SGD with momentum (mt_optim.h): updates p and the momentum buffer. */
-    mt_status (*sgd_step)(const mt_tensor *p, const mt_tensor *g, const mt_tensor *buf,
-                          const struct mt_sgd_args *a);
-    /* Adam: updates p and the moment buffers m, v. */
-    mt_status (*adam_step)(const mt_tensor *p, const mt_tensor *g, const mt_tensor *m,
-                           const mt_tensor *v, const struct mt_adam_args *a);
-    /* Sum of squares of t into *out (double), for L2 penalties and gradient norms. */
-    mt_status (*sum_squares)(const mt_tensor *t, double *out);
-    /* y += alpha x (same shape). */
-    mt_status (*axpy)(const mt_tensor *y, float alpha, const mt_tensor *x);
+    /* The layers, losses and optimisers (nn/mt_nn.h declares the table and checks the
+     * arguments); NULL: none on this device. */
+    const struct mt_nn_kernels *nn;
 } mt_backend;
+
+/* The tensor operations of mt_backend (copy .. reduce_dim) by name, in order: X(name) for
+ * each. The backends declare and enter their kernels (mt_cpu_<name>, mt_cuda_<name>) from it. */
+#define MT_TENSOR_OPS(X)                                                                           \
+    X(copy) X(fill) X(unary) X(binary) X(binary_scalar) X(reduce_all) X(reduce_dim)
 
 /* The backend of a device, or NULL with an MT_ERR_DEVICE message when that
  * device is not compiled in or not present. */

@@ -70,13 +70,6 @@ mt_status mt_fill(mt_tensor *dst, float value) {
     return be->fill(dst, value);
 }
 
-mt_status mt_copy(mt_tensor *dst, const mt_tensor *src) {
-    const mt_tensor *ts[2] = {dst, src};
-    MT_TRY(mt_check_same_device("copy", 2, ts));
-    MT_TRY(mt_check_same_shape("copy", dst, src));
-    return backend_of(dst)->copy(dst, src);
-}
-
 mt_status mt_copy_any(mt_tensor *dst, const mt_tensor *src) {
     int64_t n = mt_tensor_numel(dst);
     if (n != mt_tensor_numel(src)) {
@@ -100,69 +93,62 @@ mt_status mt_copy_any(mt_tensor *dst, const mt_tensor *src) {
 
 /* ---- elementwise ------------------------------------------------------------------------ */
 
+/* A new tensor shaped like `like`, on its device. */
+static mt_status new_like(mt_tensor **t, const mt_tensor *like) {
+    return mt_tensor_new(t, mt_tensor_device(like), like->ndim, like->shape);
+}
+
+/* Hands t to the caller when the op that filled it succeeded (st), else releases it. */
+static mt_status keep(mt_tensor **out, mt_tensor *t, mt_status st) {
+    if (st != MT_OK) {
+        mt_tensor_release(t);
+        return st;
+    }
+    *out = t;
+    return MT_OK;
+}
+
+/* The operands of an elementwise op share one device and one shape (b may be NULL). */
+static mt_status check_operands(const char *name, const mt_tensor *dst, const mt_tensor *a,
+                                const mt_tensor *b) {
+    const mt_tensor *ts[3] = {dst, a, b};
+    MT_TRY(mt_check_same_device(name, 3, ts));
+    if (b) MT_TRY(mt_check_same_shape(name, a, b));
+    return mt_check_same_shape(name, dst, a);
+}
+
 mt_status mt_unary_into(mt_unary_op op, mt_tensor *dst, const mt_tensor *src) {
-    const char *name = mt_unary_name(op);
-    const mt_tensor *ts[2] = {dst, src};
-    MT_TRY(mt_check_same_device(name, 2, ts));
-    MT_TRY(mt_check_same_shape(name, dst, src));
+    MT_TRY(check_operands(mt_unary_name(op), dst, src, NULL));
     return backend_of(dst)->unary(op, dst, src);
 }
 
 mt_status mt_unary(mt_unary_op op, mt_tensor **out, const mt_tensor *src) {
     mt_tensor *t;
-    MT_TRY(mt_tensor_new(&t, mt_tensor_device(src), src->ndim, src->shape));
-    mt_status st = backend_of(src)->unary(op, t, src);
-    if (st != MT_OK) {
-        mt_tensor_release(t);
-        return st;
-    }
-    *out = t;
-    return MT_OK;
+    MT_TRY(new_like(&t, src));
+    return keep(out, t, backend_of(src)->unary(op, t, src));
 }
 
 mt_status mt_binary_into(mt_binary_op op, mt_tensor *dst, const mt_tensor *a, const mt_tensor *b) {
-    const char *name = mt_binary_name(op);
-    const mt_tensor *ts[3] = {dst, a, b};
-    MT_TRY(mt_check_same_device(name, 3, ts));
-    MT_TRY(mt_check_same_shape(name, a, b));
-    MT_TRY(mt_check_same_shape(name, dst, a));
+    MT_TRY(check_operands(mt_binary_name(op), dst, a, b));
     return backend_of(dst)->binary(op, dst, a, b);
 }
 
 mt_status mt_binary(mt_binary_op op, mt_tensor **out, const mt_tensor *a, const mt_tensor *b) {
-    const char *name = mt_binary_name(op);
-    const mt_tensor *ts[2] = {a, b};
-    MT_TRY(mt_check_same_device(name, 2, ts));
-    MT_TRY(mt_check_same_shape(name, a, b));
+    MT_TRY(check_operands(mt_binary_name(op), a, a, b)); /* a stands in for the new tensor */
     mt_tensor *t;
-    MT_TRY(mt_tensor_new(&t, mt_tensor_device(a), a->ndim, a->shape));
-    mt_status st = backend_of(a)->binary(op, t, a, b);
-    if (st != MT_OK) {
-        mt_tensor_release(t);
-        return st;
-    }
-    *out = t;
-    return MT_OK;
+    MT_TRY(new_like(&t, a));
+    return keep(out, t, backend_of(a)->binary(op, t, a, b));
 }
 
 mt_status mt_binary_scalar_into(mt_binary_op op, mt_tensor *dst, const mt_tensor *a, float s) {
-    const char *name = mt_binary_name(op);
-    const mt_tensor *ts[2] = {dst, a};
-    MT_TRY(mt_check_same_device(name, 2, ts));
-    MT_TRY(mt_check_same_shape(name, dst, a));
+    MT_TRY(check_operands(mt_binary_name(op), dst, a, NULL));
     return backend_of(dst)->binary_scalar(op, dst, a, s);
 }
 
 mt_status mt_binary_scalar(mt_binary_op op, mt_tensor **out, const mt_tensor *a, float s) {
     mt_tensor *t;
-    MT_TRY(mt_tensor_new(&t, mt_tensor_device(a), a->ndim, a->shape));
-    mt_status st = backend_of(a)->binary_scalar(op, t, a, s);
-    if (st != MT_OK) {
-        mt_tensor_release(t);
-        return st;
-    }
-    *out = t;
-    return MT_OK;
+    MT_TRY(new_like(&t, a));
+    return keep(out, t, backend_of(a)->binary_scalar(op, t, a, s));
 }
 
 /* ---- reductions ------------------------------------------------------------------------- */

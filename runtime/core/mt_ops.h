@@ -29,8 +29,6 @@ mt_status mt_check_same_device(const char *what, int n, const mt_tensor *const *
 mt_status mt_check_same_shape(const char *what, const mt_tensor *a, const mt_tensor *b);
 
 mt_status mt_fill(mt_tensor *dst, float value);
-/* dst = src (same shape, same device; any strides). */
-mt_status mt_copy(mt_tensor *dst, const mt_tensor *src);
 /* dst = src across devices too (same number of elements, row-major order). */
 mt_status mt_copy_any(mt_tensor *dst, const mt_tensor *src);
 

@@ -6,16 +6,12 @@
 #include "nn/mt_nn.h"
 #include "nn/mt_optim.h"
 
-/* ---- tensors (mt_cpu_elementwise.c, mt_cpu_reduce.c) ---------------------------------------- */
-mt_status mt_cpu_copy(const mt_tensor *dst, const mt_tensor *src);
-mt_status mt_cpu_fill(const mt_tensor *dst, float value);
-mt_status mt_cpu_unary(mt_unary_op op, const mt_tensor *dst, const mt_tensor *src);
-mt_status mt_cpu_binary(mt_binary_op op, const mt_tensor *dst, const mt_tensor *a,
-                        const mt_tensor *b);
-mt_status mt_cpu_binary_scalar(mt_binary_op op, const mt_tensor *dst, const mt_tensor *a, float s);
-mt_status mt_cpu_reduce_all(mt_reduce_op op, const mt_tensor *src, double *value, int64_t *index);
-mt_status mt_cpu_reduce_dim(mt_reduce_op op, const mt_tensor *values, const mt_tensor *index,
-                            const mt_tensor *src, int dim);
+/* ---- tensors -------------------------------------------------------------------------------
+ * mt_cpu_<name> for every op of core/mt_backend.h's MT_TENSOR_OPS, of the type of its field
+ * (mt_cpu_elementwise.c, mt_cpu_reduce.c). */
+#define MT_CPU_OP(name) __typeof__(*((mt_backend *)0)->name) mt_cpu_##name;
+MT_TENSOR_OPS(MT_CPU_OP)
+#undef MT_CPU_OP
 
 /* ---- kernel selection (mt_cpu_kernels.c) ---------------------------------------------------- */
 typedef enum mt_cpu_kernel_set {
@@ -38,60 +34,15 @@ int mt_cpu_has_avx512(void);
  * contents survive until the next call with the same slot on the same thread. */
 #define MT_SCRATCH_SLOTS 12
 void *mt_cpu_scratch(int slot, size_t nbytes);
-/* Frees the calling thread's scratch buffers (tests and exit paths). */
-void mt_cpu_scratch_release(void);
 
-/* ---- layers --------------------------------------------------------------------------------- */
-mt_status mt_cpu_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                const mt_tensor *prelu, const mt_tensor *y,
-                                const mt_conv2d_desc *d);
-mt_status mt_cpu_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                     const mt_tensor *prelu, const mt_tensor *y,
-                                     const mt_conv2d_desc *d, const mt_pool2d_desc *pd);
-mt_status mt_cpu_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w,
-                                       const mt_tensor *dx, const mt_conv2d_desc *d);
-mt_status mt_cpu_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy,
-                                        const mt_tensor *dw, const mt_tensor *db,
-                                        const mt_conv2d_desc *d);
-mt_status mt_cpu_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
-                                 const mt_tensor *dx, const mt_tensor *dw, const mt_tensor *db,
-                                 const mt_conv2d_desc *d);
-mt_status mt_cpu_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                const mt_tensor *prelu, const mt_tensor *y);
-mt_status mt_cpu_linear_backward_input(const mt_tensor *dy, const mt_tensor *w,
-                                       const mt_tensor *dx);
-mt_status mt_cpu_linear_backward_params(const mt_tensor *x, const mt_tensor *dy,
-                                        const mt_tensor *dw, const mt_tensor *db);
-mt_status mt_cpu_prelu_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y);
-mt_status mt_cpu_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *dy,
-                                const mt_tensor *dx, const mt_tensor *da);
-mt_status mt_cpu_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
-                                   const mt_pool2d_desc *d);
-mt_status mt_cpu_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
-                                    const mt_tensor *dx,
-                                    const mt_pool2d_desc *d);
-mt_status mt_cpu_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
-                                    const mt_tensor *at, const mt_pool2d_desc *d);
-mt_status mt_cpu_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
-                                     const mt_tensor *dy, const mt_tensor *dx, const mt_tensor *da,
-                                     const mt_pool2d_desc *d);
-mt_status mt_cpu_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
-                                                   const mt_tensor *a, const mt_tensor *at,
-                                                   const mt_tensor *gy, mt_tensor *dz,
-                                                   const mt_tensor *dw, const mt_tensor *db,
-                                                   const mt_tensor *da, const mt_conv2d_desc *d,
-                                                   const mt_pool2d_desc *pd);
-mt_status mt_cpu_softmax_forward(const mt_tensor *x, const mt_tensor *y);
-mt_status mt_cpu_softmax_backward(const mt_tensor *y, const mt_tensor *dy, const mt_tensor *dx);
-mt_status mt_cpu_mtcnn_loss(mt_mtcnn_loss_args *a);
-
-/* ---- optimisers (mt_cpu_optim.c) ------------------------------------------------------------ */
-mt_status mt_cpu_sgd_step(const mt_tensor *p, const mt_tensor *g, const mt_tensor *buf,
-                          const mt_sgd_args *a);
-mt_status mt_cpu_adam_step(const mt_tensor *p, const mt_tensor *g, const mt_tensor *m,
-                           const mt_tensor *v, const mt_adam_args *a);
-mt_status mt_cpu_sum_squares(const mt_tensor *t, double *out);
-mt_status mt_cpu_axpy(const mt_tensor *y, float alpha, const mt_tensor *x);
+/* ---- layers, losses, optimisers ------------------------------------------------------------
+ * mt_cpu_<name> for every kernel of nn/mt_nn.h's MT_NN_KERNELS, of the type of its field
+ * (convolutions and fully connected layers in conv/mt_cpu_conv.c, PReLU and softmax in
+ * mt_cpu_act.c, pooling in mt_cpu_pool.c, the loss in mt_cpu_loss.c, optimisers in
+ * mt_cpu_optim.c); mt_cpu_backend.c enters them all in the table. */
+#define MT_CPU_KERNEL(name) __typeof__(*((mt_nn_kernels *)0)->name) mt_cpu_##name;
+MT_NN_KERNELS(MT_CPU_KERNEL)
+#undef MT_CPU_KERNEL
 
 /* ---- forward passes on contiguous arrays (mt_cpu_conv.c, mt_cpu_pool.c, mt_cpu_act.c) -------
  * The same kernels as the tensor entries (kernel set included), for callers that hold raw

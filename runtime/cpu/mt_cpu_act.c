@@ -40,9 +40,7 @@ typedef struct prelu_ctx {
 
 /* Planes are (sample, channel) pairs of hw values each. Compiled for AVX-512, AVX2 and the
  * baseline, picked at run time (these passes stream megabytes in training). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void prelu_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     prelu_ctx *k = (prelu_ctx *)vctx;
@@ -64,9 +62,7 @@ mt_status mt_cpu_prelu_forward(const mt_tensor *x, const mt_tensor *a, const mt_
 }
 
 /* Samples [begin, end): dx for all their planes, slope sums into this thread's partials. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void prelu_bwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     prelu_ctx *k = (prelu_ctx *)vctx;
     double *part = k->da_part ? k->da_part + (int64_t)thread * mt_prelu_part_stride(k->c) : NULL;
@@ -165,9 +161,7 @@ SOFTMAX_INLINE void softmax_block(const float *x, float *y, int64_t c, int64_t h
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void softmax_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     softmax_ctx *k = (softmax_ctx *)vctx;

@@ -1,6 +1,6 @@
-/* mt_cpu_loss.c - the MTCNN multi-task loss on the CPU (SPEC.md section 3): classification
- * cross-entropy on softmax probabilities with online hard example mining, box and landmark
- * squared errors under label masks, task weights, empty-set guards and accuracy. */
+/* mt_cpu_loss.c - the MTCNN multi-task loss on the CPU (docs/design.md, 'Losses and OHEM'):
+ * classification cross-entropy on softmax probabilities with online hard example mining, box
+ * and landmark squared errors under label masks, task weights, empty-set guards and accuracy. */
 #include "cpu/mt_cpu.h"
 
 #include <math.h>

@@ -117,17 +117,24 @@ static mt_status add_op(mt_plan *p, int head, const plan_op *op) {
     return MT_OK;
 }
 
+/* The parameters of a layer: its weight (kind "conv" or "linear", ndim dimensions), and its
+ * bias and PReLU slopes (may be NULL), one per output. */
+static mt_status check_layer(const char *kind, const mt_tensor *w, int ndim, const mt_tensor *b,
+                             const mt_tensor *prelu) {
+    MT_TRY(check_cpu("the weight", w));
+    if (w->ndim != ndim) {
+        char s[MT_SHAPE_STR];
+        return mt_fail(MT_ERR_SHAPE, "plan: a %s weight must have %d dimensions, got %s", kind,
+                       ndim, mt_tensor_shape_str(w, s));
+    }
+    MT_TRY(check_vec("the bias", b, w->shape[0]));
+    return check_vec("the PReLU slopes", prelu, w->shape[0]);
+}
+
 mt_status mt_plan_add_conv(mt_plan *p, int head, const mt_tensor *w, const mt_tensor *b,
                            const mt_tensor *prelu, const mt_conv2d_desc *d,
                            const mt_pool2d_desc *pool) {
-    MT_TRY(check_cpu("the weight", w));
-    if (w->ndim != 4) {
-        char s[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "plan: a conv weight must have 4 dimensions, got %s",
-                       mt_tensor_shape_str(w, s));
-    }
-    MT_TRY(check_vec("the bias", b, w->shape[0]));
-    MT_TRY(check_vec("the PReLU slopes", prelu, w->shape[0]));
+    MT_TRY(check_layer("conv", w, 4, b, prelu));
     if (d->stride_h < 1 || d->stride_w < 1 || d->pad_h < 0 || d->pad_w < 0)
         return mt_fail(MT_ERR_ARG, "plan: strides must be >= 1 and padding >= 0");
     if (pool && (pool->kernel_h < 1 || pool->kernel_w < 1 || pool->stride_h < 1 ||
@@ -141,14 +148,7 @@ mt_status mt_plan_add_conv(mt_plan *p, int head, const mt_tensor *w, const mt_te
 
 mt_status mt_plan_add_linear(mt_plan *p, int head, const mt_tensor *w, const mt_tensor *b,
                              const mt_tensor *prelu) {
-    MT_TRY(check_cpu("the weight", w));
-    if (w->ndim != 2) {
-        char s[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "plan: a linear weight must have 2 dimensions, got %s",
-                       mt_tensor_shape_str(w, s));
-    }
-    MT_TRY(check_vec("the bias", b, w->shape[0]));
-    MT_TRY(check_vec("the PReLU slopes", prelu, w->shape[0]));
+    MT_TRY(check_layer("linear", w, 2, b, prelu));
     plan_op op = {.kind = OP_LINEAR, .w = (mt_tensor *)w, .b = (mt_tensor *)b,
                   .prelu = (mt_tensor *)prelu};
     return add_op(p, head, &op);

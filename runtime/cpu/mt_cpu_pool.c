@@ -93,9 +93,7 @@ static inline __attribute__((always_inline)) void pool_plane_fwd(const pool_ctx 
     }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void pool_fwd_range(void *vctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     pool_ctx *k = (pool_ctx *)vctx;
@@ -312,9 +310,7 @@ static int64_t prelu_pool_ranges(int64_t n, int64_t grain) {
 
 /* Planes [begin, end): PReLU into the thread's plane buffer (padded with -inf for the
  * stride-2 scan), then pooled from there. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void prelu_pool_fwd_range(prelu_pool_ctx *k, int64_t begin, int64_t end, int thread) {
     const pool_ctx *pk = &k->pk;
     const int64_t hw = pk->h * pk->w, ohw = pk->oh * pk->ow;
@@ -342,9 +338,7 @@ static void prelu_pool_fwd_range(prelu_pool_ctx *k, int64_t begin, int64_t end, 
 /* Samples [begin, end) of range `range`: per plane, the pooled gradient routed to the maxima
  * found by the forward pass (in the separate pass's order), then the PReLU gradient and the
  * range's slope sums from it. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void prelu_pool_bwd_range(prelu_pool_ctx *k, int64_t begin, int64_t end, int range,
                                  int thread) {
     const pool_ctx *pk = &k->pk;

@@ -26,11 +26,3 @@ void *mt_cpu_scratch(int slot, size_t nbytes) {
     s->nbytes = want;
     return p;
 }
-
-void mt_cpu_scratch_release(void) {
-    for (int i = 0; i < MT_SCRATCH_SLOTS; i++) {
-        mt_host_free(slots[i].p, slots[i].nbytes);
-        slots[i].p = NULL;
-        slots[i].nbytes = 0;
-    }
-}

@@ -75,25 +75,17 @@ void mt_sample_to_planes(const uint8_t *pixels, int size, int flip, const mt_col
     int64_t plane = (int64_t)size * size;
     float *R = out, *G = out + plane, *B = out + 2 * plane;
     if (!map) {
-        float lut[256];
-        for (int v = 0; v < 256; v++) lut[v] = ((float)v - norm.mean) * norm.scale;
+        /* the same float arithmetic as a table of the 256 levels, without building one per
+         * sample (a 12x12 sample has fewer values than the table) */
+        const float mean = norm.mean, scale = norm.scale;
         for (int y = 0; y < size; y++) {
             const uint8_t *row = pixels + (size_t)y * (size_t)size * 3u;
             int64_t o = (int64_t)y * size;
-            if (flip) {
-                for (int x = 0; x < size; x++) {
-                    const uint8_t *p = row + (size_t)(size - 1 - x) * 3u;
-                    R[o + x] = lut[p[0]];
-                    G[o + x] = lut[p[1]];
-                    B[o + x] = lut[p[2]];
-                }
-            } else {
-                for (int x = 0; x < size; x++) {
-                    const uint8_t *p = row + (size_t)x * 3u;
-                    R[o + x] = lut[p[0]];
-                    G[o + x] = lut[p[1]];
-                    B[o + x] = lut[p[2]];
-                }
+            for (int x = 0; x < size; x++) {
+                const uint8_t *p = row + (size_t)(flip ? size - 1 - x : x) * 3u;
+                R[o + x] = ((float)p[0] - mean) * scale;
+                G[o + x] = ((float)p[1] - mean) * scale;
+                B[o + x] = ((float)p[2] - mean) * scale;
             }
         }
         return;

@@ -3,8 +3,8 @@
  * jitter drawn per sample, and the conversion of one S x S RGB sample into
  * normalised float planes, mirrored and colour-mapped on the way.
  *
- * The colour jitter (SPEC.md 4.4, done per sample on uint8 RGB as the spec
- * advises) is one affine map of (r, g, b): contrast around each channel's
+ * The colour jitter (docs/design.md, 'On-line augmentation': the seed's, but
+ * per sample on uint8 RGB) is one affine map of (r, g, b): contrast around each channel's
  * mean, a brightness shift, then saturation and hue as a scaling and a
  * rotation of the chroma plane of YIQ. The result is rounded and clamped to
  * 0..255 (halves up), as if the jittered sample were an 8-bit image, then normalised.
@@ -30,7 +30,7 @@ typedef struct mt_jitter {
     double hue;        /* chroma rotation ~ U[-h, h] turns */
 } mt_jitter;
 
-/* The seed's ranges (SPEC.md 4.4): brightness 0.2, contrast 0.5, saturation
+/* The seed's ranges: brightness 0.2, contrast 0.5, saturation
  * 0.5, hue 0.2. */
 mt_jitter mt_jitter_default(void);
 

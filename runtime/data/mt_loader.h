@@ -6,7 +6,8 @@
  * record files (taken as one concatenated list) that gives a fixed number of
  * rows per batch. PNet trains on one stream of 384 (a random composition of
  * its merged file); RNet and ONet on four (64 positives, 64 part faces, 192
- * negatives, 64 landmark faces: SPEC.md 2.5), rows in stream order.
+ * negatives, 64 landmark faces: docs/design.md, 'Training sets and sampling
+ * ratios'), rows in stream order.
  *
  * Order: a stream of N samples giving c rows per batch is read in passes of
  * P = floor(N / c) batches; pass p is a fresh permutation of its N samples

@@ -38,6 +38,17 @@ int mt_record_label_of(int cls) {
     return cls >= 0 && cls < MT_NUM_CLASSES ? labels[cls] : 0;
 }
 
+void mt_record_set_source(mt_record_sample *s, const char *src) {
+    size_t n = strlen(src);
+    if (n > MT_RECORD_SOURCE_BYTES) {
+        memcpy(s->source, "...", 3);
+        memcpy(s->source + 3, src + n - (MT_RECORD_SOURCE_BYTES - 3), MT_RECORD_SOURCE_BYTES - 3);
+        s->source[MT_RECORD_SOURCE_BYTES] = '\0';
+        return;
+    }
+    memcpy(s->source, src, n + 1);
+}
+
 /* ---- header ------------------------------------------------------------------------------ */
 
 typedef struct header {
@@ -454,9 +465,95 @@ static mt_status create_empty(mt_record_writer *w, const char *name) {
 }
 
 
+/* File offset of sample i. */
+static uint64_t sample_offset(const header *h, int64_t i) {
+    return MT_RECORD_DATA_OFFSET + (uint64_t)(i / h->block_samples) *
+           block_stride(h->record_bytes, h->block_samples) +
+           (uint64_t)(i % h->block_samples) * h->record_bytes;
+}
+
+/* Adds sign times the classes of samples [first, last) of the file to counts. */
+static mt_status count_labels(int fd, const char *path, const header *h, int64_t first,
+                              int64_t last, int sign, int64_t *counts) {
+    size_t P = (size_t)h->size * h->size * 3u;
+    for (int64_t i = first; i < last; i++) {
+        int8_t label;
+        size_t got = 0;
+        if (pread_all(fd, &label, 1, (off_t)(sample_offset(h, i) + P), &got) != MT_OK || got != 1)
+            return mt_fail(MT_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        int cls = mt_record_class_of(label);
+        if (cls < 0)
+            return mt_fail(MT_ERR_FORMAT, "%s: sample %" PRId64 " has label %d: the file is "
+                           "damaged", path, i, label);
+        counts[cls] += sign;
+    }
+    return MT_OK;
+}
+
+/* Rolls the committed file open in w back to its first keep samples (keep < h->count):
+ * checks the block that will become partial, recomputes its CRC and the class counts,
+ * and commits a header saying so. h is updated to the new commit; the caller cuts the
+ * tail. */
+static mt_status roll_back(mt_record_writer *w, header *h, int64_t keep) {
+    int64_t B = h->block_samples, count = (int64_t)h->count;
+    size_t R = h->record_bytes;
+    int64_t b = keep / B, rem = keep % B;
+    uint32_t tail = 0;
+    if (rem > 0) {
+        /* the block keeps rem of its n samples: it must be intact before it is re-sealed */
+        int64_t n = count - b * B < B ? count - b * B : B;
+        size_t bytes = (size_t)n * R + (n == B ? 8 : 0);
+        uint8_t *blk = (uint8_t *)malloc(bytes);
+        if (!blk) return mt_fail(MT_ERR_OOM, "%s: out of memory", w->path);
+        size_t got = 0;
+        mt_status st = pread_all(w->fd, blk, bytes, (off_t)sample_offset(h, b * B), &got);
+        if (st != MT_OK || got != bytes) {
+            free(blk);
+            return mt_fail(MT_ERR_IO, "%s: read error: %s", w->path, strerror(errno));
+        }
+        uint8_t idx[4];
+        put32(idx, (uint32_t)b);
+        tail = mt_crc32c(mt_crc32c(0, idx, 4), blk, (size_t)rem * R);
+        uint32_t whole = mt_crc32c(tail, blk + (size_t)rem * R, (size_t)(n - rem) * R);
+        int good = n == B ? whole == get32(blk + (size_t)n * R) &&
+                                get32(blk + (size_t)n * R + 4) == (uint32_t)b
+                          : whole == h->tail_crc;
+        free(blk);
+        if (!good)
+            return mt_fail(MT_ERR_FORMAT, "%s: block %" PRId64 " (samples %" PRId64 "..%" PRId64
+                           ") fails its checksum: cannot roll back a damaged file to %" PRId64
+                           " samples", w->path, b, b * B, b * B + n - 1, keep);
+    }
+    /* count the shorter side: the samples dropped (usually few) or those kept */
+    int64_t counts[MT_NUM_CLASSES] = {0, 0, 0, 0};
+    if (count - keep <= keep) {
+        for (int k = 0; k < MT_NUM_CLASSES; k++) counts[k] = (int64_t)h->class_count[k];
+        MT_TRY(count_labels(w->fd, w->path, h, keep, count, -1, counts));
+    } else {
+        MT_TRY(count_labels(w->fd, w->path, h, 0, keep, 1, counts));
+    }
+    for (int k = 0; k < MT_NUM_CLASSES; k++)
+        if (counts[k] < 0)
+            return mt_fail(MT_ERR_FORMAT, "%s: the labels of the samples disagree with the "
+                           "header's class counts: the file is damaged", w->path);
+    header nh = *h;
+    nh.sequence = h->sequence + 1;
+    nh.count = (uint64_t)keep;
+    for (int k = 0; k < MT_NUM_CLASSES; k++) nh.class_count[k] = (uint64_t)counts[k];
+    nh.tail_crc = tail;
+    uint8_t slot[MT_RECORD_SLOT_BYTES];
+    encode_header(&nh, slot);
+    int next = 1 - w->active;
+    if (pwrite_all(w->fd, slot, sizeof slot, SLOT_OFFSET(next)) != MT_OK || fsync(w->fd) != 0)
+        return io_error(w, "writing the header");
+    w->active = next;
+    *h = nh;
+    return MT_OK;
+}
+
 /* Opens the existing file at w->path for appending: header, lock, the partial
  * block's checksum, then cuts the uncommitted tail. */
-static mt_status open_existing(mt_record_writer *w, int want_size) {
+static mt_status open_existing(mt_record_writer *w, int want_size, int rollback, int64_t keep) {
     w->fd = open(w->path, O_RDWR | O_CLOEXEC);
     if (w->fd < 0) return mt_fail(MT_ERR_IO, "%s: cannot open for writing: %s", w->path, strerror(errno));
     if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
@@ -469,6 +566,17 @@ static mt_status open_existing(mt_record_writer *w, int want_size) {
     if (want_size > 0 && (int)h.size != want_size)
         return mt_fail(MT_ERR_FORMAT, "%s: holds %ux%u samples, cannot append %dx%d ones", w->path,
                        h.size, h.size, want_size, want_size);
+    if (rollback && (uint64_t)keep > h.count)
+        return mt_fail(MT_ERR_FORMAT, "%s: cannot keep %" PRId64 " samples: the file commits only %"
+                       PRIu64, w->path, keep, h.count);
+    if (rollback && (uint64_t)keep < h.count) {
+        struct stat rb;
+        if (fstat(w->fd, &rb) != 0)
+            return mt_fail(MT_ERR_IO, "%s: cannot stat: %s", w->path, strerror(errno));
+        uint64_t end = committed_end(h.record_bytes, h.block_samples, (int64_t)h.count);
+        if ((uint64_t)rb.st_size < end) return truncated_error(w->path, &h, (uint64_t)rb.st_size);
+        MT_TRY(roll_back(w, &h, keep));
+    }
     w->size = (int)h.size;
     w->record_bytes = h.record_bytes;
     w->block_samples = h.block_samples;
@@ -510,8 +618,10 @@ static mt_status open_existing(mt_record_writer *w, int want_size) {
 mt_status mt_record_writer_open(mt_record_writer **out, const char *path,
                                 const mt_record_writer_opts *opts) {
     *out = NULL;
-    mt_record_writer_opts o = {0, 0, 0};
+    mt_record_writer_opts o = {0, 0, 0, 0, 0};
     if (opts) o = *opts;
+    if (o.rollback && (o.keep < 0 || o.replace))
+        return mt_fail(MT_ERR_ARG, "%s: keep must be a count >= 0, and not with replace", path);
     if (o.size < 0 || o.size > MT_RECORD_MAX_SIZE)
         return mt_fail(MT_ERR_ARG, "%s: sample side %d out of range 1..%d", path, o.size,
                        MT_RECORD_MAX_SIZE);
@@ -536,7 +646,10 @@ mt_status mt_record_writer_open(mt_record_writer **out, const char *path,
     mt_status st;
     if (exists && !w->replace) {
         strcpy(w->work, path);
-        st = open_existing(w, o.size);
+        st = open_existing(w, o.size, o.rollback, o.keep);
+    } else if (o.rollback && o.keep > 0) {
+        st = mt_fail(MT_ERR_IO, "%s: cannot keep %" PRId64 " samples: the file does not exist",
+                     path, o.keep);
     } else if (o.size <= 0) {
         st = mt_fail(MT_ERR_ARG, "%s: a new record file needs the sample side (size)", path);
     } else {

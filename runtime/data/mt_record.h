@@ -7,7 +7,7 @@
  * y1..y5, normalised to the crop as mt_sample does), and where the sample came
  * from (the crop box in its source image, its IoU, the face index, the source
  * image's path) for debugging. It replaces the seed's text lists and
- * TFRecords (SPEC.md 2.5).
+ * TFRecords (docs/design.md, 'Record files'; docs/records.md).
  *
  * Layout (little-endian, version 1):
  *
@@ -95,6 +95,10 @@ typedef struct mt_record_sample {
     char source[MT_RECORD_SOURCE_BYTES + 1]; /* NUL-terminated */
 } mt_record_sample;
 
+/* Sets s->source from a path: a longer one than MT_RECORD_SOURCE_BYTES keeps
+ * its end (the file name), marked with a leading "...". */
+void mt_record_set_source(mt_record_sample *s, const char *path);
+
 /* Bytes of one record of side S. */
 static inline size_t mt_record_bytes(int size) {
     return (size_t)size * (size_t)size * 3u + MT_RECORD_EXTRA;
@@ -165,10 +169,19 @@ typedef struct mt_record_writer_opts {
     int block_samples; /* B for a new file (0: MT_RECORD_BLOCK_DEFAULT) */
     int replace;       /* 1: write a fresh file under a temporary name, renamed over path by
                         * close (the old file, if any, stays readable until then) */
+    int rollback;      /* 1: keep only the first `keep` committed samples of an existing file
+                        * (resuming a job whose own bookkeeping lags behind the file's commit):
+                        * the class counts and the CRC of the new partial block are recomputed
+                        * (the block it is cut from is checked first), a header with the new
+                        * count is committed, then the rest is cut off. Readers must not have
+                        * the file open. keep beyond the committed count is an error; a
+                        * missing file is created when keep is 0. */
+    int64_t keep;
 } mt_record_writer_opts;
 
 /* Opens path for appending (created when missing) or, with replace, a fresh
- * temporary file. An existing file's uncommitted tail is cut off. */
+ * temporary file. An existing file's uncommitted tail is cut off (with
+ * rollback, everything after its first keep samples). */
 mt_status mt_record_writer_open(mt_record_writer **out, const char *path,
                                 const mt_record_writer_opts *opts);
 

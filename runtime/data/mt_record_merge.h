@@ -1,6 +1,7 @@
 /*
  * mt_record_merge.h - building a net's training set from sample files (the
- * seed's gen_imglist step, SPEC.md 2.5): take so many samples of each class
+ * seed's gen_imglist step; docs/design.md, 'Training sets and sampling
+ * ratios'): take so many samples of each class
  * from a set of record files, WITHOUT replacement, and copy them, shuffled,
  * into one output per group of classes (PNet: every class into one file;
  * RNet and ONet: one file per class).

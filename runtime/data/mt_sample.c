@@ -115,13 +115,58 @@ static void set_box(item *it, const double *c) {
     for (int k = 0; k < 4; k++) it->box[k] = (int32_t)c[k];
 }
 
+/* The square crop of side s with its top-left corner at (x, y), as a box. */
+static void square_box(double *c, int64_t x, int64_t y, int64_t s) {
+    c[0] = (double)x, c[1] = (double)y, c[2] = (double)(x + s - 1), c[3] = (double)(y + s - 1);
+}
+
+static mt_status oom(void) { return mt_fail(MT_ERR_OOM, "sample: out of memory"); }
+
+/* The sides and shifts of the crops drawn around a w x h face (positives, part faces and
+ * shifted landmark crops): sides in [side_lo, side_hi), shifts within +-jx, +-jy. */
+typedef struct shift_range {
+    int64_t side_lo, side_hi, jx, jy;
+} shift_range;
+
+static shift_range shift_range_of(double w, double h, const mt_sample_params *p) {
+    shift_range r = {(int64_t)floor(fmin(w, h) * p->side_lo),
+                     (int64_t)ceil(fmax(w, h) * p->side_hi), (int64_t)trunc(w * p->jitter),
+                     (int64_t)trunc(h * p->jitter)};
+    return r;
+}
+
+/* Draws a crop's side s and shift (dx, dy), in that order; false when s < 1. */
+static bool draw_shift(mt_rng *rng, const shift_range *r, int64_t *s, int64_t *dx, int64_t *dy) {
+    *s = draw(rng, r->side_lo, r->side_hi);
+    *dx = draw(rng, -r->jx, r->jx);
+    *dy = draw(rng, -r->jy, r->jy);
+    return *s >= 1;
+}
+
+/* Plans crop c as a negative when its best IoU with the faces is below neg_iou (*taken, unless
+ * NULL, says whether it was); face: the face it was drawn near (-1: none). Returns MT_ERR_OOM
+ * only. */
+static mt_status add_negative(plan_list *l, const double *c, const double *faces, int64_t nf,
+                              double neg_iou, int32_t face, bool *taken) {
+    int64_t which;
+    double o = best_iou(c, faces, nf, &which);
+    bool take = o < neg_iou;
+    if (taken) *taken = take;
+    if (!take) return MT_OK;
+    item *it = plan_add(l);
+    if (!it) return oom();
+    set_box(it, c);
+    it->label = MT_LABEL_NEGATIVE;
+    it->face = face;
+    it->iou = (float)o;
+    return MT_OK;
+}
+
 static void set_target(item *it, const double *crop, const double *face) {
     double t[4];
     mt_box_targets(crop, face, 1, t);
     for (int k = 0; k < 4; k++) it->target[k] = (float)t[k];
 }
-
-static mt_status oom(void) { return mt_fail(MT_ERR_OOM, "sample: out of memory"); }
 
 /* ---- sample sets --------------------------------------------------------------------------- */
 
@@ -179,7 +224,7 @@ static mt_status set_from_plan(mt_sample_set **out, const plan_list *l, int size
     return MT_OK;
 }
 
-/* ---- detection samples (SPEC.md 2.2) ------------------------------------------------------- */
+/* ---- detection samples (docs/design.md, 'Sample generation') ------------------------------- */
 
 /* Plans the crops of one image; returns MT_ERR_OOM only. */
 static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
@@ -196,15 +241,10 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
         for (int tries = 0; accepted < p->neg_count && tries < p->neg_max_tries; tries++) {
             int64_t s = draw(rng, p->min_crop, neg_hi);
             int64_t x = draw(rng, 0, W - s), y = draw(rng, 0, H - s);
-            c[0] = (double)x, c[1] = (double)y, c[2] = (double)(x + s - 1), c[3] = (double)(y + s - 1);
-            double o = best_iou(c, faces, nf, &which);
-            if (!(o < p->neg_iou)) continue;
-            item *it = plan_add(l);
-            if (!it) return oom();
-            set_box(it, c);
-            it->label = MT_LABEL_NEGATIVE;
-            it->iou = (float)o;
-            accepted++;
+            square_box(c, x, y, s);
+            bool taken;
+            MT_TRY(add_negative(l, c, faces, nf, p->neg_iou, -1, &taken));
+            accepted += taken;
         }
     }
 
@@ -222,29 +262,19 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
             int64_t dy = draw(rng, (int64_t)trunc(fmax((double)-s, -y1)), (int64_t)trunc(h));
             int64_t nx1 = (int64_t)trunc(fmax(0.0, x1 + dx)), ny1 = (int64_t)trunc(fmax(0.0, y1 + dy));
             if (nx1 + s > W || ny1 + s > H) continue;
-            c[0] = (double)nx1, c[1] = (double)ny1, c[2] = (double)(nx1 + s - 1), c[3] = (double)(ny1 + s - 1);
-            double o = best_iou(c, faces, nf, &which);
-            if (!(o < p->neg_iou)) continue;
-            item *it = plan_add(l);
-            if (!it) return oom();
-            set_box(it, c);
-            it->label = MT_LABEL_NEGATIVE;
-            it->face = (int32_t)f;
-            it->iou = (float)o;
+            square_box(c, nx1, ny1, s);
+            MT_TRY(add_negative(l, c, faces, nf, p->neg_iou, (int32_t)f, NULL));
         }
 
         /* positives and part faces: the face's square, rescaled and shifted */
-        int64_t side_lo = (int64_t)floor(fmin(w, h) * p->side_lo);
-        int64_t side_hi = (int64_t)ceil(fmax(w, h) * p->side_hi);
-        int64_t jx = (int64_t)trunc(w * p->jitter), jy = (int64_t)trunc(h * p->jitter);
+        const shift_range sr = shift_range_of(w, h, p);
         for (int t = 0; t < p->pos_tries; t++) {
-            int64_t s = draw(rng, side_lo, side_hi);
-            int64_t dx = draw(rng, -jx, jx), dy = draw(rng, -jy, jy);
-            if (s < 1) continue;
+            int64_t s, dx, dy;
+            if (!draw_shift(rng, &sr, &s, &dx, &dy)) continue;
             int64_t nx1 = (int64_t)floor(fmax(x1 + w / 2 + (double)dx - (double)s / 2, 0.0));
             int64_t ny1 = (int64_t)floor(fmax(y1 + h / 2 + (double)dy - (double)s / 2, 0.0));
             if (nx1 + s > W || ny1 + s > H) continue;
-            c[0] = (double)nx1, c[1] = (double)ny1, c[2] = (double)(nx1 + s - 1), c[3] = (double)(ny1 + s - 1);
+            square_box(c, nx1, ny1, s);
             double o;
             if (p->label_by_all_faces) {
                 o = best_iou(c, faces, nf, &which);
@@ -263,7 +293,7 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
             it->face = (int32_t)which;
             it->iou = (float)o;
             set_target(it, c, faces + 4 * which);
-            /* no draw unless asked for: the default stream stays the spec's */
+            /* no draw unless asked for: the default stream stays the seed's */
             if (p->mirror_p > 0 && mt_rng_unit(rng) < p->mirror_p) {
                 double t[4] = {it->target[0], it->target[1], it->target[2], it->target[3]};
                 mt_targets_mirror(t);
@@ -311,7 +341,7 @@ mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const dou
     return st;
 }
 
-/* ---- landmark samples (SPEC.md 2.3) -------------------------------------------------------- */
+/* ---- landmark samples (docs/design.md, 'Landmark samples') --------------------------------- */
 
 static int landmarks_inside(const float *u) {
     for (int k = 0; k < 10; k++)
@@ -353,17 +383,15 @@ static mt_status plan_landmarks(plan_list *l, int W, int H, const double *gb, co
         it->iou = 1.0f;
         set_landmarks(it, pts, g);
     }
-    int64_t side_lo = (int64_t)floor(fmin(w, h) * p->side_lo);
-    int64_t side_hi = (int64_t)ceil(fmax(w, h) * p->side_hi);
-    int64_t jx = (int64_t)trunc(w * p->jitter), jy = (int64_t)trunc(h * p->jitter);
+    const shift_range sr = shift_range_of(w, h, p);
     for (int t = 0; t < p->lmk_shift_tries; t++) {
-        int64_t s = draw(rng, side_lo, side_hi);
-        int64_t dx = draw(rng, -jx, jx), dy = draw(rng, -jy, jy);
-        if (s < 1) continue;
+        int64_t s, dx, dy;
+        if (!draw_shift(rng, &sr, &s, &dx, &dy)) continue;
         int64_t nx1 = (int64_t)floor(fmax(g[0] + w / 2 - (double)s / 2 + (double)dx, 0.0));
         int64_t ny1 = (int64_t)floor(fmax(g[1] + h / 2 - (double)s / 2 + (double)dy, 0.0));
         if (nx1 + s > W || ny1 + s > H) continue;
-        double c[4] = {(double)nx1, (double)ny1, (double)(nx1 + s - 1), (double)(ny1 + s - 1)};
+        double c[4];
+        square_box(c, nx1, ny1, s);
         double o = mt_box_overlap(c, g, MT_OVERLAP_UNION);
         if (!(o > p->lmk_iou)) continue;
         if (!(it = plan_add(l))) return oom();
@@ -409,15 +437,12 @@ static mt_status cut_landmark(const mt_image *im, const item *it, const mt_sampl
         double m[6];
         double angle = (it->aug & MT_AUG_ROTATE_POS) ? p->lmk_angle : -p->lmk_angle;
         crop_rotation(it->box, angle, m);
-        /* the rotated image seen through the crop: shift the output origin */
+        /* the rotated image seen through the crop: shift the output origin (only the
+         * rotated pixels that the resize reads are computed) */
         m[2] -= it->box[0];
         m[5] -= it->box[1];
-        mt_image *patch;
         int pw = it->box[2] - it->box[0] + 1, ph = it->box[3] - it->box[1] + 1;
-        MT_TRY(mt_warp_affine(&patch, im, m, pw, ph, NULL));
-        int32_t whole[4] = {0, 0, pw - 1, ph - 1};
-        st = mt_crop_resize_strip(patch, whole, 1, p->size, p->interp, strip, i);
-        mt_image_free(patch);
+        st = mt_warp_resize_strip(im, m, pw, ph, p->size, p->interp, strip, i);
     } else {
         st = mt_crop_resize_strip(im, it->box, 1, p->size, p->interp, strip, i);
     }
@@ -434,8 +459,20 @@ mt_status mt_sample_landmarks(mt_sample_set **out, const mt_image *im, const dou
     plan_list l = {NULL, 0, 0};
     mt_status st = plan_landmarks(&l, im->width, im->height, box, pts, p, rng);
     if (st == MT_OK) st = set_from_plan(out, &l, p->size);
-    for (int64_t i = 0; st == MT_OK && i < l.n; i++)
-        st = cut_landmark(im, l.v + i, p, (*out)->images, i);
+    size_t tile = (size_t)p->size * p->size * 3;
+    for (int64_t i = 0; st == MT_OK && i < l.n; i++) {
+        const item *a = l.v + i, *b = i > 0 ? l.v + i - 1 : NULL;
+        if (b && (a->aug & MT_AUG_MIRROR) && !(b->aug & MT_AUG_MIRROR) &&
+            a->aug == (b->aug | MT_AUG_MIRROR) &&
+            memcmp(a->box, b->box, sizeof a->box) == 0) {
+            /* the mirror of the sample just cut: flip its pixels rather than cut them again */
+            uint8_t *px = (*out)->images->data;
+            memcpy(px + (size_t)i * tile, px + (size_t)(i - 1) * tile, tile);
+            flip_sample((*out)->images, i);
+            continue;
+        }
+        st = cut_landmark(im, a, p, (*out)->images, i);
+    }
     free(l.v);
     if (st != MT_OK) {
         mt_sample_set_free(*out);

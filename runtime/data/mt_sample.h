@@ -1,11 +1,12 @@
 /*
- * mt_sample.h - MTCNN training crops (SPEC.md sections 2.2 and 2.3).
+ * mt_sample.h - MTCNN training crops (docs/design.md, 'Sample generation' and
+ * 'Landmark samples').
  *
  * Detection samples of one image and its ground-truth faces: random
  * negatives, near-face negatives, positives and part faces; landmark samples
  * of one annotated face: the plain face crop and shifted crops with mirror
  * and +-rotation augmentation. Every number is a parameter whose default is
- * the spec's value. The seed's bugs are fixed (SPEC.md decision 6 and 8):
+ * the seed's value. The seed's bugs are fixed (docs/design.md, 'Seed bugs fixed'):
  * crops hold exactly their side in pixels, targets use the inclusive
  * convention (t = (g - c) / side, side = x2 - x1 + 1), full float precision;
  * mirrored samples get mirrored targets; part faces are judged against every
@@ -31,16 +32,16 @@ extern "C" {
 
 typedef struct mt_sample_params {
     int size;         /* side of the samples (12 for PNet, 24, 48) */
-    mt_interp interp; /* resize of crops: bilinear (SPEC.md decision 5) */
+    mt_interp interp; /* resize of crops: bilinear (docs/design.md, 'Resizing') */
 
-    /* random negatives (2.2 step 1) */
+    /* random negatives (step 1 of docs/design.md, 'Sample generation') */
     int neg_count;       /* accepted per image: 50 */
     int neg_max_tries;   /* draws before giving up (small or crowded images): 5000 */
     int min_crop;        /* smallest side of a negative crop: 12 */
     double neg_max_frac; /* negative sides are < floor(min(W, H) * this): 0.5 */
     double neg_iou;      /* negative when the largest IoU with any face is < this: 0.3 */
 
-    /* per face (2.2 step 2) */
+    /* per face (step 2) */
     int min_face;           /* faces with max(w, h) below this seed no crops: 20 */
     int near_neg_tries;     /* near-face negative draws per face: 5 */
     int pos_tries;          /* positive / part draws per face: 20 */
@@ -51,10 +52,11 @@ typedef struct mt_sample_params {
     double part_iou;        /* part face when part_iou <= IoU < pos_iou: 0.4 */
     int label_by_all_faces; /* 1: label and target by the best face; 0: the seeding face (seed) */
     double mirror_p;        /* probability that a positive or part sample is mirrored, with its
-                             * target mirrored too (dx1' = -dx2, dx2' = -dx1): 0, the spec mirrors
-                             * at training time (SPEC.md 4.4) */
+                             * target mirrored too (dx1' = -dx2, dx2' = -dx1): 0, the loader
+                             * mirrors at training time (docs/design.md, 'On-line
+                             * augmentation') */
 
-    /* landmark samples (2.3) */
+    /* landmark samples (docs/design.md, 'Landmark samples') */
     int lmk_min_face;     /* faces with max(w, h) below this are skipped: 40 */
     int lmk_plain;        /* 1: keep the plain ground-truth crop */
     int lmk_shift_tries;  /* shifted crops tried per face: 10 */

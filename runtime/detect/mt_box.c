@@ -41,9 +41,7 @@ static int by_score(const void *pa, const void *pb) {
  * columns x1, y1, x2, y2, area. Written without branches so that it runs as
  * vector code (AVX-512, AVX2 or SSE2, chosen at run time); each lane computes
  * exactly the scalar expression, so the choice does not change any result. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
+MT_TARGET_CLONES
 static void nms_flags(const double *restrict x1, const double *restrict y1,
                       const double *restrict x2, const double *restrict y2,
                       const double *restrict area, int64_t m, double threshold, int use_min,

@@ -3,11 +3,11 @@
  * non-maximum suppression, square-ify, calibration with regression offsets,
  * regression targets, landmark normalisation.
  *
- * Conventions (SPEC.md decision 4 and section 6): a box is [x1, y1, x2, y2],
+ * Conventions (docs/design.md, 'Pixels and boxes'): a box is [x1, y1, x2, y2],
  * 0-based, x2/y2 INCLUSIVE, so its width is x2 - x1 + 1 and areas and
  * intersections carry the "+1" (inter = max(0, min(x2) - max(x1) + 1) * ...).
  * Arrays of boxes are n rows of 4 doubles. Everything is computed in double,
- * as the reference cascade (../shared/anchors/ref_mtcnn.py) does, so chains
+ * as the original MATLAB cascade does (docs/design.md, 'Detection'), so chains
  * such as calibrate -> square -> fix give the reference's integers exactly.
  * These functions cannot fail except where they return an mt_status.
  */
@@ -68,7 +68,7 @@ void mt_box_fix(double *boxes, int64_t n);
  * (gx2 - x2)/w, (gy2 - y2)/h), w = x2 - x1 + 1. n rows each. */
 void mt_box_targets(const double *crops, const double *gts, int64_t n, double *out);
 
-/* Landmarks (10 doubles, PLANAR: x1..x5 then y1..y5, SPEC.md decision 3)
+/* Landmarks (10 doubles, PLANAR: x1..x5 then y1..y5; docs/design.md, 'Landmarks')
  * normalised to a box: u = (x - x1 + offset) / w, v = (y - y1 + offset) / h,
  * w = x2 - x1 + 1. With offset 0.5 (the training convention of this
  * project) a pixel's centre maps to the centre of its cell, so mirroring is
@@ -84,7 +84,8 @@ void mt_landmarks_from_box(const double *norm, const double *box, double offset,
 void mt_landmarks_mirror(double *norm);
 
 /* Mirrors regression targets with their crop: (dx1, dy1, dx2, dy2) ->
- * (-dx2, dy1, -dx1, dy2) (SPEC.md decision 6). In place. */
+ * (-dx2, dy1, -dx1, dy2), the seed's missing flip (docs/design.md, 'Seed bugs
+ * fixed'). In place. */
 void mt_targets_mirror(double *t);
 
 #ifdef __cplusplus

@@ -18,8 +18,6 @@ void mt_cands_free(mt_cands *c) {
     mt_cands_init(c);
 }
 
-void mt_cands_clear(mt_cands *c) { c->n = 0; }
-
 mt_status mt_cands_reserve(mt_cands *c, int64_t n) {
     if (n <= c->cap) return MT_OK;
     int64_t cap = c->cap ? c->cap : 256;
@@ -205,15 +203,5 @@ mt_status mt_cands_append(mt_cands *c, const mt_cands *src) {
     MT_TRY(mt_cands_reserve(c, c->n + src->n));
     for (int64_t k = 0; k < src->n; k++) copy_window(c, c->n + k, src, k);
     c->n += src->n;
-    return MT_OK;
-}
-
-mt_status mt_cands_select_image(mt_cands *dst, const mt_cands *src, int32_t image) {
-    dst->n = 0;
-    for (int64_t k = 0; k < src->n; k++) {
-        if (src->image[k] != image) continue;
-        MT_TRY(mt_cands_reserve(dst, dst->n + 1));
-        copy_window(dst, dst->n++, src, k);
-    }
     return MT_OK;
 }

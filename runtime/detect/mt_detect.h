@@ -6,10 +6,10 @@
  * regression offsets of the last network, the landmarks (after ONet) and the
  * index of the image it belongs to (for batches of images). Boxes are kept
  * in the ORIGINAL's 1-based pixel convention and in double, so that the
- * chain of calibration, rerec and fix reproduces the reference cascade
- * (../shared/anchors/ref_mtcnn.py) exactly; mt_cands_export converts to the
- * project's 0-based convention (SPEC.md decision 4: the original's numbers
- * minus 1).
+ * chain of calibration, rerec and fix reproduces the original cascade's
+ * numbers exactly; the binding's faces() converts to
+ * the project's 0-based convention, the original's numbers minus 1
+ * (docs/design.md, 'Pixels and boxes' and 'Detection').
  *
  * Ownership: a set owns its arrays (mt_cands_free). Errors: MT_ERR_OOM when
  * growing, MT_ERR_SHAPE for network outputs of the wrong shape.
@@ -35,7 +35,6 @@ typedef struct mt_cands {
 
 void mt_cands_init(mt_cands *c);
 void mt_cands_free(mt_cands *c);
-void mt_cands_clear(mt_cands *c);
 mt_status mt_cands_reserve(mt_cands *c, int64_t n);
 
 /* Appends the windows of one PNet output: prob [N,2,h,w] (channel 1 = face),
@@ -82,9 +81,6 @@ void mt_cands_crop_boxes(const mt_cands *c, int32_t *out);
 
 /* Appends the windows of src (all of them). */
 mt_status mt_cands_append(mt_cands *c, const mt_cands *src);
-
-/* Keeps only the windows of one image, in order, in dst (cleared first). */
-mt_status mt_cands_select_image(mt_cands *dst, const mt_cands *src, int32_t image);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
- * mt_eval.h - the numeric kernels of the evaluation protocols (SPEC.md
- * section 10), where a scripting language would be too slow or too loose
+ * mt_eval.h - the numeric kernels of the evaluation protocols (docs/design.md,
+ * 'Evaluation'; docs/evaluation.md), where a scripting language would be too slow or too loose
  * about arithmetic:
  *
  *   mt_wider_match      WIDER FACE: for each prediction, the ground-truth box

@@ -146,37 +146,26 @@ static bool clip_segment(int64_t W, int64_t H, fx_pt *p1, fx_pt *p2) {
 static void draw_segment(raster *r, fx_pt a, fx_pt b) {
     if (!clip_segment(r->img_w * FX_ONE, r->img_h * FX_ONE, &a, &b)) return;
     int64_t dx = b.x - a.x, dy = b.y - a.y;
-    int64_t ax = dx < 0 ? -dx : dx, ay = dy < 0 ? -dy : dy;
-    bool along_x = ax > ay;
-    int64_t step, count;
-    if (along_x) {
-        if (dx < 0) { /* walk left to right */
-            fx_pt t = a;
-            a = b;
-            b = t;
-            dy = -dy;
-        }
-        step = (dy * FX_ONE) / (ax | 1);
-        count = asr(b.x - a.x, FX_SHIFT);
-    } else {
-        if (dy < 0) { /* walk top to bottom */
-            fx_pt t = a;
-            a = b;
-            b = t;
-            dx = -dx;
-        }
-        step = (dx * FX_ONE) / (ay | 1);
-        count = asr(b.y - a.y, FX_SHIFT);
+    /* u: the longer axis, walked one pixel at a time in the increasing direction; v: the
+     * other, advanced by the slope (ties go along y) */
+    const bool along_x = (dx < 0 ? -dx : dx) > (dy < 0 ? -dy : dy);
+    int64_t au = along_x ? a.x : a.y, av = along_x ? a.y : a.x;
+    int64_t bu = along_x ? b.x : b.y, bv = along_x ? b.y : b.x;
+    if (bu < au) {
+        int64_t t = au;
+        au = bu, bu = t;
+        t = av;
+        av = bv, bv = t;
     }
-    a.x += FX_HALF;
-    a.y += FX_HALF;
-    put(r, asr(b.x + FX_HALF, FX_SHIFT), asr(b.y + FX_HALF, FX_SHIFT));
-    if (along_x) {
-        int64_t x = asr(a.x, FX_SHIFT), y = a.y;
-        for (; count >= 0; count--, x++, y += step) put(r, x, asr(y, FX_SHIFT));
-    } else {
-        int64_t y = asr(a.y, FX_SHIFT), x = a.x;
-        for (; count >= 0; count--, y++, x += step) put(r, asr(x, FX_SHIFT), y);
+    const int64_t step = ((bv - av) * FX_ONE) / ((bu - au) | 1);
+    int64_t count = asr(bu - au, FX_SHIFT);
+    int64_t u = asr(bu + FX_HALF, FX_SHIFT), v = asr(bv + FX_HALF, FX_SHIFT);
+    put(r, along_x ? u : v, along_x ? v : u);
+    u = asr(au + FX_HALF, FX_SHIFT);
+    int64_t vf = av + FX_HALF; /* fixed point */
+    for (; count >= 0; count--, u++, vf += step) {
+        v = asr(vf, FX_SHIFT);
+        put(r, along_x ? u : v, along_x ? v : u);
     }
 }
 

@@ -6,8 +6,8 @@
  * (row stride = 3 * width bytes), in memory from mt_host_alloc. Pixel
  * coordinates are 0-based: (x, y) is column x of row y, and pixel (x, y)
  * covers the square [x, x+1) x [y, y+1) with its centre at (x + 0.5, y + 0.5)
- * in continuous coordinates. A box [x1, y1, x2, y2] is INCLUSIVE (SPEC.md
- * decision 4): it holds x2 - x1 + 1 columns.
+ * in continuous coordinates. A box [x1, y1, x2, y2] is INCLUSIVE (docs/design.md,
+ * 'Pixels and boxes'): it holds x2 - x1 + 1 columns.
  *
  * Ownership: mt_image_new and every function that returns an image through
  * `mt_image **out` give the caller an image to free with mt_image_free. No
@@ -64,7 +64,7 @@ void mt_image_release_cache(void);
 mt_status mt_image_clone(mt_image **out, const mt_image *src);
 
 /* The region [x1, x2] x [y1, y2] (inclusive) of src as a new image; the parts
- * outside src are black (SPEC.md 6.5). Needs x2 >= x1 and y2 >= y1. */
+ * outside src are black (the original's padding). Needs x2 >= x1 and y2 >= y1. */
 mt_status mt_image_crop(mt_image **out, const mt_image *src, int x1, int y1, int x2, int y2);
 
 /* Mirrors im left-right in place. */
@@ -79,7 +79,8 @@ void mt_image_paste(mt_image *dst, const mt_image *src, int x, int y);
 
 /* The affine map applied to pixel values on their way into a tensor:
  * v' = (v - mean) * scale. The project's normalisation is mean 127.5, scale
- * 0.0078125 (= 1/128, SPEC.md decision 2); mean 0, scale 1 keeps 0..255. */
+ * 0.0078125 (= 1/128; docs/design.md, 'Colour and normalisation'); mean 0,
+ * scale 1 keeps 0..255. */
 typedef struct mt_pixel_norm {
     float mean, scale;
 } mt_pixel_norm;

@@ -214,8 +214,21 @@ static void cmyk_to_rgb(const uint8_t *src, uint8_t *dst, size_t n, int inverted
     }
 }
 
-static mt_status decode_jpeg(mt_image **out, const uint8_t *data, size_t n, const char *name,
-                             const mt_decode_opts *o) {
+/* A w x h image for a decoder: the buffer of *reuse when it is large enough (the image is
+ * then taken from *reuse), else a new one. */
+static mt_status target_image(mt_image **im, mt_image **reuse, int w, int h) {
+    if (*reuse && (*reuse)->capacity >= mt_image_bytes(w, h)) {
+        *im = *reuse;
+        *reuse = NULL;
+        (*im)->width = w;
+        (*im)->height = h;
+        return MT_OK;
+    }
+    return mt_image_new_uninit(im, w, h);
+}
+
+static mt_status decode_jpeg(mt_image **out, mt_image **reuse, const uint8_t *data, size_t n,
+                             const char *name, const mt_decode_opts *o) {
     tjhandle tj = tjInitDecompress();
     if (!tj) return mt_fail(MT_ERR_OOM, "%s: cannot start the JPEG decoder", name);
     mt_status st = MT_OK;
@@ -227,7 +240,7 @@ static mt_status decode_jpeg(mt_image **out, const uint8_t *data, size_t n, cons
     if (st == MT_OK) st = check_size(name, w, h, o);
     if (st != MT_OK) goto done;
     jpeg_markers(data, n, &orientation, &adobe);
-    st = mt_image_new_uninit(&im, w, h);
+    st = target_image(&im, reuse, w, h);
     if (st != MT_OK) goto done;
     int flags = TJFLAG_LIMITSCANS | (o && o->strict ? TJFLAG_STOPONWARNING : 0);
     int is_cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
@@ -290,8 +303,8 @@ static int png_orientation(spng_ctx *ctx) {
     return tiff_orientation((const uint8_t *)exif.data, exif.length);
 }
 
-static mt_status decode_png(mt_image **out, const uint8_t *data, size_t n, const char *name,
-                            const mt_decode_opts *o) {
+static mt_status decode_png(mt_image **out, mt_image **reuse, const uint8_t *data, size_t n,
+                            const char *name, const mt_decode_opts *o) {
     mt_status st;
     mt_image *im = NULL;
     uint8_t *rgba = NULL;
@@ -311,7 +324,7 @@ static mt_status decode_png(mt_image **out, const uint8_t *data, size_t n, const
     int has_alpha = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
                     ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
                     spng_get_trns(ctx, &trns) == 0;
-    st = mt_image_new_uninit(&im, w, h);
+    st = target_image(&im, reuse, w, h);
     if (st != MT_OK) goto done;
     if (has_alpha && o && o->blend_alpha) {
         rgba_bytes = (size_t)w * (size_t)h * 4u;
@@ -397,15 +410,25 @@ mt_status mt_image_probe(const void *data, size_t n, const char *name, const mt_
     return MT_OK;
 }
 
+mt_status mt_image_decode_reuse(mt_image **im, const void *data, size_t n, const char *name,
+                                const mt_decode_opts *opts) {
+    mt_image *reuse = *im;
+    *im = NULL;
+    const uint8_t *p = (const uint8_t *)data;
+    mt_status st;
+    switch (mt_image_sniff(p, n)) {
+    case MT_FORMAT_JPEG: st = decode_jpeg(im, &reuse, p, n, name, opts); break;
+    case MT_FORMAT_PNG: st = decode_png(im, &reuse, p, n, name, opts); break;
+    default: st = unknown_format(p, n, name); break;
+    }
+    mt_image_free(reuse); /* not taken: too small, or no image */
+    return st;
+}
+
 mt_status mt_image_decode(mt_image **out, const void *data, size_t n, const char *name,
                           const mt_decode_opts *opts) {
     *out = NULL;
-    const uint8_t *p = (const uint8_t *)data;
-    switch (mt_image_sniff(p, n)) {
-    case MT_FORMAT_JPEG: return decode_jpeg(out, p, n, name, opts);
-    case MT_FORMAT_PNG: return decode_png(out, p, n, name, opts);
-    default: return unknown_format(p, n, name);
-    }
+    return mt_image_decode_reuse(out, data, n, name, opts);
 }
 
 mt_status mt_read_file(const char *path, uint8_t **data, size_t *n, size_t max_bytes) {

@@ -62,6 +62,13 @@ mt_status mt_image_probe(const void *data, size_t n, const char *name, const mt_
 mt_status mt_image_decode(mt_image **out, const void *data, size_t n, const char *name,
                           const mt_decode_opts *opts);
 
+/* The same into *im, reusing the pixel buffer of the image already there (NULL: none) when
+ * it is large enough, else freeing it: a loop that decodes many images of different sizes
+ * keeps one buffer instead of paging in a fresh one each time. On failure *im is NULL (the
+ * old image freed). */
+mt_status mt_image_decode_reuse(mt_image **im, const void *data, size_t n, const char *name,
+                                const mt_decode_opts *opts);
+
 /* Reads and decodes the file at path (opts may be NULL for the defaults). */
 mt_status mt_image_load(mt_image **out, const char *path, const mt_decode_opts *opts);
 

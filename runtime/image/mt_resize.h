@@ -1,7 +1,7 @@
 /*
  * mt_resize.h - resizing images and image regions, computed in float.
  *
- * Two methods, with OpenCV's semantics (SPEC.md decision 5):
+ * Two methods, with OpenCV's semantics (docs/design.md, 'Resizing'):
  *   MT_INTERP_BILINEAR = cv::INTER_LINEAR: half-pixel centres, source
  *       coordinate (d + 0.5) * in/out - 0.5, edges clamped.
  *   MT_INTERP_AREA = cv::INTER_AREA: when neither axis is enlarged, each
@@ -13,11 +13,11 @@
  * in float, vertical pass first, so results agree with cv2.resize on float
  * images to float rounding (about 1e-5 on 0..255 values).
  *
- * Crops: a box [x1, y1, x2, y2] is 0-based and INCLUSIVE (SPEC.md decision
- * 4), i.e. a (x2-x1+1) x (y2-y1+1) region. Parts of the box outside the image
+ * Crops: a box [x1, y1, x2, y2] is 0-based and INCLUSIVE (docs/design.md,
+ * 'Pixels and boxes'), i.e. a (x2-x1+1) x (y2-y1+1) region. Parts of the box outside the image
  * read as black (0) pixels BEFORE normalisation, exactly as if the region had
- * been copied into a zeroed buffer and that buffer resized (SPEC.md 6.5, the
- * reference's pad step). A box with x2 < x1 or y2 < y1 gives a black crop.
+ * been copied into a zeroed buffer and that buffer resized (the original's pad
+ * step; docs/design.md, 'Geometry'). A box with x2 < x1 or y2 < y1 gives a black crop.
  *
  * Tensors written by these functions are CPU float tensors in planar RGB
  * (channel 0 = R); values are (v - norm.mean) * norm.scale. Multi-threaded
@@ -56,6 +56,14 @@ mt_status mt_resize_image(mt_image **out, const mt_image *im, int dw, int dh, mt
  * layout of a sample set (mt_sample.h). */
 mt_status mt_crop_resize_strip(const mt_image *im, const int32_t *boxes, int64_t n, int size,
                                mt_interp interp, mt_image *strip, int64_t first);
+
+/* The pw x ph image that the affine map m makes of src (mt_warp_affine's
+ * pixels, black outside) resized to size x size into slot `slot` of a strip:
+ * the same pixels as mt_warp_affine followed by mt_crop_resize_strip of the
+ * whole patch, but only the warped pixels the resize reads are computed
+ * (with linear tables, at most 2 size x 2 size of them). */
+mt_status mt_warp_resize_strip(const mt_image *src, const double m[6], int pw, int ph, int size,
+                               mt_interp interp, mt_image *strip, int64_t slot);
 
 /* A float tensor [C, H, W] or [N, C, H, W] (any strides, CPU) resized to
  * dw x dh per plane, as a new contiguous tensor (no normalisation). */

@@ -67,36 +67,42 @@ typedef struct warp_job {
 static uint8_t round_u8(float v) {
     if (!(v > 0.0f)) return 0;
     if (v >= 255.0f) return 255;
-    return (uint8_t)lrintf(v);
+    /* lrintf's rounding (to nearest, ties to even) without its call: 0 < v < 255 */
+    const float big = 12582912.0f; /* 1.5 * 2^23 */
+    return (uint8_t)(int)((v + big) - big);
+}
+
+void mt_warp_pixel(const mt_image *s, const double inv[6], const uint8_t border[3], int x, int y,
+                   uint8_t q[3]) {
+    int W = s->width, H = s->height;
+    double fx = inv[0] * x + inv[1] * (double)y + inv[2];
+    double fy = inv[3] * x + inv[4] * (double)y + inv[5];
+    if (!(fx > -1.0 && fx < W && fy > -1.0 && fy < H)) { /* no neighbour inside */
+        q[0] = border[0], q[1] = border[1], q[2] = border[2];
+        return;
+    }
+    /* floor without a libm call: fx, fy > -1 here, truncation rounds up below 0 */
+    int x0 = (int)fx, y0 = (int)fy;
+    if (fx < x0) x0--;
+    if (fy < y0) y0--;
+    float ax = (float)(fx - x0), ay = (float)(fy - y0);
+    float w[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
+    float acc[3] = {0, 0, 0};
+    for (int k = 0; k < 4; k++) {
+        int xx = x0 + (k & 1), yy = y0 + (k >> 1);
+        const uint8_t *p = xx >= 0 && xx < W && yy >= 0 && yy < H ? mt_image_pixel(s, xx, yy) : border;
+        for (int c = 0; c < 3; c++) acc[c] += w[k] * (float)p[c];
+    }
+    for (int c = 0; c < 3; c++) q[c] = round_u8(acc[c]);
 }
 
 static void warp_rows(void *ctx, int64_t begin, int64_t end, int thread) {
     (void)thread;
     warp_job *j = (warp_job *)ctx;
-    const mt_image *s = j->src;
-    const double *m = j->inv;
-    int W = s->width, H = s->height;
     for (int64_t y = begin; y < end; y++) {
         uint8_t *q = mt_image_pixel(j->dst, 0, (int)y);
-        for (int x = 0; x < j->dst->width; x++, q += 3) {
-            double fx = m[0] * x + m[1] * (double)y + m[2];
-            double fy = m[3] * x + m[4] * (double)y + m[5];
-            if (!(fx > -1.0 && fx < W && fy > -1.0 && fy < H)) { /* no neighbour inside */
-                q[0] = j->border[0], q[1] = j->border[1], q[2] = j->border[2];
-                continue;
-            }
-            int x0 = (int)floor(fx), y0 = (int)floor(fy);
-            float ax = (float)(fx - x0), ay = (float)(fy - y0);
-            float w[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
-            float acc[3] = {0, 0, 0};
-            for (int k = 0; k < 4; k++) {
-                int xx = x0 + (k & 1), yy = y0 + (k >> 1);
-                const uint8_t *p = xx >= 0 && xx < W && yy >= 0 && yy < H ? mt_image_pixel(s, xx, yy)
-                                                                          : j->border;
-                for (int c = 0; c < 3; c++) acc[c] += w[k] * (float)p[c];
-            }
-            for (int c = 0; c < 3; c++) q[c] = round_u8(acc[c]);
-        }
+        for (int x = 0; x < j->dst->width; x++, q += 3)
+            mt_warp_pixel(j->src, j->inv, j->border, x, (int)y, q);
     }
 }
 

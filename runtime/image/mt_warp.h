@@ -37,6 +37,11 @@ void mt_affine_points(const double m[6], double *xy, int64_t n);
  * n >= 2): the closed form of Umeyama (1991) for 2-D. */
 mt_status mt_similarity_fit(const double *src, const double *dst, int n, double m[6]);
 
+/* Pixel (x, y) of the warp whose inverse map is inv (see mt_affine_invert):
+ * the bilinear value of src at inv (x, y), border colour outside. */
+void mt_warp_pixel(const mt_image *src, const double inv[6], const uint8_t border[3], int x, int y,
+                   uint8_t out[3]);
+
 /* A new dw x dh image: src warped by m (bilinear, border colour outside). */
 mt_status mt_warp_affine(mt_image **out, const mt_image *src, const double m[6], int dw, int dh,
                          const uint8_t border[3]);

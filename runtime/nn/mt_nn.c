@@ -1,12 +1,15 @@
-/* mt_nn.c - argument checks, output sizing and device dispatch of the NN layers and losses. */
+/* mt_nn.c - argument checks, output sizing and device dispatch of the NN layers and losses.
+ *
+ * Each entry point names its operands in an nn_call, checks that they share one device,
+ * checks its shapes, and ends in NN_DISPATCH, the body they all share (in the manner of
+ * THNN's shapeCheck + body). */
 #include "nn/mt_nn.h"
 
 #include "core/mt_ops.h"
+#include "nn/mt_nn_call.h"
 
 #include <math.h>
 #include <string.h>
-
-/* ---- helpers ------------------------------------------------------------------------------ */
 
 int64_t mt_conv2d_out_size(int64_t in, int kernel, int stride, int pad) {
     int64_t span = in + 2 * (int64_t)pad - kernel;
@@ -26,21 +29,93 @@ int64_t mt_pool2d_out_size(int64_t in, int kernel, int stride) {
     return out;
 }
 
-static mt_status unsupported(const char *op, const mt_tensor *t) {
-    return mt_fail(MT_ERR_UNSUPPORTED, "%s: not supported on %s", op,
-                   mt_device_name(mt_tensor_device(t)));
+/* ---- the shared dispatch ------------------------------------------------------------------ */
+
+enum { NN_INPUTS = 6, NN_OTHERS = 6, NN_RESIZES = 3 };
+
+/* One call of a kernel. The entry point lists its operands: the inputs by the address of its
+ * own variables, which NN_DISPATCH points at contiguous copies for the kernel; the outputs
+ * (and any operand the kernel takes as it is) by value; the outputs to resize with their
+ * shapes (read at dispatch, so they may be computed by the shape checks in between). NULL
+ * tensors pass through. */
+typedef struct nn_call {
+    const char *op; /* the entry's name in messages: "conv2d" */
+    const mt_tensor **in[NN_INPUTS];
+    const mt_tensor *other[NN_OTHERS];
+    struct {
+        mt_tensor *t;
+        int ndim;
+        const int64_t *shape;
+    } resize[NN_RESIZES];
+    /* set by nn_devices and the dispatch */
+    const mt_tensor *first; /* the first operand: its device runs the call */
+    const mt_nn_kernels *k;
+    mt_tensor *held[NN_INPUTS];
+    mt_status st;
+} nn_call;
+
+/* Checks that the operands share one device ("<op>: tensors on different devices ..."). */
+static mt_status nn_devices(nn_call *c) {
+    const mt_tensor *ts[NN_INPUTS + NN_OTHERS];
+    int n = 0;
+    for (int i = 0; i < NN_INPUTS; i++)
+        if (c->in[i]) ts[n++] = *c->in[i];
+    for (int i = 0; i < NN_OTHERS; i++) ts[n++] = c->other[i];
+    for (int i = 0; i < n && !c->first; i++) c->first = ts[i];
+    return mt_check_same_device(c->op, n, ts);
 }
 
-/* The backend of t's device, or NULL with a message (the device is not there). */
-static const mt_backend *backend_of(const mt_tensor *t) {
-    return mt_backend_for(mt_tensor_device(t));
+/* Finds the kernel table of the operands' device (NULL: none). */
+static bool nn_find(nn_call *c) {
+    c->st = mt_nn_kernels_of(c->first, &c->k);
+    return c->st == MT_OK;
 }
 
-#define NEED_FIELD(be, field, op, t)                                                               \
-    do {                                                                                           \
-        if (!(be)) return MT_ERR_DEVICE;                                                           \
-        if (!(be)->field) return unsupported(op, t);                                               \
-    } while (0)
+/* Fails with "<field>: not supported on <device>" unless present. */
+static bool nn_need(nn_call *c, bool present, const char *field) {
+    if (!present) c->st = mt_nn_unsupported(field, c->first);
+    return present;
+}
+
+/* Points the inputs at contiguous copies and resizes the outputs. */
+static bool nn_prepare(nn_call *c) {
+    for (int i = 0; i < NN_INPUTS && c->st == MT_OK; i++) {
+        if (!c->in[i] || !*c->in[i]) continue;
+        c->st = mt_tensor_contiguous(&c->held[i], *c->in[i]);
+        if (c->st == MT_OK) *c->in[i] = c->held[i];
+    }
+    for (int i = 0; i < NN_RESIZES && c->st == MT_OK; i++)
+        if (c->resize[i].t)
+            c->st = mt_tensor_resize(c->resize[i].t, c->resize[i].ndim, c->resize[i].shape);
+    return c->st == MT_OK;
+}
+
+/* Releases the copies; returns st. */
+static mt_status nn_end(nn_call *c, mt_status st) {
+    for (int i = 0; i < NN_INPUTS; i++) mt_tensor_release(c->held[i]);
+    return st;
+}
+
+/* A run condition for an input gradient dx from the output gradient dy: false when dx is
+ * empty; when only dy is (no output channels), dx is zero-filled instead of the call. */
+static bool nn_input_grad(nn_call *c, mt_tensor *dx, const mt_tensor *dy) {
+    if (mt_tensor_numel(dx) == 0) return false;
+    if (mt_tensor_numel(dy) > 0) return true;
+    c->st = mt_fill(dx, 0.0f);
+    return false;
+}
+
+/* The body every entry point ends with: the kernel `field` of the operands' device, named
+ * from the field in a "not supported" message; the inputs made contiguous, the outputs
+ * resized; then, when `run` (read after the resizing) holds, the call field args, whose
+ * arguments name the entry's own variables; the copies released; the status. */
+#define NN_DISPATCH(c, field, run, args)                                                           \
+    nn_end(&(c), nn_find(&(c)) && nn_need(&(c), (c).k && (c).k->field, #field) &&                 \
+                         nn_prepare(&(c)) && (run)                                                 \
+                     ? (c).k->field args                                                           \
+                     : (c).st)
+
+/* ---- shape checks ------------------------------------------------------------------------- */
 
 static mt_status check_ndim(const char *op, const char *what, const mt_tensor *t, int ndim) {
     if (t->ndim == ndim) return MT_OK;
@@ -56,37 +131,23 @@ static mt_status check_vector(const char *op, const char *what, const mt_tensor 
                    (long long)n, mt_tensor_shape_str(t, s));
 }
 
-static mt_status check_not_aliased(const char *op, const mt_tensor *out, const mt_tensor *in) {
-    if (out && in && out->buf == in->buf)
-        return mt_fail(MT_ERR_ARG, "%s: the output shares memory with an input", op);
-    return MT_OK;
+/* Checks that t is 4-D with shape ys: "<op>: <what> <shape> does not match <than><ys>". */
+static mt_status check_shape4(const char *op, const char *what, const mt_tensor *t,
+                              const int64_t *ys, const char *than) {
+    if (t->ndim == 4 && memcmp(ys, t->shape, 4 * sizeof(int64_t)) == 0) return MT_OK;
+    char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
+    return mt_fail(MT_ERR_SHAPE, "%s: %s %s does not match %s%s", op, what,
+                   mt_tensor_shape_str(t, a), than, mt_shape_str(b, 4, ys));
 }
 
-/* Up to 8 operands made contiguous for the kernels (NULLs pass through). */
-typedef struct contig_set {
-    mt_tensor *t[8];
-    int n;
-} contig_set;
-
-static mt_status contig(contig_set *cs, const mt_tensor *src, const mt_tensor **out) {
-    if (!src) {
-        *out = NULL;
-        return MT_OK;
-    }
-    mt_tensor *c;
-    MT_TRY(mt_tensor_contiguous(&c, src));
-    cs->t[cs->n++] = c;
-    *out = c;
-    return MT_OK;
+/* Accumulating outputs are written in place: they must be contiguous. */
+static mt_status check_contiguous(const char *op, const char *what, const mt_tensor *t) {
+    if (mt_tensor_is_contiguous(t)) return MT_OK;
+    return mt_fail(MT_ERR_ARG, "%s: %s must be contiguous", op, what);
 }
 
-static void contig_release(contig_set *cs) {
-    for (int i = 0; i < cs->n; i++) mt_tensor_release(cs->t[i]);
-    cs->n = 0;
-}
-
-/* Resizes a parameter-gradient output only if it is not already shaped like its
- * parameter (accumulating outputs must keep their contents). */
+/* A parameter gradient g must already be shaped like its parameter p (accumulating outputs
+ * keep their contents, so they are never resized). */
 static mt_status check_like(const char *op, const char *what, const mt_tensor *g,
                             const mt_tensor *p) {
     if (!mt_tensor_same_shape(g, p)) {
@@ -94,14 +155,30 @@ static mt_status check_like(const char *op, const char *what, const mt_tensor *g
         return mt_fail(MT_ERR_SHAPE, "%s: %s has shape %s, expected %s", op, what,
                        mt_tensor_shape_str(g, a), mt_tensor_shape_str(p, b));
     }
-    if (!mt_tensor_is_contiguous(g))
-        return mt_fail(MT_ERR_ARG, "%s: %s must be contiguous", op, what);
+    return check_contiguous(op, what, g);
+}
+
+/* A bias gradient (optional): a contiguous vector of n values. */
+static mt_status check_bias_grad(const char *op, const mt_tensor *db, int64_t n) {
+    if (!db) return MT_OK;
+    MT_TRY(check_vector(op, "the bias gradient", db, n));
+    return check_contiguous(op, "the bias gradient", db);
+}
+
+/* Checks that no output (NULLs skipped) shares memory with an input. */
+static mt_status check_apart(const char *op, const mt_tensor *const *outs, int nout,
+                             const mt_tensor *const *ins, int nin) {
+    for (int o = 0; o < nout; o++)
+        for (int i = 0; i < nin; i++)
+            if (outs[o] && ins[i] && outs[o]->buf == ins[i]->buf)
+                return mt_fail(MT_ERR_ARG, "%s: the output shares memory with an input", op);
     return MT_OK;
 }
 
-static mt_status check_devices(const char *op, int n, const mt_tensor *const *ts) {
-    return mt_check_same_device(op, n, ts);
-}
+/* A list of tensors as check_apart takes it: the array and its length. */
+#define TENSORS(...)                                                                               \
+    (const mt_tensor *const[]){__VA_ARGS__},                                                       \
+        (int)(sizeof((const mt_tensor *const[]){__VA_ARGS__}) / sizeof(const mt_tensor *))
 
 /* ---- convolution -------------------------------------------------------------------------- */
 
@@ -135,14 +212,13 @@ static mt_status conv_shapes(const char *op, const int64_t *xs, const mt_tensor 
     return MT_OK;
 }
 
-/* The forward convolution (+ bias, + PReLU) and, with pd, the max pooling fused after it. */
-static mt_status conv_forward(const char *op, const mt_tensor *x, const mt_tensor *w,
-                              const mt_tensor *b, const mt_tensor *prelu, mt_tensor *y,
-                              const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
-    const mt_tensor *ts[5] = {x, w, b, prelu, y};
-    MT_TRY(check_devices(op, 5, ts));
+/* The forward convolution (+ bias, + PReLU) and, with pd, the max pooling fused after it:
+ * y's shape into ys. */
+static mt_status check_conv_forward(const char *op, const mt_tensor *x, const mt_tensor *w,
+                                    const mt_tensor *b, const mt_tensor *prelu,
+                                    const mt_tensor *y, const mt_conv2d_desc *d,
+                                    const mt_pool2d_desc *pd, int64_t *ys) {
     MT_TRY(check_ndim(op, "the input", x, 4));
-    int64_t ys[4];
     MT_TRY(conv_shapes(op, x->shape, w, d, ys));
     if (pd) {
         if (pd->kernel_h < 1 || pd->kernel_w < 1 || pd->stride_h < 1 || pd->stride_w < 1)
@@ -154,64 +230,34 @@ static mt_status conv_forward(const char *op, const mt_tensor *x, const mt_tenso
     }
     if (b) MT_TRY(check_vector(op, "the bias", b, w->shape[0]));
     if (prelu) MT_TRY(check_vector(op, "the PReLU slopes", prelu, w->shape[0]));
-    MT_TRY(check_not_aliased(op, y, x));
-    const mt_backend *be = backend_of(x);
-    if (pd)
-        NEED_FIELD(be, conv2d_pool_forward, "conv2d_pool_forward", x);
-    else
-        NEED_FIELD(be, conv2d_forward, "conv2d_forward", x);
-    MT_TRY(mt_tensor_resize(y, 4, ys));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cw, *cb, *cp;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, w, &cw);
-    if (st == MT_OK) st = contig(&cs, b, &cb);
-    if (st == MT_OK) st = contig(&cs, prelu, &cp);
-    if (st == MT_OK && mt_tensor_numel(y) > 0)
-        st = pd ? be->conv2d_pool_forward(cx, cw, cb, cp, y, d, pd)
-                : be->conv2d_forward(cx, cw, cb, cp, y, d);
-    contig_release(&cs);
-    return st;
+    return check_apart(op, TENSORS(y), TENSORS(x));
 }
 
 mt_status mt_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d) {
-    return conv_forward("conv2d", x, w, b, prelu, y, d, NULL);
-}
-
-mt_status mt_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
-                                 const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
-                                 const mt_pool2d_desc *pd) {
-    return conv_forward("conv2d_pool", x, w, b, prelu, y, d, pd);
+                            const mt_tensor *prelu, mt_tensor *y, const mt_conv2d_desc *d,
+                            const mt_pool2d_desc *pd) {
+    int64_t ys[4];
+    nn_call c = {.op = pd ? "conv2d_pool" : "conv2d", .in = {&x, &w, &b, &prelu}, .other = {y},
+                 .resize = {{y, 4, ys}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_conv_forward(c.op, x, w, b, prelu, y, d, pd, ys));
+    if (pd) /* the backends keep the fused pooling as a kernel of its own */
+        return NN_DISPATCH(c, conv2d_pool_forward, mt_tensor_numel(y) > 0,
+                           (x, w, b, prelu, y, d, pd));
+    return NN_DISPATCH(c, conv2d_forward, mt_tensor_numel(y) > 0, (x, w, b, prelu, y, d));
 }
 
 mt_status mt_conv2d_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,
                                    const int64_t x_shape[4], const mt_conv2d_desc *d) {
-    static const char op[] = "conv2d_backward";
-    const mt_tensor *ts[3] = {dy, w, dx};
-    MT_TRY(check_devices(op, 3, ts));
-    MT_TRY(check_ndim(op, "the output gradient", dy, 4));
     int64_t ys[4];
-    MT_TRY(conv_shapes(op, x_shape, w, d, ys));
-    if (memcmp(ys, dy->shape, sizeof ys) != 0) {
-        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
-                       mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
-    }
-    MT_TRY(check_not_aliased(op, dx, dy));
-    const mt_backend *be = backend_of(dy);
-    NEED_FIELD(be, conv2d_backward_input, "conv2d_backward_input", dy);
-    MT_TRY(mt_tensor_resize(dx, 4, x_shape));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cdy, *cw;
-    mt_status st = contig(&cs, dy, &cdy);
-    if (st == MT_OK) st = contig(&cs, w, &cw);
-    if (st == MT_OK && mt_tensor_numel(dx) > 0) {
-        if (mt_tensor_numel(dy) == 0) st = be->fill(dx, 0.0f);
-        else st = be->conv2d_backward_input(cdy, cw, dx, d);
-    }
-    contig_release(&cs);
-    return st;
+    nn_call c = {.op = "conv2d_backward", .in = {&dy, &w}, .other = {dx},
+                 .resize = {{dx, 4, x_shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_ndim(c.op, "the output gradient", dy, 4));
+    MT_TRY(conv_shapes(c.op, x_shape, w, d, ys));
+    MT_TRY(check_shape4(c.op, "output gradient", dy, ys, "the output "));
+    MT_TRY(check_apart(c.op, TENSORS(dx), TENSORS(dy)));
+    return NN_DISPATCH(c, conv2d_backward_input, nn_input_grad(&c, dx, dy), (dy, w, dx, d));
 }
 
 /* The shapes of a convolution's backward pass: x and dy 4-D, dy the output of x through a
@@ -224,67 +270,29 @@ static mt_status check_conv_grads(const char *op, const mt_tensor *x, const mt_t
     MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
     int64_t ys[4];
     MT_TRY(conv_shapes(op, x->shape, w, d, ys));
-    if (memcmp(ys, dy->shape, sizeof ys) != 0) {
-        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
-                       mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
-    }
-    if (db) {
-        MT_TRY(check_vector(op, "the bias gradient", db, w->shape[0]));
-        if (!mt_tensor_is_contiguous(db))
-            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
-    }
-    return MT_OK;
+    MT_TRY(check_shape4(op, "output gradient", dy, ys, "the output "));
+    return check_bias_grad(op, db, w->shape[0]);
 }
 
 mt_status mt_conv2d_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dw,
                                     mt_tensor *db, const mt_conv2d_desc *d) {
-    static const char op[] = "conv2d_backward";
-    const mt_tensor *ts[4] = {x, dy, dw, db};
-    MT_TRY(check_devices(op, 4, ts));
-    MT_TRY(check_conv_grads(op, x, dy, dw, dw, db, d));
-    if (!mt_tensor_is_contiguous(dw))
-        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, conv2d_backward_params, "conv2d_backward_params", x);
-    if (mt_tensor_numel(dy) == 0) return MT_OK;
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cdy;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK) st = be->conv2d_backward_params(cx, cdy, dw, db, d);
-    contig_release(&cs);
-    return st;
+    nn_call c = {.op = "conv2d_backward", .in = {&x, &dy}, .other = {dw, db}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_conv_grads(c.op, x, dy, dw, dw, db, d));
+    MT_TRY(check_contiguous(c.op, "the weight gradient", dw));
+    return NN_DISPATCH(c, conv2d_backward_params, mt_tensor_numel(dy) > 0, (x, dy, dw, db, d));
 }
 
 mt_status mt_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const mt_tensor *w,
                              mt_tensor *dx, mt_tensor *dw, mt_tensor *db,
                              const mt_conv2d_desc *d) {
-    static const char op[] = "conv2d_backward";
-    const mt_tensor *ts[6] = {x, dy, w, dx, dw, db};
-    MT_TRY(check_devices(op, 6, ts));
-    MT_TRY(check_conv_grads(op, x, dy, w, dw, db, d));
-    MT_TRY(check_like(op, "the weight gradient", dw, w));
-    const mt_tensor *ins[3] = {x, dy, w};
-    for (int i = 0; i < 3; i++) {
-        MT_TRY(check_not_aliased(op, dx, ins[i]));
-        MT_TRY(check_not_aliased(op, dw, ins[i]));
-        if (db) MT_TRY(check_not_aliased(op, db, ins[i]));
-    }
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, conv2d_backward, "conv2d_backward", x);
-    MT_TRY(mt_tensor_resize(dx, 4, x->shape));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cdy, *cw;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK) st = contig(&cs, w, &cw);
-    if (st == MT_OK && mt_tensor_numel(dx) > 0) {
-        if (mt_tensor_numel(dy) == 0) st = be->fill(dx, 0.0f);
-        else st = be->conv2d_backward(cx, cdy, cw, dx, dw, db, d);
-    }
-    contig_release(&cs);
-    return st;
+    nn_call c = {.op = "conv2d_backward", .in = {&x, &dy, &w}, .other = {dx, dw, db},
+                 .resize = {{dx, 4, x->shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_conv_grads(c.op, x, dy, w, dw, db, d));
+    MT_TRY(check_like(c.op, "the weight gradient", dw, w));
+    MT_TRY(check_apart(c.op, TENSORS(dx, dw, db), TENSORS(x, dy, w)));
+    return NN_DISPATCH(c, conv2d_backward, nn_input_grad(&c, dx, dy), (x, dy, w, dx, dw, db, d));
 }
 
 /* ---- fully connected ---------------------------------------------------------------------- */
@@ -298,95 +306,62 @@ static int64_t per_sample(const mt_tensor *x) {
 
 mt_status mt_linear_forward(const mt_tensor *x, const mt_tensor *w, const mt_tensor *b,
                             const mt_tensor *prelu, mt_tensor *y) {
-    static const char op[] = "linear";
     char a[MT_SHAPE_STR], s[MT_SHAPE_STR];
-    const mt_tensor *ts[5] = {x, w, b, prelu, y};
-    MT_TRY(check_devices(op, 5, ts));
+    int64_t ys[2];
+    nn_call c = {.op = "linear", .in = {&x, &w, &b, &prelu}, .other = {y},
+                 .resize = {{y, 2, ys}}};
+    MT_TRY(nn_devices(&c));
     if (x->ndim < 2)
-        return mt_fail(MT_ERR_SHAPE, "%s: the input must be a batch [N, ...], got %s", op,
+        return mt_fail(MT_ERR_SHAPE, "%s: the input must be a batch [N, ...], got %s", c.op,
                        mt_tensor_shape_str(x, a));
-    MT_TRY(check_ndim(op, "the weight", w, 2));
+    MT_TRY(check_ndim(c.op, "the weight", w, 2));
     if (per_sample(x) != w->shape[1])
         return mt_fail(MT_ERR_SHAPE, "%s: input %s has %lld features per sample, weight %s "
-                                     "expects %lld", op, mt_tensor_shape_str(x, a),
+                                     "expects %lld", c.op, mt_tensor_shape_str(x, a),
                        (long long)per_sample(x), mt_tensor_shape_str(w, s), (long long)w->shape[1]);
-    if (b) MT_TRY(check_vector(op, "the bias", b, w->shape[0]));
-    if (prelu) MT_TRY(check_vector(op, "the PReLU slopes", prelu, w->shape[0]));
-    MT_TRY(check_not_aliased(op, y, x));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, linear_forward, "linear_forward", x);
-    int64_t ys[2] = {x->shape[0], w->shape[0]};
-    MT_TRY(mt_tensor_resize(y, 2, ys));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cw, *cb, *cp;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, w, &cw);
-    if (st == MT_OK) st = contig(&cs, b, &cb);
-    if (st == MT_OK) st = contig(&cs, prelu, &cp);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->linear_forward(cx, cw, cb, cp, y);
-    contig_release(&cs);
-    return st;
+    if (b) MT_TRY(check_vector(c.op, "the bias", b, w->shape[0]));
+    if (prelu) MT_TRY(check_vector(c.op, "the PReLU slopes", prelu, w->shape[0]));
+    MT_TRY(check_apart(c.op, TENSORS(y), TENSORS(x)));
+    ys[0] = x->shape[0];
+    ys[1] = w->shape[0];
+    return NN_DISPATCH(c, linear_forward, mt_tensor_numel(y) > 0, (x, w, b, prelu, y));
 }
 
 mt_status mt_linear_backward_input(const mt_tensor *dy, const mt_tensor *w, mt_tensor *dx,
                                    int x_ndim, const int64_t *x_shape) {
-    static const char op[] = "linear_backward";
     char a[MT_SHAPE_STR];
-    const mt_tensor *ts[3] = {dy, w, dx};
-    MT_TRY(check_devices(op, 3, ts));
-    MT_TRY(check_ndim(op, "the weight", w, 2));
+    nn_call c = {.op = "linear_backward", .in = {&dy, &w}, .other = {dx},
+                 .resize = {{dx, x_ndim, x_shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_ndim(c.op, "the weight", w, 2));
     int64_t feat = 1;
     for (int i = 1; i < x_ndim; i++) feat *= x_shape[i];
     if (x_ndim < 2 || feat != w->shape[1])
-        return mt_fail(MT_ERR_SHAPE, "%s: input shape %s does not fit the weight", op,
+        return mt_fail(MT_ERR_SHAPE, "%s: input shape %s does not fit the weight", c.op,
                        mt_shape_str(a, x_ndim, x_shape));
     if (dy->ndim != 2 || dy->shape[0] != x_shape[0] || dy->shape[1] != w->shape[0])
-        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s, expected %lldx%lld", op,
+        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s, expected %lldx%lld", c.op,
                        mt_tensor_shape_str(dy, a), (long long)x_shape[0], (long long)w->shape[0]);
-    MT_TRY(check_not_aliased(op, dx, dy));
-    const mt_backend *be = backend_of(dy);
-    NEED_FIELD(be, linear_backward_input, "linear_backward_input", dy);
-    MT_TRY(mt_tensor_resize(dx, x_ndim, x_shape));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cdy, *cw;
-    mt_status st = contig(&cs, dy, &cdy);
-    if (st == MT_OK) st = contig(&cs, w, &cw);
-    if (st == MT_OK && mt_tensor_numel(dx) > 0) st = be->linear_backward_input(cdy, cw, dx);
-    contig_release(&cs);
-    return st;
+    MT_TRY(check_apart(c.op, TENSORS(dx), TENSORS(dy)));
+    return NN_DISPATCH(c, linear_backward_input, mt_tensor_numel(dx) > 0, (dy, w, dx));
 }
 
 mt_status mt_linear_backward_params(const mt_tensor *x, const mt_tensor *dy, mt_tensor *dw,
                                     mt_tensor *db) {
-    static const char op[] = "linear_backward";
     char a[MT_SHAPE_STR];
-    const mt_tensor *ts[4] = {x, dy, dw, db};
-    MT_TRY(check_devices(op, 4, ts));
-    MT_TRY(check_ndim(op, "the weight gradient", dw, 2));
+    nn_call c = {.op = "linear_backward", .in = {&x, &dy}, .other = {dw, db}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_ndim(c.op, "the weight gradient", dw, 2));
     if (x->ndim < 2 || per_sample(x) != dw->shape[1])
-        return mt_fail(MT_ERR_SHAPE, "%s: input %s does not fit the weight gradient", op,
+        return mt_fail(MT_ERR_SHAPE, "%s: input %s does not fit the weight gradient", c.op,
                        mt_tensor_shape_str(x, a));
     if (dy->ndim != 2 || dy->shape[0] != x->shape[0] || dy->shape[1] != dw->shape[0])
-        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s, expected %lldx%lld", op,
+        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s, expected %lldx%lld", c.op,
                        mt_tensor_shape_str(dy, a), (long long)x->shape[0],
                        (long long)dw->shape[0]);
-    if (!mt_tensor_is_contiguous(dw))
-        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
-    if (db) {
-        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
-        if (!mt_tensor_is_contiguous(db))
-            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
-    }
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, linear_backward_params, "linear_backward_params", x);
-    if (x->shape[0] == 0) return MT_OK;
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cdy;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK) st = be->linear_backward_params(cx, cdy, dw, db);
-    contig_release(&cs);
-    return st;
+    MT_TRY(check_contiguous(c.op, "the weight gradient", dw));
+    MT_TRY(check_bias_grad(c.op, db, dw->shape[0]));
+    return NN_DISPATCH(c, linear_backward_params, x->shape[0] > 0, (x, dy, dw, db));
 }
 
 /* ---- PReLU -------------------------------------------------------------------------------- */
@@ -404,43 +379,26 @@ static mt_status check_channels(const char *op, const mt_tensor *x, const mt_ten
 }
 
 mt_status mt_prelu_forward(const mt_tensor *x, const mt_tensor *a, mt_tensor *y) {
-    static const char op[] = "prelu";
-    const mt_tensor *ts[3] = {x, a, y};
-    MT_TRY(check_devices(op, 3, ts));
-    MT_TRY(check_channels(op, x, a));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, prelu_forward, "prelu_forward", x);
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *ca;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, a, &ca);
-    /* in place (y is x) is allowed: resizing to the same shape keeps the buffer */
-    if (st == MT_OK && y != x) st = mt_tensor_resize(y, x->ndim, x->shape);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->prelu_forward(cx, ca, y);
-    contig_release(&cs);
-    return st;
+    /* in place (y is x) is allowed: y is not resized then */
+    nn_call c = {.op = "prelu", .in = {&x, &a}, .other = {y},
+                 .resize = {{y != x ? y : NULL, x->ndim, x->shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_channels(c.op, x, a));
+    return NN_DISPATCH(c, prelu_forward, mt_tensor_numel(y) > 0, (x, a, y));
 }
 
 mt_status mt_prelu_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *dy,
                             mt_tensor *dx, mt_tensor *da) {
-    static const char op[] = "prelu_backward";
-    const mt_tensor *ts[5] = {x, a, dy, dx, da};
-    MT_TRY(check_devices(op, 5, ts));
-    MT_TRY(check_channels(op, x, a));
-    MT_TRY(mt_check_same_shape(op, x, dy));
-    if (da) MT_TRY(check_like(op, "the slope gradient", da, a));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, prelu_backward, "prelu_backward", x);
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *ca, *cdy;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, a, &ca);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK && dx && dx != dy) st = check_not_aliased(op, dx, x);
-    if (st == MT_OK && dx && dx != dy) st = mt_tensor_resize(dx, x->ndim, x->shape);
-    if (st == MT_OK && mt_tensor_numel(x) > 0) st = be->prelu_backward(cx, ca, cdy, dx, da);
-    contig_release(&cs);
-    return st;
+    /* dx may be dy (in place), or NULL (not wanted) */
+    bool own_dx = dx && dx != dy;
+    nn_call c = {.op = "prelu_backward", .in = {&x, &a, &dy}, .other = {dx, da},
+                 .resize = {{own_dx ? dx : NULL, x->ndim, x->shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_channels(c.op, x, a));
+    MT_TRY(mt_check_same_shape(c.op, x, dy));
+    if (da) MT_TRY(check_like(c.op, "the slope gradient", da, a));
+    if (own_dx) MT_TRY(check_apart(c.op, TENSORS(dx), TENSORS(x)));
+    return NN_DISPATCH(c, prelu_backward, mt_tensor_numel(x) > 0, (x, a, dy, dx, da));
 }
 
 /* ---- max pooling -------------------------------------------------------------------------- */
@@ -462,170 +420,86 @@ static mt_status pool_shapes(const char *op, const mt_tensor *x, const mt_pool2d
 }
 
 mt_status mt_maxpool2d_forward(const mt_tensor *x, mt_tensor *y, const mt_pool2d_desc *d) {
-    static const char op[] = "maxpool2d";
-    const mt_tensor *ts[2] = {x, y};
-    MT_TRY(check_devices(op, 2, ts));
     int64_t ys[4];
-    MT_TRY(pool_shapes(op, x, d, ys));
-    MT_TRY(check_not_aliased(op, y, x));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, maxpool2d_forward, "maxpool2d_forward", x);
-    MT_TRY(mt_tensor_resize(y, 4, ys));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->maxpool2d_forward(cx, y, d);
-    contig_release(&cs);
-    return st;
+    nn_call c = {.op = "maxpool2d", .in = {&x}, .other = {y}, .resize = {{y, 4, ys}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(pool_shapes(c.op, x, d, ys));
+    MT_TRY(check_apart(c.op, TENSORS(y), TENSORS(x)));
+    return NN_DISPATCH(c, maxpool2d_forward, mt_tensor_numel(y) > 0, (x, y, d));
 }
 
 mt_status mt_maxpool2d_backward(const mt_tensor *x, const mt_tensor *y, const mt_tensor *dy,
                                 mt_tensor *dx, const mt_pool2d_desc *d) {
-    static const char op[] = "maxpool2d_backward";
-    const mt_tensor *ts[4] = {x, dy, dx, y};
-    MT_TRY(check_devices(op, y ? 4 : 3, ts));
     int64_t ys[4];
-    MT_TRY(pool_shapes(op, x, d, ys));
-    if (dy->ndim != 4 || memcmp(ys, dy->shape, sizeof ys) != 0) {
-        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "%s: output gradient %s does not match the output %s", op,
-                       mt_tensor_shape_str(dy, a), mt_shape_str(b, 4, ys));
-    }
-    if (y && (y->ndim != 4 || memcmp(ys, y->shape, sizeof ys) != 0)) {
-        char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "%s: forward output %s does not match the output %s", op,
-                       mt_tensor_shape_str(y, a), mt_shape_str(b, 4, ys));
-    }
-    MT_TRY(check_not_aliased(op, dx, x));
-    MT_TRY(check_not_aliased(op, dx, dy));
-    MT_TRY(check_not_aliased(op, dx, y));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, maxpool2d_backward, "maxpool2d_backward", x);
-    MT_TRY(mt_tensor_resize(dx, 4, x->shape));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cdy, *cy;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK) st = contig(&cs, y, &cy);
-    if (st == MT_OK && mt_tensor_numel(dx) > 0) st = be->maxpool2d_backward(cx, cy, cdy, dx, d);
-    contig_release(&cs);
-    return st;
+    nn_call c = {.op = "maxpool2d_backward", .in = {&x, &dy, &y}, .other = {dx},
+                 .resize = {{dx, 4, x->shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(pool_shapes(c.op, x, d, ys));
+    MT_TRY(check_shape4(c.op, "output gradient", dy, ys, "the output "));
+    if (y) MT_TRY(check_shape4(c.op, "forward output", y, ys, "the output "));
+    MT_TRY(check_apart(c.op, TENSORS(dx), TENSORS(x, dy, y)));
+    return NN_DISPATCH(c, maxpool2d_backward, mt_tensor_numel(dx) > 0, (x, y, dy, dx, d));
 }
 
 /* ---- PReLU + max pooling (training) ------------------------------------------------------- */
 
-/* Checks that t has the pooled shape ys (what: "the output gradient", ...). */
-static mt_status check_pooled(const char *op, const char *what, const mt_tensor *t,
-                              const int64_t *ys) {
-    if (t->ndim == 4 && memcmp(ys, t->shape, 4 * sizeof(int64_t)) == 0) return MT_OK;
-    char a[MT_SHAPE_STR], b[MT_SHAPE_STR];
-    return mt_fail(MT_ERR_SHAPE, "%s: %s %s does not match the pooled output %s", op, what,
-                   mt_tensor_shape_str(t, a), mt_shape_str(b, 4, ys));
-}
-
 mt_status mt_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, mt_tensor *y,
                                 mt_tensor *at, const mt_pool2d_desc *d) {
-    static const char op[] = "prelu_pool";
-    const mt_tensor *ts[4] = {x, a, y, at};
-    MT_TRY(check_devices(op, 4, ts));
     int64_t ys[4];
-    MT_TRY(pool_shapes(op, x, d, ys));
-    MT_TRY(check_channels(op, x, a));
+    nn_call c = {.op = "prelu_pool", .in = {&x, &a}, .other = {y, at},
+                 .resize = {{y, 4, ys}, {at, 4, ys}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(pool_shapes(c.op, x, d, ys));
+    MT_TRY(check_channels(c.op, x, a));
     if (x->shape[2] * x->shape[3] >= (int64_t)1 << 24)
         return mt_fail(MT_ERR_SHAPE, "%s: planes of %lldx%lld are too large (at most 2^24 values)",
-                       op, (long long)x->shape[2], (long long)x->shape[3]);
-    MT_TRY(check_not_aliased(op, y, x));
-    MT_TRY(check_not_aliased(op, y, a));
-    MT_TRY(check_not_aliased(op, at, x));
-    MT_TRY(check_not_aliased(op, at, a));
-    MT_TRY(check_not_aliased(op, at, y));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, prelu_pool_forward, "prelu_pool_forward", x);
-    MT_TRY(mt_tensor_resize(y, 4, ys));
-    MT_TRY(mt_tensor_resize(at, 4, ys));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *ca;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, a, &ca);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->prelu_pool_forward(cx, ca, y, at, d);
-    contig_release(&cs);
-    return st;
+                       c.op, (long long)x->shape[2], (long long)x->shape[3]);
+    MT_TRY(check_apart(c.op, TENSORS(y, at), TENSORS(x, a)));
+    MT_TRY(check_apart(c.op, TENSORS(at), TENSORS(y)));
+    return NN_DISPATCH(c, prelu_pool_forward, mt_tensor_numel(y) > 0, (x, a, y, at, d));
 }
 
 mt_status mt_prelu_pool_backward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *at,
                                  const mt_tensor *dy, mt_tensor *dx, mt_tensor *da,
                                  const mt_pool2d_desc *d) {
-    static const char op[] = "prelu_pool_backward";
-    const mt_tensor *ts[6] = {x, a, at, dy, dx, da};
-    MT_TRY(check_devices(op, 6, ts));
     int64_t ys[4];
-    MT_TRY(pool_shapes(op, x, d, ys));
-    MT_TRY(check_channels(op, x, a));
-    MT_TRY(check_pooled(op, "the output gradient", dy, ys));
-    MT_TRY(check_pooled(op, "the maxima positions", at, ys));
-    if (da) MT_TRY(check_like(op, "the slope gradient", da, a));
-    if (dx) {
-        MT_TRY(check_not_aliased(op, dx, x));
-        MT_TRY(check_not_aliased(op, dx, at));
-        MT_TRY(check_not_aliased(op, dx, dy));
-        MT_TRY(check_not_aliased(op, dx, a));
-    }
-    if (da) {
-        MT_TRY(check_not_aliased(op, da, x));
-        MT_TRY(check_not_aliased(op, da, dy));
-    }
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, prelu_pool_backward, "prelu_pool_backward", x);
-    if (dx) MT_TRY(mt_tensor_resize(dx, 4, x->shape));
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *ca, *cat, *cdy;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, a, &ca);
-    if (st == MT_OK) st = contig(&cs, at, &cat);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK && mt_tensor_numel(x) > 0)
-        st = be->prelu_pool_backward(cx, ca, cat, cdy, dx, da, d);
-    contig_release(&cs);
-    return st;
+    nn_call c = {.op = "prelu_pool_backward", .in = {&x, &a, &at, &dy}, .other = {dx, da},
+                 .resize = {{dx, 4, x->shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(pool_shapes(c.op, x, d, ys));
+    MT_TRY(check_channels(c.op, x, a));
+    MT_TRY(check_shape4(c.op, "the output gradient", dy, ys, "the pooled output "));
+    MT_TRY(check_shape4(c.op, "the maxima positions", at, ys, "the pooled output "));
+    if (da) MT_TRY(check_like(c.op, "the slope gradient", da, a));
+    MT_TRY(check_apart(c.op, TENSORS(dx), TENSORS(x, at, dy, a)));
+    MT_TRY(check_apart(c.op, TENSORS(da), TENSORS(x, dy)));
+    return NN_DISPATCH(c, prelu_pool_backward, mt_tensor_numel(x) > 0,
+                       (x, a, at, dy, dx, da, d));
 }
 
 /* ---- softmax ------------------------------------------------------------------------------ */
 
 mt_status mt_softmax_forward(const mt_tensor *x, mt_tensor *y) {
-    static const char op[] = "softmax";
     char s[MT_SHAPE_STR];
-    const mt_tensor *ts[2] = {x, y};
-    MT_TRY(check_devices(op, 2, ts));
+    /* in place (y is x) is allowed: y is not resized then */
+    nn_call c = {.op = "softmax", .in = {&x}, .other = {y},
+                 .resize = {{y != x ? y : NULL, x->ndim, x->shape}}};
+    MT_TRY(nn_devices(&c));
     if (x->ndim != 2 && x->ndim != 4)
-        return mt_fail(MT_ERR_SHAPE, "%s: the input must be [N,C] or [N,C,H,W], got %s", op,
+        return mt_fail(MT_ERR_SHAPE, "%s: the input must be [N,C] or [N,C,H,W], got %s", c.op,
                        mt_tensor_shape_str(x, s));
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, softmax_forward, "softmax_forward", x);
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK && y != x) st = mt_tensor_resize(y, x->ndim, x->shape);
-    if (st == MT_OK && mt_tensor_numel(y) > 0) st = be->softmax_forward(cx, y);
-    contig_release(&cs);
-    return st;
+    return NN_DISPATCH(c, softmax_forward, mt_tensor_numel(y) > 0, (x, y));
 }
 
 mt_status mt_softmax_backward(const mt_tensor *y, const mt_tensor *dy, mt_tensor *dx) {
-    static const char op[] = "softmax_backward";
-    const mt_tensor *ts[3] = {y, dy, dx};
-    MT_TRY(check_devices(op, 3, ts));
-    MT_TRY(mt_check_same_shape(op, y, dy));
-    const mt_backend *be = backend_of(y);
-    NEED_FIELD(be, softmax_backward, "softmax_backward", y);
-    contig_set cs = {.n = 0};
-    const mt_tensor *cy, *cdy;
-    mt_status st = contig(&cs, y, &cy);
-    if (st == MT_OK) st = contig(&cs, dy, &cdy);
-    if (st == MT_OK && dx != dy) st = check_not_aliased(op, dx, y);
-    if (st == MT_OK && dx != dy) st = mt_tensor_resize(dx, y->ndim, y->shape);
-    if (st == MT_OK && mt_tensor_numel(dx) > 0) st = be->softmax_backward(cy, cdy, dx);
-    contig_release(&cs);
-    return st;
+    /* dx may be dy (in place) */
+    bool own_dx = dx != dy;
+    nn_call c = {.op = "softmax_backward", .in = {&y, &dy}, .other = {dx},
+                 .resize = {{own_dx ? dx : NULL, y->ndim, y->shape}}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(mt_check_same_shape(c.op, y, dy));
+    if (own_dx) MT_TRY(check_apart(c.op, TENSORS(dx), TENSORS(y)));
+    return NN_DISPATCH(c, softmax_backward, mt_tensor_numel(dx) > 0, (y, dy, dx));
 }
 
 /* ---- dropout ------------------------------------------------------------------------------ */
@@ -673,9 +547,18 @@ static mt_status check_head(const char *what, const mt_tensor *t, int64_t n, int
 mt_status mt_mtcnn_loss(mt_mtcnn_loss_args *a) {
     static const char op[] = "mtcnn_loss";
     if (!a->cls || !a->label) return mt_fail(MT_ERR_ARG, "%s: cls and label are required", op);
-    const mt_tensor *ts[9] = {a->cls, a->box, a->lmk, a->label, a->box_target, a->lmk_target,
-                              a->dcls, a->dbox, a->dlmk};
-    MT_TRY(check_devices(op, 9, ts));
+    /* the kernel gets a copy of the arguments with contiguous inputs, and no targets or
+     * gradients of an absent task */
+    mt_mtcnn_loss_args k = *a;
+    if (!a->box) k.box_target = k.dbox = NULL;
+    if (!a->lmk) k.lmk_target = k.dlmk = NULL;
+    nn_call c = {.op = op,
+                 .in = {&k.cls, &k.box, &k.lmk, &k.label, &k.box_target, &k.lmk_target},
+                 .other = {a->box_target, a->lmk_target, a->dcls, a->dbox, a->dlmk},
+                 .resize = {{a->dcls, a->cls->ndim, a->cls->shape},
+                            {k.dbox, a->box ? a->box->ndim : 0, a->box ? a->box->shape : NULL},
+                            {k.dlmk, a->lmk ? a->lmk->ndim : 0, a->lmk ? a->lmk->shape : NULL}}};
+    MT_TRY(nn_devices(&c));
     char s[MT_SHAPE_STR];
     if (a->label->ndim != 1)
         return mt_fail(MT_ERR_SHAPE, "%s: labels must be a vector, got %s", op,
@@ -694,36 +577,18 @@ mt_status mt_mtcnn_loss(mt_mtcnn_loss_args *a) {
     }
     if (!(a->ohem_ratio > 0.0f && a->ohem_ratio <= 1.0f))
         return mt_fail(MT_ERR_ARG, "%s: OHEM ratio %g outside (0, 1]", op, a->ohem_ratio);
-    const mt_backend *be = backend_of(a->cls);
-    NEED_FIELD(be, mtcnn_loss, "mtcnn_loss", a->cls);
-    if (a->dcls) MT_TRY(mt_tensor_resize(a->dcls, a->cls->ndim, a->cls->shape));
-    if (a->dbox && a->box) MT_TRY(mt_tensor_resize(a->dbox, a->box->ndim, a->box->shape));
-    if (a->dlmk && a->lmk) MT_TRY(mt_tensor_resize(a->dlmk, a->lmk->ndim, a->lmk->shape));
-    mt_mtcnn_loss_args c = *a;
-    contig_set cs = {.n = 0};
-    mt_status st = contig(&cs, a->cls, &c.cls);
-    if (st == MT_OK) st = contig(&cs, a->box, &c.box);
-    if (st == MT_OK) st = contig(&cs, a->lmk, &c.lmk);
-    if (st == MT_OK) st = contig(&cs, a->label, &c.label);
-    if (st == MT_OK) st = contig(&cs, a->box ? a->box_target : NULL, &c.box_target);
-    if (st == MT_OK) st = contig(&cs, a->lmk ? a->lmk_target : NULL, &c.lmk_target);
-    if (!a->box) c.dbox = NULL;
-    if (!a->lmk) c.dlmk = NULL;
-    if (st == MT_OK) st = be->mtcnn_loss(&c);
-    contig_release(&cs);
-    if (st == MT_OK) {
-        a->loss = c.loss;
-        a->cls_loss = c.cls_loss;
-        a->box_loss = c.box_loss;
-        a->lmk_loss = c.lmk_loss;
-        a->accuracy = c.accuracy;
-        a->n_cls = c.n_cls;
-        a->n_kept = c.n_kept;
-        a->n_box = c.n_box;
-        a->n_lmk = c.n_lmk;
-        a->n_correct = c.n_correct;
-    }
-    return st;
+    MT_TRY(NN_DISPATCH(c, mtcnn_loss, true, (&k)));
+    a->loss = k.loss;
+    a->cls_loss = k.cls_loss;
+    a->box_loss = k.box_loss;
+    a->lmk_loss = k.lmk_loss;
+    a->accuracy = k.accuracy;
+    a->n_cls = k.n_cls;
+    a->n_kept = k.n_kept;
+    a->n_box = k.n_box;
+    a->n_lmk = k.n_lmk;
+    a->n_correct = k.n_correct;
+    return MT_OK;
 }
 
 /* ---- conv -> PReLU -> max pooling, first layer's parameter gradients (training) ------------- */
@@ -733,49 +598,22 @@ mt_status mt_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tens
                                                const mt_tensor *gy, mt_tensor *dz, mt_tensor *dw,
                                                mt_tensor *db, mt_tensor *da,
                                                const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
-    static const char op[] = "conv2d_prelu_pool_backward";
-    const mt_tensor *ts[9] = {x, z, a, at, gy, dz, dw, db, da};
-    MT_TRY(check_devices(op, 9, ts));
-    MT_TRY(check_ndim(op, "the input", x, 4));
-    MT_TRY(check_ndim(op, "the weight gradient", dw, 4));
+    nn_call c = {.op = "conv2d_prelu_pool_backward", .in = {&x, &z, &a, &at, &gy},
+                 .other = {dz, dw, db, da}};
+    MT_TRY(nn_devices(&c));
+    MT_TRY(check_ndim(c.op, "the input", x, 4));
+    MT_TRY(check_ndim(c.op, "the weight gradient", dw, 4));
     int64_t zs[4], ys[4];
-    MT_TRY(conv_shapes(op, x->shape, dw, d, zs));
-    if (z->ndim != 4 || memcmp(zs, z->shape, sizeof zs) != 0) {
-        char s1[MT_SHAPE_STR], s2[MT_SHAPE_STR];
-        return mt_fail(MT_ERR_SHAPE, "%s: the convolution's output %s does not match %s", op,
-                       mt_tensor_shape_str(z, s1), mt_shape_str(s2, 4, zs));
-    }
-    MT_TRY(pool_shapes(op, z, pd, ys));
-    MT_TRY(check_channels(op, z, a));
-    MT_TRY(check_pooled(op, "the output gradient", gy, ys));
-    MT_TRY(check_pooled(op, "the maxima positions", at, ys));
-    if (!mt_tensor_is_contiguous(dw))
-        return mt_fail(MT_ERR_ARG, "%s: the weight gradient must be contiguous", op);
-    if (db) {
-        MT_TRY(check_vector(op, "the bias gradient", db, dw->shape[0]));
-        if (!mt_tensor_is_contiguous(db))
-            return mt_fail(MT_ERR_ARG, "%s: the bias gradient must be contiguous", op);
-    }
-    MT_TRY(check_like(op, "the slope gradient", da, a));
-    const mt_tensor *ins[5] = {x, z, a, at, gy};
-    for (int i = 0; i < 5; i++) {
-        MT_TRY(check_not_aliased(op, dz, ins[i]));
-        MT_TRY(check_not_aliased(op, dw, ins[i]));
-        MT_TRY(check_not_aliased(op, da, ins[i]));
-        if (db) MT_TRY(check_not_aliased(op, db, ins[i]));
-    }
-    const mt_backend *be = backend_of(x);
-    NEED_FIELD(be, conv2d_prelu_pool_backward_params, "conv2d_prelu_pool_backward_params", x);
-    if (mt_tensor_numel(z) == 0) return MT_OK;
-    contig_set cs = {.n = 0};
-    const mt_tensor *cx, *cz, *ca, *cat, *cgy;
-    mt_status st = contig(&cs, x, &cx);
-    if (st == MT_OK) st = contig(&cs, z, &cz);
-    if (st == MT_OK) st = contig(&cs, a, &ca);
-    if (st == MT_OK) st = contig(&cs, at, &cat);
-    if (st == MT_OK) st = contig(&cs, gy, &cgy);
-    if (st == MT_OK)
-        st = be->conv2d_prelu_pool_backward_params(cx, cz, ca, cat, cgy, dz, dw, db, da, d, pd);
-    contig_release(&cs);
-    return st;
+    MT_TRY(conv_shapes(c.op, x->shape, dw, d, zs));
+    MT_TRY(check_shape4(c.op, "the convolution's output", z, zs, ""));
+    MT_TRY(pool_shapes(c.op, z, pd, ys));
+    MT_TRY(check_channels(c.op, z, a));
+    MT_TRY(check_shape4(c.op, "the output gradient", gy, ys, "the pooled output "));
+    MT_TRY(check_shape4(c.op, "the maxima positions", at, ys, "the pooled output "));
+    MT_TRY(check_contiguous(c.op, "the weight gradient", dw));
+    MT_TRY(check_bias_grad(c.op, db, dw->shape[0]));
+    MT_TRY(check_like(c.op, "the slope gradient", da, a));
+    MT_TRY(check_apart(c.op, TENSORS(dz, dw, da, db), TENSORS(x, z, a, at, gy)));
+    return NN_DISPATCH(c, conv2d_prelu_pool_backward_params, mt_tensor_numel(z) > 0,
+                       (x, z, a, at, gy, dz, dw, db, da, d, pd));
 }

@@ -2,6 +2,7 @@
 #include "nn/mt_optim.h"
 
 #include "core/mt_ops.h"
+#include "nn/mt_nn_call.h"
 
 #include <stdio.h>
 
@@ -25,34 +26,24 @@ static mt_status check_entry(const char *op, int i, const mt_tensor *p, const mt
     return MT_OK;
 }
 
-static mt_status unsupported(const char *op, const mt_tensor *p) {
-    return mt_fail(MT_ERR_UNSUPPORTED, "%s: not supported on %s", op,
-                   mt_device_name(mt_tensor_device(p)));
-}
-
-#define NEED_FIELD(be, field, op, t)                                                               \
-    do {                                                                                           \
-        if (!(be)) return MT_ERR_DEVICE;                                                           \
-        if (!(be)->field) return unsupported(op, t);                                               \
-    } while (0)
-
 mt_status mt_sgd_step(int n, mt_tensor *const *params, const mt_tensor *const *grads,
                       mt_tensor *const *bufs, const float *weight_decay, const mt_sgd_args *a) {
     static const char op[] = "sgd_step";
     if (!(a->lr >= 0.0f) || !(a->momentum >= 0.0f))
         return mt_fail(MT_ERR_ARG, "%s: learning rate %g and momentum %g must be >= 0", op, a->lr,
                        a->momentum);
+    bool momentum = a->momentum > 0.0f;
     for (int i = 0; i < n; i++) {
         const mt_tensor *o[2] = {grads[i], bufs[i]};
-        MT_TRY(check_entry(op, i, params[i], o, a->momentum > 0.0f ? 2 : 1));
+        MT_TRY(check_entry(op, i, params[i], o, momentum ? 2 : 1));
     }
+    mt_sgd_args ai = *a;
     for (int i = 0; i < n; i++) {
-        const mt_backend *be = mt_backend_for(mt_tensor_device(params[i]));
-        NEED_FIELD(be, sgd_step, op, params[i]);
-        mt_sgd_args ai = *a;
+        const mt_nn_kernels *k;
+        MT_NN_NEED(k, params[i], sgd_step);
         if (weight_decay) ai.weight_decay = weight_decay[i];
-        if (mt_tensor_numel(params[i]) == 0) continue;
-        MT_TRY(be->sgd_step(params[i], grads[i], a->momentum > 0.0f ? bufs[i] : NULL, &ai));
+        if (mt_tensor_numel(params[i]) > 0)
+            MT_TRY(k->sgd_step(params[i], grads[i], momentum ? bufs[i] : NULL, &ai));
     }
     return MT_OK;
 }
@@ -68,13 +59,13 @@ mt_status mt_adam_step(int n, mt_tensor *const *params, const mt_tensor *const *
         const mt_tensor *o[3] = {grads[i], m[i], v[i]};
         MT_TRY(check_entry(op, i, params[i], o, 3));
     }
+    mt_adam_args ai = *a;
     for (int i = 0; i < n; i++) {
-        const mt_backend *be = mt_backend_for(mt_tensor_device(params[i]));
-        NEED_FIELD(be, adam_step, op, params[i]);
-        mt_adam_args ai = *a;
+        const mt_nn_kernels *k;
+        MT_NN_NEED(k, params[i], adam_step);
         if (weight_decay) ai.weight_decay = weight_decay[i];
-        if (mt_tensor_numel(params[i]) == 0) continue;
-        MT_TRY(be->adam_step(params[i], grads[i], m[i], v[i], &ai));
+        if (mt_tensor_numel(params[i]) > 0)
+            MT_TRY(k->adam_step(params[i], grads[i], m[i], v[i], &ai));
     }
     return MT_OK;
 }
@@ -88,13 +79,14 @@ mt_status mt_l2_penalty(int n, mt_tensor *const *params, mt_tensor *const *grads
         MT_TRY(check_entry(op, i, params[i], o, grads ? 1 : 0));
     }
     for (int i = 0; i < n; i++) {
-        const mt_backend *be = mt_backend_for(mt_tensor_device(params[i]));
-        NEED_FIELD(be, sum_squares, op, params[i]);
-        NEED_FIELD(be, axpy, op, params[i]);
+        const mt_nn_kernels *k;
+        MT_TRY(mt_nn_kernels_of(params[i], &k));
+        /* named after the entry: the penalty needs both kernels */
+        if (!k || !k->sum_squares || !k->axpy) return mt_nn_unsupported(op, params[i]);
         double ss = 0.0;
-        MT_TRY(be->sum_squares(params[i], &ss));
+        MT_TRY(k->sum_squares(params[i], &ss));
         total += ss;
-        if (grads && coef != 0.0f) MT_TRY(be->axpy(grads[i], coef, params[i]));
+        if (grads && coef != 0.0f) MT_TRY(k->axpy(grads[i], coef, params[i]));
     }
     *value = 0.5 * (double)coef * total;
     return MT_OK;

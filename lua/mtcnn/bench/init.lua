@@ -4,6 +4,10 @@
 -- Times fn() reps times after warmup calls, in seconds, with the monotonic
 -- clock; sync (e.g. cuda.synchronize) runs before each clock read so that
 -- queued GPU work is counted.
+--   bench.option.net(help), bench.option.threads, bench.option.kernels
+-- Options several modes share, for their M.options lists.
+--   bench.setup(args) -> nets
+-- Applies --threads and --kernels (when the mode has them); returns the nets --net names.
 
 local sys = require "mtcnn.sys"
 
@@ -35,6 +39,25 @@ function bench.time(fn, opts)
     lo, hi, sum = math.min(lo, s), math.max(hi, s), sum + s
   end
   return {median = bench.median(samples), min = lo, max = hi, mean = sum / reps, samples = samples}
+end
+
+bench.option = {
+  threads = {name = "threads", kind = "int", default = 0,
+             help = "kernel threads (0: keep the current count)"},
+  kernels = {name = "kernels", kind = "string", default = "",
+             help = "CPU kernel set (default: auto)"},
+}
+
+function bench.option.net(help)
+  return {name = "net", kind = "string", choices = {"pnet", "rnet", "onet", "all"}, default = "all",
+          help = help}
+end
+
+function bench.setup(args)
+  if args.threads and args.threads > 0 then sys.set_threads(args.threads) end
+  if args.kernels and args.kernels ~= "" then require("mtcnn.nn").set_kernels(args.kernels) end
+  if args.net == "all" then return {"pnet", "rnet", "onet"} end
+  return {args.net}
 end
 
 return bench

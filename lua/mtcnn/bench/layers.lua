@@ -20,10 +20,10 @@ local C = core.nn
 local M = {}
 
 M.options = {
-  {name = "threads", kind = "int", default = 0, help = "kernel threads (0: keep the current count)"},
+  bench.option.threads,
   {name = "set", kind = "string", choices = {"train", "detect", "all"}, default = "all",
    help = "which shapes"},
-  {name = "kernels", kind = "string", default = "", help = "CPU kernel set (default: auto)"},
+  bench.option.kernels,
   {name = "only", kind = "string", default = "", help = "only layers whose name contains this"},
 }
 
@@ -81,7 +81,7 @@ local function run_case(c, set, reps, report)
     if set == "detect" and pool then
       local pk, ps = pool[1], pool[2]
       passes = {{"forward+prelu+pool", flops, function()
-        C.conv2d_pool_forward(x, wt, b, y, 1, 1, 0, 0, a, pk, pk, ps, ps)
+        C.conv2d_forward(x, wt, b, y, 1, 1, 0, 0, a, pk, pk, ps, ps)
       end}}
     elseif set == "detect" then
       passes = {{"forward+prelu", flops, function() C.conv2d_forward(x, wt, b, y, 1, 1, 0, 0, a) end}}
@@ -122,8 +122,7 @@ local function run_case(c, set, reps, report)
 end
 
 function M.run(args, report)
-  if args.threads > 0 then sys.set_threads(args.threads) end
-  if args.kernels ~= "" then nn.set_kernels(args.kernels) end
+  bench.setup(args)
   for _, set in ipairs(args.set == "all" and {"train", "detect"} or {args.set}) do
     for _, c in ipairs(set == "train" and TRAIN or DETECT) do
       local name = c[1] .. "." .. c[2]

@@ -17,11 +17,12 @@ local bench = require "mtcnn.bench"
 
 local T, sys, record, loader, image = mtcnn.tensor, mtcnn.sys, mtcnn.record, mtcnn.loader, mtcnn.image
 
+local DEFAULT_BATCHES = {pnet = 200, rnet = 100, onet = 40}
+
 local M = {}
 
 M.options = {
-  {name = "net", kind = "string", choices = {"pnet", "rnet", "onet", "all"}, default = "all",
-   help = "which net's samples"},
+  bench.option.net("which net's samples"),
   {name = "batch", kind = "int", default = 384, help = "samples per batch"},
   {name = "workers", kind = "int", default = 1, help = "loader threads"},
   {name = "batches", kind = "int", default = 0, help = "timed batches (0: 200 / 100 / 40 per net)"},
@@ -32,10 +33,8 @@ M.options = {
    help = "use DIR/<net>.rec (PNet) or DIR/<net>/<class>.rec instead of synthetic files"},
   {name = "train", kind = "flag", help = "also time the training step and a loader-fed run"},
   {name = "fed", kind = "int", default = 10, help = "with --train: loader-fed training steps"},
-  {name = "threads", kind = "int", default = 0, help = "kernel threads (0: keep)"},
+  bench.option.threads,
 }
-
-local DEFAULT_BATCHES = {pnet = 200, rnet = 100, onet = 40}
 
 -- A pool of random sample images, reused in turn (pixel values do not change the loader's work).
 local function image_pool(size, n, g)
@@ -85,26 +84,14 @@ local function data_files(arch, dir)
   return {classes = dir .. "/" .. arch}
 end
 
--- The MTCNN training step of the net (as bench.lua train --preset mtcnn).
+-- The MTCNN training step of the net on a loader batch (as bench.lua train --preset mtcnn).
 local function train_step(arch)
-  local net = mtcnn.models[arch]{seed = 1}
-  local crit = mtcnn.nn.MTCNNLoss{net = arch}
-  local params, grads = net:parameters()
-  local opt = mtcnn.optim.SGD(params, grads, {lr = 1e-3, momentum = 0.9})
-  net:training()
-  return function(b)
-    net:zero_grad()
-    local out = net:forward(b.images)
-    crit:forward(out, b.target)
-    net:backward(b.images, crit:backward(out, b.target))
-    crit:penalty(net)
-    opt:step()
-  end
+  local _, step = require("mtcnn.bench.train").trainer(arch, "mtcnn")
+  return function(b) step(b.images, b.target) end
 end
 
 function M.run(args, report)
-  if args.threads > 0 then sys.set_threads(args.threads) end
-  local nets = args.net == "all" and {"pnet", "rnet", "onet"} or {args.net}
+  local nets = bench.setup(args)
   local scratch = args.data == nil and os.tmpname() or nil
   if scratch then
     os.remove(scratch)

@@ -15,12 +15,12 @@ local T, nn, models, sys = mtcnn.tensor, mtcnn.nn, mtcnn.models, mtcnn.sys
 local M = {}
 
 M.options = {
-  {name = "threads", kind = "int", default = 0, help = "kernel threads (0: keep the current count)"},
-  {name = "kernels", kind = "string", default = "", help = "CPU kernel set (default: auto)"},
+  bench.option.threads,
+  bench.option.kernels,
 }
 
 -- The pyramid of an h x w image: ceil(h s) x ceil(w s) for s = 12/minface * factor^k while
--- min(h, w) s >= 12 (SPEC decision 4).
+-- min(h, w) s >= 12 (docs/design.md, 'Stage 1: PNet over the pyramid').
 local function pyramid(h, w, minface, factor)
   local levels, s = {}, 12 / minface
   while math.min(h, w) * s >= 12 do
@@ -60,8 +60,7 @@ local function flops_of(net, x)
 end
 
 function M.run(args, report)
-  if args.threads > 0 then sys.set_threads(args.threads) end
-  if args.kernels ~= "" then nn.set_kernels(args.kernels) end
+  bench.setup(args)
   local g = T.generator(1)
   local function row(name, how, shape, flops, r)
     report{

@@ -20,18 +20,17 @@ local T, nn, models, optim, sys = mtcnn.tensor, mtcnn.nn, mtcnn.models, mtcnn.op
 local M = {}
 
 M.options = {
-  {name = "net", kind = "string", choices = {"pnet", "rnet", "onet", "all"}, default = "all",
-   help = "which net to train"},
-  {name = "threads", kind = "int", default = 0, help = "kernel threads (0: keep the current count)"},
+  bench.option.net("which net to train"),
+  bench.option.threads,
   {name = "batch", kind = "int", default = 384, help = "samples per step"},
   {name = "warmup", kind = "int", default = 3, help = "untimed steps first"},
   {name = "preset", kind = "string", choices = {"mtcnn", "torch"}, default = "mtcnn",
    help = "training configuration (see the file header)"},
-  {name = "kernels", kind = "string", default = "", help = "CPU kernel set (default: auto)"},
+  bench.option.kernels,
 }
 
 -- Labels for the MTCNN preset: 1/6 positives, 1/6 part faces, 1/2 negatives, 1/6 landmark
--- faces, in SPEC's stratified order.
+-- faces, in the order of the stratified RNet/ONet batches.
 local function mtcnn_labels(n)
   local label = T.zeros(n)
   local pos, part, lmk = math.ceil(n / 6), math.ceil(n / 6), math.ceil(n / 6)
@@ -46,9 +45,9 @@ local function mtcnn_labels(n)
   return label
 end
 
-local function setup(arch, preset, batch)
-  local g = T.generator(2016)
-  local size = models.input_size[arch]
+--- The net of arch in training mode and its training step under preset ("mtcnn" or
+--- "torch"): net, step(x, target). Also used by bench.lua loader --train.
+function M.trainer(arch, preset)
   local net, crit, opt
   if preset == "torch" then
     net = models[arch]{landmarks = arch == "onet", seed = 1}
@@ -63,6 +62,13 @@ local function setup(arch, preset, batch)
     opt = optim.SGD(params, grads, {lr = 1e-3, momentum = 0.9})
   end
   net:training()
+  return net, optim.train_step(net, crit, opt)
+end
+
+local function setup(arch, preset, batch)
+  local g = T.generator(2016)
+  local size = models.input_size[arch]
+  local net, train_step = M.trainer(arch, preset)
   local x = T.rand(batch, 3, size, size, g) * 2 - 1
   local label
   if preset == "torch" then
@@ -73,25 +79,14 @@ local function setup(arch, preset, batch)
     label = mtcnn_labels(batch)
   end
   local target = {label = label, box = T.randn(batch, 4, g) * 0.1, landmarks = T.rand(batch, 10, g)}
-  local function step()
-    net:zero_grad()
-    local out = net:forward(x)
-    crit:forward(out, target)
-    net:backward(x, crit:backward(out, target))
-    crit:penalty(net)
-    opt:step()
-  end
-  return step, net
+  return function() train_step(x, target) end, net
 end
 
 function M.run(args, report)
   if args.device == "cuda" then
     error("bench train: the CUDA layers are a later issue; run with --device cpu")
   end
-  if args.threads > 0 then sys.set_threads(args.threads) end
-  if args.kernels ~= "" then nn.set_kernels(args.kernels) end
-  local nets = args.net == "all" and {"pnet", "rnet", "onet"} or {args.net}
-  for _, arch in ipairs(nets) do
+  for _, arch in ipairs(bench.setup(args)) do
     local step, net = setup(arch, args.preset, args.batch)
     local r = bench.time(step, {warmup = args.warmup, reps = args.reps})
     report{

@@ -1,6 +1,6 @@
 -- mtcnn.eval.fddb: the FDDB protocol (Jain and Learned-Miller, evaluate.cpp):
 -- discrete and continuous ROC of detection rectangles against the
--- ground-truth ellipses; SPEC.md section 10.2.
+-- ground-truth ellipses; docs/design.md, 'FDDB', and docs/evaluation.md.
 --
 --   local gt = assert(fddb.load_gt(folds_dir [, {1, 2, ...}]))
 --   local preds = assert(fddb.load_predictions(path))   -- rectangle list or JSON Lines
@@ -40,43 +40,27 @@ local function finite(v)
   return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
 end
 
+-- One "major minor angle cx cy 1" line: the five numbers, or nil and a message.
+local function parse_ellipse(line, where)
+  local v, bad = {}, false
+  for tok in line:gmatch("%S+") do
+    local x = tonumber(tok)
+    if not finite(x) then bad = true end
+    v[#v + 1] = x
+  end
+  if bad or #v < 5 then
+    return nil, ("%s: expected 'major minor angle cx cy 1', got '%s'"):format(where, line)
+  end
+  return {v[1], v[2], v[3], v[4], v[5]}
+end
+
 --- Reads one ellipse list: blocks of an image name, a face count, then
 --- "major minor angle cx cy 1" lines. Returns {{name, ellipses = {{major,
 --- minor, angle, cx, cy}, ...}}, ...} or nil, message.
 function fddb.read_ellipse_list(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open ellipse list " .. err end
-  local lines = {}
-  for line in f:lines() do lines[#lines + 1] = line:gsub("\r$", "") end
-  f:close()
-  local images, i = {}, 1
-  while i <= #lines do
-    local name = lines[i]:match("^%s*(.-)%s*$")
-    if name == "" then
-      i = i + 1
-    else
-      local count = tonumber(lines[i + 1] and lines[i + 1]:match("^%s*(%S+)%s*$"))
-      if not count or count < 0 or count ~= math.floor(count) then
-        return nil, ("%s:%d: expected the face count of %s"):format(path, i + 1, name)
-      end
-      local ells = {}
-      for k = 1, count do
-        local line, v, bad = lines[i + 1 + k], {}, false
-        if not line then return nil, ("%s: %s says %d faces, the file ends first"):format(path, name, count) end
-        for tok in line:gmatch("%S+") do
-          local x = tonumber(tok)
-          if not finite(x) then bad = true end
-          v[#v + 1] = x
-        end
-        if bad or #v < 5 then
-          return nil, ("%s:%d: expected 'major minor angle cx cy 1', got '%s'"):format(path, i + 1 + k, line)
-        end
-        ells[k] = {v[1], v[2], v[3], v[4], v[5]}
-      end
-      images[#images + 1] = {name = name, ellipses = ells, line = i}
-      i = i + 2 + count
-    end
-  end
+  local images, err = predictions.read_blocks(path, "ellipse list", "faces", parse_ellipse)
+  if not images then return nil, err end
+  for _, im in ipairs(images) do im.ellipses, im.items = im.items, nil end
   return images
 end
 
@@ -140,22 +124,18 @@ end
 
 --- Reads a sizes file: "NAME WIDTH HEIGHT" per line.
 function fddb.read_sizes(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open sizes " .. err end
-  local sizes, n = {}, 0
-  for line in f:lines() do
-    n = n + 1
-    line = line:gsub("\r$", "")
+  local lines, err = predictions.read_lines(path, "sizes")
+  if not lines then return nil, err end
+  local sizes = {}
+  for n, line in ipairs(lines) do
     if line:match("%S") then
       local name, w, h = line:match("^%s*(%S+)%s+(%d+)%s+(%d+)%s*$")
       if not name then
-        f:close()
         return nil, ("%s:%d: expected 'NAME WIDTH HEIGHT', got '%s'"):format(path, n, line)
       end
       sizes[predictions.key(name, fddb.KEY_DEPTH)] = {tonumber(w), tonumber(h)}
     end
   end
-  f:close()
   return sizes
 end
 

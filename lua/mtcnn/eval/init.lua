@@ -1,4 +1,4 @@
--- mtcnn.eval: the evaluation protocols of SPEC.md section 10 and their inputs.
+-- mtcnn.eval: the evaluation protocols (docs/design.md, 'Evaluation') and their inputs.
 --
 --   local eval = require "mtcnn.eval"
 --   eval.mat          MAT-file (level 5) reader: eval.mat.read(path)
@@ -7,33 +7,14 @@
 --   eval.wider        WIDER FACE easy/medium/hard AP (official eval_tools)
 --   eval.fddb         FDDB discrete and continuous ROC (evaluate.cpp)
 --   eval.landmarks    5-point landmark error (NME, failures, misses, CED)
+--   eval.stage        one cascade stage on its own: recall and candidates per image
 --   eval.plot         PR, ROC and CED pictures through gnuplot
 --   eval.results      saving and loading result files, the --compare lists
 --   eval.report       the options and output shared by the evaluation scripts
---   eval.progress     progress bar on stderr
 --   eval.imagesize    width and height from a JPEG or PNG header
 --
 -- Submodules load on first access, like the fields of require "mtcnn".
 
-local submodules = {
-  mat = "mtcnn.eval.mat",
-  predictions = "mtcnn.eval.predictions",
-  wider = "mtcnn.eval.wider",
-  fddb = "mtcnn.eval.fddb",
-  landmarks = "mtcnn.eval.landmarks",
-  plot = "mtcnn.eval.plot",
-  results = "mtcnn.eval.results",
-  progress = "mtcnn.eval.progress",
-  report = "mtcnn.eval.report",
-  imagesize = "mtcnn.eval.imagesize",
-}
-
-return setmetatable({}, {
-  __index = function(t, key)
-    local name = submodules[key]
-    if name == nil then return nil end
-    local mod = require(name)
-    rawset(t, key, mod)
-    return mod
-  end,
+return require("mtcnn.lazy")("mtcnn.eval.", {
+  "mat", "predictions", "wider", "fddb", "landmarks", "stage", "plot", "results", "report", "imagesize",
 })

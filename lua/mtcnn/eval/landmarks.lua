@@ -1,5 +1,5 @@
 -- mtcnn.eval.landmarks: 5-point landmark error on a landmark list
--- (testImageList format); SPEC.md section 10.3.
+-- (testImageList format); docs/design.md, 'Landmark error'.
 --
 --   local entries = assert(landmarks.read_list(path))
 --   local r = landmarks.evaluate(entries, preds)            -- preds from JSON Lines
@@ -32,19 +32,16 @@ landmarks.KEY_DEPTH = 2
 --- Parses a landmark list. Returns {{image, key, box = {x1, y1, x2, y2},
 --- points = {{x, y} x5}, line}, ...} or nil, message naming the line.
 function landmarks.read_list(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open landmark list " .. err end
-  local entries, n = {}, 0
-  for line in f:lines() do
-    n = n + 1
-    line = line:gsub("\r$", "")
+  local lines, err = predictions.read_lines(path, "landmark list")
+  if not lines then return nil, err end
+  local entries = {}
+  for n, line in ipairs(lines) do
     if line:match("%S") then
       local tok = {}
       for t in line:gmatch("%S+") do tok[#tok + 1] = t end
       local v = {}
       for i = 2, #tok do v[i - 1] = tonumber(tok[i]) end
       if #tok ~= 15 or #v ~= 14 then
-        f:close()
         return nil, ("%s:%d: expected 'path left right top bottom' and 5 points (15 fields), got %d fields")
           :format(path, n, #tok)
       end
@@ -55,7 +52,6 @@ function landmarks.read_list(path)
       entries[#entries + 1] = e
     end
   end
-  f:close()
   return entries
 end
 

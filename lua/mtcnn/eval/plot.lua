@@ -155,38 +155,47 @@ local function fmt3(v)
   return is_num(v) and ("%.3f"):format(v) or "n/a"
 end
 
+-- One panel per key, one series per run: line(run, key) -> label, x, y of the run's series;
+-- panel(key) -> the panel's other fields.
+local function panels_of(runs, keys, line, panel)
+  local panels = {}
+  for _, key in ipairs(keys) do
+    local p = panel(key)
+    p.series = {}
+    for _, run_ in ipairs(runs) do
+      local label, x, y = line(run_, key)
+      p.series[#p.series + 1] = {label = label, x = x, y = y}
+    end
+    panels[#panels + 1] = p
+  end
+  return panels
+end
+
 --- PR curves of WIDER runs: one panel per setting, AP in the legend.
 function plot.wider(runs, path)
-  local panels = {}
-  for _, setting in ipairs({"easy", "medium", "hard"}) do
-    local series = {}
-    for _, run_ in ipairs(runs) do
-      local c = run_.curves[setting] or {}
-      series[#series + 1] = {label = ("%s (AP %s)"):format(run_.label, fmt3(run_.summary[setting])),
-                             x = c.recall or {}, y = c.precision or {}}
-    end
-    panels[#panels + 1] = {title = setting, xlabel = "Recall", ylabel = "Precision", xrange = {0, 1},
-                           yrange = {0, 1}, key = "bottom left", series = series}
-  end
+  local panels = panels_of(runs, {"easy", "medium", "hard"}, function(run_, setting)
+    local c = run_.curves[setting] or {}
+    return ("%s (AP %s)"):format(run_.label, fmt3(run_.summary[setting])), c.recall or {},
+      c.precision or {}
+  end, function(setting)
+    return {title = setting, xlabel = "Recall", ylabel = "Precision", xrange = {0, 1},
+            yrange = {0, 1}, key = "bottom left"}
+  end)
   return plot.draw({title = "WIDER FACE val: precision-recall", panels = panels}, path)
 end
 
 --- Discrete and continuous ROC of FDDB runs, FP axis up to max_fp (default 2000).
 function plot.fddb(runs, path, max_fp)
   max_fp = max_fp or 2000
-  local panels = {}
-  for _, kind in ipairs({"discrete", "continuous"}) do
-    local series = {}
-    for _, run_ in ipairs(runs) do
-      local c = run_.curves[kind] or {}
-      local s = run_.summary[kind] or {}
-      series[#series + 1] = {label = ("%s (TPR %s at 1000 FP)"):format(run_.label, fmt3(s.tpr_at_1000)),
-                             x = c.fp or {}, y = c.tpr or {}}
-    end
-    panels[#panels + 1] = {title = kind .. " score", xlabel = "False positives",
-                           ylabel = "True positive rate", xrange = {0, max_fp}, yrange = {0, 1},
-                           series = series}
-  end
+  local panels = panels_of(runs, {"discrete", "continuous"}, function(run_, kind)
+    local c = run_.curves[kind] or {}
+    local s = run_.summary[kind] or {}
+    return ("%s (TPR %s at 1000 FP)"):format(run_.label, fmt3(s.tpr_at_1000)), c.fp or {},
+      c.tpr or {}
+  end, function(kind)
+    return {title = kind .. " score", xlabel = "False positives", ylabel = "True positive rate",
+            xrange = {0, max_fp}, yrange = {0, 1}}
+  end)
   return plot.draw({title = "FDDB: ROC", panels = panels}, path)
 end
 

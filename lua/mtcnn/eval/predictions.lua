@@ -15,6 +15,8 @@
 --   predictions.read_jsonl(path)            -> records | nil, message
 --   predictions.read_wider_file(path)       -> boxes {{x, y, w, h, score}, ...} | nil, message
 --   predictions.read_rect_file(path)        -> records | nil, message
+--   predictions.read_blocks(path, what, unit, parse) -> name/count/items blocks | nil, message
+--   predictions.read_lines(path, what)      -> lines without their CR | nil, message
 --   predictions.format_wider(name, boxes)   -> the text of one submission file
 --   predictions.write_wider(dir, image, faces) -> path | nil, message
 --   predictions.jsonl_to_wider(jsonl, dir)  -> count | nil, message
@@ -48,15 +50,7 @@ function predictions.xywh(box)
 end
 
 -- The fewest digits that read back as the same double (as mtcnn.json writes numbers).
-local function fmt_number(v)
-  if math.type(v) == "integer" then return ("%d"):format(v) end
-  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return ("%d"):format(math.tointeger(v)) end
-  for digits = 15, 17 do
-    local s = ("%." .. digits .. "g"):format(v)
-    if tonumber(s) == v then return s end
-  end
-  return ("%.17g"):format(v)
-end
+local fmt_number = json.number_text
 predictions.fmt_number = fmt_number
 
 local function finite(v)
@@ -138,7 +132,8 @@ local function parse_box_line(line, where)
   return v
 end
 
--- Reads lines of a text file, dropping a trailing CR (files written on Windows).
+--- Reads the lines of a text file, dropping a trailing CR (files written on Windows); what
+--- names the file in the message when it cannot be opened.
 local function read_lines(path, what)
   local f, err = io.open(path, "rb")
   if not f then return nil, ("cannot open %s %s"):format(what, err) end
@@ -147,6 +142,7 @@ local function read_lines(path, what)
   f:close()
   return lines
 end
+predictions.read_lines = read_lines
 
 --- Reads one file of the WIDER submission layout: name line, count line, then
 --- count lines "x y w h score". Returns the boxes in file order.
@@ -170,11 +166,14 @@ function predictions.read_wider_file(path)
   return boxes
 end
 
---- Reads a rectangle list (FDDB detections): blocks of name, count, boxes.
-function predictions.read_rect_file(path)
-  local lines, err = read_lines(path, "detection file")
+--- Reads a file of blocks: an image name line, a count line, then `count` item lines (FDDB's
+--- ellipse and rectangle lists). parse(line, "path:n") -> item | nil, message reads an item;
+--- unit names the items in messages ("faces", "boxes"), what the file ("detection file").
+--- Returns {{name =, items =, line = n of the name}, ...} or nil, message.
+function predictions.read_blocks(path, what, unit, parse)
+  local lines, err = read_lines(path, what)
   if not lines then return nil, err end
-  local records, i = {}, 1
+  local blocks, i = {}, 1
   while i <= #lines do
     local name = lines[i]:match("^%s*(.-)%s*$")
     if name == "" then
@@ -182,23 +181,33 @@ function predictions.read_rect_file(path)
     else
       local count = tonumber(lines[i + 1] and lines[i + 1]:match("^%s*(%S+)%s*$"))
       if count == nil or count < 0 or count ~= math.floor(count) then
-        return nil, ("%s:%d: expected the number of boxes of %s, got '%s'"):format(
-          path, i + 1, name, tostring(lines[i + 1]))
+        return nil, ("%s:%d: expected the number of %s of %s, got '%s'"):format(
+          path, i + 1, unit, name, tostring(lines[i + 1]))
       end
-      local boxes = {}
+      local items = {}
       for k = 1, count do
         local line = lines[i + 1 + k]
         if line == nil then
-          return nil, ("%s: %s says %d boxes, the file ends after %d"):format(path, name, count, k - 1)
+          return nil, ("%s: %s says %d %s, the file ends after %d"):format(path, name, count, unit,
+            k - 1)
         end
-        local box, berr = parse_box_line(line, ("%s:%d"):format(path, i + 1 + k))
-        if not box then return nil, berr end
-        boxes[k] = box
+        local item, ierr = parse(line, ("%s:%d"):format(path, i + 1 + k))
+        if not item then return nil, ierr end
+        items[k] = item
       end
-      records[#records + 1] = {image = name, boxes = boxes, line = i}
+      blocks[#blocks + 1] = {name = name, items = items, line = i}
       i = i + 2 + count
     end
   end
+  return blocks
+end
+
+--- Reads a rectangle list (FDDB detections): blocks of name, count, boxes.
+function predictions.read_rect_file(path)
+  local blocks, err = predictions.read_blocks(path, "detection file", "boxes", parse_box_line)
+  if not blocks then return nil, err end
+  local records = {}
+  for k, b in ipairs(blocks) do records[k] = {image = b.name, boxes = b.items, line = b.line} end
   return records
 end
 
@@ -225,24 +234,8 @@ function predictions.mkdir(dir)
   return true
 end
 
---- Writes text to path through a temporary file and a rename.
-function predictions.write_atomic(path, text)
-  local tmp = ("%s.tmp.%d"):format(path, require("mtcnn.core").sys.pid())
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, ("cannot write %s"):format(err) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    return nil, ("cannot write %s: %s"):format(path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    return nil, ("cannot rename %s to %s: %s"):format(tmp, path, tostring(rerr))
-  end
-  return true
-end
+--- Writes text to path through a temporary file and a rename (mtcnn.sys.write_atomic).
+predictions.write_atomic = require("mtcnn.sys").write_atomic
 
 --- Writes one image's faces in the official WIDER submission layout:
 --- DIR/EVENT/NAME.txt, EVENT being the image's folder. faces are our

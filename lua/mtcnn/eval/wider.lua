@@ -1,6 +1,6 @@
 -- mtcnn.eval.wider: the WIDER FACE protocol (easy / medium / hard AP), as the
 -- official MATLAB eval_tools compute it (wider_eval.m, read_pred.m,
--- norm_score.m, evaluation.m, boxoverlap.m, VOCap); SPEC.md section 10.1.
+-- norm_score.m, evaluation.m, boxoverlap.m, VOCap); docs/design.md, 'WIDER FACE'.
 --
 --   local gt = assert(wider.load_gt(dir))        -- the official .mat ground truth
 --   local result = wider.evaluate(gt, preds, opts)

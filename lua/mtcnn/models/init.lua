@@ -1,4 +1,4 @@
--- mtcnn.models: the three MTCNN nets (SPEC.md section 1) and their model files.
+-- mtcnn.models: the three MTCNN nets (docs/design.md, 'The networks') and their model files.
 --
 --   local models = require "mtcnn.models"
 --   local net = models.pnet{landmarks = false}   -- also models.rnet{...}, models.onet{...}
@@ -83,69 +83,65 @@ local function generator(o)
   return nil
 end
 
+-- The trunk: one convN + preluN (+ poolN) block per {in, out, kernel [, pool = {k, s}]}, in
+-- order (the weights are drawn from g's generator in this order).
+local function trunk(g, blocks)
+  local net = nn.Sequential()
+  for n, b in ipairs(blocks) do
+    net:add(nn.Conv2d(b[1], b[2], b[3], g), "conv" .. n):add(nn.PReLU(b[2]), "prelu" .. n)
+    if b.pool then net:add(nn.MaxPool2d(b.pool[1], b.pool[2]), "pool" .. n) end
+  end
+  return net
+end
+
+-- The heads on nin features: cls (with its softmax), box and, with o.landmarks, landmarks;
+-- layer(nin, nout) makes each (1x1 convolutions in PNet, fully connected in RNet and ONet).
+local function heads(nin, o, layer)
+  local h = nn.Heads()
+    :add("cls", nn.Sequential():add(layer(nin, 2), "cls"):add(nn.Softmax()))
+    :add("box", layer(nin, 4))
+  h:get("box").name = "box"
+  if o.landmarks then
+    h:add("landmarks", layer(nin, 10))
+    h:get("landmarks").name = "landmarks"
+  end
+  return h
+end
+
 --- models.pnet{landmarks = true, seed} -> PNet (12x12 training input, fully convolutional)
 function models.pnet(opts)
   local o = options_of("pnet", opts)
   local g = {generator = generator(o)}
-  local net = nn.Sequential()
-    :add(nn.Conv2d(3, 10, 3, g), "conv1"):add(nn.PReLU(10), "prelu1")
-    :add(nn.MaxPool2d(2, 2), "pool1")
-    :add(nn.Conv2d(10, 16, 3, g), "conv2"):add(nn.PReLU(16), "prelu2")
-    :add(nn.Conv2d(16, 32, 3, g), "conv3"):add(nn.PReLU(32), "prelu3")
-  local heads = nn.Heads()
-    :add("cls", nn.Sequential():add(nn.Conv2d(32, 2, 1, g), "cls"):add(nn.Softmax()))
-    :add("box", nn.Conv2d(32, 4, 1, g))
-  heads:get("box").name = "box"
-  if o.landmarks then
-    heads:add("landmarks", nn.Conv2d(32, 10, 1, g))
-    heads:get("landmarks").name = "landmarks"
-  end
-  return finish(net, "pnet", o, heads)
+  local net = trunk(g, {{3, 10, 3, pool = {2, 2}}, {10, 16, 3}, {16, 32, 3}})
+  return finish(net, "pnet", o, heads(32, o, function(nin, nout)
+    return nn.Conv2d(nin, nout, 1, g)
+  end))
 end
 
--- The FC heads of RNet and ONet.
-local function fc_heads(nin, o, g)
-  local heads = nn.Heads()
-    :add("cls", nn.Sequential():add(nn.Linear(nin, 2, g), "cls"):add(nn.Softmax()))
-    :add("box", nn.Linear(nin, 4, g))
-  heads:get("box").name = "box"
-  if o.landmarks then
-    heads:add("landmarks", nn.Linear(nin, 10, g))
-    heads:get("landmarks").name = "landmarks"
-  end
-  return heads
+-- Fully connected heads drawing from g.
+local function fc(g)
+  return function(nin, nout) return nn.Linear(nin, nout, g) end
 end
 
 --- models.rnet{landmarks = true, seed} -> RNet (24x24 input)
 function models.rnet(opts)
   local o = options_of("rnet", opts)
   local g = {generator = generator(o)}
-  local net = nn.Sequential()
-    :add(nn.Conv2d(3, 28, 3, g), "conv1"):add(nn.PReLU(28), "prelu1")
-    :add(nn.MaxPool2d(3, 2), "pool1")
-    :add(nn.Conv2d(28, 48, 3, g), "conv2"):add(nn.PReLU(48), "prelu2")
-    :add(nn.MaxPool2d(3, 2), "pool2")
-    :add(nn.Conv2d(48, 64, 2, g), "conv3"):add(nn.PReLU(64), "prelu3")
+  local net = trunk(g, {{3, 28, 3, pool = {3, 2}}, {28, 48, 3, pool = {3, 2}}, {48, 64, 2}})
     :add(nn.Linear(576, 128, g), "fc1"):add(nn.PReLU(128), "prelu4")
-  return finish(net, "rnet", o, fc_heads(128, o, g))
+  return finish(net, "rnet", o, heads(128, o, fc(g)))
 end
 
 --- models.onet{landmarks = true, dropout = 0.25, seed} -> ONet (48x48 input)
 function models.onet(opts)
   local o = options_of("onet", opts)
   local g = {generator = generator(o)}
-  local net = nn.Sequential()
-    :add(nn.Conv2d(3, 32, 3, g), "conv1"):add(nn.PReLU(32), "prelu1")
-    :add(nn.MaxPool2d(3, 2), "pool1")
-    :add(nn.Conv2d(32, 64, 3, g), "conv2"):add(nn.PReLU(64), "prelu2")
-    :add(nn.MaxPool2d(3, 2), "pool2")
-    :add(nn.Conv2d(64, 64, 3, g), "conv3"):add(nn.PReLU(64), "prelu3")
-    :add(nn.MaxPool2d(2, 2), "pool3")
-    :add(nn.Conv2d(64, 128, 2, g), "conv4"):add(nn.PReLU(128), "prelu4")
+  local net = trunk(g, {{3, 32, 3, pool = {3, 2}}, {32, 64, 3, pool = {3, 2}},
+                        {64, 64, 3, pool = {2, 2}}, {64, 128, 2}})
     :add(nn.Linear(1152, 256, g), "fc1")
   if o.dropout > 0 then net:add(nn.Dropout(o.dropout, g), "drop5") end
   net:add(nn.PReLU(256), "prelu5")
-  return finish(net, "onet", o, fc_heads(256, o, g))
+  return finish(net, "onet", o, heads(256, o, fc(g)))
 end
 
 --- models.build(arch, options) -> net

@@ -7,42 +7,29 @@
 -- Fields: weight [out,in,kh,kw], bias [out], grad_weight, grad_bias, output, grad_input.
 -- skip_input_grad = true makes backward skip the input gradient (a net's first layer).
 
-local core = require "mtcnn.core"
-local T = require "mtcnn.tensor"
-local class = require "mtcnn.nn.class"
+local C = require("mtcnn.core").nn
 local Module = require "mtcnn.nn.Module"
 local util = require "mtcnn.nn.util"
 
-local C = core.nn
-
-local Conv2d = class("nn.Conv2d", Module)
+local Conv2d = Module:extend("nn.Conv2d")
+Conv2d.weight_kind = "conv_weight"
 
 function Conv2d:init(cin, cout, k, opts)
-  Module.init(self)
   opts = opts or {}
   self.in_channels = util.check_int(cin, "Conv2d: input channels")
   self.out_channels = util.check_int(cout, "Conv2d: output channels")
   self.kh, self.kw = util.pair(k, "Conv2d: kernel size")
   self.sh, self.sw = util.pair(opts.stride or 1, "Conv2d: stride")
   self.ph, self.pw = util.pair(opts.pad or 0, "Conv2d: padding", 0)
-  self.weight = T.empty(cout, cin, self.kh, self.kw)
-  self.grad_weight = T.zeros(cout, cin, self.kh, self.kw)
-  if opts.bias ~= false then
-    self.bias = T.zeros(cout)
-    self.grad_bias = T.zeros(cout)
-  end
+  util.weight_and_bias(self, opts, cout, cin, self.kh, self.kw)
   self:reset(opts.generator)
   self.output = util.buffer()
   self.grad_input = util.buffer()
 end
 
--- Xavier/Glorot uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)), fans over the kernel.
+-- Xavier/Glorot uniform, the fans counted over the kernel.
 function Conv2d:reset(generator)
-  local area = self.kh * self.kw
-  local a = math.sqrt(6 / ((self.in_channels + self.out_channels) * area))
-  self.weight:uniform_(-a, a, generator)
-  if self.bias then self.bias:zero_() end
-  return self
+  return util.xavier(self, (self.in_channels + self.out_channels) * self.kh * self.kw, generator)
 end
 
 function Conv2d:update_output(x)
@@ -58,7 +45,7 @@ end
 -- Convolution, bias, PReLU and the max pooling `pool` (an nn.MaxPool2d) in one pass, written
 -- into the pool's output (evaluate mode; see nn.Sequential).
 function Conv2d:forward_pooled(x, slopes, pool)
-  return C.conv2d_pool_forward(x, self.weight, self.bias, pool.output, self.sh, self.sw, self.ph,
+  return C.conv2d_forward(x, self.weight, self.bias, pool.output, self.sh, self.sw, self.ph,
     self.pw, slopes, pool.kh, pool.kw, pool.sh, pool.sw)
 end
 
@@ -73,43 +60,26 @@ function Conv2d:backward_params_pooled(x, act, pool, gy)
 end
 
 function Conv2d:update_grad_input(x, gy)
-  if self.skip_input_grad then
-    self.grad_input = nil
-    return nil
-  end
-  if self.grad_input == nil then self.grad_input = util.buffer() end
-  return C.conv2d_backward_input(gy, self.weight, self.grad_input, x, self.sh, self.sw, self.ph,
-    self.pw)
+  local gi = util.grad_input(self)
+  if gi == nil then return nil end
+  return C.conv2d_backward_input(gy, self.weight, gi, x, self.sh, self.sw, self.ph, self.pw)
 end
 
 -- Both gradients in one call (the engine expands gy once for the two); a first layer
 -- (skip_input_grad) only accumulates its parameter gradients.
 function Conv2d:backward(x, gy)
-  if self.skip_input_grad then
-    self.grad_input = nil
+  local gi = util.grad_input(self)
+  if gi == nil then
     self:acc_grad_parameters(x, gy)
     return nil
   end
-  if self.grad_input == nil then self.grad_input = util.buffer() end
-  return C.conv2d_backward(x, gy, self.weight, self.grad_input, self.grad_weight, self.grad_bias,
-    self.sh, self.sw, self.ph, self.pw)
+  return C.conv2d_backward(x, gy, self.weight, gi, self.grad_weight, self.grad_bias, self.sh,
+    self.sw, self.ph, self.pw)
 end
 
 function Conv2d:acc_grad_parameters(x, gy)
   C.conv2d_backward_params(x, gy, self.grad_weight, self.grad_bias, self.sh, self.sw, self.ph,
     self.pw)
-end
-
-function Conv2d:param_list()
-  local l = {{"weight", self.weight, self.grad_weight, "conv_weight"}}
-  if self.bias then l[2] = {"bias", self.bias, self.grad_bias, "bias"} end
-  return l
-end
-
-function Conv2d:to(device)
-  self._grad_list = nil
-  util.move_fields(self, device)
-  return self
 end
 
 function Conv2d:describe()

@@ -5,17 +5,13 @@
 --
 --   nn.Dropout([p = 0.5] [, opts])
 
-local core = require "mtcnn.core"
-local class = require "mtcnn.nn.class"
+local C = require("mtcnn.core").nn
 local Module = require "mtcnn.nn.Module"
 local util = require "mtcnn.nn.util"
 
-local C = core.nn
-
-local Dropout = class("nn.Dropout", Module)
+local Dropout = Module:extend("nn.Dropout")
 
 function Dropout:init(p, opts)
-  Module.init(self)
   p = p or 0.5
   if type(p) ~= "number" or p < 0 or p >= 1 then
     error(("Dropout: probability must lie in [0, 1), got %s"):format(tostring(p)), 2)
@@ -45,12 +41,6 @@ function Dropout:update_grad_input(_, gy)
   self.gin_buf = util.like(self.gin_buf, gy)
   self.grad_input = self.gin_buf:copy_(gy):mul_(self.mask)
   return self.grad_input
-end
-
-function Dropout:to(device)
-  self._grad_list = nil
-  util.move_fields(self, device)
-  return self
 end
 
 function Dropout:describe()

@@ -8,14 +8,12 @@
 -- The output table is reused from call to call. The input gradient is the sum of the
 -- heads' input gradients.
 
-local class = require "mtcnn.nn.class"
 local Module = require "mtcnn.nn.Module"
 local util = require "mtcnn.nn.util"
 
-local Heads = class("nn.Heads", Module)
+local Heads = Module:extend("nn.Heads")
 
 function Heads:init()
-  Module.init(self)
   self.heads = {} -- {key =, module =} in order
   self.output = {}
 end
@@ -101,28 +99,10 @@ function Heads:acc_grad_parameters(x, g)
   end
 end
 
-function Heads:named_parameters(list)
-  list = list or {}
-  for _, h in ipairs(self.heads) do h.module:named_parameters(list) end
+function Heads:children()
+  local list = {}
+  for i, h in ipairs(self.heads) do list[i] = h.module end
   return list
-end
-
-function Heads:training()
-  Module.training(self)
-  for _, h in ipairs(self.heads) do h.module:training() end
-  return self
-end
-
-function Heads:evaluate()
-  Module.evaluate(self)
-  for _, h in ipairs(self.heads) do h.module:evaluate() end
-  return self
-end
-
-function Heads:to(device)
-  self._grad_list = nil
-  for _, h in ipairs(self.heads) do h.module:to(device) end
-  return self
 end
 
 function Heads:describe(indent)

@@ -6,37 +6,25 @@
 -- Fields: weight [out,in], bias [out], grad_weight, grad_bias, output [N,out], grad_input
 -- (shaped like the input).
 
-local core = require "mtcnn.core"
-local T = require "mtcnn.tensor"
-local class = require "mtcnn.nn.class"
+local C = require("mtcnn.core").nn
 local Module = require "mtcnn.nn.Module"
 local util = require "mtcnn.nn.util"
 
-local C = core.nn
-
-local Linear = class("nn.Linear", Module)
+local Linear = Module:extend("nn.Linear")
+Linear.weight_kind = "linear_weight"
 
 function Linear:init(nin, nout, opts)
-  Module.init(self)
   opts = opts or {}
   self.in_features = util.check_int(nin, "Linear: input features")
   self.out_features = util.check_int(nout, "Linear: output features")
-  self.weight = T.empty(nout, nin)
-  self.grad_weight = T.zeros(nout, nin)
-  if opts.bias ~= false then
-    self.bias = T.zeros(nout)
-    self.grad_bias = T.zeros(nout)
-  end
+  util.weight_and_bias(self, opts, nout, nin)
   self:reset(opts.generator)
   self.output = util.buffer()
   self.grad_input = util.buffer()
 end
 
 function Linear:reset(generator)
-  local a = math.sqrt(6 / (self.in_features + self.out_features))
-  self.weight:uniform_(-a, a, generator)
-  if self.bias then self.bias:zero_() end
-  return self
+  return util.xavier(self, self.in_features + self.out_features, generator)
 end
 
 function Linear:update_output(x)
@@ -48,28 +36,13 @@ function Linear:forward_fused(x, slopes)
 end
 
 function Linear:update_grad_input(x, gy)
-  if self.skip_input_grad then
-    self.grad_input = nil
-    return nil
-  end
-  if self.grad_input == nil then self.grad_input = util.buffer() end
-  return C.linear_backward_input(gy, self.weight, self.grad_input, x)
+  local gi = util.grad_input(self)
+  if gi == nil then return nil end
+  return C.linear_backward_input(gy, self.weight, gi, x)
 end
 
 function Linear:acc_grad_parameters(x, gy)
   C.linear_backward_params(x, gy, self.grad_weight, self.grad_bias)
-end
-
-function Linear:param_list()
-  local l = {{"weight", self.weight, self.grad_weight, "linear_weight"}}
-  if self.bias then l[2] = {"bias", self.bias, self.grad_bias, "bias"} end
-  return l
-end
-
-function Linear:to(device)
-  self._grad_list = nil
-  util.move_fields(self, device)
-  return self
 end
 
 function Linear:describe()

@@ -1,4 +1,4 @@
--- mtcnn.nn.MTCNNLoss: the multi-task loss of MTCNN (SPEC.md section 3).
+-- mtcnn.nn.MTCNNLoss: the multi-task loss of MTCNN (docs/design.md, 'Losses and OHEM').
 --
 --   local crit = nn.MTCNNLoss{cls = 1, box = 0.5, landmarks = 0.5}   -- PNet/RNet weights
 --   local loss = crit:forward(out, target)   -- out: {cls =, box =, landmarks =}
@@ -15,7 +15,7 @@
 -- Options: cls, box, landmarks (task weights: 1, 0.5, 0.5; ONet uses landmarks = 1),
 -- ohem (0.7; 1 keeps every sample), weight_decay (5e-4: L2 = wd/2 * sum ||W_conv||^2, see
 -- penalty), masked (true; false: plain multi-task loss where every sample counts in every
--- task and labels are 0 or 1), reduction ("sample": SPEC; "element": mean over elements,
+-- task and labels are 0 or 1), reduction ("sample": MTCNN's; "element": mean over elements,
 -- as torch's mse_loss).
 --
 -- After forward, crit.stats holds loss, cls, box, landmarks (the unweighted task losses),

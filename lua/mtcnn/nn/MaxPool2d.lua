@@ -3,17 +3,13 @@
 --
 --   nn.MaxPool2d(k [, stride = k])     k, stride: numbers or {h, w}
 
-local core = require "mtcnn.core"
-local class = require "mtcnn.nn.class"
+local C = require("mtcnn.core").nn
 local Module = require "mtcnn.nn.Module"
 local util = require "mtcnn.nn.util"
 
-local C = core.nn
-
-local MaxPool2d = class("nn.MaxPool2d", Module)
+local MaxPool2d = Module:extend("nn.MaxPool2d")
 
 function MaxPool2d:init(k, stride)
-  Module.init(self)
   self.kh, self.kw = util.pair(k, "MaxPool2d: kernel size")
   self.sh, self.sw = util.pair(stride or k, "MaxPool2d: stride")
   self.output = util.buffer()
@@ -33,12 +29,6 @@ function MaxPool2d:update_grad_input(x, gy)
   local y = self.output
   if y:dim() ~= 4 or y:numel() ~= gy:numel() then y = nil end
   return C.maxpool2d_backward(x, gy, self.grad_input, self.kh, self.kw, self.sh, self.sw, y)
-end
-
-function MaxPool2d:to(device)
-  self._grad_list = nil
-  util.move_fields(self, device)
-  return self
 end
 
 function MaxPool2d:describe()

@@ -6,19 +6,31 @@
 --   m:parameters() -> {weights...}, {gradients...}
 --   m:named_parameters() -> {{name =, tensor =, grad =, kind =}, ...}
 --   m:zero_grad(), m:training(), m:evaluate(), m.is_training
+--   m:to(device)                           (every tensor of the module and its children)
 --
 -- A subclass implements update_output(input), update_grad_input(input, grad_output) and,
--- when it has parameters, acc_grad_parameters(input, grad_output) and param_list() (a list
--- of {suffix, tensor, grad, kind} entries). Outputs and gradient buffers are tensors owned by
--- the module and resized in place, so a warm training step allocates nothing.
+-- when it has parameters, acc_grad_parameters(input, grad_output); its parameters are
+-- weight (of kind weight_kind, a class field) and bias, with gradients grad_weight and
+-- grad_bias (else it overrides param_list()). A container returns its modules from
+-- children(): parameters, modes and devices then reach them. Outputs and gradient buffers
+-- are tensors owned by the module and resized in place, so a warm training step allocates
+-- nothing.
 
+local T = require "mtcnn.tensor"
 local class = require "mtcnn.nn.class"
 
 local Module = class("nn.Module")
 
-function Module:init()
-  self.is_training = true
-  self.name = nil -- the parameter prefix, given by the container (conv1, prelu1, ...)
+-- Instances start in training mode (evaluate() gives them their own field). name, the
+-- parameter prefix (conv1, prelu1, ...), is given by the container.
+Module.is_training = true
+
+-- Nothing to set up: a subclass's init need not call this one.
+function Module:init() end
+
+--- Module:extend(name) -> a subclass (nn.class), as Conv2d = Module:extend("nn.Conv2d").
+function Module:extend(name)
+  return class(name, self)
 end
 
 function Module:forward(input)
@@ -43,15 +55,27 @@ end
 
 function Module:acc_grad_parameters() end
 
--- {suffix, tensor, grad, kind} entries of this module's own parameters.
-function Module:param_list() return {} end
+local NO_CHILDREN = {}
 
+-- The modules inside this one (a container's; none for a layer).
+function Module:children() return NO_CHILDREN end
+
+-- {suffix, tensor, grad, kind} entries of this module's own parameters: weight and bias.
+function Module:param_list()
+  local l = {}
+  if self.weight then l[1] = {"weight", self.weight, self.grad_weight, self.weight_kind} end
+  if self.bias then l[#l + 1] = {"bias", self.bias, self.grad_bias, "bias"} end
+  return l
+end
+
+-- This module's parameters, then its children's.
 function Module:named_parameters(list)
   list = list or {}
   for _, p in ipairs(self:param_list()) do
     local name = self.name and (self.name .. "." .. p[1]) or p[1]
     list[#list + 1] = {name = name, tensor = p[2], grad = p[3], kind = p[4]}
   end
+  for _, c in ipairs(self:children()) do c:named_parameters(list) end
   return list
 end
 
@@ -85,11 +109,24 @@ end
 
 function Module:training()
   self.is_training = true
+  for _, c in ipairs(self:children()) do c:training() end
   return self
 end
 
 function Module:evaluate()
   self.is_training = false
+  for _, c in ipairs(self:children()) do c:evaluate() end
+  return self
+end
+
+-- Moves every tensor field (parameters, gradients, buffers) to device ("cpu" or "cuda"),
+-- then the children.
+function Module:to(device)
+  self._grad_list = nil
+  for k, v in pairs(self) do
+    if T.is_tensor(v) then self[k] = v:to(device) end
+  end
+  for _, c in ipairs(self:children()) do c:to(device) end
   return self
 end
 

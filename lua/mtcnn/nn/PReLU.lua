@@ -3,18 +3,15 @@
 --
 --   nn.PReLU(channels [, init = 0.25])
 
-local core = require "mtcnn.core"
+local C = require("mtcnn.core").nn
 local T = require "mtcnn.tensor"
-local class = require "mtcnn.nn.class"
 local Module = require "mtcnn.nn.Module"
 local util = require "mtcnn.nn.util"
 
-local C = core.nn
-
-local PReLU = class("nn.PReLU", Module)
+local PReLU = Module:extend("nn.PReLU")
+PReLU.weight_kind = "prelu"
 
 function PReLU:init(channels, init)
-  Module.init(self)
   self.channels = util.check_int(channels, "PReLU: channels")
   self.init_slope = init or 0.25
   self.weight = T.full(channels, self.init_slope)
@@ -76,16 +73,6 @@ end
 
 function PReLU:acc_grad_parameters(x, gy)
   C.prelu_backward(x, self.weight, gy, nil, self.grad_weight)
-end
-
-function PReLU:param_list()
-  return {{"weight", self.weight, self.grad_weight, "prelu"}}
-end
-
-function PReLU:to(device)
-  self._grad_list = nil
-  util.move_fields(self, device)
-  return self
 end
 
 function PReLU:describe()

@@ -8,15 +8,17 @@
 -- wait for each other after every layer). A plan gives each thread whole units of work: a
 -- part of the batch through the whole net, or whole inputs (the PNet pyramid levels).
 --
--- What compiles: Conv2d (with the PReLU and then MaxPool2d that follow it fused, as in
--- evaluate mode), Linear (+ PReLU), Softmax, modules that are the identity in evaluate mode
--- (Dropout), nested Sequentials, and a final nn.Heads whose heads are made of the same. The
--- plan reads the modules' weight tensors at every run (updates in place are seen); after
--- modules are replaced or moved to another device, compile a new plan. Outputs are tensors
--- owned by the plan, reused from run to run (one set per input position of forward_many).
+-- What compiles: Conv2d (with the PReLU and then MaxPool2d that follow it fused: the steps of
+-- mtcnn.nn.fuse, as in nn.Sequential's evaluate mode), Linear (+ PReLU), Softmax, modules
+-- that are the identity in evaluate mode (Dropout), nested Sequentials, and a final nn.Heads
+-- whose heads are made of the same. The plan reads the modules' weight tensors at every run
+-- (updates in place are seen); after modules are replaced or moved to another device, compile
+-- a new plan. Outputs are tensors owned by the plan, reused from run to run (one set per
+-- input position of forward_many).
 
 local core = require "mtcnn.core"
 local T = require "mtcnn.tensor"
+local fuse = require "mtcnn.nn.fuse"
 
 local Plan = {}
 Plan.__index = Plan
@@ -42,46 +44,28 @@ local function check_cpu(t, what)
   if t and t:device() ~= "cpu" then fail(what .. " is on " .. t:device() .. ": plans run on the CPU") end
 end
 
--- Adds the modules of list to branch `head` (0: trunk) of the C plan.
+-- Adds the modules of list to branch `head` (0: trunk) of the C plan, one fusion step
+-- (mtcnn.nn.fuse) at a time.
 local function compile(p, head, list)
-  local i, n = 1, #list
-  local function skip_identity(j)
-    while list[j] and list[j].identity_in_eval do j = j + 1 end
-    return j
-  end
-  while i <= n do
-    local m = list[i]
+  for _, s in ipairs(fuse.steps(list, true)) do
+    local m = s.layer
     if is(m, "nn.Conv2d") or is(m, "nn.Linear") then
       check_cpu(m.weight, (m.name or m.__name) .. ".weight")
-      local j = skip_identity(i + 1)
-      local slopes
-      if list[j] and list[j].fusable_prelu then
-        slopes = list[j].weight
-        check_cpu(slopes, (list[j].name or "prelu") .. ".weight")
-        j = skip_identity(j + 1)
-      else
-        j = skip_identity(i + 1)
-      end
-      if is(m, "nn.Conv2d") then
-        local pool = list[j]
-        if pool and pool.fusable_pool then
-          p:add_conv(head, m.weight, m.bias, slopes, m.sh, m.sw, m.ph, m.pw,
-            pool.kh, pool.kw, pool.sh, pool.sw)
-          j = j + 1
-        else
-          p:add_conv(head, m.weight, m.bias, slopes, m.sh, m.sw, m.ph, m.pw)
-        end
-      else
+      local slopes = s.prelu and s.prelu.weight
+      if s.prelu then check_cpu(slopes, (s.prelu.name or "prelu") .. ".weight") end
+      local pool = s.pool
+      if is(m, "nn.Linear") then
         p:add_linear(head, m.weight, m.bias, slopes)
+      elseif pool then
+        p:add_conv(head, m.weight, m.bias, slopes, m.sh, m.sw, m.ph, m.pw,
+          pool.kh, pool.kw, pool.sh, pool.sw)
+      else
+        p:add_conv(head, m.weight, m.bias, slopes, m.sh, m.sw, m.ph, m.pw)
       end
-      i = j
     elseif is(m, "nn.Softmax") then
       p:add_softmax(head)
-      i = i + 1
-    elseif m.identity_in_eval then
-      i = i + 1
-    else
-      fail(("cannot compile %s (module %d)%s"):format(tostring(m.__name), i,
+    elseif not m.identity_in_eval then
+      fail(("cannot compile %s (module %d)%s"):format(tostring(m.__name), s.first,
         (m.fusable_prelu or m.fusable_pool) and ": it must follow a Conv2d or Linear" or ""))
     end
   end

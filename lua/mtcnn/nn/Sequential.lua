@@ -12,7 +12,7 @@
 -- A MaxPool2d right after a Conv2d's PReLU joins the pass (the pooled result is written into
 -- the pool's output, which the PReLU's output then is; the convolution's own output is not
 -- written: no pre-pooling map is ever stored). Set s.fuse = false to keep every layer's own
--- output (for inspection).
+-- output (for inspection). The pattern is matched by mtcnn.nn.fuse, as for nn.plan.
 --
 -- In training mode, a PReLU between a Conv2d and a MaxPool2d runs with the pooling as one
 -- pass each way (the convolution's output in, the pooled map out; the pooled gradient in,
@@ -21,25 +21,19 @@
 -- gradients to float rounding). The PReLU's output is then the pool's. A first layer's
 -- (skip_input_grad) backward forms its parameter gradients from the pooled gradient.
 
-local class = require "mtcnn.nn.class"
 local Module = require "mtcnn.nn.Module"
+local fuse = require "mtcnn.nn.fuse"
 local util = require "mtcnn.nn.util"
 
-local Sequential = class("nn.Sequential", Module)
+local Sequential = Module:extend("nn.Sequential")
 
 function Sequential:init()
-  Module.init(self)
   self.modules = {}
   self.fuse = true
   -- pooled_pair[i]: the last forward ran module i (a MaxPool2d) with the PReLU before it as
   -- one training pass
   self.pooled_pair = {}
-end
-
--- Whether modules i, i + 1, i + 2 are a Conv2d, a PReLU and a MaxPool2d (training's pair).
-local function pooled_pair_at(mods, i)
-  local m, act, pool = mods[i], mods[i + 1], mods[i + 2]
-  return m and m.forward_pooled and act and act.forward_pooled and pool and pool.fusable_pool
+  self.fuse_cache = {} -- the fusion steps of each mode (mtcnn.nn.fuse)
 end
 
 function Sequential:add(m, name)
@@ -60,6 +54,10 @@ function Sequential:size()
   return #self.modules
 end
 
+function Sequential:children()
+  return self.modules
+end
+
 local function label(m, i)
   return m.name and ("%d module (%s)"):format(i, m.name) or ("%d module"):format(i)
 end
@@ -73,50 +71,40 @@ local function call(self, i, fn, m, ...)
   return r
 end
 
-function Sequential:update_output(x)
-  local mods = self.modules
-  local fuse = self.fuse and not self.is_training
-  local fuse_train = self.fuse and self.is_training
-  local pooled = self.pooled_pair
-  self.fused_pass = false
-  local out, i, n = x, 1, #mods
-  for k = 1, n do pooled[k] = false end
-  while i <= n do
-    local m = mods[i]
-    if fuse_train and pooled_pair_at(mods, i) then
-      -- the convolution alone, then its PReLU and pooling in one pass
-      local act = mods[i + 1]
-      local z = call(self, i, m.forward, m, out)
-      out = call(self, i + 1, act.forward_pooled, act, z, mods[i + 2])
-      pooled[i + 2] = true
-      i = i + 3
-      goto continue
-    end
-    -- the PReLU after m, skipping modules that are the identity in evaluate mode (dropout)
-    local j = i + 1
-    if fuse and m.forward_fused then
-      while mods[j] and mods[j].identity_in_eval do j = j + 1 end
-    end
-    local nxt = mods[j]
-    if fuse and nxt and nxt.fusable_prelu and m.forward_fused then
-      -- a max pooling right after the PReLU joins the pass too (Conv2d only)
-      local p = j + 1
-      while mods[p] and mods[p].identity_in_eval do p = p + 1 end
-      local pool = mods[p]
-      if pool and pool.fusable_pool and m.forward_pooled then
-        out = call(self, i, m.forward_pooled, m, out, nxt.weight, pool)
-        j = p
-      else
-        out = call(self, i, m.forward_fused, m, out, nxt.weight)
-      end
-      for k = i + 1, j do mods[k].output = out end
-      self.fused_pass = true
-      i = j + 1
+-- One step of the fusion pass (see the header): returns its output.
+local function run_step(self, s, out, training)
+  local mods, m, i = self.modules, s.layer, s.first
+  if training and s.prelu and s.pool and s.prelu.forward_pooled then
+    -- the convolution alone, then its PReLU and pooling in one pass
+    local z = call(self, i, m.forward, m, out)
+    out = call(self, i + 1, s.prelu.forward_pooled, s.prelu, z, s.pool)
+    self.pooled_pair[s.last] = true
+  elseif not training and s.prelu then
+    if s.pool then
+      out = call(self, i, m.forward_pooled, m, out, s.prelu.weight, s.pool)
     else
-      out = call(self, i, m.forward, m, out)
-      i = i + 1
+      out = call(self, i, m.forward_fused, m, out, s.prelu.weight)
     end
-    ::continue::
+    for k = i + 1, s.last do mods[k].output = out end
+    self.fused_pass = true
+  else
+    for k = i, s.last do out = call(self, k, mods[k].forward, mods[k], out) end
+  end
+  return out
+end
+
+function Sequential:update_output(x)
+  local mods, pooled = self.modules, self.pooled_pair
+  self.fused_pass = false
+  for k = 1, #mods do pooled[k] = false end
+  local out = x
+  if self.fuse then
+    local training = self.is_training
+    for _, s in ipairs(fuse.steps(mods, not training, self.fuse_cache)) do
+      out = run_step(self, s, out, training)
+    end
+  else
+    for i, m in ipairs(mods) do out = call(self, i, m.forward, m, out) end
   end
   self.output = out
   return out
@@ -141,14 +129,16 @@ local function pooled_pair_backward(self, i, g, want_input, want_params)
   return i - 2, g
 end
 
-function Sequential:backward(x, gy)
-  check_unfused(self)
+-- Walks the modules backwards from gy with method fn ("backward": input and parameter
+-- gradients; "update_grad_input": input gradients only) and returns the input gradient.
+local function walk_back(self, x, gy, fn)
   local mods, pooled = self.modules, self.pooled_pair
+  local params = fn == "backward"
   local g = gy
   local i = #mods
   while i >= 1 do
     local conv = pooled[i] and mods[i - 2]
-    if conv and conv.skip_input_grad and conv.backward_params_pooled then
+    if params and conv and conv.skip_input_grad and conv.backward_params_pooled then
       -- a first layer: its parameter gradients straight from the pooled gradient
       call(self, i - 2, conv.backward_params_pooled, conv, i > 3 and mods[i - 3].output or x,
         mods[i - 1], mods[i], g)
@@ -156,10 +146,10 @@ function Sequential:backward(x, gy)
       g = nil
       break
     end
-    if pooled[i] then i, g = pooled_pair_backward(self, i, g, true, true) end
+    if pooled[i] then i, g = pooled_pair_backward(self, i, g, true, params) end
     local m = mods[i]
     local input = i > 1 and mods[i - 1].output or x
-    g = call(self, i, m.backward, m, input, g)
+    g = call(self, i, m[fn], m, input, g)
     if g == nil then break end -- the first layer skipped its input gradient
     i = i - 1
   end
@@ -167,21 +157,14 @@ function Sequential:backward(x, gy)
   return g
 end
 
+function Sequential:backward(x, gy)
+  check_unfused(self)
+  return walk_back(self, x, gy, "backward")
+end
+
 function Sequential:update_grad_input(x, gy)
   check_unfused(self)
-  local mods, pooled = self.modules, self.pooled_pair
-  local g = gy
-  local i = #mods
-  while i >= 1 do
-    if pooled[i] then i, g = pooled_pair_backward(self, i, g, true, false) end
-    local m = mods[i]
-    local input = i > 1 and mods[i - 1].output or x
-    g = call(self, i, m.update_grad_input, m, input, g)
-    if g == nil then break end
-    i = i - 1
-  end
-  self.grad_input = g
-  return g
+  return walk_back(self, x, gy, "update_grad_input")
 end
 
 function Sequential:acc_grad_parameters(x, gy)
@@ -204,30 +187,6 @@ function Sequential:acc_grad_parameters(x, gy)
     if g == nil then break end
     i = i - 1
   end
-end
-
-function Sequential:named_parameters(list)
-  list = list or {}
-  for _, m in ipairs(self.modules) do m:named_parameters(list) end
-  return list
-end
-
-function Sequential:training()
-  Module.training(self)
-  for _, m in ipairs(self.modules) do m:training() end
-  return self
-end
-
-function Sequential:evaluate()
-  Module.evaluate(self)
-  for _, m in ipairs(self.modules) do m:evaluate() end
-  return self
-end
-
-function Sequential:to(device)
-  self._grad_list = nil
-  for _, m in ipairs(self.modules) do m:to(device) end
-  return self
 end
 
 function Sequential:describe(indent)

@@ -13,19 +13,21 @@
 
 local core = require "mtcnn.core"
 
-local nn = {
-  class = require "mtcnn.nn.class",
-  Module = require "mtcnn.nn.Module",
-  Sequential = require "mtcnn.nn.Sequential",
-  Heads = require "mtcnn.nn.Heads",
-  Conv2d = require "mtcnn.nn.Conv2d",
-  Linear = require "mtcnn.nn.Linear",
-  PReLU = require "mtcnn.nn.PReLU",
-  MaxPool2d = require "mtcnn.nn.MaxPool2d",
-  Softmax = require "mtcnn.nn.Softmax",
-  Dropout = require "mtcnn.nn.Dropout",
-  MTCNNLoss = require "mtcnn.nn.MTCNNLoss",
-}
+local nn = {class = require "mtcnn.nn.class"}
+
+-- Every module of this folder whose name starts with a capital letter (Conv2d.lua, ...,
+-- MTCNNLoss.lua) is a class of nn under that name: a new layer is one new file here.
+do
+  local here = assert(package.searchpath("mtcnn.nn", package.path), "mtcnn.nn: cannot find itself")
+  local dir = here:match("^(.*)[/\\]init%.lua$") or "."
+  local names = {}
+  for _, file in ipairs(core.sys.listdir(dir) or {}) do
+    local name = file:match("^(%u[%w_]*)%.lua$")
+    if name then names[#names + 1] = name end
+  end
+  table.sort(names) -- a fixed order of loading
+  for _, name in ipairs(names) do nn[name] = require("mtcnn.nn." .. name) end
+end
 
 --- nn.plan(net) -> the net compiled for evaluate-mode runs driven from C (mtcnn.nn.Plan):
 --- plan:forward(x), plan:forward_many({x1, x2, ...}).

@@ -1,4 +1,4 @@
--- mtcnn.nn.util: helpers shared by the nn modules (argument checks, buffers, devices).
+-- mtcnn.nn.util: helpers shared by the nn modules (argument checks, parameters, buffers).
 
 local T = require "mtcnn.tensor"
 
@@ -41,11 +41,35 @@ function util.like(t, like)
   return out
 end
 
--- Moves every tensor field of a module to device (parameters, gradients, buffers).
-function util.move_fields(m, device)
-  for k, v in pairs(m) do
-    if T.is_tensor(v) then m[k] = v:to(device) end
+-- Gives a layer its parameters: weight of the given shape and, unless opts.bias is false, a
+-- bias of shape[1] values, with zeroed gradients (the values are set by reset).
+function util.weight_and_bias(m, opts, ...)
+  m.weight = T.empty(...)
+  m.grad_weight = T.zeros(...)
+  if opts.bias ~= false then
+    m.bias = T.zeros((...))
+    m.grad_bias = T.zeros((...))
   end
+end
+
+-- Xavier/Glorot uniform weights, U(-a, a) with a = sqrt(6 / fans) (fans: fan in + fan out),
+-- and zero biases.
+function util.xavier(m, fans, generator)
+  local a = math.sqrt(6 / fans)
+  m.weight:uniform_(-a, a, generator)
+  if m.bias then m.bias:zero_() end
+  return m
+end
+
+-- The input-gradient buffer of a layer (made again when a first-layer pass dropped it), or
+-- nil when the layer skips its input gradient (skip_input_grad: a net's first layer).
+function util.grad_input(m)
+  if m.skip_input_grad then
+    m.grad_input = nil
+    return nil
+  end
+  if m.grad_input == nil then m.grad_input = util.buffer() end
+  return m.grad_input
 end
 
 -- An error message without the position inside an nn module file (which says nothing to

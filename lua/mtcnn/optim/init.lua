@@ -6,6 +6,7 @@
 --   opt:step()                       -- one update of every parameter, in C
 --   local sched = optim.schedule.piecewise{base = 1e-3, boundaries = {600, 1400}, factor = 0.1}
 --   local opt2 = optim.SGD(params, grads, {lr = sched, momentum = 0.9})
+--   local step = optim.train_step(net, nn.MTCNNLoss{net = "pnet"}, opt)  -- step(x, target)
 --
 -- lr is a number or a function(step) -> number (step counts from 1). weight_decay is a
 -- number for every parameter or a list with one number per parameter (L2 added to the
@@ -35,16 +36,30 @@ local function zeros_like(t)
   return z
 end
 
-local function learning_rate(self)
-  local lr = self.lr
-  if type(lr) == "function" then lr = lr(self.step_count) end
-  return lr
+-- A class of optimisers: step([lr]) counts the step, takes lr (else the configured rate or
+-- schedule at this step) and hands it to update(self, lr), the C update.
+local function optimiser(update)
+  local cls = {}
+  cls.__index = cls
+  function cls:step(lr)
+    self.step_count = self.step_count + 1
+    if lr == nil then
+      lr = self.lr
+      if type(lr) == "function" then lr = lr(self.step_count) end
+    end
+    self.last_lr = lr
+    update(self, lr)
+    return lr
+  end
+  return cls
 end
 
 -- ---- SGD ----------------------------------------------------------------------------------
 
-local SGD = {}
-SGD.__index = SGD
+local SGD = optimiser(function(self, lr)
+  C.sgd_step(self.params, self.grads, self.bufs, lr, self.momentum, self.dampening,
+    self.weight_decay, self.nesterov, self.step_count == 1)
+end)
 
 --- optim.SGD(params, grads, {lr, momentum = 0, dampening = 0, weight_decay = 0,
 ---   nesterov = false}) -> optimiser with :step([lr]) and .step_count
@@ -66,19 +81,12 @@ function optim.SGD(params, grads, opts)
   return self
 end
 
-function SGD:step(lr)
-  self.step_count = self.step_count + 1
-  lr = lr or learning_rate(self)
-  self.last_lr = lr
-  C.sgd_step(self.params, self.grads, self.bufs, lr, self.momentum, self.dampening,
-    self.weight_decay, self.nesterov, self.step_count == 1)
-  return lr
-end
-
 -- ---- Adam ---------------------------------------------------------------------------------
 
-local Adam = {}
-Adam.__index = Adam
+local Adam = optimiser(function(self, lr)
+  C.adam_step(self.params, self.grads, self.m, self.v, lr, self.beta1, self.beta2, self.eps,
+    self.weight_decay, self.step_count)
+end)
 
 --- optim.Adam(params, grads, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
 ---   weight_decay = 0}) -> optimiser with :step([lr])
@@ -96,13 +104,22 @@ function optim.Adam(params, grads, opts)
   return self
 end
 
-function Adam:step(lr)
-  self.step_count = self.step_count + 1
-  lr = lr or learning_rate(self)
-  self.last_lr = lr
-  C.adam_step(self.params, self.grads, self.m, self.v, lr, self.beta1, self.beta2, self.eps,
-    self.weight_decay, self.step_count)
-  return lr
+-- ---- a training step ----------------------------------------------------------------------
+
+--- optim.train_step(net, criterion, optimiser) -> function(x, target [, lr]) -> loss, penalty:
+--- one step of training (zero the gradients, forward, loss, backward, the criterion's penalty
+--- when it has one, such as MTCNNLoss's L2 on conv kernels, and the update, at lr when given).
+function optim.train_step(net, criterion, opt)
+  local penalty = criterion.penalty
+  return function(x, target, lr)
+    net:zero_grad()
+    local out = net:forward(x)
+    local loss = criterion:forward(out, target)
+    net:backward(x, criterion:backward(out, target))
+    local l2 = penalty and criterion:penalty(net) or 0
+    opt:step(lr)
+    return loss, l2
+  end
 end
 
 -- ---- schedules ----------------------------------------------------------------------------
@@ -126,8 +143,8 @@ function optim.schedule.piecewise(o)
   end
 end
 
---- schedule.mtcnn{base = 1e-3, steps_per_epoch, epochs = {6, 14, 20}} -> f(step): the SPEC
---- section 4 schedule, x0.1 after each listed epoch.
+--- schedule.mtcnn{base = 1e-3, steps_per_epoch, epochs = {6, 14, 20}} -> f(step): the seed's
+--- schedule, x0.1 after each listed epoch (docs/design.md, 'Optimiser and schedule').
 function optim.schedule.mtcnn(o)
   assert(type(o.steps_per_epoch) == "number" and o.steps_per_epoch > 0,
     "mtcnn schedule: steps_per_epoch required")

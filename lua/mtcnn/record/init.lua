@@ -11,7 +11,7 @@
 --   local s = assert(f:get(1))    -- {image, label, target, landmarks, box, iou, face, aug, source}
 --
 -- The file format and its commit protocol are described in runtime/data/mt_record.h and
--- docs/README-record.md. Reading maps the file; each block's checksum is checked the first
+-- docs/records.md. Reading maps the file; each block's checksum is checked the first
 -- time it is read (f:verify() checks all). Merging sample files into a net's training set:
 -- record.merge (mtcnn.record.merge); contact sheets: record.sheet (mtcnn.record.sheet); the
 -- training batches: mtcnn.loader.
@@ -23,7 +23,7 @@ local record = {}
 
 --- Labels of the classes: {positive = 1, negative = 0, part = -1, landmark = -2}.
 record.labels = C.labels
---- Class names in the order of the SPEC's stratified batches.
+--- Class names in the order of the stratified RNet/ONet batches (64, 64, 192, 64 of 384).
 record.CLASSES = {"positive", "part", "negative", "landmark"}
 --- Sample side of each net.
 record.SIZES = {pnet = 12, rnet = 24, onet = 48}
@@ -47,9 +47,13 @@ function record.open(path, opts)
   return C.open(path, size)
 end
 
---- record.writer(path, {size = S, block = 256, replace = false}) -> writer | nil, message.
---- An existing file is appended to (its uncommitted tail cut off; size must match); replace
---- writes a fresh file under a temporary name that close() renames over path.
+--- record.writer(path, {size = S, block = 256, replace = false, keep = nil}) -> writer | nil,
+--- message. An existing file is appended to (its uncommitted tail cut off; size must match);
+--- replace writes a fresh file under a temporary name that close() renames over path. keep = n
+--- rolls an existing file back to its first n committed samples before appending (a resumed
+--- job whose own record of progress lags behind the file's last commit): class counts and the
+--- last block's checksum are recomputed and the rollback is committed; n above the committed
+--- count is an error (nil, message). No reader may have the file open meanwhile.
 function record.writer(path, opts)
   return C.writer(path, opts)
 end

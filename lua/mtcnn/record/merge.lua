@@ -1,5 +1,6 @@
--- mtcnn.record.merge: a net's training set from sample files (SPEC.md 2.5, the seed's
--- gen_imglist step), sampled WITHOUT replacement (the seed drew with replacement: SPEC.md 8.4).
+-- mtcnn.record.merge: a net's training set from sample files (the seed's gen_imglist step),
+-- sampled WITHOUT replacement (the seed drew with replacement; docs/design.md, 'Training sets
+-- and sampling ratios').
 --
 --   local merge = require "mtcnn.record.merge"
 --   local report = assert(merge.run{net = "pnet", inputs = {"pos_12.rec", "part_12.rec",

@@ -3,27 +3,12 @@
  * tested against these (spec/nn_kernels_spec.lua). */
 #include "cpu/conv/mt_cpu_conv.h"
 
+#include "cpu/engine/mt_cpu_engine.h"
+
 #include <string.h>
 
-void mt_conv_geom_of(mt_conv_geom *g, const mt_tensor *x, const mt_tensor *w,
-                     const int64_t *yshape, const mt_conv2d_desc *d) {
-    g->n = x->shape[0];
-    g->cin = x->shape[1];
-    g->h = x->shape[2];
-    g->w = x->shape[3];
-    g->cout = w->shape[0];
-    g->kh = w->shape[2];
-    g->kw = w->shape[3];
-    g->oh = yshape[2];
-    g->ow = yshape[3];
-    g->sh = d->stride_h;
-    g->sw = d->stride_w;
-    g->ph = d->pad_h;
-    g->pw = d->pad_w;
-}
-
-void mt_conv_ref_forward(const mt_conv_geom *g, const float *x, const float *w, const float *b,
-                         const float *prelu, float *y) {
+static mt_status conv_forward(const mt_conv_geom *g, const float *x, const float *w,
+                              const float *b, const float *prelu, float *y) {
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t co = 0; co < g->cout; co++)
             for (int64_t oy = 0; oy < g->oh; oy++)
@@ -44,10 +29,11 @@ void mt_conv_ref_forward(const mt_conv_geom *g, const float *x, const float *w, 
                     if (prelu && v <= 0.0f) v *= prelu[co];
                     y[((n * g->cout + co) * g->oh + oy) * g->ow + ox] = v;
                 }
+    return MT_OK;
 }
 
-void mt_conv_ref_backward_input(const mt_conv_geom *g, const float *dy, const float *w,
-                                float *dx) {
+static mt_status conv_backward_input(const mt_conv_geom *g, const float *dy, const float *w,
+                                     float *dx) {
     memset(dx, 0, sizeof(float) * (size_t)(g->n * g->cin * g->h * g->w));
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t ci = 0; ci < g->cin; ci++)
@@ -72,10 +58,11 @@ void mt_conv_ref_backward_input(const mt_conv_geom *g, const float *dy, const fl
                         }
                     dx[((n * g->cin + ci) * g->h + iy) * g->w + ix] = (float)s;
                 }
+    return MT_OK;
 }
 
-void mt_conv_ref_backward_params(const mt_conv_geom *g, const float *x, const float *dy,
-                                 float *dw, float *db) {
+static mt_status conv_backward_params(const mt_conv_geom *g, const float *x, const float *dy,
+                                      float *dw, float *db) {
     for (int64_t co = 0; co < g->cout; co++) {
         if (db) {
             double s = 0.0;
@@ -102,10 +89,11 @@ void mt_conv_ref_backward_params(const mt_conv_geom *g, const float *x, const fl
                     dw[((co * g->cin + ci) * g->kh + ky) * g->kw + kx] += (float)s;
                 }
     }
+    return MT_OK;
 }
 
-void mt_linear_ref_forward(int64_t n, int64_t in, int64_t out, const float *x, const float *w,
-                           const float *b, const float *prelu, float *y) {
+static mt_status linear_forward(int64_t n, int64_t in, int64_t out, const float *x,
+                                const float *w, const float *b, const float *prelu, float *y) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t o = 0; o < out; o++) {
             double s = b ? b[o] : 0.0;
@@ -114,20 +102,22 @@ void mt_linear_ref_forward(int64_t n, int64_t in, int64_t out, const float *x, c
             if (prelu && v <= 0.0f) v *= prelu[o];
             y[i * out + o] = v;
         }
+    return MT_OK;
 }
 
-void mt_linear_ref_backward_input(int64_t n, int64_t in, int64_t out, const float *dy,
-                                  const float *w, float *dx) {
+static mt_status linear_backward_input(int64_t n, int64_t in, int64_t out, const float *dy,
+                                       const float *w, float *dx) {
     for (int64_t i = 0; i < n; i++)
         for (int64_t k = 0; k < in; k++) {
             double s = 0.0;
             for (int64_t o = 0; o < out; o++) s += (double)dy[i * out + o] * (double)w[o * in + k];
             dx[i * in + k] = (float)s;
         }
+    return MT_OK;
 }
 
-void mt_linear_ref_backward_params(int64_t n, int64_t in, int64_t out, const float *x,
-                                   const float *dy, float *dw, float *db) {
+static mt_status linear_backward_params(int64_t n, int64_t in, int64_t out, const float *x,
+                                        const float *dy, float *dw, float *db) {
     for (int64_t o = 0; o < out; o++) {
         if (db) {
             double s = 0.0;
@@ -140,4 +130,10 @@ void mt_linear_ref_backward_params(int64_t n, int64_t in, int64_t out, const flo
             dw[o * in + k] += (float)s;
         }
     }
+    return MT_OK;
+}
+
+const mt_engine *mt_conv_ref_set(void) {
+    static const mt_engine set = MT_CONV_SET("ref");
+    return &set;
 }
