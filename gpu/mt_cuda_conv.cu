@@ -67,21 +67,21 @@ static mt_status plan_for(const mt_tensor *x, const mt_tensor *w, const mt_conv2
     conv_plan *p = &cache[cache_next];
     cache_next = (cache_next + 1) % CACHE_SIZE;
     if (!p->x) {
-        MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x));
-        MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y));
-        MT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w));
-        MT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
+        MT_CUDNN_CHECK(mt_dnn.cudnnCreateTensorDescriptor(&p->x));
+        MT_CUDNN_CHECK(mt_dnn.cudnnCreateTensorDescriptor(&p->y));
+        MT_CUDNN_CHECK(mt_dnn.cudnnCreateFilterDescriptor(&p->w));
+        MT_CUDNN_CHECK(mt_dnn.cudnnCreateConvolutionDescriptor(&p->conv));
     }
     p->used = false; /* until every descriptor is set */
-    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.n,
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.n,
                                               k.c, k.h, k.w));
-    MT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k.k,
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k.k,
                                               k.c, k.kh, k.kw));
-    MT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv, k.ph, k.pw, k.sh, k.sw, 1, 1,
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetConvolution2dDescriptor(p->conv, k.ph, k.pw, k.sh, k.sw, 1, 1,
                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    MT_CUDNN_CHECK(cudnnSetConvolutionMathType(
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetConvolutionMathType(
         p->conv, mt_cuda_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
-    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.n,
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.n,
                                               k.k, (int)oh, (int)ow));
     p->key = k;
     p->has_fwd = p->has_bwd_data = p->has_bwd_filter = false;
@@ -114,12 +114,12 @@ static mt_status choose_fwd(cudnnHandle_t h, conv_plan *p) {
     if (p->has_fwd) return MT_OK;
     cudnnConvolutionFwdAlgoPerf_t r[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int count = 0;
-    MT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionForwardAlgorithm_v7(
         h, p->x, p->w, p->conv, p->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, r));
     int i = pick(r, count, false);
     if (i < 0) return no_algorithm("forward", p);
     p->fwd = r[i].algo;
-    MT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, p->fwd,
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, p->fwd,
                                                            &p->ws_fwd));
     p->has_fwd = true;
     return MT_OK;
@@ -129,12 +129,12 @@ static mt_status choose_bwd_data(cudnnHandle_t h, conv_plan *p) {
     if (p->has_bwd_data) return MT_OK;
     cudnnConvolutionBwdDataAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int count = 0;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardDataAlgorithm_v7(
         h, p->w, p->y, p->conv, p->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, r));
     int i = pick(r, count, true);
     if (i < 0) return no_algorithm("backward data", p);
     p->bwd_data = r[i].algo;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x,
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x,
                                                                 p->bwd_data, &p->ws_bwd_data));
     p->has_bwd_data = true;
     return MT_OK;
@@ -144,12 +144,12 @@ static mt_status choose_bwd_filter(cudnnHandle_t h, conv_plan *p) {
     if (p->has_bwd_filter) return MT_OK;
     cudnnConvolutionBwdFilterAlgoPerf_t r[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int count = 0;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardFilterAlgorithm_v7(
         h, p->x, p->y, p->conv, p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, r));
     int i = pick(r, count, true);
     if (i < 0) return no_algorithm("backward filter", p);
     p->bwd_filter = r[i].algo;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(
         h, p->x, p->y, p->conv, p->w, p->bwd_filter, &p->ws_bwd_filter));
     p->has_bwd_filter = true;
     return MT_OK;
@@ -166,7 +166,7 @@ static mt_status conv_forward_raw(const mt_tensor *x, const mt_tensor *w, const 
     void *ws = NULL;
     if (p->ws_fwd) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_fwd, &ws));
     const float one = 1.0f, zero = 0.0f;
-    MT_CUDNN_CHECK(cudnnConvolutionForward(h, &one, p->x, mt_tensor_data(x), p->w,
+    MT_CUDNN_CHECK(mt_dnn.cudnnConvolutionForward(h, &one, p->x, mt_tensor_data(x), p->w,
                                            mt_tensor_data(w), p->conv, p->fwd, ws, p->ws_fwd,
                                            &zero, p->y, z));
     if (plan) *plan = p;
@@ -246,7 +246,7 @@ static mt_status backward_data(const mt_tensor *dy, const mt_tensor *w, const mt
     void *ws = NULL;
     if (p->ws_bwd_data) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_bwd_data, &ws));
     const float one = 1.0f, zero = 0.0f;
-    MT_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, p->w, mt_tensor_data(w), p->y,
+    MT_CUDNN_CHECK(mt_dnn.cudnnConvolutionBackwardData(h, &one, p->w, mt_tensor_data(w), p->y,
                                                 mt_tensor_data(dy), p->conv, p->bwd_data, ws,
                                                 p->ws_bwd_data, &zero, p->x, mt_tensor_data(dx)));
     return MT_OK;
@@ -264,7 +264,7 @@ static mt_status backward_params(const mt_tensor *x, const float *dy, const mt_t
     void *ws = NULL;
     if (p->ws_bwd_filter) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_bwd_filter, &ws));
     const float one = 1.0f;
-    MT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p->x, mt_tensor_data(x), p->y, dy,
+    MT_CUDNN_CHECK(mt_dnn.cudnnConvolutionBackwardFilter(h, &one, p->x, mt_tensor_data(x), p->y, dy,
                                                   p->conv, p->bwd_filter, ws, p->ws_bwd_filter,
                                                   &one, p->w, mt_tensor_data(dw)));
     if (!db) return MT_OK;

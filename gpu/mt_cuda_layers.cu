@@ -122,7 +122,7 @@ static mt_status gemm(cublasOperation_t ta, cublasOperation_t tb, long long m, l
     cublasHandle_t h;
     MT_TRY(mt_cuda_cublas(&h));
     const float one = 1.0f;
-    MT_CUBLAS_CHECK(cublasSgemm(h, ta, tb, (int)m, (int)n, (int)k, &one, a, (int)lda, b,
+    MT_CUBLAS_CHECK(mt_blas.cublasSgemm_v2(h, ta, tb, (int)m, (int)n, (int)k, &one, a, (int)lda, b,
                                 (int)ldb, &beta, c, (int)ldc));
     return MT_OK;
 }

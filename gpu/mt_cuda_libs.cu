@@ -1,13 +1,18 @@
 /*
- * mt_cuda_libs.cu - what the layer kernels share: the cuDNN and cuBLAS handles, their error
- * messages, the device scratch buffers, and the TF32 switch.
+ * mt_cuda_libs.cu - what the layer kernels share: cuDNN and cuBLAS (loaded on first use),
+ * their handles and error messages, the device scratch buffers, and the TF32 switch.
  */
 #include "mt_cuda_libs.cuh"
 
 #include "core/mt_alloc.h"
 
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+mt_cudnn_table mt_dnn;
+mt_cublas_table mt_blas;
 
 static const char *base_name(const char *file) {
     const char *b = strrchr(file, '/');
@@ -15,14 +20,98 @@ static const char *base_name(const char *file) {
 }
 
 mt_status mt_cudnn_fail(int status, const char *call, const char *file, int line) {
-    return mt_fail(MT_ERR_CUDA, "cudnn: %s in %s at %s:%d",
-                   cudnnGetErrorString((cudnnStatus_t)status), call, base_name(file), line);
+    const char *what = mt_dnn.cudnnGetErrorString
+                           ? mt_dnn.cudnnGetErrorString((cudnnStatus_t)status) : "error";
+    return mt_fail(MT_ERR_CUDA, "cudnn: %s (status %d) in %s at %s:%d", what, status, call,
+                   base_name(file), line);
 }
 
 mt_status mt_cublas_fail(int status, const char *call, const char *file, int line) {
-    return mt_fail(MT_ERR_CUDA, "cublas: %s (%s) in %s at %s:%d",
-                   cublasGetStatusString((cublasStatus_t)status),
-                   cublasGetStatusName((cublasStatus_t)status), call, base_name(file), line);
+    const char *what = mt_blas.cublasGetStatusString
+                           ? mt_blas.cublasGetStatusString((cublasStatus_t)status) : "error";
+    return mt_fail(MT_ERR_CUDA, "cublas: %s (status %d) in %s at %s:%d", what, status, call,
+                   base_name(file), line);
+}
+
+/* ---- loading the libraries ----------------------------------------------------------------- */
+
+/* Opens the first of names that loads (the loader's search: LD_LIBRARY_PATH, the program's
+ * run path, the system's cache); NULL with a message naming them all and the first reason. */
+static void *open_first(const char *lib, const char *const *names, int count, const char *need) {
+    char tried[256] = "";
+    char first[512] = "";
+    for (int i = 0; i < count; i++) {
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (h) return h;
+        const char *e = dlerror();
+        if (!first[0]) snprintf(first, sizeof first, "%s", e ? e : "not found");
+        size_t used = strlen(tried);
+        snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", names[i]);
+    }
+    mt_fail(MT_ERR_CUDA, "%s: cannot load %s (%s): %s; put the folder that holds it on "
+                         "LD_LIBRARY_PATH", lib, tried, first, need);
+    return NULL;
+}
+
+/* Fills the table's entries from h; fails naming the first symbol missing. */
+#define MT_LIB_RESOLVE(name)                                                                       \
+    if (st == MT_OK) {                                                                             \
+        tab.name = (decltype(tab.name))dlsym(h, #name);                                            \
+        if (!tab.name) st = mt_fail(MT_ERR_CUDA, "%s: %s lacks %s", lib, loaded, #name);          \
+    }
+
+static int dnn_state; /* 0 not tried, 1 loaded, -1 failed (the message kept) */
+static int blas_state;
+static char dnn_why[640], blas_why[640];
+
+static mt_status load_cudnn(void) {
+    static const char *const names[] = {"libcudnn.so.9", "libcudnn.so"};
+    const char *lib = "cudnn", *loaded = names[0];
+    void *h = open_first(lib, names, 2, "the convolutions on cuda need cuDNN 9");
+    if (!h) return MT_ERR_CUDA;
+    mt_cudnn_table tab;
+    mt_status st = MT_OK;
+    MT_CUDNN_FUNCTIONS(MT_LIB_RESOLVE)
+    if (st != MT_OK) {
+        dlclose(h);
+        return st;
+    }
+    mt_dnn = tab;
+    return MT_OK;
+}
+
+static mt_status load_cublas(void) {
+    /* this build's CUDA major first, then the others cuBLAS keeps its API for */
+    char own[32];
+    snprintf(own, sizeof own, "libcublas.so.%d", CUDART_VERSION / 1000);
+    const char *const names[] = {own, "libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+    const char *lib = "cublas";
+    void *h = open_first(lib, names, 4, "the fully connected layers on cuda need cuBLAS");
+    if (!h) return MT_ERR_CUDA;
+    const char *loaded = "libcublas";
+    mt_cublas_table tab;
+    mt_status st = MT_OK;
+    MT_CUBLAS_FUNCTIONS(MT_LIB_RESOLVE)
+    if (st != MT_OK) {
+        dlclose(h);
+        return st;
+    }
+    mt_blas = tab;
+    return MT_OK;
+}
+
+/* Loads a library once; a failure is remembered and repeated with its message. */
+static mt_status load_once(int *state, char *why, size_t n, mt_status (*load)(void)) {
+    if (*state == 0) {
+        if (load() == MT_OK) {
+            *state = 1;
+        } else {
+            snprintf(why, n, "%s", mt_last_error());
+            *state = -1;
+        }
+    }
+    if (*state < 0) return mt_fail(MT_ERR_CUDA, "%s", why);
+    return MT_OK;
 }
 
 bool mt_cuda_tf32(void) {
@@ -41,11 +130,12 @@ static cublasHandle_t cublas_handle;
 
 mt_status mt_cuda_cudnn(cudnnHandle_t *out) {
     if (!cudnn_handle) {
+        MT_TRY(load_once(&dnn_state, dnn_why, sizeof dnn_why, load_cudnn));
         cudnnHandle_t h;
-        MT_CUDNN_CHECK(cudnnCreate(&h));
-        cudnnStatus_t st = cudnnSetStream(h, mt_cuda_stream());
+        MT_CUDNN_CHECK(mt_dnn.cudnnCreate(&h));
+        cudnnStatus_t st = mt_dnn.cudnnSetStream(h, mt_cuda_stream());
         if (st != CUDNN_STATUS_SUCCESS) {
-            cudnnDestroy(h);
+            mt_dnn.cudnnDestroy(h);
             MT_CUDNN_CHECK(st);
         }
         cudnn_handle = h;
@@ -56,14 +146,15 @@ mt_status mt_cuda_cudnn(cudnnHandle_t *out) {
 
 mt_status mt_cuda_cublas(cublasHandle_t *out) {
     if (!cublas_handle) {
+        MT_TRY(load_once(&blas_state, blas_why, sizeof blas_why, load_cublas));
         cublasHandle_t h;
-        MT_CUBLAS_CHECK(cublasCreate(&h));
-        cublasStatus_t st = cublasSetStream(h, mt_cuda_stream());
+        MT_CUBLAS_CHECK(mt_blas.cublasCreate_v2(&h));
+        cublasStatus_t st = mt_blas.cublasSetStream_v2(h, mt_cuda_stream());
         if (st == CUBLAS_STATUS_SUCCESS)
-            st = cublasSetMathMode(h, mt_cuda_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                     : CUBLAS_DEFAULT_MATH);
+            st = mt_blas.cublasSetMathMode(h, mt_cuda_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                             : CUBLAS_DEFAULT_MATH);
         if (st != CUBLAS_STATUS_SUCCESS) {
-            cublasDestroy(h);
+            mt_blas.cublasDestroy_v2(h);
             MT_CUBLAS_CHECK(st);
         }
         cublas_handle = h;
