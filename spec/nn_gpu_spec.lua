@@ -463,15 +463,30 @@ describe("nets on cuda against the cpu #gpu", function()
 end)
 
 describe("the cascade on cuda #gpu", function()
+  -- The project's parity bar (README, 'Detection parity'): the same number of faces, each
+  -- CPU face matched by a GPU face with IoU >= 0.95, landmarks within 1.5 px, score within
+  -- 0.01 (the convolutions sum in other orders, so values differ in the last bits).
+  local function iou(a, b)
+    local iw = math.min(a[3], b[3]) - math.max(a[1], b[1]) + 1
+    local ih = math.min(a[4], b[4]) - math.max(a[2], b[2]) + 1
+    if iw <= 0 or ih <= 0 then return 0 end
+    local area = function(r) return (r[3] - r[1] + 1) * (r[4] - r[2] + 1) end
+    return iw * ih / (area(a) + area(b) - iw * ih)
+  end
+
   local function same_faces(a, b, what)
     assert.are.equal(#a, #b, what .. ": face count")
-    for i, f in ipairs(a) do
-      local h = b[i]
-      for k = 1, 4 do helper.near(h.box[k], f.box[k], 0.05, what .. " box") end
-      helper.near(h.score, f.score, 1e-4, what .. " score")
+    for _, f in ipairs(a) do
+      local best, best_iou = nil, -1
+      for _, h in ipairs(b) do
+        local o = iou(f.box, h.box)
+        if o > best_iou then best, best_iou = h, o end
+      end
+      assert.is_true(best_iou >= 0.95, ("%s: a face's best IoU is %.3f"):format(what, best_iou))
+      helper.near(best.score, f.score, 0.01, what .. " score")
       for k = 1, 5 do
-        helper.near(h.landmarks[k][1], f.landmarks[k][1], 0.05, what .. " landmark")
-        helper.near(h.landmarks[k][2], f.landmarks[k][2], 0.05, what .. " landmark")
+        helper.near(best.landmarks[k][1], f.landmarks[k][1], 1.5, what .. " landmark x")
+        helper.near(best.landmarks[k][2], f.landmarks[k][2], 1.5, what .. " landmark y")
       end
     end
   end
