@@ -258,24 +258,37 @@ struct plane_values {
     __device__ float operator()(int i) const { return p[i]; }
 };
 
-__global__ void pool_fwd_kernel(const float *x, float *y, long long planes, pool_geom g) {
+/* One thread per pooled output of planes of x: the maximum of the values v(plane) gives over
+ * the window, into y, and its offset into at (when at is not NULL). */
+template <class V>
+__global__ void pool_fwd_kernel(V v, float *y, float *at, long long planes, pool_geom g) {
     long long total = planes * g.oh * g.ow;
     for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < total;
          o += (long long)blockDim.x * gridDim.x) {
         long long plane = o / ((long long)g.oh * g.ow);
         int r = (int)(o - plane * g.oh * g.ow);
         float m;
-        window_argmax(g, r / g.ow, r % g.ow, plane_values{x + plane * g.h * g.w}, &m);
+        int best = window_argmax(g, r / g.ow, r % g.ow, v.of(plane), &m);
         y[o] = m;
+        if (at) at[o] = (float)best;
     }
 }
+
+/* The values of plane p of x, as they are or through PReLU with the plane's channel slope. */
+struct plain_planes {
+    const float *x;
+    long long hw;
+    __device__ plane_values of(long long p) const { return plane_values{x + p * hw}; }
+};
 
 mt_status mt_cuda_maxpool2d_forward(const mt_tensor *x, const mt_tensor *y,
                                     const mt_pool2d_desc *d) {
     long long planes = x->shape[0] * x->shape[1];
     long long n = mt_tensor_numel(y);
+    pool_geom geom = geom_of(x, y, d);
     pool_fwd_kernel<<<mt_cuda_blocks(n), 256, 0, mt_cuda_stream()>>>(
-        mt_tensor_data(x), mt_tensor_data(y), planes, geom_of(x, y, d));
+        plain_planes{mt_tensor_data(x), (long long)geom.h * geom.w}, mt_tensor_data(y), NULL,
+        planes, geom);
     MT_CUDA_CHECK_LAUNCH();
     return MT_OK;
 }
@@ -343,28 +356,25 @@ struct prelu_plane_values {
     }
 };
 
-__global__ void prelu_pool_fwd_kernel(const float *x, const float *a, float *y, float *at,
-                                      long long planes, int c, pool_geom g) {
-    long long total = planes * g.oh * g.ow;
-    for (long long o = blockIdx.x * (long long)blockDim.x + threadIdx.x; o < total;
-         o += (long long)blockDim.x * gridDim.x) {
-        long long plane = o / ((long long)g.oh * g.ow);
-        int r = (int)(o - plane * g.oh * g.ow);
-        float m;
-        int best = window_argmax(g, r / g.ow, r % g.ow,
-                                 prelu_plane_values{x + plane * g.h * g.w, a[plane % c]}, &m);
-        y[o] = m;
-        at[o] = (float)best;
+struct prelu_planes {
+    const float *x, *a;
+    long long hw;
+    int c;
+    __device__ prelu_plane_values of(long long p) const {
+        return prelu_plane_values{x + p * hw, a[p % c]};
     }
-}
+};
 
 mt_status mt_cuda_prelu_pool_forward(const mt_tensor *x, const mt_tensor *a, const mt_tensor *y,
                                      const mt_tensor *at, const mt_pool2d_desc *d) {
     long long planes = x->shape[0] * x->shape[1];
     long long n = mt_tensor_numel(y);
-    prelu_pool_fwd_kernel<<<mt_cuda_blocks(n), 256, 0, mt_cuda_stream()>>>(
-        mt_tensor_data(x), mt_tensor_data(a), mt_tensor_data(y), mt_tensor_data(at), planes,
-        (int)x->shape[1], geom_of(x, y, d));
+    pool_geom geom = geom_of(x, y, d);
+    prelu_planes v = {mt_tensor_data(x), mt_tensor_data(a), (long long)geom.h * geom.w,
+                      (int)x->shape[1]};
+    pool_fwd_kernel<<<mt_cuda_blocks(n), 256, 0, mt_cuda_stream()>>>(v, mt_tensor_data(y),
+                                                                     mt_tensor_data(at), planes,
+                                                                     geom);
     MT_CUDA_CHECK_LAUNCH();
     return MT_OK;
 }

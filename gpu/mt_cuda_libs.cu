@@ -53,12 +53,27 @@ static void *open_first(const char *lib, const char *const *names, int count, co
     return NULL;
 }
 
-/* Fills the table's entries from h; fails naming the first symbol missing. */
+/* Opens the library (the first of names that loads) and fills table from its symbols; fails
+ * naming the first symbol missing. */
 #define MT_LIB_RESOLVE(name)                                                                       \
     if (st == MT_OK) {                                                                             \
         tab.name = (decltype(tab.name))dlsym(h, #name);                                            \
-        if (!tab.name) st = mt_fail(MT_ERR_CUDA, "%s: %s lacks %s", lib, loaded, #name);          \
+        if (!tab.name) st = mt_fail(MT_ERR_CUDA, "%s: %s lacks %s", lib_, names[0], #name);       \
     }
+#define MT_LIB_LOAD(table, list, lib, names, count, need)                                          \
+    do {                                                                                           \
+        const char *lib_ = lib;                                                                    \
+        void *h = open_first(lib_, names, count, need);                                            \
+        if (!h) return MT_ERR_CUDA;                                                                \
+        decltype(table) tab;                                                                       \
+        mt_status st = MT_OK;                                                                      \
+        list(MT_LIB_RESOLVE)                                                                       \
+        if (st != MT_OK) {                                                                         \
+            dlclose(h);                                                                            \
+            return st;                                                                             \
+        }                                                                                          \
+        table = tab;                                                                               \
+    } while (0)
 
 static int dnn_state; /* 0 not tried, 1 loaded, -1 failed (the message kept) */
 static int blas_state;
@@ -66,17 +81,8 @@ static char dnn_why[640], blas_why[640];
 
 static mt_status load_cudnn(void) {
     static const char *const names[] = {"libcudnn.so.9", "libcudnn.so"};
-    const char *lib = "cudnn", *loaded = names[0];
-    void *h = open_first(lib, names, 2, "the convolutions on cuda need cuDNN 9");
-    if (!h) return MT_ERR_CUDA;
-    mt_cudnn_table tab;
-    mt_status st = MT_OK;
-    MT_CUDNN_FUNCTIONS(MT_LIB_RESOLVE)
-    if (st != MT_OK) {
-        dlclose(h);
-        return st;
-    }
-    mt_dnn = tab;
+    MT_LIB_LOAD(mt_dnn, MT_CUDNN_FUNCTIONS, "cudnn", names, 2,
+                "the convolutions on cuda need cuDNN 9");
     return MT_OK;
 }
 
@@ -85,18 +91,8 @@ static mt_status load_cublas(void) {
     char own[32];
     snprintf(own, sizeof own, "libcublas.so.%d", CUDART_VERSION / 1000);
     const char *const names[] = {own, "libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-    const char *lib = "cublas";
-    void *h = open_first(lib, names, 4, "the fully connected layers on cuda need cuBLAS");
-    if (!h) return MT_ERR_CUDA;
-    const char *loaded = "libcublas";
-    mt_cublas_table tab;
-    mt_status st = MT_OK;
-    MT_CUBLAS_FUNCTIONS(MT_LIB_RESOLVE)
-    if (st != MT_OK) {
-        dlclose(h);
-        return st;
-    }
-    mt_blas = tab;
+    MT_LIB_LOAD(mt_blas, MT_CUBLAS_FUNCTIONS, "cublas", names, 4,
+                "the fully connected layers on cuda need cuBLAS");
     return MT_OK;
 }
 

@@ -21,6 +21,11 @@ local function close(gpu, cpu, rel, what)
   helper.tensor_near(gpu:cpu(), cpu, rel * scale, what)
 end
 
+-- close() for each {name, gpu, cpu} of list, named "<what> <name>".
+local function close_each(list, rel, what)
+  for _, e in ipairs(list) do close(e[2], e[3], rel, what .. " " .. e[1]) end
+end
+
 local function empty() return T.empty(0) end
 local function gempty() return T.empty(0):cuda() end
 local function g(t) return t and t:cuda() or nil end
@@ -78,15 +83,14 @@ describe("nn layers on cuda against the cpu #gpu", function()
       local gdw, gdb = g(dw0), g(db0)
       C.conv2d_backward_params(x, dy, dw, db, s, s, p, p)
       C.conv2d_backward_params(g(x), g(dy), gdw, gdb, s, s, p, p)
-      close(gdw, dw, 1e-5, what .. " weight gradient")
-      close(gdb, db, 1e-5, what .. " bias gradient")
+      close_each({{"weight gradient", gdw, dw}, {"bias gradient", gdb, db}}, 1e-5, what)
       -- both at once
       local dw2, db2, gdw2, gdb2 = dw0:clone(), db0:clone(), g(dw0), g(db0)
       local dx = C.conv2d_backward(x, dy, wt, empty(), dw2, db2, s, s, p, p)
       local gdx = C.conv2d_backward(g(x), g(dy), g(wt), gempty(), gdw2, gdb2, s, s, p, p)
       close(gdx, dx, 2e-5, what .. " both: input gradient")
-      close(gdw2, dw2, 1e-5, what .. " both: weight gradient")
-      close(gdb2, db2, 1e-5, what .. " both: bias gradient")
+      close_each({{"weight gradient", gdw2, dw2}, {"bias gradient", gdb2, db2}}, 1e-5,
+        what .. " both:")
     end
   end)
 
@@ -113,8 +117,7 @@ describe("nn layers on cuda against the cpu #gpu", function()
       local gdw, gdb = g(dw), g(db)
       C.linear_backward_params(x, dy, dw, db)
       C.linear_backward_params(g(x), g(dy), gdw, gdb)
-      close(gdw, dw, 1e-5, what .. " weight gradient")
-      close(gdb, db, 1e-5, what .. " bias gradient")
+      close_each({{"weight gradient", gdw, dw}, {"bias gradient", gdb, db}}, 1e-5, what)
     end
   end)
 
@@ -201,9 +204,8 @@ describe("nn layers on cuda against the cpu #gpu", function()
       C.conv2d_prelu_pool_backward_params(x, z, a, at, gy, empty(), dw, db, da, 1, 1, 0, 0, pk, pk, ps, ps)
       C.conv2d_prelu_pool_backward_params(g(x), g(z), g(a), g(at), g(gy), gempty(), gdw, gdb, gda,
         1, 1, 0, 0, pk, pk, ps, ps)
-      close(gdw, dw, 1e-5, what .. " weight gradient")
-      close(gdb, db, 1e-5, what .. " bias gradient")
-      close(gda, da, 1e-5, what .. " slope gradient")
+      close_each({{"weight gradient", gdw, dw}, {"bias gradient", gdb, db},
+        {"slope gradient", gda, da}}, 1e-5, what)
     end
   end)
 

@@ -27,18 +27,6 @@ local function default_image()
   return (mtcnn.home or ".") .. "/examples/astronaut.png"
 end
 
-local function devices(arg)
-  local cuda = mtcnn.cuda
-  if arg == "cuda" then
-    if not cuda.available() then
-      error("bench detect: --device cuda but " .. tostring(select(2, cuda.device_info())))
-    end
-    return {"cuda"}
-  end
-  if arg == "all" and cuda.available() then return {"cpu", "cuda"} end
-  return {"cpu"}
-end
-
 function M.run(args, report)
   if args.threads then mtcnn.sys.set_threads(args.threads) end
   if args.images < 1 then error("bench detect: --images must be at least 1") end
@@ -46,7 +34,7 @@ function M.run(args, report)
   local img
   local dec = bench.time(function() img = assert(mtcnn.image.load(path)) end,
     {warmup = 1, reps = math.max(3, args.reps // 4)})
-  for _, device in ipairs(devices(args.device or "cpu")) do
+  for _, device in ipairs(bench.devices(args.device, "detect")) do
     M.run_on(device, args, report, path, img, dec)
   end
 end

@@ -97,22 +97,9 @@ local function setup(arch, preset, batch, device)
   return function() train_step(x, target) end, net
 end
 
--- The devices --device names (all: the CPU, and the GPU when one is present).
-local function devices(arg)
-  local cuda = mtcnn.cuda
-  if arg == "cuda" then
-    if not cuda.available() then
-      error("bench train: --device cuda but " .. tostring(select(2, cuda.device_info())))
-    end
-    return {"cuda"}
-  end
-  if arg == "all" and cuda.available() then return {"cpu", "cuda"} end
-  return {"cpu"}
-end
-
 function M.run(args, report)
   local nets = bench.setup(args)
-  for _, device in ipairs(devices(args.device or "cpu")) do
+  for _, device in ipairs(bench.devices(args.device, "train")) do
     local sync = device == "cuda" and mtcnn.cuda.synchronize or nil
     local gpu = device == "cuda" and mtcnn.cuda.device_info().name or nil
     for _, arch in ipairs(nets) do
