@@ -74,15 +74,15 @@ static mt_status plan_for(const mt_tensor *x, const mt_tensor *w, const mt_conv2
     }
     p->used = false; /* until every descriptor is set */
     MT_CUDNN_CHECK(mt_dnn.cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.n,
-                                              k.c, k.h, k.w));
+                                                     k.c, k.h, k.w));
     MT_CUDNN_CHECK(mt_dnn.cudnnSetFilter4dDescriptor(p->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k.k,
-                                              k.c, k.kh, k.kw));
-    MT_CUDNN_CHECK(mt_dnn.cudnnSetConvolution2dDescriptor(p->conv, k.ph, k.pw, k.sh, k.sw, 1, 1,
-                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    MT_CUDNN_CHECK(mt_dnn.cudnnSetConvolutionMathType(
-        p->conv, mt_cuda_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+                                                     k.c, k.kh, k.kw));
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetConvolution2dDescriptor(
+        p->conv, k.ph, k.pw, k.sh, k.sw, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    MT_CUDNN_CHECK(mt_dnn.cudnnSetConvolutionMathType(p->conv, mt_cuda_tf32() ? CUDNN_DEFAULT_MATH
+                                                                              : CUDNN_FMA_MATH));
     MT_CUDNN_CHECK(mt_dnn.cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, k.n,
-                                              k.k, (int)oh, (int)ow));
+                                                     k.k, (int)oh, (int)ow));
     p->key = k;
     p->has_fwd = p->has_bwd_data = p->has_bwd_filter = false;
     p->used = true;
@@ -92,8 +92,7 @@ static mt_status plan_for(const mt_tensor *x, const mt_tensor *w, const mt_conv2
 
 /* The first of cuDNN's ranked candidates that runs within the workspace limit and, when
  * `deterministic`, gives the same result every run (else the first that runs). */
-template <class Perf>
-static int pick(const Perf *r, int count, bool deterministic) {
+template <class Perf> static int pick(const Perf *r, int count, bool deterministic) {
     for (int i = 0; i < count; i++)
         if (r[i].status == CUDNN_STATUS_SUCCESS && r[i].memory <= WS_LIMIT &&
             (!deterministic || r[i].determinism == CUDNN_DETERMINISTIC))
@@ -105,9 +104,10 @@ static int pick(const Perf *r, int count, bool deterministic) {
 
 static mt_status no_algorithm(const char *pass, const conv_plan *p) {
     const conv_key &k = p->key;
-    return mt_fail(MT_ERR_CUDA, "cudnn: no %s algorithm for input %dx%dx%dx%d, kernel "
-                                "%dx%dx%dx%d, stride %dx%d, pad %dx%d", pass, k.n, k.c, k.h,
-                   k.w, k.k, k.c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw);
+    return mt_fail(MT_ERR_CUDA,
+                   "cudnn: no %s algorithm for input %dx%dx%dx%d, kernel "
+                   "%dx%dx%dx%d, stride %dx%d, pad %dx%d",
+                   pass, k.n, k.c, k.h, k.w, k.k, k.c, k.kh, k.kw, k.sh, k.sw, k.ph, k.pw);
 }
 
 static mt_status choose_fwd(cudnnHandle_t h, conv_plan *p) {
@@ -119,8 +119,8 @@ static mt_status choose_fwd(cudnnHandle_t h, conv_plan *p) {
     int i = pick(r, count, false);
     if (i < 0) return no_algorithm("forward", p);
     p->fwd = r[i].algo;
-    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y, p->fwd,
-                                                           &p->ws_fwd));
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y,
+                                                                  p->fwd, &p->ws_fwd));
     p->has_fwd = true;
     return MT_OK;
 }
@@ -134,8 +134,8 @@ static mt_status choose_bwd_data(cudnnHandle_t h, conv_plan *p) {
     int i = pick(r, count, true);
     if (i < 0) return no_algorithm("backward data", p);
     p->bwd_data = r[i].algo;
-    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->conv, p->x,
-                                                                p->bwd_data, &p->ws_bwd_data));
+    MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardDataWorkspaceSize(
+        h, p->w, p->y, p->conv, p->x, p->bwd_data, &p->ws_bwd_data));
     p->has_bwd_data = true;
     return MT_OK;
 }
@@ -163,12 +163,20 @@ static mt_status conv_forward_raw(const mt_tensor *x, const mt_tensor *w, const 
     conv_plan *p;
     MT_TRY(plan_for(x, w, d, &p));
     MT_TRY(choose_fwd(h, p));
-    void *ws = NULL;
-    if (p->ws_fwd) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_fwd, &ws));
     const float one = 1.0f, zero = 0.0f;
-    MT_CUDNN_CHECK(mt_dnn.cudnnConvolutionForward(h, &one, p->x, mt_tensor_data(x), p->w,
-                                           mt_tensor_data(w), p->conv, p->fwd, ws, p->ws_fwd,
-                                           &zero, p->y, z));
+    for (int attempt = 0;; attempt++) {
+        void *ws = NULL;
+        if (p->ws_fwd) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_fwd, &ws));
+        cudnnStatus_t st = mt_dnn.cudnnConvolutionForward(h, &one, p->x, mt_tensor_data(x), p->w,
+                                                          mt_tensor_data(w), p->conv, p->fwd, ws,
+                                                          p->ws_fwd, &zero, p->y, z);
+        if (st == CUDNN_STATUS_SUCCESS) break;
+        if (attempt > 0 || p->fwd == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM) MT_CUDNN_CHECK(st);
+        /* the heuristics' pick refused this shape: fall back to the algorithm that takes all */
+        p->fwd = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+        MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->conv, p->y,
+                                                                      p->fwd, &p->ws_fwd));
+    }
     if (plan) *plan = p;
     return MT_OK;
 }
@@ -180,8 +188,7 @@ mt_status mt_cuda_conv2d_forward(const mt_tensor *x, const mt_tensor *w, const m
     MT_TRY(conv_forward_raw(x, w, d, out, NULL));
     if (!b && !prelu) return MT_OK;
     return mt_cuda_bias_prelu(out, y->shape[0], y->shape[1], y->shape[2] * y->shape[3],
-                              b ? mt_tensor_data(b) : NULL,
-                              prelu ? mt_tensor_data(prelu) : NULL);
+                              b ? mt_tensor_data(b) : NULL, prelu ? mt_tensor_data(prelu) : NULL);
 }
 
 /* ---- the fused evaluate-mode pass: bias, PReLU and max pooling of the convolution's output */
@@ -223,8 +230,8 @@ mt_status mt_cuda_conv2d_pool_forward(const mt_tensor *x, const mt_tensor *w, co
     void *z;
     MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_OUT, (size_t)(planes * oh * ow) * sizeof(float), &z));
     MT_TRY(conv_forward_raw(x, w, d, (float *)z, NULL));
-    pool_geom g = {(int)oh, (int)ow, (int)y->shape[2], (int)y->shape[3], pd->kernel_h,
-                   pd->kernel_w, pd->stride_h, pd->stride_w};
+    pool_geom g = {(int)oh,      (int)ow,      (int)y->shape[2], (int)y->shape[3],
+                   pd->kernel_h, pd->kernel_w, pd->stride_h,     pd->stride_w};
     long long n = mt_tensor_numel(y);
     bias_prelu_pool_kernel<<<mt_cuda_blocks(n), 256, 0, mt_cuda_stream()>>>(
         (const float *)z, b ? mt_tensor_data(b) : NULL, prelu ? mt_tensor_data(prelu) : NULL,
@@ -243,13 +250,19 @@ static mt_status backward_data(const mt_tensor *dy, const mt_tensor *w, const mt
     conv_plan *p;
     MT_TRY(plan_for(dx, w, d, &p)); /* dx has x's shape */
     MT_TRY(choose_bwd_data(h, p));
-    void *ws = NULL;
-    if (p->ws_bwd_data) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_bwd_data, &ws));
     const float one = 1.0f, zero = 0.0f;
-    MT_CUDNN_CHECK(mt_dnn.cudnnConvolutionBackwardData(h, &one, p->w, mt_tensor_data(w), p->y,
-                                                mt_tensor_data(dy), p->conv, p->bwd_data, ws,
-                                                p->ws_bwd_data, &zero, p->x, mt_tensor_data(dx)));
-    return MT_OK;
+    for (int attempt = 0;; attempt++) {
+        void *ws = NULL;
+        if (p->ws_bwd_data) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_bwd_data, &ws));
+        cudnnStatus_t st = mt_dnn.cudnnConvolutionBackwardData(
+            h, &one, p->w, mt_tensor_data(w), p->y, mt_tensor_data(dy), p->conv, p->bwd_data, ws,
+            p->ws_bwd_data, &zero, p->x, mt_tensor_data(dx));
+        if (st == CUDNN_STATUS_SUCCESS) return MT_OK;
+        if (attempt > 0 || p->bwd_data == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1) MT_CUDNN_CHECK(st);
+        p->bwd_data = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1; /* deterministic, takes all shapes */
+        MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardDataWorkspaceSize(
+            h, p->w, p->y, p->conv, p->x, p->bwd_data, &p->ws_bwd_data));
+    }
 }
 
 /* dw += the weight gradient and db += the bias gradient (db may be NULL) from x and the
@@ -261,12 +274,19 @@ static mt_status backward_params(const mt_tensor *x, const float *dy, const mt_t
     conv_plan *p;
     MT_TRY(plan_for(x, dw, d, &p));
     MT_TRY(choose_bwd_filter(h, p));
-    void *ws = NULL;
-    if (p->ws_bwd_filter) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_bwd_filter, &ws));
     const float one = 1.0f;
-    MT_CUDNN_CHECK(mt_dnn.cudnnConvolutionBackwardFilter(h, &one, p->x, mt_tensor_data(x), p->y, dy,
-                                                  p->conv, p->bwd_filter, ws, p->ws_bwd_filter,
-                                                  &one, p->w, mt_tensor_data(dw)));
+    for (int attempt = 0;; attempt++) {
+        void *ws = NULL;
+        if (p->ws_bwd_filter) MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_WS, p->ws_bwd_filter, &ws));
+        cudnnStatus_t st = mt_dnn.cudnnConvolutionBackwardFilter(
+            h, &one, p->x, mt_tensor_data(x), p->y, dy, p->conv, p->bwd_filter, ws,
+            p->ws_bwd_filter, &one, p->w, mt_tensor_data(dw));
+        if (st == CUDNN_STATUS_SUCCESS) break;
+        if (attempt > 0 || p->bwd_filter == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1) MT_CUDNN_CHECK(st);
+        p->bwd_filter = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1; /* deterministic, takes all shapes */
+        MT_CUDNN_CHECK(mt_dnn.cudnnGetConvolutionBackwardFilterWorkspaceSize(
+            h, p->x, p->y, p->conv, p->w, p->bwd_filter, &p->ws_bwd_filter));
+    }
     if (!db) return MT_OK;
     int64_t oh = mt_conv2d_out_size(x->shape[2], (int)dw->shape[2], d->stride_h, d->pad_h);
     int64_t ow = mt_conv2d_out_size(x->shape[3], (int)dw->shape[3], d->stride_w, d->pad_w);
@@ -294,14 +314,15 @@ mt_status mt_cuda_conv2d_backward(const mt_tensor *x, const mt_tensor *dy, const
 /* The fused first layer: the convolution's output gradient (PReLU + pooling backward) into a
  * scratch buffer, then the parameter gradients from it. dz, the caller's workspace tensor, is
  * not needed. */
-mt_status mt_cuda_conv2d_prelu_pool_backward_params(
-    const mt_tensor *x, const mt_tensor *z, const mt_tensor *a, const mt_tensor *at,
-    const mt_tensor *gy, mt_tensor *dz, const mt_tensor *dw, const mt_tensor *db,
-    const mt_tensor *da, const mt_conv2d_desc *d, const mt_pool2d_desc *pd) {
+mt_status mt_cuda_conv2d_prelu_pool_backward_params(const mt_tensor *x, const mt_tensor *z,
+                                                    const mt_tensor *a, const mt_tensor *at,
+                                                    const mt_tensor *gy, mt_tensor *dz,
+                                                    const mt_tensor *dw, const mt_tensor *db,
+                                                    const mt_tensor *da, const mt_conv2d_desc *d,
+                                                    const mt_pool2d_desc *pd) {
     (void)dz;
     void *g;
-    MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_GRAD, (size_t)mt_tensor_numel(z) * sizeof(float),
-                           &g));
+    MT_TRY(mt_cuda_scratch(MT_CUDA_SLOT_CONV_GRAD, (size_t)mt_tensor_numel(z) * sizeof(float), &g));
     /* a tensor header over the scratch buffer, for the PReLU + pooling kernel */
     mt_buffer buf = {1, MT_CUDA, (size_t)mt_tensor_numel(z) * sizeof(float), g};
     mt_tensor gz = *z;
