@@ -45,6 +45,12 @@ gpu_line=none
 if command -v nvidia-smi >/dev/null; then
     gpu_line=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
     echo "nvidia-smi: $gpu_line"
+    # this build's static CUDA 13 runtime needs a driver of the 580 series or later
+    driver_major=$(echo "$gpu_line" | awk -F', ' '{ split($2, v, "."); print v[1] + 0 }')
+    if [ "${driver_major:-0}" -gt 0 ] && [ "$driver_major" -lt 580 ]; then
+        echo "gpu_check: note: driver $driver_major is older than CUDA 13 needs (580 or later):" \
+             "the build cannot use this GPU; build with a CUDA 12 toolkit for it"
+    fi
 else
     echo "nvidia-smi: not found"
 fi
