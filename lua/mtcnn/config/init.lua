@@ -242,11 +242,12 @@ function config.load_file(stage, path, cfg)
   return cfg
 end
 
---- config.resolve(stage, args [, sections]) -> cfg | nil, message: the defaults, then
---- args.config, the flags of config.options (args[key]) and args.set (a list of KEY=VALUE).
-function config.resolve(stage, args, sections)
+--- config.resolve(stage, args [, sections [, base]]) -> cfg | nil, message: the defaults (or
+--- base, a table of config.defaults' shape, changed in place: e.g. a preset), then args.config,
+--- the flags of config.options (args[key]) and args.set (a list of KEY=VALUE).
+function config.resolve(stage, args, sections, base)
   local schema = config.schema(stage)
-  local cfg = config.defaults(stage)
+  local cfg = base or config.defaults(stage)
   args = args or {}
   if args.config then
     local _, err = config.load_file(stage, args.config, cfg)
