@@ -227,6 +227,14 @@ local function apply_file(schema, cfg, t, path)
   return true
 end
 
+--- config.apply(stage, cfg, t [, where]) -> cfg | nil, message: the settings of table t (by
+--- section or flat, as a config file returns them) applied to cfg; where names t in messages.
+function config.apply(stage, cfg, t, where)
+  local ok, err = apply_file(config.schema(stage), cfg, t, where or "settings")
+  if not ok then return nil, err end
+  return cfg
+end
+
 --- config.load_file(stage, path [, cfg]) -> cfg | nil, message: the defaults (or cfg)
 --- changed by the settings of a config file. The file runs with no access to globals.
 function config.load_file(stage, path, cfg)
