@@ -6,8 +6,8 @@
 local helper = require "helper"
 local mtcnn = require "mtcnn"
 
-local box, data, gen, record, sys, json = mtcnn.box, mtcnn.data, require("mtcnn.gen"),
-  mtcnn.record, mtcnn.sys, mtcnn.json
+local box, data, gen, record, json = mtcnn.box, mtcnn.data, require("mtcnn.gen"),
+  mtcnn.record, mtcnn.json
 local config = require "mtcnn.config"
 
 local WIDER = helper.shared .. "/data/wider"
@@ -55,27 +55,7 @@ local function read_json(path)
   return assert(json.read_file(path))
 end
 
--- The record files of two outputs hold the same samples (the data region byte for byte:
--- pixels, labels, targets, landmarks, boxes, sources and block checksums) and counts.
-local function same_records(a, b)
-  for _, side in ipairs({"train", "val"}) do
-    local fa = assert(record.open(a .. "/" .. side .. ".rec"))
-    local fb = assert(record.open(b .. "/" .. side .. ".rec"))
-    assert.are.equal(fa.count, fb.count, side .. " counts")
-    assert.are.same(fa:counts(), fb:counts())
-    local da, db = helper.read_file(fa.path):sub(4097), helper.read_file(fb.path):sub(4097)
-    if da ~= db then
-      for i = 1, fa.count do
-        local x, y = assert(fa:get(i)), assert(fb:get(i))
-        assert.are.same({x.label, x.source, x.target, x.box}, {y.label, y.source, y.target, y.box},
-                        side .. " sample " .. i)
-      end
-      error(side .. ".rec: the samples' bytes differ")
-    end
-    fa:close()
-    fb:close()
-  end
-end
+local same_records = helper.same_records
 
 local function run_script(script, args)
   return helper.mtcnn(helper.q(helper.home .. "/scripts/" .. script) .. " " .. args)
@@ -260,29 +240,8 @@ describe("gen_pnet_data", function()
     local out = kdir .. "/out"
     for round, after in ipairs({4, 10}) do
       -- start (or resume) in the background; kill -9 once `after` images are saved
-      local pidfile = kdir .. "/pid"
-      os.remove(pidfile)
-      os.execute(("%s %s %s >/dev/null 2>&1 & echo $! > %s"):format(helper.q(helper.bin),
-        helper.q(helper.home .. "/scripts/gen_pnet_data.lua"), kargs(out, round > 1 and "--resume" or ""),
-        helper.q(pidfile)))
-      local pid
-      local t0 = sys.clock()
-      repeat
-        local p = io.open(pidfile)
-        if p then pid = tonumber(p:read("l")) p:close() end
-        local st = pid and json.read_file(out .. "/state.json")
-        local reached = st and st.images.done >= after
-        if not reached then sys.sleep(0.003) end
-        assert(sys.clock() - t0 < 60, "the generation never reached " .. after .. " images")
-      until reached
-      os.execute("kill -9 " .. pid .. " 2>/dev/null")
-      -- gone, or a zombie (which holds no files) waiting for whoever adopted it
-      repeat
-        local h = io.open("/proc/" .. pid .. "/status")
-        local alive = h and not h:read("a"):match("State:%s*Z")
-        if h then h:close() end
-        if alive then sys.sleep(0.005) end
-      until not alive
+      helper.kill_when_done(helper.home .. "/scripts/gen_pnet_data.lua",
+        kargs(out, round > 1 and "--resume" or ""), out .. "/state.json", after, kdir .. "/pid")
       local st = read_json(out .. "/state.json")
       assert.is_false(st.complete, "the run ended before the kill")
     end

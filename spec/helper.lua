@@ -65,6 +65,60 @@ function helper.mtcnn(args, env)
   return helper.run((env and (env .. " ") or "") .. helper.q(helper.bin) .. " " .. args)
 end
 
+-- Inside an `it`: the record files (train.rec, val.rec) of two generation outputs hold the
+-- same samples (the data region byte for byte: pixels, labels, targets, landmarks, boxes,
+-- sources and block checksums) and counts.
+function helper.same_records(a, b)
+  local record = require("mtcnn").record
+  local assert = require "luassert"
+  for _, side in ipairs({"train", "val"}) do
+    local fa = assert(record.open(a .. "/" .. side .. ".rec"))
+    local fb = assert(record.open(b .. "/" .. side .. ".rec"))
+    assert.are.equal(fa.count, fb.count, side .. " counts")
+    assert.are.same(fa:counts(), fb:counts())
+    local da, db = helper.read_file(fa.path):sub(4097), helper.read_file(fb.path):sub(4097)
+    if da ~= db then
+      for i = 1, fa.count do
+        local x, y = assert(fa:get(i)), assert(fb:get(i))
+        assert.are.same({x.label, x.source, x.target, x.box}, {y.label, y.source, y.target, y.box},
+                        side .. " sample " .. i)
+      end
+      error(side .. ".rec: the samples' bytes differ")
+    end
+    fa:close()
+    fb:close()
+  end
+end
+
+-- Starts `mtcnn script args` in the background and kills it with SIGKILL once the JSON file
+-- state (a generation's state.json) says images.done >= after; returns when the process is
+-- gone or a zombie (which holds no files, waiting for whoever adopted it). pidfile: a scratch
+-- path.
+function helper.kill_when_done(script, args, state, after, pidfile)
+  local mtcnn = require "mtcnn"
+  local sys, json = mtcnn.sys, mtcnn.json
+  os.remove(pidfile)
+  os.execute(("%s %s %s >/dev/null 2>&1 & echo $! > %s"):format(helper.q(helper.bin), helper.q(script),
+    args, helper.q(pidfile)))
+  local pid
+  local t0 = sys.clock()
+  repeat
+    local f = io.open(pidfile)
+    if f then pid = tonumber(f:read("l")) f:close() end
+    local st = pid and json.read_file(state)
+    local reached = st and st.images.done >= after
+    if not reached then sys.sleep(0.003) end
+    assert(sys.clock() - t0 < 60, "the generation never reached " .. after .. " images")
+  until reached
+  os.execute("kill -9 " .. pid .. " 2>/dev/null")
+  repeat
+    local f = io.open("/proc/" .. pid .. "/status")
+    local alive = f and not f:read("a"):match("State:%s*Z")
+    if f then f:close() end
+    if alive then sys.sleep(0.005) end
+  until not alive
+end
+
 -- A fresh scratch folder, removed with helper.rmdir.
 function helper.tmpdir()
   local out = helper.run("mktemp -d /tmp/mtcnn-spec.XXXXXX")

@@ -216,6 +216,9 @@ struct mt_record_writer *mtL_checkrecordwriter(lua_State *L, int idx); /* lmt_re
  * names raise (lmt_sample.c). */
 struct mt_sample_params;
 void mtL_sampleparams(lua_State *L, int idx, struct mt_sample_params *p);
+/* Pushes a table of the counts of mt_sample_windows (lmt_sample.c). */
+struct mt_window_counts;
+void mtL_pushwindowcounts(lua_State *L, const struct mt_window_counts *k);
 
 /* The tensor at idx or raises "bad argument #idx (mtcnn.Tensor expected)". */
 mt_tensor *mtL_checktensor(lua_State *L, int idx);

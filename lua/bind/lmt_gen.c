@@ -1,15 +1,20 @@
 /*
  * lmt_gen.c - the Lua binding of multi-threaded sample generation (mtcnn.gen).
  *
- *   core.gen.start(images, {kind = "detection"|"landmarks", seed = n, params = {...}}) -> chunk
+ *   core.gen.start(images, {kind = "detection"|"landmarks"|"hard", seed = n, params = {...}})
+ *     -> chunk
  *   chunk:wait(train, val, val_fraction) -> {{status = "ok"|"missing"|"bad", message,
- *                                            side = "train"|"val"}, ...}
+ *                                            side = "train"|"val", windows}, ...}
+ *   chunk:wait() -> true: waits and drops the chunk
  *   core.gen.split_key(name, seed) -> a number in [0, 1)
  *
  * start returns at once: the chunk is decoded and sampled on a thread of its own and the
  * worker pool while Lua writes the previous one. images: a list of {path, name (default:
  * path), index (the generator's stream), faces = rows of {x1, y1, x2, y2}} for detection,
- * {path, name, index, box = {4}, points = {10}} for landmarks; the list must not change until
+ * {path, name, index, box = {4}, points = {10}} for landmarks, {path, name, index, faces,
+ * windows = rows of {x1, y1, x2, y2} (the detector's), image (optional: the decoded image,
+ * else the file is decoded)} for hard examples, whose results carry windows = the counts of
+ * sample.windows (lmt_sample.c); the list must not change until
  * wait. params: mtcnn.sample options by name. wait appends each sampled image's samples to
  * the train or val record writer (by the split key of its name and the seed; source: the
  * name), so that no sample passes through Lua, and frees the chunk; a writer's failure is
@@ -32,6 +37,7 @@ typedef struct gen_chunk {
     mt_gen_result *results;
     int64_t n;
     uint64_t seed;
+    mt_gen_kind kind;
 } gen_chunk;
 
 static void release_chunk(void *obj) {
@@ -49,17 +55,24 @@ static const mtL_class chunk_class = {"mtcnn.GenChunk", "generation chunk", "fin
                                       release_chunk, NULL};
 
 static const mtL_enum kinds[] = {
-    {"detection", MT_GEN_DETECTION}, {"landmarks", MT_GEN_LANDMARKS}, {NULL, 0}};
+    {"detection", MT_GEN_DETECTION}, {"landmarks", MT_GEN_LANDMARKS}, {"hard", MT_GEN_HARD},
+    {NULL, 0}};
+
+/* Rows of 4 in field name of item i (the table on top of the stack); what names them in
+ * messages. */
+static int64_t count_rows(lua_State *L, int64_t i, const char *name, const char *what) {
+    if (lua_getfield(L, -1, name) != LUA_TTABLE && !mtL_testtensor(L, -1))
+        luaL_error(L, "gen: image %d has no %s", (int)i + 1, name);
+    int64_t n = mtL_checkrows(L, lua_gettop(L), 4, what).n;
+    lua_pop(L, 2);
+    return n;
+}
 
 /* Faces of item i (the table on top of the stack). */
 static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
     if (!lua_istable(L, -1)) luaL_error(L, "gen: image %d is not a table", (int)i + 1);
     if (kind == MT_GEN_LANDMARKS) return 1;
-    if (lua_getfield(L, -1, "faces") != LUA_TTABLE && !mtL_testtensor(L, -1))
-        luaL_error(L, "gen: image %d has no faces", (int)i + 1);
-    int64_t n = mtL_checkrows(L, lua_gettop(L), 4, "gen: faces").n;
-    lua_pop(L, 2);
-    return n;
+    return count_rows(L, i, "faces", "gen: faces");
 }
 
 /* Copies the first n * cols numbers of the rows in field name of the table on top of the
@@ -84,10 +97,11 @@ static int l_start(lua_State *L) {
     mtL_sampleparams(L, 3, &p);
     lua_settop(L, 2);
 
-    int64_t n = (int64_t)lua_rawlen(L, 1), nfaces = 0;
+    int64_t n = (int64_t)lua_rawlen(L, 1), nfaces = 0, nwindows = 0;
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         nfaces += count_faces(L, i, kind);
+        if (kind == MT_GEN_HARD) nwindows += count_rows(L, i, "windows", "gen: windows");
         lua_pop(L, 1);
     }
     mtL_box *box = (mtL_box *)mtL_newbox(L, &chunk_class, sizeof *box, 1); /* 3 */
@@ -98,13 +112,15 @@ static int l_start(lua_State *L) {
         box->obj = c; /* freed by the collector from now on */
         c->images = (mt_gen_image *)calloc((size_t)n + 1, sizeof *c->images);
         c->names = (const char **)calloc((size_t)n + 1, sizeof *c->names);
-        c->numbers = (double *)malloc((size_t)(nfaces * 14 + 1) * sizeof(double));
+        c->numbers = (double *)malloc((size_t)(nfaces * 14 + nwindows * 4 + 1) * sizeof(double));
         c->results = (mt_gen_result *)calloc((size_t)n + 1, sizeof *c->results);
     }
     if (!c || !c->images || !c->names || !c->numbers || !c->results)
         return luaL_error(L, "gen: out of memory");
     c->seed = seed;
+    c->kind = kind;
     double *boxes = c->numbers, *points = c->numbers + 4 * nfaces;
+    double *windows = c->numbers + 14 * nfaces;
     for (int64_t i = 0; i < n; i++) {
         mt_gen_image *g = c->images + i;
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
@@ -123,6 +139,14 @@ static int l_start(lua_State *L) {
         } else {
             copy_rows(L, "faces", 4, 0, &boxes);
         }
+        if (kind == MT_GEN_HARD) {
+            g->nwindows = count_rows(L, i, "windows", "gen: windows");
+            g->windows = windows;
+            copy_rows(L, "windows", 4, 0, &windows);
+            lua_getfield(L, -1, "image"); /* kept alive by the images table */
+            if (!lua_isnil(L, -1)) g->image = mtL_checkimage(L, -1);
+            lua_pop(L, 1);
+        }
         lua_pop(L, 1);
     }
     MTL_CHECK(L, mt_gen_start(&c->job, c->results, c->images, n, kind, &p, seed));
@@ -130,9 +154,15 @@ static int l_start(lua_State *L) {
     return 1;
 }
 
-/* chunk:wait(train, val, val_fraction) -> statuses | nil, message */
+/* chunk:wait(train, val, val_fraction) -> statuses | nil, message; chunk:wait() waits and
+ * drops the samples (a run that fails) */
 static int chunk_wait(lua_State *L) {
     gen_chunk *c = (gen_chunk *)mtL_checkbox(L, 1, &chunk_class);
+    if (lua_isnoneornil(L, 2)) {
+        mtL_releasebox(L, 1, &chunk_class);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     struct mt_record_writer *train = mtL_checkrecordwriter(L, 2);
     struct mt_record_writer *val = mtL_checkrecordwriter(L, 3);
     double fraction = luaL_checknumber(L, 4);
@@ -158,6 +188,10 @@ static int chunk_wait(lua_State *L) {
         lua_setfield(L, -2, "status");
         lua_pushstring(L, side[i] > 0 ? "val" : side[i] == 0 ? "train" : r->message);
         lua_setfield(L, -2, side[i] < 0 ? "message" : "side");
+        if (r->status == MT_GEN_OK && c->kind == MT_GEN_HARD) {
+            mtL_pushwindowcounts(L, &r->windows);
+            lua_setfield(L, -2, "windows");
+        }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     mtL_releasebox(L, 1, &chunk_class);

@@ -3,6 +3,7 @@
  *
  *   core.sample.detection(img, faces, opts) -> result
  *   core.sample.landmarks(img, box, points, opts) -> result
+ *   core.sample.windows(img, faces, windows, opts) -> result (hard examples)
  *   core.sample.defaults() -> the default parameters
  * faces: an [N, >=4] tensor or a table of {x1, y1, x2, y2} (inclusive);
  * points: 10 planar numbers (x1..x5, y1..y5) in image coordinates. opts
@@ -11,7 +12,8 @@
  * booleans: the faces allowed to seed crops). Unknown keys are an error.
  * result = {size, count, images (a size x count*size strip Image), labels,
  * boxes, targets, landmarks, iou, faces (1-based, 0 = none), aug} with one
- * tensor row per sample.
+ * tensor row per sample; windows' result also has windows = {windows, small, outside,
+ * between, neg_over} (mt_window_counts).
  */
 #include "lmt.h"
 
@@ -39,6 +41,7 @@ static const pdesc params[] = {
     P(lmk_min_face, P_INT),  P(lmk_plain, P_BOOL),         P(lmk_shift_tries, P_INT),
     P(lmk_iou, P_NUM),       P(lmk_mirror_p, P_NUM),       P(lmk_rotate_p, P_NUM),
     P(lmk_angle, P_NUM),
+    P(win_min_side, P_INT),  P(win_neg_max, P_INT),
 };
 #undef P
 #define NPARAMS (sizeof params / sizeof params[0])
@@ -232,9 +235,44 @@ static int l_landmarks(lua_State *L) {
     return 1;
 }
 
+/* Sets t.name (t on top of the stack) to the integer v. */
+static void set_count(lua_State *L, const char *name, int64_t v) {
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, name);
+}
+
+/* Pushes the table of mt_window_counts k. */
+void mtL_pushwindowcounts(lua_State *L, const mt_window_counts *k) {
+    lua_createtable(L, 0, 5);
+    set_count(L, "windows", k->windows);
+    set_count(L, "small", k->small);
+    set_count(L, "outside", k->outside);
+    set_count(L, "between", k->between);
+    set_count(L, "neg_over", k->neg_over);
+}
+
+/* sample.windows(img, faces, windows [, opts]) */
+static int l_windows(lua_State *L) {
+    lua_settop(L, 4); /* optional arguments keep their slots */
+    mt_image *im = mtL_checkimage(L, 1);
+    mtL_rows faces = mtL_checkrows(L, 2, 4, "sample: faces");
+    mtL_rows windows = mtL_checkrows(L, 3, 4, "sample: windows");
+    mt_sample_params p;
+    mt_rng own, *rng;
+    read_params(L, 4, &p, &rng, &own, 0);
+    holder *h = new_holder(L);
+    mt_window_counts k;
+    MTL_CHECK(L, mt_sample_windows(&h->set, im, faces.d, faces.n, windows.d, windows.n, &p, &k));
+    push_result(L, h);
+    mtL_pushwindowcounts(L, &k);
+    lua_setfield(L, -2, "windows");
+    return 1;
+}
+
 static const luaL_Reg sample_functions[] = {
     {"detection", l_detection},
     {"landmarks", l_landmarks},
+    {"windows", l_windows},
     {"defaults", l_defaults},
     {NULL, NULL},
 };

@@ -1,6 +1,7 @@
 -- mtcnn.gen: a whole sample-generation run, streaming, multi-threaded and resumable; the engine
--- of scripts/gen_pnet_data.lua (docs/design.md, 'Sample generation') and
--- gen_landmark_data.lua ('Landmark samples').
+-- of scripts/gen_pnet_data.lua (docs/design.md, 'Sample generation'), gen_landmark_data.lua
+-- ('Landmark samples') and, with the chunks started by mtcnn.hard, gen_hard_examples.lua
+-- ('Hard examples').
 --
 --   local gen = require "mtcnn.gen"
 --   local entries = assert(data.read_wider(gt_file, {images = root}))   -- or read_landmarks
@@ -55,7 +56,8 @@ end
 -- What must not change between a run and its resumption.
 local function identity(opts)
   return {kind = opts.kind, seed = opts.seed, val_fraction = opts.val_fraction,
-          params = opts.params, listed = opts.listed or #opts.entries, source = opts.source}
+          params = opts.params, settings = opts.settings, listed = opts.listed or #opts.entries,
+          source = opts.source}
 end
 
 -- The first differing setting of two identities, for the message.
@@ -65,13 +67,16 @@ local function difference(a, b)
       return ("%s %s, now %s"):format(k, json.encode(a[k]), json.encode(b[k]))
     end
   end
-  for k, v in pairs(b.params or {}) do
-    if not same((a.params or {})[k], v) then
-      return ("%s %s, now %s"):format(k, json.encode((a.params or {})[k]), json.encode(v))
+  for _, group in ipairs({"params", "settings"}) do
+    local ga, gb = a[group] or {}, b[group] or {}
+    for k, v in pairs(gb) do
+      if not same(ga[k], v) then
+        return ("%s %s, now %s"):format(k, json.encode(ga[k]), json.encode(v))
+      end
     end
-  end
-  for k, v in pairs(a.params or {}) do
-    if (b.params or {})[k] == nil then return ("%s %s, now unset"):format(k, json.encode(v)) end
+    for k, v in pairs(ga) do
+      if gb[k] == nil then return ("%s %s, now unset"):format(k, json.encode(v)) end
+    end
   end
   return "settings"
 end
@@ -80,7 +85,7 @@ local function fresh_state(opts)
   return {version = STATE_VERSION, identity = identity(opts), next_index = 0, complete = false,
           committed = {train = 0, val = 0},
           images = {done = 0, train = 0, val = 0, missing = 0, bad = 0}, faces = 0,
-          missing_examples = {}, bad_examples = {}}
+          tally = {}, missing_examples = {}, bad_examples = {}}
 end
 
 -- The state of a previous run in out, or a fresh one (nil, message when it cannot be used).
@@ -141,7 +146,7 @@ local function chunk_items(kind, entries, first, last)
 end
 
 --- gen.run(opts) -> summary | nil, message. opts:
----   kind "detection" | "landmarks"; entries: the list of a data reader (read with or without
+---   kind "detection" | "landmarks" | "hard"; entries: the list of a data reader (read with or without
 ---   check; an entry's `index`, when absent, is its position in the list, 1-based; indices
 ---   must increase along the list);
 ---   out: the output folder (created); params: mtcnn.sample options (size, thresholds...);
@@ -149,17 +154,21 @@ end
 ---   threads (default: the pool's); chunk (images per call, default 32 per thread);
 ---   commit_seconds (least time between commits, default 1; 0: after every chunk); limit (only
 ---   the first n present images); source (a description of the input, checked on resume);
----   stage (a name for the summary);
+---   stage (a name for the summary); settings (more that must not change on resume);
+---   start_chunk(items, {kind, seed, params}) -> a chunk with :wait(train, val, val_fraction)
+---   (default core.gen.start; kind "hard" needs one: mtcnn.hard runs the detector there), whose
+---   results may carry tally = {name = number}, summed over the images into summary.tally;
 ---   listed, missing, missing_examples: what the reader saw and left out (entries read with
 ---   the existence check), for the summary;
 ---   progress(p) called before the first chunk and after each with p = {done, total, faces,
 ---   samples, missing, bad, elapsed}; note(message) for remarks (default: ignored).
 --- summary = {kind, stage, out, size, seed, val_fraction, images = {listed, present, done, train,
 --- val, missing, bad}, faces, samples = {train = {positive, negative, part, landmark, total},
---- val = {...}}, missing_examples, bad_examples = {{name, message}}, run = {images, faces,
---- seconds, images_per_s, faces_per_s}, resumed, outputs = {train, val}}.
+--- val = {...}}, tally, missing_examples, bad_examples = {{name, message}}, run = {images, faces,
+--- seconds, images_per_s, faces_per_s, peak_rss_mb}, resumed, outputs = {train, val}}.
 function gen.run(opts)
-  assert(opts.kind == "detection" or opts.kind == "landmarks", "gen.run: kind must be detection or landmarks")
+  assert(opts.kind == "detection" or opts.kind == "landmarks" or opts.kind == "hard" and opts.start_chunk,
+         "gen.run: kind must be detection, landmarks or hard (with start_chunk)")
   assert(type(opts.entries) == "table", "gen.run: entries expected")
   assert(type(opts.out) == "string", "gen.run: out expected")
   local params = opts.params or {}
@@ -250,11 +259,14 @@ function gen.run(opts)
   report()
   -- chunk k + 1 is decoded and sampled (C threads) while chunk k is written here
   local copts = {kind = opts.kind, seed = opts.seed, params = params}
+  local start_chunk = opts.start_chunk or C.start
   local function start(first)
-    if first > #todo then return nil end
-    return C.start(chunk_items(opts.kind, todo, first, math.min(#todo, first + chunk - 1)), copts)
+    if first > #todo then return true, nil end
+    return pcall(start_chunk, chunk_items(opts.kind, todo, first, math.min(#todo, first + chunk - 1)), copts)
   end
-  pending = start(1)
+  local started, first_chunk = start(1)
+  if not started then return fail(first_chunk) end
+  pending = first_chunk
   for first = 1, #todo, chunk do
     local last = math.min(#todo, first + chunk - 1)
     -- the samples go from C to the files (by the split key of each image's name)
@@ -262,7 +274,10 @@ function gen.run(opts)
                                          opts.val_fraction)
     pending = nil
     if not ok_wait or not results then return fail(ok_wait and werr or results) end
-    pending = start(last + 1)
+    local next_chunk
+    started, next_chunk = start(last + 1)
+    if not started then return fail(next_chunk) end
+    pending = next_chunk
     for k, r in ipairs(results) do
       local e = todo[first + k - 1]
       local name = e.name or e.path
@@ -272,6 +287,7 @@ function gen.run(opts)
         im.done, im[side] = im.done + 1, im[side] + 1
         local nf = opts.kind == "landmarks" and 1 or #e.faces
         faces, state.faces = faces + nf, state.faces + nf
+        for key, v in pairs(r.tally or {}) do state.tally[key] = (state.tally[key] or 0) + v end
       elseif r.status == "missing" then
         im.missing = im.missing + 1
         add_examples(state.missing_examples, name)
@@ -305,10 +321,11 @@ function gen.run(opts)
               bad = state.images.bad},
     faces = state.faces,
     samples = {train = class_counts(writers.train), val = class_counts(writers.val)},
-    missing_examples = missing_examples, bad_examples = state.bad_examples,
+    tally = state.tally, missing_examples = missing_examples, bad_examples = state.bad_examples,
     run = {images = done, faces = state.faces - faces_before, seconds = seconds,
            images_per_s = seconds > 0 and done / seconds or 0,
-           faces_per_s = seconds > 0 and (state.faces - faces_before) / seconds or 0},
+           faces_per_s = seconds > 0 and (state.faces - faces_before) / seconds or 0,
+           peak_rss_mb = sys.peak_rss_mb()},
     resumed = resumed or false,
     outputs = {train = paths.train, val = paths.val},
   }
@@ -391,43 +408,120 @@ local SCRIPTS = {
       .. "a kill (--resume), missing and unreadable images skipped with a count."},
 }
 
+--- gen.input_options(kind) -> --annotations, --images, --out (and --format but for kind
+--- "landmarks"): what a generation script reads and writes.
+function gen.input_options(kind)
+  local landmarks = kind == "landmarks"
+  local options = {
+    {name = "annotations", kind = "string", metavar = "FILE",
+     help = landmarks and "the landmark list (trainImageList.txt format: path left right top bottom x1 y1 ... x5 y5)"
+                      or "WIDER FACE annotations: an official *_bbx_gt.txt file or the seed's one-line list"},
+    {name = "images", kind = "string", metavar = "DIR", help = "the folder the annotated paths are relative to"},
+    {name = "out", kind = "string", metavar = "DIR", help = "output folder: train.rec, val.rec, config.lua, state.json, summary.json"},
+  }
+  if not landmarks then
+    options[#options + 1] = {name = "format", kind = "string", choices = {"auto", "official", "list"},
+                             default = "auto", help = "annotation format"}
+  end
+  return options
+end
+
+--- gen.script_options(chunk_help) -> the options every generation script takes after its
+--- own (--resume, --force, --threads, --seed, --limit, --chunk, --commit-every, --json, --quiet).
+function gen.script_options(chunk_help)
+  return {
+    {name = "resume", kind = "flag", help = "continue an interrupted run in --out (same settings)"},
+    {name = "force", kind = "flag", help = "start over in an --out that holds a generation"},
+    {name = "threads", kind = "int", help = "decoding and sampling threads [default: all cores]"},
+    {name = "seed", kind = "int", default = 1, help = "sampling and validation-split seed"},
+    {name = "limit", kind = "int", metavar = "N", help = "only the first N present images (quick runs)"},
+    {name = "chunk", kind = "int", metavar = "N", help = chunk_help or "images decoded per batch [default: 32 per thread]"},
+    {name = "commit-every", kind = "number", metavar = "SECONDS", default = 1,
+     help = "least time between commits (a kill loses at most this much work)"},
+    {name = "json", kind = "flag", help = "print the summary as JSON on stdout"},
+    {name = "quiet", kind = "flag", help = "no progress bar"},
+  }
+end
+
+--- gen.check_args(args, usage_error): the checks of the shared options and of the required
+--- --annotations, --images and --out.
+function gen.check_args(args, usage_error)
+  for _, k in ipairs({"annotations", "images", "out"}) do
+    if not args[k] then usage_error("--" .. k .. " is required") end
+  end
+  if args.threads and (args.threads < 1 or args.threads > 64) then usage_error("--threads must be in 1..64") end
+  if args.limit and args.limit < 0 then usage_error("--limit must be >= 0") end
+  if args.chunk and args.chunk < 1 then usage_error("--chunk must be >= 1") end
+end
+
+--- gen.read_entries(kind, args) -> entries, stats, missing_names | nil, message: the present
+--- images of args.annotations under args.images (kind "landmarks": the landmark list; any
+--- other: WIDER FACE annotations in args.format, "auto" by default).
+function gen.read_entries(kind, args)
+  local data = require "mtcnn.data"
+  local missing_names = {}
+  local function on_missing(name)
+    if #missing_names < EXAMPLES then missing_names[#missing_names + 1] = name end
+  end
+  local entries, stats
+  if kind == "landmarks" then
+    entries, stats = data.read_landmarks(args.annotations, {images = args.images, on_missing = on_missing})
+  else
+    local format, err = args.format or "auto", nil
+    if format == "auto" then
+      format, err = gen.detect_format(args.annotations)
+      if not format then return nil, err end
+    end
+    local read = format == "official" and data.read_wider or data.read_list
+    entries, stats = read(args.annotations, {images = args.images, on_missing = on_missing})
+  end
+  if not entries then return nil, stats end
+  return entries, stats, missing_names
+end
+
+--- gen.reporter(script, label, unit, show) -> progress, note, finish: the hooks of gen.run
+--- for a script (a bar labelled label on stderr when show; notes above it) and the call that
+--- ends the bar.
+function gen.reporter(script, label, unit, show)
+  local bar
+  local function progress(p)
+    if not bar then bar = require("mtcnn.progress").new{total = p.total, label = label, unit = unit} end
+    bar:update(p.done, ("%d samples"):format(p.samples))
+  end
+  local function note(msg)
+    if bar then bar:print(script .. ": " .. msg) else io.stderr:write(script, ": ", msg, "\n") end
+  end
+  return show and progress or nil, note, function() if bar then bar:finish() end end
+end
+
+--- gen.finish(summary, used, stage, script, args, lines, fail): writes the settings used
+--- (OUT/config.lua) and prints the summary (as JSON with --json, else lines).
+function gen.finish(summary, used, stage, script, args, lines, fail)
+  local config = require "mtcnn.config"
+  local ok, werr = config.write(used, summary.out .. "/config.lua", stage,
+    ("the settings of %s --out %s (seed %d)"):format(script, args.out, args.seed))
+  if not ok then fail(werr) end
+  if args.json then
+    io.stdout:write(json.encode(summary, {indent = "  "}), "\n")
+  else
+    for _, line in ipairs(lines) do print(line) end
+  end
+end
+
 --- gen.main(argv, kind): the command line of scripts/gen_pnet_data.lua (kind "detection") and
 --- gen_landmark_data.lua ("landmarks"). Exits 2 on a bad command line, 1 when the run fails.
 function gen.main(argv, kind)
   local spec = assert(SCRIPTS[kind], "gen.main: kind must be detection or landmarks")
   local cli = require "mtcnn.cli"
   local config = require "mtcnn.config"
-  local data = require "mtcnn.data"
-  local progress = require "mtcnn.progress"
   local detection = spec.kind == "detection"
   local section = detection and "detection" or "landmark"
-  local unit = detection and "img" or "face"
-  local options = {
-    {name = "annotations", kind = "string", metavar = "FILE",
-     help = detection and "WIDER FACE annotations: an official *_bbx_gt.txt file or the seed's one-line list"
-                      or "the landmark list (trainImageList.txt format: path left right top bottom x1 y1 ... x5 y5)"},
-    {name = "images", kind = "string", metavar = "DIR", help = "the folder the annotated paths are relative to"},
-    {name = "out", kind = "string", metavar = "DIR", help = "output folder: train.rec, val.rec, config.lua, state.json, summary.json"},
-  }
-  if detection then
-    options[#options + 1] = {name = "format", kind = "string", choices = {"auto", "official", "list"},
-                             default = "auto", help = "annotation format"}
-  else
+  local options = gen.input_options(spec.kind)
+  if not detection then
     options[#options + 1] = {name = "size", kind = "int", default = 12,
                              help = "sample side: 12 (PNet), 24 (RNet) or 48 (ONet); the stage's config is used"}
   end
-  for _, o in ipairs({
-    {name = "resume", kind = "flag", help = "continue an interrupted run in --out (same settings)"},
-    {name = "force", kind = "flag", help = "start over in an --out that holds a generation"},
-    {name = "threads", kind = "int", help = "decoding and sampling threads [default: all cores]"},
-    {name = "seed", kind = "int", default = 1, help = "sampling and validation-split seed"},
-    {name = "limit", kind = "int", metavar = "N", help = "only the first N present images (quick runs)"},
-    {name = "chunk", kind = "int", metavar = "N", help = "images decoded per batch [default: 32 per thread]"},
-    {name = "commit-every", kind = "number", metavar = "SECONDS", default = 1,
-     help = "least time between commits (a kill loses at most this much work)"},
-    {name = "json", kind = "flag", help = "print the summary as JSON on stdout"},
-    {name = "quiet", kind = "flag", help = "no progress bar"},
-  }) do options[#options + 1] = o end
+  for _, o in ipairs(gen.script_options()) do options[#options + 1] = o end
   for _, o in ipairs(config.options("pnet", {section})) do
     if o.name ~= "config" and o.name ~= "set" then options[#options + 1] = o end
   end
@@ -445,40 +539,20 @@ function gen.main(argv, kind)
   }
   local args, fail = cli.script(argv, cspec)
   local function usage_error(msg) fail(msg, 2) end
-  for _, k in ipairs({"annotations", "images", "out"}) do
-    if not args[k] then usage_error("--" .. k .. " is required") end
-  end
+  gen.check_args(args, usage_error)
   local stage = detection and "pnet" or STAGE_OF_SIZE[args.size]
   if not stage then usage_error("--size must be 12, 24 or 48") end
-  if args.threads and (args.threads < 1 or args.threads > 64) then usage_error("--threads must be in 1..64") end
-  if args.limit and args.limit < 0 then usage_error("--limit must be >= 0") end
-  if args.chunk and args.chunk < 1 then usage_error("--chunk must be >= 1") end
   local cfg, cerr = config.resolve(stage, args, {section, "detection"})
   if not cfg then usage_error(cerr) end
   if not detection and cfg.detection.size ~= args.size then
     usage_error(("the %s config's size is %s, not --size %d"):format(stage, tostring(cfg.detection.size), args.size))
   end
 
-  local entries, stats, rerr
-  local missing_names = {}
-  local function on_missing(name)
-    if #missing_names < EXAMPLES then missing_names[#missing_names + 1] = name end
-  end
-  if detection then
-    local format = args.format
-    if format == "auto" then
-      format, rerr = gen.detect_format(args.annotations)
-      if not format then fail(rerr) end
-    end
-    local read = format == "official" and data.read_wider or data.read_list
-    entries, stats = read(args.annotations, {images = args.images, on_missing = on_missing})
-  else
-    entries, stats = data.read_landmarks(args.annotations, {images = args.images, on_missing = on_missing})
-  end
+  local entries, stats, missing_names = gen.read_entries(spec.kind, args)
   if not entries then fail(stats) end
-
-  local bar
-  local show = not args.quiet and not args.json
+  local size = cfg.detection.size
+  local progress, note, finish = gen.reporter(spec.name, ("%s %dx%d"):format(stage, size, size),
+                                              detection and "img" or "face", not args.quiet and not args.json)
   local summary, err = gen.run{
     kind = spec.kind, stage = stage, entries = entries, out = args.out,
     params = config.sample_params(cfg),
@@ -486,29 +560,12 @@ function gen.main(argv, kind)
     force = args.force, threads = args.threads or sys.cpu_count(), chunk = args.chunk,
     commit_seconds = args.commit_every, limit = args.limit,
     source = args.annotations:match("[^/]+$"), listed = stats.listed, missing = stats.missing,
-    missing_examples = missing_names,
-    progress = show and function(p)
-      if not bar then
-        bar = progress.new{total = p.total, label = ("%s %dx%d"):format(stage, cfg.detection.size,
-                                                                           cfg.detection.size), unit = unit}
-      end
-      bar:update(p.done, ("%d samples"):format(p.samples))
-    end or nil,
-    note = function(msg)
-      if bar then bar:print(spec.name .. ": " .. msg) else io.stderr:write(spec.name, ": ", msg, "\n") end
-    end,
+    missing_examples = missing_names, progress = progress, note = note,
   }
-  if bar then bar:finish() end
+  finish()
   if not summary then fail(err) end
   local used = detection and {detection = cfg.detection} or {detection = cfg.detection, landmark = cfg.landmark}
-  local ok, werr = config.write(used, summary.out .. "/config.lua", stage,
-    ("the settings of %s --out %s (seed %d)"):format(spec.name, args.out, args.seed))
-  if not ok then fail(werr) end
-  if args.json then
-    io.stdout:write(json.encode(summary, {indent = "  "}), "\n")
-  else
-    for _, line in ipairs(gen.summary_lines(summary)) do print(line) end
-  end
+  gen.finish(summary, used, stage, spec.name, args, gen.summary_lines(summary), fail)
 end
 
 return gen

@@ -7,6 +7,9 @@
 --   -- -1 part), r.boxes (crops, inclusive), r.targets, r.iou, r.faces, r.counts
 --   local l = sample.landmarks(img, box, points, {size = 48, seed = 7})
 --   -- label -2, r.landmarks planar (x1..x5, y1..y5) normalised to the crop
+--   local h = sample.windows(img, faces, windows, {size = 24})
+--   -- hard examples: the detector's windows squared, rounded and labelled by IoU;
+--   -- h.windows counts those skipped (small, outside) and dropped (between, neg_over)
 --
 -- Every parameter (sample.defaults()) can be given by name in the options;
 -- unknown names are an error. seed = n (or generator = g) makes a run
@@ -28,6 +31,12 @@ end
 --- sample.landmarks(img, box, points [, opts]) -> result
 function M.landmarks(img, box, points, opts)
   return C.landmarks(img, box, points, opts)
+end
+
+--- sample.windows(img, faces, windows [, opts]) -> result: hard examples (docs/design.md,
+--- 'Hard examples'); opts: size, method, neg_iou, part_iou, pos_iou, win_min_side, win_neg_max.
+function M.windows(img, faces, windows, opts)
+  return C.windows(img, faces, windows, opts)
 end
 
 --- sample.images(result) -> list of the result's samples as separate images

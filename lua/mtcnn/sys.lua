@@ -1,5 +1,6 @@
 -- mtcnn.sys: clock(), sleep(s), cpu_count(), isatty(file), pid(), threads(), set_threads(n),
--- listdir(path), stat(path), mkdir(path) (creates parents), and write_atomic(path, text).
+-- listdir(path), stat(path), mkdir(path) (creates parents), write_atomic(path, text) and
+-- peak_rss_mb().
 local core_sys = require("mtcnn.core").sys
 
 local sys = setmetatable({}, {__index = core_sys})
@@ -22,6 +23,17 @@ function sys.write_atomic(path, text)
     return nil, ("cannot rename %s to %s: %s"):format(tmp, path, tostring(rerr))
   end
   return true
+end
+
+--- sys.peak_rss_mb() -> the process's peak resident memory in MB (VmHWM of
+--- /proc/self/status), or nil where there is no such file.
+function sys.peak_rss_mb()
+  local f = io.open("/proc/self/status", "r")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  local kb = text:match("VmHWM:%s*(%d+)%s*kB")
+  return kb and tonumber(kb) / 1024 or nil
 end
 
 return sys

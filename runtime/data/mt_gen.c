@@ -160,20 +160,23 @@ static void gen_task(void *vctx, int64_t i, int thread) {
     const mt_gen_image *g = c->images + i;
     mt_gen_result *r = c->out + i;
     if (__atomic_load_n(&c->failed, __ATOMIC_RELAXED)) return;
-    char msg[600];
-    size_t n = 0;
-    file_buf *b = c->bufs + thread;
-    int rc = read_file(g->path, b, &n, msg, sizeof msg);
-    if (rc != 0) {
-        if (rc > 0) snprintf(msg, sizeof msg, "%s: %s", g->path, strerror(rc));
-        skip(r, rc > 0 ? MT_GEN_MISSING : MT_GEN_BAD, msg);
-        return;
+    const mt_image *im = g->image;
+    if (!im) {
+        char msg[600];
+        size_t n = 0;
+        file_buf *b = c->bufs + thread;
+        int rc = read_file(g->path, b, &n, msg, sizeof msg);
+        if (rc != 0) {
+            if (rc > 0) snprintf(msg, sizeof msg, "%s: %s", g->path, strerror(rc));
+            skip(r, rc > 0 ? MT_GEN_MISSING : MT_GEN_BAD, msg);
+            return;
+        }
+        if (mt_image_decode_reuse(&b->im, b->p, n, g->path, NULL) != MT_OK) {
+            skip(r, MT_GEN_BAD, mt_last_error());
+            return;
+        }
+        im = b->im;
     }
-    if (mt_image_decode_reuse(&b->im, b->p, n, g->path, NULL) != MT_OK) {
-        skip(r, MT_GEN_BAD, mt_last_error());
-        return;
-    }
-    const mt_image *im = b->im;
     r->width = im->width;
     r->height = im->height;
     mt_rng rng;
@@ -181,6 +184,9 @@ static void gen_task(void *vctx, int64_t i, int thread) {
     mt_status st;
     if (c->kind == MT_GEN_DETECTION)
         st = mt_sample_detection(&r->samples, im, g->boxes, NULL, g->nfaces, c->p, &rng);
+    else if (c->kind == MT_GEN_HARD)
+        st = mt_sample_windows(&r->samples, im, g->boxes, g->nfaces, g->windows, g->nwindows,
+                               c->p, &r->windows);
     else
         st = sample_landmarks(&r->samples, im, g, c->p, &rng);
     if (st != MT_OK && !__atomic_exchange_n(&c->failed, 1, __ATOMIC_ACQ_REL)) {
@@ -193,13 +199,14 @@ mt_status mt_gen_run(mt_gen_result *out, const mt_gen_image *images, int64_t n, 
                      const mt_sample_params *p, uint64_t seed) {
     if (n < 0) return mt_fail(MT_ERR_ARG, "gen: negative image count");
     memset(out, 0, (size_t)n * sizeof *out);
-    if (kind != MT_GEN_DETECTION && kind != MT_GEN_LANDMARKS)
+    if (kind != MT_GEN_DETECTION && kind != MT_GEN_LANDMARKS && kind != MT_GEN_HARD)
         return mt_fail(MT_ERR_ARG, "gen: unknown kind %d", (int)kind);
     for (int64_t i = 0; i < n; i++) {
         const mt_gen_image *g = images + i;
         if (!g->path || g->nfaces < 0 || (g->nfaces > 0 && !g->boxes) ||
-            (kind == MT_GEN_LANDMARKS && g->nfaces > 0 && !g->points) || g->index < 0)
-            return mt_fail(MT_ERR_ARG, "gen: image %lld lacks its path, faces or index",
+            (kind == MT_GEN_LANDMARKS && g->nfaces > 0 && !g->points) || g->index < 0 ||
+            (kind == MT_GEN_HARD && (g->nwindows < 0 || (g->nwindows > 0 && !g->windows))))
+            return mt_fail(MT_ERR_ARG, "gen: image %lld lacks its path, faces, windows or index",
                            (long long)i);
     }
     gen_ctx *c = (gen_ctx *)calloc(1, sizeof *c);

@@ -17,7 +17,10 @@
  * image with one or more faces, each a box (4 doubles) and five points (10
  * doubles, planar x1..x5, y1..y5), sampled by mt_sample_landmarks face after
  * face with the image's generator; the sets are joined (the face index of
- * each sample says which face it came from).
+ * each sample says which face it came from). Hard examples (docs/design.md,
+ * 'Hard examples'): an image with its faces and the windows a trained stage
+ * kept on it, labelled by mt_sample_windows; the caller, which ran the
+ * detector, may hand over the decoded image instead of its file.
  *
  * A missing file (or one that is not a regular file) is MT_GEN_MISSING; a
  * file that does not decode (truncated, corrupt, unsupported, too large) is
@@ -36,7 +39,11 @@
 extern "C" {
 #endif
 
-typedef enum mt_gen_kind { MT_GEN_DETECTION = 0, MT_GEN_LANDMARKS = 1 } mt_gen_kind;
+typedef enum mt_gen_kind {
+    MT_GEN_DETECTION = 0,
+    MT_GEN_LANDMARKS = 1,
+    MT_GEN_HARD = 2
+} mt_gen_kind;
 
 /* One image of a chunk. The pointers are the caller's and must stay valid
  * for the call. */
@@ -46,6 +53,9 @@ typedef struct mt_gen_image {
     int64_t nfaces;
     const double *boxes;  /* 4 per face, inclusive x1, y1, x2, y2 */
     const double *points; /* landmarks: 10 per face (planar); NULL for detection */
+    const mt_image *image; /* hard examples: the decoded image (NULL: decode path) */
+    int64_t nwindows;      /* hard examples: the detector's windows, 4 doubles each */
+    const double *windows;
 } mt_gen_image;
 
 enum { MT_GEN_OK = 0, MT_GEN_MISSING = 1, MT_GEN_BAD = 2 };
@@ -55,6 +65,7 @@ typedef struct mt_gen_result {
     char *message;          /* why the image was skipped (NULL when OK) */
     int width, height;      /* of the decoded image (0 when skipped) */
     mt_sample_set *samples; /* MT_GEN_OK: its samples (possibly none) */
+    mt_window_counts windows; /* hard examples: what became of the windows */
 } mt_gen_result;
 
 /* Decodes and samples images[0..n) on the worker pool into out[0..n) (zeroed

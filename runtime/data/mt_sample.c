@@ -42,6 +42,8 @@ mt_sample_params mt_sample_params_default(void) {
     p.lmk_mirror_p = 0.5;
     p.lmk_rotate_p = 0.5;
     p.lmk_angle = 5.0;
+    p.win_min_side = 20;
+    p.win_neg_max = 60;
     return p;
 }
 
@@ -54,6 +56,8 @@ static mt_status check_params(const mt_sample_params *p) {
         p->lmk_shift_tries < 0)
         return mt_fail(MT_ERR_ARG, "sample: counts and tries must not be negative");
     if (p->min_crop < 1) return mt_fail(MT_ERR_ARG, "sample: min_crop must be at least 1");
+    if (p->win_min_side < 1 || p->win_neg_max < 0)
+        return mt_fail(MT_ERR_ARG, "sample: need win_min_side >= 1 and win_neg_max >= 0");
     if (!(p->side_lo > 0) || !(p->side_hi >= p->side_lo))
         return mt_fail(MT_ERR_ARG, "sample: need 0 < side_lo <= side_hi");
     if (!(p->jitter >= 0) || !(p->neg_max_frac > 0))
@@ -143,6 +147,26 @@ static bool draw_shift(mt_rng *rng, const shift_range *r, int64_t *s, int64_t *d
     return *s >= 1;
 }
 
+static void set_target(item *it, const double *crop, const double *face) {
+    double t[4];
+    mt_box_targets(crop, face, 1, t);
+    for (int k = 0; k < 4; k++) it->target[k] = (float)t[k];
+}
+
+/* Plans crop c with its label, the face it overlaps most (which: -1 none) and that IoU o;
+ * positives and part faces are targeted at that face. NULL when out of memory. */
+static item *add_labelled(plan_list *l, const double *c, int8_t label, int64_t which, double o,
+                          const double *faces) {
+    item *it = plan_add(l);
+    if (!it) return NULL;
+    set_box(it, c);
+    it->label = label;
+    it->face = (int32_t)which;
+    it->iou = (float)o;
+    if (label != MT_LABEL_NEGATIVE) set_target(it, c, faces + 4 * which);
+    return it;
+}
+
 /* Plans crop c as a negative when its best IoU with the faces is below neg_iou (*taken, unless
  * NULL, says whether it was); face: the face it was drawn near (-1: none). Returns MT_ERR_OOM
  * only. */
@@ -153,19 +177,7 @@ static mt_status add_negative(plan_list *l, const double *c, const double *faces
     bool take = o < neg_iou;
     if (taken) *taken = take;
     if (!take) return MT_OK;
-    item *it = plan_add(l);
-    if (!it) return oom();
-    set_box(it, c);
-    it->label = MT_LABEL_NEGATIVE;
-    it->face = face;
-    it->iou = (float)o;
-    return MT_OK;
-}
-
-static void set_target(item *it, const double *crop, const double *face) {
-    double t[4];
-    mt_box_targets(crop, face, 1, t);
-    for (int k = 0; k < 4; k++) it->target[k] = (float)t[k];
+    return add_labelled(l, c, MT_LABEL_NEGATIVE, face, o, faces) ? MT_OK : oom();
 }
 
 /* ---- sample sets --------------------------------------------------------------------------- */
@@ -222,6 +234,18 @@ static mt_status set_from_plan(mt_sample_set **out, const plan_list *l, int size
     }
     *out = s;
     return MT_OK;
+}
+
+/* Cuts the pixels of the planned items into set s (crop boxes wholly or partly inside im). */
+static mt_status cut_plan(mt_sample_set *s, const mt_image *im, const plan_list *l,
+                          const mt_sample_params *p) {
+    if (l->n == 0) return MT_OK;
+    int32_t *boxes = (int32_t *)malloc((size_t)l->n * 4 * sizeof(int32_t));
+    if (!boxes) return oom();
+    for (int64_t i = 0; i < l->n; i++) memcpy(boxes + 4 * i, l->v[i].box, 16);
+    mt_status st = mt_crop_resize_strip(im, boxes, l->n, p->size, p->interp, s->images, 0);
+    free(boxes);
+    return st;
 }
 
 /* ---- detection samples (docs/design.md, 'Sample generation') ------------------------------- */
@@ -286,13 +310,8 @@ static mt_status plan_detection(plan_list *l, int W, int H, const double *faces,
             if (o >= p->pos_iou) label = MT_LABEL_POSITIVE;
             else if (o >= p->part_iou) label = MT_LABEL_PART;
             else continue;
-            item *it = plan_add(l);
+            item *it = add_labelled(l, c, label, which, o, faces);
             if (!it) return oom();
-            set_box(it, c);
-            it->label = label;
-            it->face = (int32_t)which;
-            it->iou = (float)o;
-            set_target(it, c, faces + 4 * which);
             /* no draw unless asked for: the default stream stays the seed's */
             if (p->mirror_p > 0 && mt_rng_unit(rng) < p->mirror_p) {
                 double t[4] = {it->target[0], it->target[1], it->target[2], it->target[3]};
@@ -321,24 +340,93 @@ mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const dou
         return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
     plan_list l = {NULL, 0, 0};
     mt_status st = plan_detection(&l, im->width, im->height, faces, seeds, nfaces, p, rng);
-    int32_t *boxes = NULL;
     if (st == MT_OK) st = set_from_plan(out, &l, p->size);
-    if (st == MT_OK && l.n > 0) {
-        boxes = (int32_t *)malloc((size_t)l.n * 4 * sizeof(int32_t));
-        if (!boxes) st = oom();
-        for (int64_t i = 0; st == MT_OK && i < l.n; i++) memcpy(boxes + 4 * i, l.v[i].box, 16);
-        if (st == MT_OK)
-            st = mt_crop_resize_strip(im, boxes, l.n, p->size, p->interp, (*out)->images, 0);
-        for (int64_t i = 0; st == MT_OK && i < l.n; i++)
-            if (l.v[i].aug & MT_AUG_MIRROR) flip_sample((*out)->images, i);
-    }
-    free(boxes);
+    if (st == MT_OK) st = cut_plan(*out, im, &l, p);
+    for (int64_t i = 0; st == MT_OK && i < l.n; i++)
+        if (l.v[i].aug & MT_AUG_MIRROR) flip_sample((*out)->images, i);
     free(l.v);
     if (st != MT_OK) {
         mt_sample_set_free(*out);
         *out = NULL;
     }
     return st;
+}
+
+/* ---- hard examples (docs/design.md, 'Hard examples') ------------------------------------- */
+
+/* x rounded to the nearest integer, halves to the even one (numpy's round), whatever the
+ * floating-point rounding mode. */
+static double round_even(double x) {
+    double r = floor(x), d = x - r;
+    if (d > 0.5 || (d == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
+    return r;
+}
+
+/* Plans the labelled windows of one image; returns MT_ERR_OOM only. */
+static mt_status plan_windows(plan_list *l, int W, int H, const double *faces, int64_t nf,
+                              const double *windows, int64_t nw, const mt_sample_params *p,
+                              mt_window_counts *k) {
+    int64_t negatives = 0, which;
+    for (int64_t i = 0; i < nw; i++) {
+        double c[4];
+        memcpy(c, windows + 4 * i, sizeof c);
+        mt_box_square(c, 1, MT_SQUARE_INCLUSIVE);
+        for (int j = 0; j < 4; j++) c[j] = round_even(c[j]);
+        if (!(c[2] - c[0] + 1 >= p->win_min_side)) { /* (a NaN window too) */
+            k->small++;
+            continue;
+        }
+        if (c[0] < 0 || c[1] < 0 || c[2] > W - 1 || c[3] > H - 1) {
+            k->outside++;
+            continue;
+        }
+        double o = best_iou(c, faces, nf, &which);
+        int8_t label;
+        if (o < p->neg_iou) {
+            if (negatives == p->win_neg_max) {
+                k->neg_over++;
+                continue;
+            }
+            negatives++;
+            label = MT_LABEL_NEGATIVE;
+        } else if (o >= p->pos_iou) {
+            label = MT_LABEL_POSITIVE;
+        } else if (o >= p->part_iou) {
+            label = MT_LABEL_PART;
+        } else {
+            k->between++;
+            continue;
+        }
+        if (!add_labelled(l, c, label, which, o, faces)) return oom();
+    }
+    return MT_OK;
+}
+
+mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const double *faces,
+                            int64_t nfaces, const double *windows, int64_t nwindows,
+                            const mt_sample_params *p, mt_window_counts *counts) {
+    *out = NULL;
+    mt_window_counts k;
+    memset(&k, 0, sizeof k);
+    k.windows = nwindows;
+    if (counts) *counts = k;
+    MT_TRY(check_params(p));
+    if (im->width < 1 || im->height < 1)
+        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    if (nwindows < 0 || nfaces < 0 || (nwindows > 0 && !windows) || (nfaces > 0 && !faces))
+        return mt_fail(MT_ERR_ARG, "sample: windows or faces missing");
+    plan_list l = {NULL, 0, 0};
+    mt_status st = plan_windows(&l, im->width, im->height, faces, nfaces, windows, nwindows, p, &k);
+    if (st == MT_OK) st = set_from_plan(out, &l, p->size);
+    if (st == MT_OK) st = cut_plan(*out, im, &l, p);
+    free(l.v);
+    if (st != MT_OK) {
+        mt_sample_set_free(*out);
+        *out = NULL;
+        return st;
+    }
+    if (counts) *counts = k;
+    return MT_OK;
 }
 
 /* ---- landmark samples (docs/design.md, 'Landmark samples') --------------------------------- */

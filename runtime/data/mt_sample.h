@@ -64,6 +64,11 @@ typedef struct mt_sample_params {
     double lmk_mirror_p;  /* probability of adding the mirrored crop: 0.5 */
     double lmk_rotate_p;  /* probability of each rotation (+angle, -angle): 0.5 */
     double lmk_angle;     /* degrees: 5 */
+
+    /* hard examples (docs/design.md, 'Hard examples'): the windows a trained stage kept,
+     * labelled with neg_iou, part_iou and pos_iou above */
+    int win_min_side; /* windows narrower than this once squared and rounded are skipped: 20 */
+    int win_neg_max;  /* negatives kept per image, the first in the windows' order: 60 */
 } mt_sample_params;
 
 /* The defaults above, for sample side 12. */
@@ -98,6 +103,28 @@ void mt_sample_set_free(mt_sample_set *s);
 mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const double *faces,
                               const uint8_t *seeds, int64_t nfaces, const mt_sample_params *p,
                               mt_rng *rng);
+
+/* What became of the windows given to mt_sample_windows (besides the samples). */
+typedef struct mt_window_counts {
+    int64_t windows; /* given */
+    int64_t small;   /* skipped: narrower than win_min_side */
+    int64_t outside; /* skipped: reaching outside the image */
+    int64_t between; /* dropped: largest IoU in [neg_iou, part_iou) */
+    int64_t neg_over; /* dropped: negatives beyond win_neg_max */
+} mt_window_counts;
+
+/* Hard examples of image im: the windows (nwindows boxes, 4 doubles each, inclusive, in
+ * the detector's output order) that a trained stage kept, each made square around its
+ * centre (the seed's inclusive square: side max(w, h), w = x2 - x1 + 1) and rounded to whole
+ * pixels (halves to even, as numpy's round); a window narrower than win_min_side or
+ * reaching outside the image is skipped. The rest are labelled by their largest IoU with
+ * the nfaces faces (all of them): below neg_iou a negative (the first win_neg_max only),
+ * from pos_iou a positive, from part_iou a part face (targeted at that face), otherwise
+ * dropped. Crops are resized to size with interp. counts (may be NULL) says what was
+ * skipped. No randomness. */
+mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const double *faces,
+                            int64_t nfaces, const double *windows, int64_t nwindows,
+                            const mt_sample_params *p, mt_window_counts *counts);
 
 /* Landmark samples of one face: its box (4 doubles, inclusive) and its five
  * points (10 doubles, planar, image coordinates). */

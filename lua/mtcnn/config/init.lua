@@ -227,6 +227,14 @@ local function apply_file(schema, cfg, t, path)
   return true
 end
 
+--- config.apply(stage, cfg, t [, where]) -> cfg | nil, message: the settings of table t (by
+--- section or flat, as a config file returns them) applied to cfg; where names t in messages.
+function config.apply(stage, cfg, t, where)
+  local ok, err = apply_file(config.schema(stage), cfg, t, where or "settings")
+  if not ok then return nil, err end
+  return cfg
+end
+
 --- config.load_file(stage, path [, cfg]) -> cfg | nil, message: the defaults (or cfg)
 --- changed by the settings of a config file. The file runs with no access to globals.
 function config.load_file(stage, path, cfg)
@@ -242,11 +250,12 @@ function config.load_file(stage, path, cfg)
   return cfg
 end
 
---- config.resolve(stage, args [, sections]) -> cfg | nil, message: the defaults, then
---- args.config, the flags of config.options (args[key]) and args.set (a list of KEY=VALUE).
-function config.resolve(stage, args, sections)
+--- config.resolve(stage, args [, sections [, base]]) -> cfg | nil, message: the defaults (or
+--- base, a table of config.defaults' shape, changed in place: e.g. a preset), then args.config,
+--- the flags of config.options (args[key]) and args.set (a list of KEY=VALUE).
+function config.resolve(stage, args, sections, base)
   local schema = config.schema(stage)
-  local cfg = config.defaults(stage)
+  local cfg = base or config.defaults(stage)
   args = args or {}
   if args.config then
     local _, err = config.load_file(stage, args.config, cfg)

@@ -46,6 +46,32 @@ return {
        {"lmk_rotate_p", 0.5, "probability of adding each rotated copy (+angle, -angle) of a kept crop", "prob"},
        {"lmk_angle", 5.0, "rotation in degrees", "positive"},
      }},
+    {name = "hard", script = "gen_hard_examples.lua",
+     help = "hard examples for RNet (24x24) and ONet (48x48): the windows that the trained earlier stages keep on the training images, labelled by IoU (the sample side and val_fraction come from detection)",
+     -- gen_hard_examples.lua --preset NAME starts from one of these instead of the defaults
+     -- (flags, --config and --set still win): "seed" is the defaults (the TensorFlow seed's
+     -- gen_hard_example.py), "original" the settings of Seanlinx/mtcnn's miner, which the
+     -- original authors' advice follows (docs/design.md, 'Hard examples')
+     presets = {
+       seed = {},
+       original = {hard_pnet_threshold = 0.6, hard_rnet_threshold = 0.7, hard_min_face = 24},
+     },
+     entries = {
+       {"hard_pnet_threshold", 0.3, "PNet's face threshold while mining (windows scoring at least this go on)", "prob"},
+       {"hard_rnet_threshold", 0.1, "RNet's face threshold while mining ONet's data (windows scoring above this go on)", "prob"},
+       {"hard_min_face", 20, "smallest face the detector looks for, in pixels (the pyramid's first scale is 12 / this)", "positive"},
+       {"hard_factor", 0.79, "pyramid scale step, in (0, 1)", "prob"},
+       {"hard_nms_level", 0.5, "NMS overlap (IoU) within each pyramid level", "prob"},
+       {"hard_nms_image", 0.7, "NMS overlap (IoU) across the levels of an image", "prob"},
+       {"hard_nms_rnet", 0.7, "NMS overlap (IoU) after RNet", "prob"},
+       {"hard_resize", "area", "resizing of the pyramid levels and of RNet's crops in the detector", {"area", "bilinear"}},
+       {"hard_min_side", 20, "windows narrower than this once squared and rounded are skipped (pixels)", "positive"},
+       {"hard_neg_max", 60, "negatives kept per image: the first ones in the detector's order (highest scores first)", "count"},
+       {"hard_neg_iou", 0.3, "a window is a negative when its largest IoU with any face is below this", "prob"},
+       {"hard_part_iou", 0.4, "a window is a part face when its largest IoU lies in [hard_part_iou, hard_pos_iou)", "prob"},
+       {"hard_pos_iou", 0.65, "a window is a positive when its largest IoU is at least this", "prob"},
+       {"hard_method", "bilinear", "resizing of the windows' crops to the sample side", {"bilinear", "area"}},
+     }},
     {name = "merge", script = "merge_records.lua",
      help = "the training set: how many samples of each class are drawn (without replacement)",
      entries = {

@@ -1,7 +1,7 @@
 -- mtcnn.train.cli: the command line of scripts/train_pnet.lua, train_rnet.lua and
 -- train_onet.lua (each is train_cli.main(stage, arg)).
 --
--- Flags: --train FILE|DIR, --val FILE[,FILE...], --out DIR, --seed, --threads, --device,
+-- Flags: --train FILE|DIR, --val FILE[,FILE...], --out DIR, --previous DIR, --seed, --threads, --device,
 -- --resume, --overwrite, --json, --quiet, and every setting of the stage's "train" section
 -- (mtcnn.config: --epochs 20, --lr 0.01, ..., --config FILE, --set train.KEY=VALUE).
 -- Exit status: 0 done; 1 the run failed (unreadable data, a write error); 2 a bad command
@@ -30,6 +30,8 @@ function M.spec(stage)
      help = "held-out records, all used in order each epoch (e.g. detection/val.rec,landmark/val.rec)"},
     {name = "out", kind = "string", metavar = "DIR",
      help = ("the run's folder: %s.mtn, manifest.json, checkpoints/, logs, curves.png"):format(stage)},
+    {name = "previous", kind = "string", metavar = "DIR",
+     help = "a model folder whose earlier stages join --out's model (e.g. the PNet's for RNet)"},
     {name = "seed", kind = "int", help = "seed of the initial weights and of the batches [default: 1]"},
     {name = "threads", kind = "int", help = "kernel threads [default: all cores; resume: the run's]"},
     {name = "device", kind = "string", choices = {"cpu", "cuda"}, default = "cpu",
@@ -96,7 +98,7 @@ function M.main(stage, argv)
 
   local summary, err = train.run{
     stage = stage, cfg = cfg, given = given, train = args.train, val = val, out = args.out,
-    seed = args.seed,
+    seed = args.seed, previous = args.previous,
     threads = args.threads, device = args.device, resume = args.resume,
     overwrite = args.overwrite, progress = not args.quiet and not args.json,
   }

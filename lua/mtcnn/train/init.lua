@@ -363,6 +363,21 @@ local function prepare(opts)
   end
   ctx.seed = seed or 1
 
+  -- the earlier stages that join the model folder at the end: checked now, not after training
+  local prev = opts.previous or (state and state.previous)
+  if prev then
+    local m, merr = json.read_file(prev .. "/manifest.json")
+    if not m then return nil, ("previous model: %s"):format(merr) end
+    if type(m.nets) ~= "table" then return nil, ("previous model %s: its manifest names no nets"):format(prev) end
+    for _, s in ipairs(train.STAGES) do
+      if s == stage then break end
+      if type(m.nets[s]) == "string" and not exists(prev .. "/" .. m.nets[s]) then
+        return nil, ("previous model %s: no %s"):format(prev, m.nets[s])
+      end
+    end
+    ctx.previous = prev
+  end
+
   -- inputs
   local t = cfg.train
   local train_path = opts.train or (state and state.inputs.train.path)
@@ -544,7 +559,7 @@ local function save_checkpoint(ctx, epoch_end)
     loader = {start_step = ctx.step + 1, seed = ctx.seed},
     running = ctx.running, window = ctx.window, history = ctx.history,
     config = cfg, seed = ctx.seed, threads = ctx.threads, inputs = ctx.inputs,
-    elapsed = ctx.elapsed, skipped = ctx.skipped,
+    elapsed = ctx.elapsed, skipped = ctx.skipped, previous = ctx.previous,
   }
   local path, err = checkpoint.save(ctx.ckdir, state, tensors)
   if not path then return nil, err end
@@ -637,7 +652,7 @@ end
 --- (record files), out (folder),
 --- seed (1), threads (kernel threads; default: as set), device ("cpu"), resume, overwrite
 --- (start again in a folder that holds a run), previous (a model folder whose earlier stages
---- join this one's), progress (true: a bar on stderr), curves (true: draw curves.png),
+--- join this one's, checked before training; a resumed run keeps the run's), progress (true: a bar on stderr), curves (true: draw curves.png),
 --- note (function(message) for notes; default: stderr), on_step (function(ctx) after each
 --- step, for tests).
 --- The summary: {stage, out, model, steps, epochs, steps_per_epoch, batch, seed, threads,
@@ -649,7 +664,6 @@ function train.run(opts)
   local t_start = sys.clock()
   local ctx, err = prepare(opts)
   if not ctx then return nil, err end
-  ctx.previous = opts.previous
   ctx.curves = opts.curves ~= false
   local ok
   ok, err = sys.mkdir(ctx.ckdir)
