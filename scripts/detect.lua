@@ -241,10 +241,17 @@ local function emit(entry, img, faces, ms)
   end
   if args.align then
     for k, f in ipairs(faces) do
-      local crop = img:align_face(f.landmarks, {size = args.align_size})
-      local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
-      if not ok then unwritten_output(serr) end
-      crop:free()
+      -- landmarks that coincide (a damaged model's) cannot be aligned: that face is named
+      -- and left out, and the run ends with status 1
+      local aligned, crop = pcall(img.align_face, img, f.landmarks, {size = args.align_size})
+      if aligned then
+        local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
+        if not ok then unwritten_output(serr) end
+        crop:free()
+      else
+        failures = failures + 1
+        bar:print(("detect.lua: %s: face %d cannot be aligned: %s"):format(entry.path, k, tostring(crop)))
+      end
     end
   end
 end
