@@ -327,6 +327,7 @@ static mt_status fill_text(mat_ctx *c, const mat_buf *b, const mat_elem *e, mt_m
         return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory for a char array", c->name);
     }
     int64_t rows = v->dims[0], cols = rows ? v->numel / rows : 0;
+    if (cols == 0) rows = 0; /* an empty array may still say 2^31 rows: no loop over them */
     size_t len = 0;
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t k = 0; k < cols; k++) {
