@@ -41,6 +41,8 @@ local args, die = cli.script(arg, {
      metavar = "N", help = "cascade stages: 3 (onet) all; 1 (pnet), 2 (rnet): that stage's boxes, no landmarks"},
     {name = "threads", kind = "int", metavar = "N", range = "[1, 64]",
      help = "threads of the C kernels (default: all CPUs)"},
+    {name = "device", kind = "string", choices = {"cpu", "cuda"}, default = "cpu",
+     help = "where the nets run (cuda: on the GPU; images, crops and NMS stay on the CPU)"},
     {name = "batch", kind = "int", default = 8, metavar = "N", range = "[1, 4096]",
      help = "images decoded in parallel and detected together"},
     {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image"},
@@ -157,7 +159,7 @@ end
 local det, err = detector.new{
   model = args.model, preset = args.preset, min_face = args.min_face, factor = args.factor,
   thresholds = args.thresholds, resize = args.resize, flip_landmarks = args.flip_landmarks,
-  stages = stages,
+  stages = stages, device = args.device,
 }
 if not det then die(err) end
 
