@@ -268,7 +268,7 @@ function hard.main(argv)
   local size = cfg.detection.size
   local progress, note, finish = gen.reporter(name, ("%s %dx%d"):format(stage, size, size), "img",
                                               not args.quiet and not args.json)
-  local summary, err = hard.run{
+  local summary, err, kind = hard.run{
     stage = stage, det = det, cfg = cfg, entries = entries, out = args.out,
     seed = args.seed, resume = args.resume, force = args.force,
     threads = args.threads or sys.cpu_count(), chunk = args.chunk,
@@ -277,7 +277,7 @@ function hard.main(argv)
     missing_examples = missing_names, progress = progress, note = note,
   }
   finish()
-  if not summary then fail(err) end
+  if not summary then fail(err, kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
   gen.finish(summary, {detection = cfg.detection, hard = cfg.hard}, stage, name, args,
              hard.summary_lines(summary), fail)
 end

@@ -15,6 +15,8 @@
  */
 #include "eval/mt_matfile.h"
 
+#include "core/mt_file.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -44,6 +46,7 @@ enum {
 #define MAX_DEPTH 48                       /* nesting of cells/structs */
 #define MAX_INFLATED ((size_t)1 << 31)     /* refuse zlib streams beyond 2 GiB */
 #define MAX_NUMEL ((int64_t)1 << 40)
+#define MAX_MAT_BYTES ((size_t)1 << 31)       /* the ground-truth files are a few MB */
 
 /* The file being read: its name, byte order and nesting depth. */
 typedef struct mat_ctx {
@@ -324,6 +327,7 @@ static mt_status fill_text(mat_ctx *c, const mat_buf *b, const mat_elem *e, mt_m
         return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory for a char array", c->name);
     }
     int64_t rows = v->dims[0], cols = rows ? v->numel / rows : 0;
+    if (cols == 0) rows = 0; /* an empty array may still say 2^31 rows: no loop over them */
     size_t len = 0;
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t k = 0; k < cols; k++) {
@@ -435,8 +439,9 @@ static mt_status parse_matrix(mat_ctx *c, const mat_buf *b, const mat_elem *m, m
         int32_t d = (int32_t)rd32(c, dims.p + 4 * i);
         if (d < 0) return fmt_fail(c, b, dims.at, "negative dimension");
         v->dims[i] = d;
+        /* checked before multiplying: a product of several large dimensions wraps around */
+        if (v->numel > 0 && d > MAX_NUMEL / v->numel) return fmt_fail(c, b, dims.at, "array too large");
         v->numel *= d;
-        if (v->numel > MAX_NUMEL) return fmt_fail(c, b, dims.at, "array too large");
     }
     MT_TRY(next_elem(c, &sub, &pos, &name));
     if (name.type != MI_INT8 && name.type != MI_UINT8) return fmt_fail(c, b, name.at, "matrix without a name");
@@ -613,7 +618,7 @@ mt_status mt_mat_parse(const unsigned char *data, size_t size, const char *name,
     if (size >= 8 && memcmp(data, "\x89HDF\r\n\x1a\n", 8) == 0)
         return mt_fail(MT_ERR_UNSUPPORTED,
                        "mat_read: %s: a v7.3 (HDF5) MAT-file; save it with -v7 to read it here", name);
-    if (size >= 512 && memcmp(data + 512, "\x89HDF\r\n\x1a\n", 8) == 0)
+    if (size >= 512 + 8 && memcmp(data + 512, "\x89HDF\r\n\x1a\n", 8) == 0)
         return mt_fail(MT_ERR_UNSUPPORTED,
                        "mat_read: %s: a v7.3 (HDF5) MAT-file; save it with -v7 to read it here", name);
     if (size < MAT_HEADER)
@@ -638,33 +643,11 @@ mt_status mt_mat_parse(const unsigned char *data, size_t size, const char *name,
 mt_status mt_mat_read(const char *path, mt_mat_list *out) {
     out->count = 0;
     out->vars = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mt_fail(MT_ERR_IO, "mat_read: cannot open %s: %s", path, strerror(errno));
-    unsigned char *data = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (cap - size < 65536) {
-            size_t ncap = cap ? cap * 2 : 1 << 20;
-            unsigned char *n = realloc(data, ncap);
-            if (!n) {
-                free(data);
-                fclose(f);
-                return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory reading the file", path);
-            }
-            data = n;
-            cap = ncap;
-        }
-        size_t got = fread(data + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(data);
-        return mt_fail(MT_ERR_IO, "mat_read: error reading %s", path);
-    }
-    mt_status st = mt_mat_parse(data, size, path, out);
+    uint8_t *data;
+    size_t size;
+    mt_status st = mt_read_file(path, &data, &size, MAX_MAT_BYTES);
+    if (st != MT_OK) return mt_error_prefix(st, "mat_read");
+    st = mt_mat_parse(data, size, path, out);
     free(data);
     return st;
 }
