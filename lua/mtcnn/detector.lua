@@ -3,6 +3,7 @@
 --   local det = mtcnn.detector.new{min_face = 20}            -- the bundled model
 --   local faces = det:detect(mtcnn.image.load("photo.jpg"))  -- or det:detect("photo.jpg")
 --   for _, f in ipairs(faces) do print(f.score, table.concat(f.box, " ")) end
+--   local batch, kept = det:crops("photo.jpg", {size = 160, margin = 32})  -- N x 3 x 160 x 160
 --
 -- A face is {box = {x1, y1, x2, y2}, score = p, landmarks = {{x, y} x 5}} in
 -- pixels, 0-based with inclusive x2/y2 (the original's numbers minus 1);
@@ -24,7 +25,20 @@
 --   batch          largest RNet/ONet batch per forward call (1024)
 --   stages         how much of the cascade runs: 3 or "onet" (default, the whole cascade),
 --                  2 or "rnet" (PNet + RNet), 1 or "pnet" (PNet alone); see below
--- det.stats holds the last call's time (ms) and candidate count per stage that ran.
+-- Which faces are returned (mtcnn.faces.choose; the defaults return every face):
+--   select         "all" (default, the cascade's order), "largest", "best" (highest score),
+--                  "center" (nearest the image centre): the faces in that order, one of them
+--                  unless max_faces says more
+--   max_faces      at most this many ("all": the best scored)
+--   min_score      drop faces scored below this
+--   clip           cut boxes to the image (false: boxes may reach past its edges)
+-- det.stats holds the last call's time (ms) and candidate count per stage that ran, and
+-- image_ms: each image's own time (its PNet time, and its share of the RNet and ONet batches
+-- it shared with the other images of the call, by its number of candidates).
+--
+-- Images: an mtcnn.Image, a path, a [3,H,W] tensor as img:to_tensor() gives it, RGB bytes
+-- with a width and height (det:detect(bytes, w, h), or {rgb = bytes, width = w, height = h}
+-- in a list); anything else raises naming what it got (mtcnn.faces.image_of).
 --
 -- A partial cascade (stages 1 or 2) returns the calibrated boxes of its last stage with
 -- that stage's scores and no landmarks: for PNet, the windows left by the per-scale and
@@ -41,6 +55,7 @@ local image = require "mtcnn.image"
 local json = require "mtcnn.json"
 local sys = require "mtcnn.sys"
 local core = require "mtcnn.core"
+local faces_mod = require "mtcnn.faces"
 
 local detector = {}
 detector.__index = detector
@@ -56,7 +71,8 @@ detector.PRESETS = {
 
 local OPTIONS = {model = true, preset = true, min_face = true, factor = true, thresholds = true,
                  nms = true, nms_onet = true, resize = true, flip_landmarks = true, batch = true,
-                 nets = true, stages = true}
+                 nets = true, stages = true, select = true, max_faces = true, min_score = true,
+                 clip = true}
 
 -- The nets of the cascade in order; stages = n runs the first n.
 local ARCHS = {"pnet", "rnet", "onet"}
@@ -161,6 +177,9 @@ function detector.new(opts)
   if math.type(self.batch) ~= "integer" or self.batch < 1 then
     error("detector: batch must be a positive integer", 2)
   end
+  local ok, choice = pcall(faces_mod.check_options, self)
+  if not ok then error("detector: " .. choice, 2) end
+  for k, v in pairs(choice) do self[k] = v end
 
   local nets = opts.nets
   if not nets then
@@ -243,15 +262,6 @@ function detector:forward_batched(arch, x)
   return {cls = cls, box = box, landmarks = lm}
 end
 
-local function as_image(img)
-  if type(img) == "string" then
-    local im, err = image.load(img)
-    if not im then error(err, 3) end
-    return im
-  end
-  return img
-end
-
 -- Stage 1 for one image: PNet over the pyramid, NMS per scale, appended to c. With a plan
 -- the levels run at once, one per thread at a time (largest first).
 function detector:stage1(c, img, index)
@@ -275,32 +285,73 @@ function detector:stage1(c, img, index)
   end
 end
 
--- The faces of c per image (landmarks only when ONet ran).
-local function per_image_faces(c, n, landmarks)
+-- The faces of c per image (landmarks only when ONet ran), chosen as the options say.
+function detector:per_image_faces(c, ims, landmarks)
   local per_image = {}
-  for i = 1, n do per_image[i] = {} end
+  for i = 1, #ims do per_image[i] = {} end
   for _, f in ipairs(c:faces(nil, landmarks)) do
     local list = per_image[f.image]
     f.image = nil
     list[#list + 1] = f
   end
+  for i, img in ipairs(ims) do
+    per_image[i] = faces_mod.choose(per_image[i], self, img.width, img.height)
+  end
   return per_image
+end
+
+-- stats.image_ms: each image's time, the stages' times shared out by weights (per stage, one
+-- weight per image: its own PNet time, its RNet and ONet candidates).
+local function share_time(stats, shares, n)
+  local ms = {}
+  for i = 1, n do ms[i] = 0 end
+  for _, s in ipairs(shares) do
+    local total = 0
+    for i = 1, n do total = total + s.weights[i] end
+    for i = 1, n do ms[i] = ms[i] + s.ms * (total > 0 and s.weights[i] / total or 1 / n) end
+  end
+  stats.image_ms = ms
+end
+
+-- The inputs as images (see faces.image_of), and those made here (freed after the call).
+local function images_of(list, what)
+  local ims, made = {}, {}
+  for i, v in ipairs(list) do
+    local img, new = faces_mod.image_of(v, nil, nil, what)
+    ims[i] = img
+    if new then made[#made + 1] = img end
+  end
+  return ims, made
 end
 
 --- Detects the faces of several images at once (RNet and ONet see the crops
 --- of all of them in shared batches). Returns one list of faces per image.
 function detector:detect_batch(images)
-  local ims = {}
-  for i, img in ipairs(images) do ims[i] = as_image(img) end
+  if type(images) ~= "table" or faces_mod.is_single(images) then
+    error("detect_batch: expected a list of images, got " .. faces_mod.describe(images), 2)
+  end
+  local ims, made = images_of(images, "detect_batch")
+  local result = self:run(ims)
+  for _, img in ipairs(made) do img:free() end
+  return result
+end
+
+-- The cascade over a list of images.
+function detector:run(ims)
   local stages = self.stages
   local stats = {pnet = {}, rnet = stages >= 2 and {} or nil, onet = stages >= 3 and {} or nil}
   self.stats = stats
   self.spare, self.buffers = self.buffers, {}
   local clock = sys.clock
   local c = core.detect.candidates()
+  local own = {}
 
   local t0 = clock()
-  for i, img in ipairs(ims) do self:stage1(c, img, i) end
+  for i, img in ipairs(ims) do
+    local ti = clock()
+    self:stage1(c, img, i)
+    own[i] = clock() - ti
+  end
   stats.pnet.windows = #c
   c:nms(self.nms[2], "union")
   c:calibrate(self.pnet_width_plus_one)
@@ -308,13 +359,16 @@ function detector:detect_batch(images)
     stats.pnet.kept = #c
     stats.pnet.ms = (clock() - t0) * 1e3
     stats.ms = stats.pnet.ms
-    return per_image_faces(c, #ims, false)
+    share_time(stats, {{ms = stats.pnet.ms, weights = own}}, #ims)
+    return self:per_image_faces(c, ims, false)
   end
   c:square()
   c:fix()
   stats.pnet.kept = #c
   local t1 = clock()
   stats.pnet.ms = (t1 - t0) * 1e3
+  local shares = {{ms = stats.pnet.ms, weights = own}}
+  shares[2] = {weights = #ims > 1 and c:counts(#ims) or {1}}
 
   if #c > 0 then
     local x = self:buffer("rnet", #c, 3, 24, 24)
@@ -330,10 +384,13 @@ function detector:detect_batch(images)
   stats.rnet.kept = #c
   local t2 = clock()
   stats.rnet.ms = (t2 - t1) * 1e3
+  shares[2].ms = stats.rnet.ms
   if stages == 2 then
     stats.ms = (t2 - t0) * 1e3
-    return per_image_faces(c, #ims, false)
+    share_time(stats, shares, #ims)
+    return self:per_image_faces(c, ims, false)
   end
+  shares[3] = {weights = #ims > 1 and c:counts(#ims) or {1}}
 
   if #c > 0 then
     c:fix()
@@ -355,14 +412,33 @@ function detector:detect_batch(images)
   end
   stats.onet.windows = stats.rnet.kept
   stats.onet.kept = #c
-  stats.onet.ms = (clock() - t2) * 1e3
-  stats.ms = (clock() - t0) * 1e3
-  return per_image_faces(c, #ims, true)
+  local t3 = clock()
+  stats.onet.ms = (t3 - t2) * 1e3
+  stats.ms = (t3 - t0) * 1e3
+  shares[3].ms = stats.onet.ms
+  share_time(stats, shares, #ims)
+  return self:per_image_faces(c, ims, true)
 end
 
---- Detects the faces of one image (an mtcnn image or a path).
-function detector:detect(img)
-  return self:detect_batch({img})[1]
+--- det:detect(img [, width, height]) -> the faces of one image: an mtcnn.Image, a path, a
+--- [3,H,W] tensor as img:to_tensor() gives it, or RGB bytes with their width and height.
+function detector:detect(img, width, height)
+  local im, made = faces_mod.image_of(img, width, height, "detect")
+  local result = self:run({im})[1]
+  if made then im:free() end
+  return result
+end
+
+--- det:crops(img [, opts]) -> batch, faces: the faces of img (any input det:detect takes)
+--- cropped into one N x 3 x S x S tensor, row k the crop of faces[k] (N may be 0). opts:
+--- size (160), margin (0), mode ("box" or "aligned"), square, normalize: see mtcnn.faces.crop.
+function detector:crops(img, opts)
+  local im, made = faces_mod.image_of(img, nil, nil, "crops")
+  local found = self:run({im})[1]
+  local ok, batch = pcall(faces_mod.crop, im, found, opts)
+  if made then im:free() end
+  if not ok then error(batch, 2) end
+  return batch, found
 end
 
 --- A copy of img with each face's box (green), score and landmarks (red) drawn.
@@ -393,7 +469,8 @@ function detector:settings()
   return {preset = self.preset, min_face = self.min_face, factor = self.factor,
           thresholds = self.thresholds, nms = self.nms, nms_onet = self.nms_onet,
           resize = self.resize, flip_landmarks = self.flip_landmarks, model = self.model,
-          stages = self.stages}
+          stages = self.stages, batch = self.batch, select = self.select,
+          max_faces = self.max_faces, min_score = self.min_score, clip = self.clip}
 end
 
 return detector
