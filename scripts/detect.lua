@@ -1,7 +1,8 @@
 -- detect.lua: finds faces and their five landmarks in images.
---   mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...
--- See --help. Results are JSON Lines (--json), pictures (--draw) and aligned
--- face crops (--align); a run over many images can be stopped and resumed.
+--   mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...     (or: mtcnn detect ...)
+-- See --help. Results are lines on stdout, JSON Lines (--json, "-" for stdout), pictures
+-- (--draw), face crops (--crop) and aligned face crops (--align); a run over many images can
+-- be stopped and resumed.
 
 local mtcnn = require "mtcnn"
 local cli = require "mtcnn.cli"
@@ -10,14 +11,19 @@ local sys = require "mtcnn.sys"
 local image = require "mtcnn.image"
 local detector = require "mtcnn.detector"
 local progress = require "mtcnn.progress"
+local faces_mod = require "mtcnn.faces"
 
 local args, die = cli.script(arg, {
   name = "detect.lua",
   usage = "mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...",
   description = "Detects faces with the MTCNN cascade. Inputs are image files, folders (searched\n" ..
     "recursively for .jpg/.jpeg/.png) or list files (.txt/.lst: one image path per line, relative\n" ..
-    "to the current folder or to the list's folder). Boxes are [x1, y1, x2, y2] in pixels, 0-based\n" ..
-    "with inclusive x2/y2; landmarks are left eye, right eye, nose, left and right mouth corner.",
+    "to the current folder or to the list's folder). Each image's faces are printed on stdout\n" ..
+    "(box, score) with the image's own detection time. Boxes are [x1, y1, x2, y2] in pixels,\n" ..
+    "0-based with inclusive x2/y2 (--box-format xywh: [x, y, width, height]); landmarks are left\n" ..
+    "eye, right eye, nose, left and right mouth corner (in JSON a list, \"landmarks\", and by\n" ..
+    "name, \"keypoints\": left_eye, right_eye, nose, mouth_left, mouth_right). The JSON's first\n" ..
+    "line records the model (its checksum) and every setting: {\"mtcnn\": {...}}.",
   rest = {name = "IMAGE", help = "images, folders or list files", required = true},
   options = {
     {name = "model", kind = "string", metavar = "DIR", help = "model folder (default: the bundled original model)"},
@@ -35,18 +41,42 @@ local args, die = cli.script(arg, {
     {name = "threads", kind = "int", metavar = "N", help = "threads of the C kernels (default: all CPUs)"},
     {name = "batch", kind = "int", default = 8, metavar = "N",
      help = "images decoded in parallel and detected together"},
-    {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image"},
+    {name = "select", kind = "string", choices = faces_mod.SELECT, default = "all",
+     help = "which faces: all, or the largest, best scored or most central one (see --top-k)"},
+    {name = "largest", kind = "flag", help = "only the largest face (--select largest)"},
+    {name = "top-k", kind = "int", metavar = "K", help = "at most K faces, the first in --select's order (all: the best K)"},
+    {name = "min-score", kind = "number", metavar = "P", help = "drop faces scored below P"},
+    {name = "clip", kind = "flag", help = "cut boxes to the image"},
+    {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image (- for stdout)"},
+    {name = "box-format", kind = "string", choices = {"xyxy", "xywh"}, default = "xyxy",
+     help = "boxes in JSON and on stdout: x1,y1,x2,y2 (inclusive) or x,y,width,height"},
+    {name = "landmarks", kind = "string", choices = {"both", "list", "named"}, default = "both",
+     help = "landmarks in JSON: a list of [x, y] (\"landmarks\"), by name (\"keypoints\"), or both"},
     {name = "wider", kind = "string", metavar = "DIR",
      help = "also write the official WIDER FACE submission layout (DIR/EVENT/NAME.txt)"},
     {name = "resume", kind = "flag", help = "skip images already in the --json output and append"},
     {name = "draw", kind = "string", metavar = "DIR", help = "write pictures with boxes and landmarks"},
-    {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops"},
+    {name = "crop", kind = "string", metavar = "DIR", help = "write face crops (the box, resized to --crop-size)"},
+    {name = "crop-size", kind = "int", default = 160, metavar = "N", help = "side of --crop crops"},
+    {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops (five-point template)"},
     {name = "align-size", kind = "int", default = 112, metavar = "N", help = "side of aligned crops"},
+    {name = "margin", kind = "number", default = 0, metavar = "PX",
+     help = "pixels of margin around the face in --crop and --align crops (as facenet-pytorch's)"},
     {name = "quiet", kind = "flag", help = "no per-image lines on stdout, no progress bar"},
   },
 })
 
 if args.resume and not args.json then die("--resume needs --json OUT.jsonl") end
+if args.resume and args.json == "-" then die("--resume needs a --json file, not stdout") end
+if args.largest and args.select ~= "all" and args.select ~= "largest" then
+  die("--largest and --select " .. args.select .. " contradict each other")
+end
+if args.top_k and args.top_k < 1 then die("--top-k must be at least 1") end
+for _, o in ipairs({{"crop", "crop_size"}, {"align", "align_size"}}) do
+  if args[o[1]] and (args[o[2]] < 1 or args.margin < 0 or args.margin >= args[o[2]]) then
+    die(("--margin must lie in [0, --%s)"):format(o[2]:gsub("_", "-")))
+  end
+end
 if args.batch < 1 then die("--batch must be at least 1") end
 local stages = tonumber(args.stages) or args.stages
 if args.align and stages ~= 3 and stages ~= "onet" then die("--align needs landmarks: only --stages 3 gives them") end
@@ -113,7 +143,7 @@ if #inputs == 0 then die("no images to process") end
 -- The images already in an output file; a torn last line (from a killed
 -- run) is cut off so that appending continues a valid JSON Lines file.
 local function read_done(path)
-  local done, count = {}, 0
+  local done, count, header = {}, 0, nil
   local f = io.open(path, "rb")
   if not f then return done, 0 end
   local text = f:read("a")
@@ -124,9 +154,14 @@ local function read_done(path)
     local nl = text:find("\n", pos, true)
     if not nl then break end -- no newline: torn
     local obj = json.decode(text:sub(pos, nl - 1))
-    if type(obj) ~= "table" or type(obj.image) ~= "string" then break end
-    done[obj.image] = true
-    count = count + 1
+    if type(obj) == "table" and obj.image == nil and type(obj.mtcnn) == "table" then
+      header = header or obj.mtcnn -- the settings line
+    elseif type(obj) ~= "table" or type(obj.image) ~= "string" then
+      break
+    else
+      done[obj.image] = true
+      count = count + 1
+    end
     valid_end = nl
     pos = nl + 1
   end
@@ -139,14 +174,16 @@ local function read_done(path)
     g:close()
     assert(os.rename(tmp, path))
   end
-  return done, count
+  return done, count, header
 end
 
 local done = {}
-local out
-if args.json then
+local out, header_found
+if args.json == "-" then
+  out = io.stdout
+elseif args.json then
   local skipped = 0
-  if args.resume then done, skipped = read_done(args.json) end
+  if args.resume then done, skipped, header_found = read_done(args.json) end
   local dir = dirname(args.json)
   if dir ~= "." and not sys.stat(dir) then
     local ok, err = sys.mkdir(dir)
@@ -160,7 +197,8 @@ if args.json then
   end
 end
 
-for _, d in ipairs({args.draw, args.align, args.wider}) do
+for _, key in ipairs({"draw", "crop", "align", "wider"}) do
+  local d = args[key]
   if d then
     local ok, err = sys.mkdir(d)
     if not ok then die(err) end
@@ -172,9 +210,37 @@ end
 local det, err = detector.new{
   model = args.model, preset = args.preset, min_face = args.min_face, factor = args.factor,
   thresholds = args.thresholds, resize = args.resize, flip_landmarks = args.flip_landmarks,
-  stages = stages,
+  stages = stages, select = args.largest and "largest" or args.select, max_faces = args.top_k,
+  min_score = args.min_score, clip = args.clip,
 }
 if not det then die(err) end
+
+-- The first JSON line: what made the results (the model and its checksum, every setting).
+local output_settings = {box_format = args.box_format, landmarks = args.landmarks,
+  crop = args.crop, crop_size = args.crop_size, align = args.align, align_size = args.align_size,
+  margin = args.margin, draw = args.draw, wider = args.wider}
+local function header()
+  return json.ordered({mtcnn = json.ordered({
+    version = mtcnn.version, command = "detect.lua", model = det:model_info(),
+    detector = det:settings(), output = output_settings,
+    run = {batch = args.batch, threads = sys.threads()},
+  }, {"version", "command", "model", "detector", "output", "run"})}, {"mtcnn"})
+end
+if out then
+  if header_found then
+    -- appending to a file made with other settings would mix two kinds of results
+    local now = json.decode(json.encode(header())).mtcnn
+    for _, part in ipairs({"model", "detector", "output"}) do
+      if json.encode(header_found[part]) ~= json.encode(now[part]) then
+        io.stderr:write(("detect.lua: warning: %s was written with other %s settings than this run's\n")
+          :format(args.json, part))
+      end
+    end
+  else
+    out:write(json.encode(header()), "\n")
+    out:flush()
+  end
+end
 
 -- a name for pictures and crops: the path below the input folder, flattened
 local function picture_name(entry, suffix, ext)
@@ -187,17 +253,29 @@ local function round(v, digits)
   return math.floor(v * m + 0.5) / m
 end
 
+local function box_of(f)
+  return args.box_format == "xywh" and faces_mod.xywh(f.box) or f.box
+end
+
 local function record(entry, img, faces)
   local list = {}
   for i, f in ipairs(faces) do
-    local lm -- (none from a partial cascade: the key is left out)
+    local lm, named -- (none from a partial cascade: the keys are left out)
     if f.landmarks then
       lm = {}
       for k, p in ipairs(f.landmarks) do lm[k] = {round(p[1], 3), round(p[2], 3)} end
+      if args.landmarks ~= "list" then
+        named = {}
+        for k, name in ipairs(faces_mod.LANDMARK_NAMES) do named[name] = lm[k] end
+        named = json.ordered(named, faces_mod.LANDMARK_NAMES)
+      end
+      if args.landmarks == "named" then lm = nil end
     end
+    local b = box_of(f)
     list[i] = json.ordered({
-      box = {round(f.box[1], 3), round(f.box[2], 3), round(f.box[3], 3), round(f.box[4], 3)},
-      score = round(f.score, 6), landmarks = lm}, {"box", "score", "landmarks"})
+      box = {round(b[1], 3), round(b[2], 3), round(b[3], 3), round(b[4], 3)},
+      score = round(f.score, 6), landmarks = lm, keypoints = named},
+      {"box", "score", "landmarks", "keypoints"})
   end
   return json.ordered({image = entry.path, width = img.width, height = img.height, faces = list},
     {"image", "width", "height", "faces"})
@@ -219,14 +297,15 @@ local function emit(entry, img, faces, ms)
     out:write(json.encode(record(entry, img, faces)), "\n")
     out:flush()
   end
-  if not args.quiet and (not args.json or #todo == 1) then
+  if not args.quiet and args.json ~= "-" then -- (stdout holds the JSON with --json -)
     local lines = {("%s  %dx%d  %d face%s  %.1f ms"):format(entry.path, img.width, img.height,
       #faces, #faces == 1 and "" or "s", ms)}
     for _, f in ipairs(faces) do
-      lines[#lines + 1] = ("  box %.1f %.1f %.1f %.1f  score %.4f"):format(f.box[1], f.box[2],
-        f.box[3], f.box[4], f.score)
+      local b = box_of(f)
+      lines[#lines + 1] = ("  %s %.1f %.1f %.1f %.1f  score %.6f"):format(args.box_format, b[1], b[2],
+        b[3], b[4], f.score)
     end
-    bar:print(table.concat(lines, "\n"))
+    bar:print(table.concat(lines, "\n"), io.stdout)
   end
   if args.wider then
     local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
@@ -239,12 +318,18 @@ local function emit(entry, img, faces, ms)
     if not ok then bar:print("detect.lua: " .. serr) end
     pic:free()
   end
-  if args.align then
-    for k, f in ipairs(faces) do
-      local crop = img:align_face(f.landmarks, {size = args.align_size})
-      local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
-      if not ok then bar:print("detect.lua: " .. serr) end
-      crop:free()
+  for _, c in ipairs({{dir = args.crop, size = args.crop_size, mode = "box"},
+                      {dir = args.align, size = args.align_size, mode = "aligned"}}) do
+    if c.dir and #faces > 0 then
+      local batch = faces_mod.crop(img, faces, {size = c.size, margin = args.margin, mode = c.mode,
+        normalize = false})
+      for k = 1, #faces do
+        local crop = image.from_tensor(batch:select(1, k), {normalize = false})
+        local ok, serr = crop:save(c.dir .. "/" .. picture_name(entry, "_face" .. k, "png"))
+        if not ok then bar:print("detect.lua: " .. serr) end
+        crop:free()
+      end
+      batch:free()
     end
   end
 end
@@ -270,9 +355,8 @@ for first = 1, #todo, args.batch do
   end
   if #ok_imgs > 0 then
     local results = det:detect_batch(ok_imgs)
-    local ms = det.stats.ms / #ok_imgs
     for k, entry in ipairs(ok_entries) do
-      emit(entry, ok_imgs[k], results[k], ms)
+      emit(entry, ok_imgs[k], results[k], det.stats.image_ms[k])
       ok_imgs[k]:free()
       bar:step()
     end
@@ -280,7 +364,7 @@ for first = 1, #todo, args.batch do
   bar:step(#group - #ok_entries)
 end
 bar:finish()
-if out then out:close() end
+if out and out ~= io.stdout then out:close() end
 
 local elapsed = sys.clock() - t0
 if #todo > 1 or failures > 0 then

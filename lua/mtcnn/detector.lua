@@ -464,6 +464,42 @@ function detector.draw(img, faces, opts)
   return pic
 end
 
+--- det:model_info() -> {path, name, checksum, files}: the model's folder, its manifest's name,
+--- and CRC-32C checksums ("crc32c:0a1b2c3d") of each file the manifest names and of all of
+--- them with the manifest, in order (what a report records to say which model it used).
+--- Without a folder (nets given directly) only {name = "(nets given)"}.
+function detector:model_info()
+  if self.model_checksums then return self.model_checksums end
+  local info = {name = type(self.manifest) == "table" and self.manifest.name or "(nets given)"}
+  if self.model then
+    info.path = self.model
+    info.files = {}
+    local function crc_of(path, crc)
+      local f = io.open(path, "rb")
+      if not f then return nil end
+      local data = f:read("a")
+      f:close()
+      return sys.crc32c(data), sys.crc32c(data, crc)
+    end
+    local total = 0
+    local names = {"manifest.json"}
+    for _, arch in ipairs(ARCHS) do
+      local file = type(self.manifest) == "table" and self.manifest.nets[arch]
+      if file then names[#names + 1] = file end
+    end
+    for _, file in ipairs(names) do
+      local own, all = crc_of(self.model .. "/" .. file, total)
+      if own then
+        info.files[file] = ("crc32c:%08x"):format(own)
+        total = all
+      end
+    end
+    info.checksum = ("crc32c:%08x"):format(total)
+  end
+  self.model_checksums = info
+  return info
+end
+
 --- The settings in effect, for reports.
 function detector:settings()
   return {preset = self.preset, min_face = self.min_face, factor = self.factor,
