@@ -64,6 +64,8 @@ describe("the project's scripts", function()
       local _, bad, err = helper.mtcnn(script .. " --no-such-flag")
       assert.are.equal(2, bad, script)
       assert.matches("unknown option", err)
+      -- the problem and the usage line, not the whole help
+      assert.matches("^[%w_.]+: unknown option %-%-no%-such%-flag\nusage: .*%(%-%-help for every option%)\n$", err)
     end
   end)
 

@@ -19,7 +19,8 @@
 -- Option names use dashes on the command line (--min-face) and underscores
 -- in the result (args.min_face). "--name=value" and "--name value" both work.
 -- --help prints the usage and exits 0; a bad command line prints the problem
--- and the usage to stderr and exits 2.
+-- and the usage line to stderr (not the whole help, which would scroll the problem
+-- away) and exits 2.
 --
 -- A script's preamble:
 --   local args, fail = cli.script(arg, {name = "x.lua", usage = ..., options = cli.options(
@@ -117,7 +118,8 @@ function cli.parse(argv, spec)
   end
   local function bad(msg)
     if spec.no_exit then return nil, msg end
-    io.stderr:write(("%s: %s\n\n%s"):format(spec.name or "error", msg, cli.help(spec)))
+    io.stderr:write(("%s: %s\nusage: %s  (--help for every option)\n"):format(spec.name or "error",
+      msg, spec.usage))
     os.exit(2)
   end
 
