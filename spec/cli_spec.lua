@@ -69,6 +69,15 @@ describe("the project's scripts", function()
     end
   end)
 
+  it("say in one line why a run cannot go on, without a traceback", function()
+    if require("mtcnn").cuda.available() then
+      return pending("a CUDA device is present: bench.lua tensor --device cuda runs")
+    end
+    local _, code, err = helper.mtcnn("scripts/bench.lua tensor --device cuda --reps 1 --json")
+    assert.are.equal(1, code)
+    assert.matches("^bench.lua: bench tensor: %-%-device cuda but cuda: [^\n]*\n$", err)
+  end)
+
   it("find scripts/NAME from any folder", function()
     local bin = helper.run("readlink -f " .. helper.q(helper.bin)):gsub("%s+$", "")
     local out, code = helper.run("cd / && " .. helper.q(bin) .. " scripts/info.lua --json")
