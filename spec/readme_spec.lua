@@ -12,6 +12,7 @@ local q = helper.q
 
 local README = helper.read_file(helper.home .. "/README.md")
 local HOME = helper.run("readlink -f " .. q(helper.home)):gsub("%s+$", "")
+local BIN = helper.run("readlink -f " .. q(helper.bin)):gsub("%s+$", "")
 
 -- The fenced blocks: {info, lines, marker} in order (marker: the comment line above, if any).
 local function blocks(text)
@@ -49,13 +50,23 @@ local function prose(text)
   return (text:gsub("\n```[^\n]*\n.-\n```[^\n]*", "\n"))
 end
 
+-- detector.new with one option set to a value of the right kind (raises on an unknown option).
+local function mtcnn_detector_new_with(name)
+  local detector = require "mtcnn.detector"
+  local values = {min_face = 20, factor = 0.709, thresholds = {0.6, 0.7, 0.7}, nms = {0.5, 0.7, 0.7, 0.7},
+    nms_onet = "min", preset = "original", resize = "area", stages = 3, clip = true, select = "largest",
+    max_faces = 2, min_score = 0.9}
+  assert(values[name] ~= nil, "no sample value for " .. name)
+  return detector.new{[name] = values[name]}
+end
+
 -- A scratch folder seeing the project, and a bin folder with mtcnn (the host under test).
 local function scratch()
   local dir = helper.tmpdir()
   for _, name in ipairs({"examples", "scripts", "models", "lua", "docs"}) do
     os.execute(("ln -s %s %s"):format(q(HOME .. "/" .. name), q(dir .. "/" .. name)))
   end
-  local bin = helper.run("readlink -f " .. q(helper.bin)):gsub("%s+$", "")
+  local bin = BIN
   os.execute(("mkdir -p %s %s && ln -s %s %s && ln -s %s %s"):format(q(dir .. "/bin"), q(dir .. "/build"),
     q(bin), q(dir .. "/bin/mtcnn"), q(bin), q(dir .. "/build/mtcnn")))
   return dir
@@ -156,6 +167,43 @@ describe("README.md", function()
       end
     end
     assert.is_true(n >= 1, "the README shows a REPL session")
+  end)
+
+  it("links docs/coming_from.md, whose Lua examples run as written", function()
+    assert.matches("(docs/coming_from.md)", README, 1, true)
+    local doc = helper.read_file(helper.home .. "/docs/coming_from.md")
+    local n = 0
+    for _, b in ipairs(blocks(doc)) do
+      if b.info == "lua" then
+        n = n + 1
+        local dir = helper.tmpdir()
+        helper.write_file(dir .. "/example.lua", table.concat(b.lines, "\n") .. "\n")
+        local out, code, err = helper.run("cd " .. q(dir) .. " && " .. q(BIN) .. " example.lua")
+        helper.rmdir(dir)
+        assert(code == 0, ("docs/coming_from.md line %d: exited %s:\n%s%s"):format(b.line, tostring(code), out, err))
+      end
+    end
+    assert.is_true(n >= 3, "the page's examples were read")
+    -- every option named in the table's Lua column is one detector.new or det:crops takes
+    local det_opts = {}
+    for line in doc:gmatch("[^\n]+") do
+      local cols = {}
+      for c in line:gmatch("|([^|]*)") do cols[#cols + 1] = c end
+      local lua_col = line:match("^|") and cols[4]
+      if lua_col then
+        for name in lua_col:gmatch("`([%a_]+) = ") do det_opts[name] = true end
+      end
+    end
+    local crops_only = {size = true, margin = true, mode = true, square = true, normalize = true}
+    local checked = 0
+    for name in pairs(det_opts) do
+      if not crops_only[name] then
+        checked = checked + 1
+        local ok, err = pcall(mtcnn_detector_new_with, name)
+        assert(ok, ("docs/coming_from.md names detector option %s: %s"):format(name, tostring(err)))
+      end
+    end
+    assert.is_true(checked >= 8, "the table's options were read")
   end)
 
   it("names only functions and methods that exist in its Lua API section", function()
