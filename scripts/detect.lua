@@ -3,6 +3,8 @@
 -- See --help. Results are lines on stdout, JSON Lines (--json, "-" for stdout), pictures
 -- (--draw), face crops (--crop) and aligned face crops (--align); a run over many images can
 -- be stopped and resumed.
+-- Exit status: 0 all done, 1 some inputs failed (each named on stderr, the rest done),
+-- 2 a bad command line, 3 an output could not be written.
 
 local mtcnn = require "mtcnn"
 local cli = require "mtcnn.cli"
@@ -11,7 +13,10 @@ local sys = require "mtcnn.sys"
 local image = require "mtcnn.image"
 local detector = require "mtcnn.detector"
 local progress = require "mtcnn.progress"
+local jsonl = require "mtcnn.jsonl"
 local faces_mod = require "mtcnn.faces"
+local EXIT = cli.EXIT
+local R = detector.RANGES
 
 local args, die = cli.script(arg, {
   name = "detect.lua",
@@ -29,23 +34,27 @@ local args, die = cli.script(arg, {
     {name = "model", kind = "string", metavar = "DIR", help = "model folder (default: the bundled original model)"},
     {name = "preset", kind = "string", choices = {"original", "seed", "wider"}, default = "original",
      help = "named settings; the options below override them"},
-    {name = "min-face", kind = "number", metavar = "N", help = "smallest face side in pixels (preset: 20)"},
-    {name = "factor", kind = "number", metavar = "F", help = "pyramid scale step (preset: 0.709)"},
-    {name = "thresholds", kind = "list", count = 3, metavar = "A,B,C",
+    {name = "min-face", kind = "number", metavar = "N", range = R.min_face,
+     help = "smallest face side in pixels (preset: 20)"},
+    {name = "factor", kind = "number", metavar = "F", range = R.factor,
+     help = "pyramid scale step (preset: 0.709)"},
+    {name = "thresholds", kind = "list", count = 3, metavar = "A,B,C", range = R.threshold,
      help = "PNet, RNet, ONet score thresholds (preset: 0.6,0.7,0.7)"},
     {name = "resize", kind = "string", choices = {"area", "bilinear"}, default = "area",
      help = "pyramid and crop resizing"},
     {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
     {name = "stages", kind = "string", choices = {"1", "2", "3", "pnet", "rnet", "onet"}, default = "3",
      metavar = "N", help = "cascade stages: 3 (onet) all; 1 (pnet), 2 (rnet): that stage's boxes, no landmarks"},
-    {name = "threads", kind = "int", metavar = "N", help = "threads of the C kernels (default: all CPUs)"},
-    {name = "batch", kind = "int", default = 8, metavar = "N",
+    {name = "threads", kind = "int", metavar = "N", range = "[1, 64]",
+     help = "threads of the C kernels (default: all CPUs)"},
+    {name = "batch", kind = "int", default = 8, metavar = "N", range = "[1, 4096]",
      help = "images decoded in parallel and detected together"},
     {name = "select", kind = "string", choices = faces_mod.SELECT, default = "all",
      help = "which faces: all, or the largest, best scored or most central one (see --top-k)"},
     {name = "largest", kind = "flag", help = "only the largest face (--select largest)"},
-    {name = "top-k", kind = "int", metavar = "K", help = "at most K faces, the first in --select's order (all: the best K)"},
-    {name = "min-score", kind = "number", metavar = "P", help = "drop faces scored below P"},
+    {name = "top-k", kind = "int", metavar = "K", range = "[1, inf)",
+     help = "at most K faces, the first in --select's order (all: the best K)"},
+    {name = "min-score", kind = "number", metavar = "P", range = "[0, 1]", help = "drop faces scored below P"},
     {name = "clip", kind = "flag", help = "cut boxes to the image"},
     {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image (- for stdout)"},
     {name = "box-format", kind = "string", choices = {"xyxy", "xywh"}, default = "xyxy",
@@ -57,33 +66,32 @@ local args, die = cli.script(arg, {
     {name = "resume", kind = "flag", help = "skip images already in the --json output and append"},
     {name = "draw", kind = "string", metavar = "DIR", help = "write pictures with boxes and landmarks"},
     {name = "crop", kind = "string", metavar = "DIR", help = "write face crops (the box, resized to --crop-size)"},
-    {name = "crop-size", kind = "int", default = 160, metavar = "N", help = "side of --crop crops"},
+    {name = "crop-size", kind = "int", default = 160, metavar = "N", range = "[1, 4096]",
+     help = "side of --crop crops"},
     {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops (five-point template)"},
-    {name = "align-size", kind = "int", default = 112, metavar = "N", help = "side of aligned crops"},
-    {name = "margin", kind = "number", default = 0, metavar = "PX",
+    {name = "align-size", kind = "int", default = 112, metavar = "N", range = "[1, 4096]",
+     help = "side of aligned crops"},
+    {name = "margin", kind = "number", default = 0, metavar = "PX", range = "[0, inf)",
      help = "pixels of margin around the face in --crop and --align crops (as facenet-pytorch's)"},
     {name = "quiet", kind = "flag", help = "no per-image lines on stdout, no progress bar"},
   },
 })
 
-if args.resume and not args.json then die("--resume needs --json OUT.jsonl") end
-if args.resume and args.json == "-" then die("--resume needs a --json file, not stdout") end
+if args.resume and not args.json then die("--resume needs --json OUT.jsonl", EXIT.usage) end
+if args.resume and args.json == "-" then die("--resume needs a --json file, not stdout", EXIT.usage) end
 if args.largest and args.select ~= "all" and args.select ~= "largest" then
-  die("--largest and --select " .. args.select .. " contradict each other")
+  die("--largest and --select " .. args.select .. " contradict each other", EXIT.usage)
 end
-if args.top_k and args.top_k < 1 then die("--top-k must be at least 1") end
 for _, o in ipairs({{"crop", "crop_size"}, {"align", "align_size"}}) do
-  if args[o[1]] and (args[o[2]] < 1 or args.margin < 0 or args.margin >= args[o[2]]) then
-    die(("--margin must lie in [0, --%s)"):format(o[2]:gsub("_", "-")))
+  if args[o[1]] and args.margin >= args[o[2]] then
+    die(("--margin must lie in [0, --%s)"):format(o[2]:gsub("_", "-")), EXIT.usage)
   end
 end
-if args.batch < 1 then die("--batch must be at least 1") end
 local stages = tonumber(args.stages) or args.stages
-if args.align and stages ~= 3 and stages ~= "onet" then die("--align needs landmarks: only --stages 3 gives them") end
-if args.threads then
-  if args.threads < 1 or args.threads > 64 then die("--threads must lie in 1..64") end
-  sys.set_threads(args.threads)
+if args.align and stages ~= 3 and stages ~= "onet" then
+  die("--align needs landmarks: only --stages 3 gives them", EXIT.usage)
 end
+if args.threads then sys.set_threads(args.threads) end
 
 -- ---- the inputs ----------------------------------------------------------------------------
 
@@ -95,30 +103,32 @@ local function extension(path) return (path:match("%.([%w]+)$") or ""):lower() e
 local function dirname(path) return path:match("^(.*)/[^/]*$") or "." end
 
 -- Appends {path, rel} entries: rel is the path below a folder input (for --draw names).
+-- Inputs that are not there, or are not what they should be, go to missing with the reason.
 local function collect(path, out, missing)
-  local st = sys.stat(path)
+  local st, err = sys.stat(path)
   if not st then
-    missing[#missing + 1] = path
+    missing[#missing + 1] = err
     return
   end
   if st.type == "directory" then
-    local function walk(dir, rel)
-      for _, name in ipairs(sys.listdir(dir) or {}) do
-        local full, sub = dir .. "/" .. name, rel == "" and name or (rel .. "/" .. name)
-        local s = sys.stat(full)
-        if s and s.type == "directory" then
-          walk(full, sub)
-        elseif s and IMAGE_EXT[extension(name)] then
-          out[#out + 1] = {path = full, rel = sub}
-        end
+    -- each real folder once (a link back to a parent neither loops nor repeats images)
+    local files, skipped = sys.walk(path)
+    for _, f in ipairs(files) do
+      if IMAGE_EXT[extension(f.path)] then out[#out + 1] = f end
+    end
+    for _, k in ipairs(skipped) do
+      if IMAGE_EXT[extension(k.path)] or not k.why:match("^a folder already") then
+        io.stderr:write("detect.lua: skipped ", k.path, ": ", k.why, "\n")
       end
     end
-    walk(path:gsub("/+$", ""), "")
   elseif LIST_EXT[extension(path)] then
+    local f, lerr = sys.open(path, "rb")
+    if not f then
+      missing[#missing + 1] = lerr
+      return
+    end
     local base = dirname(path)
-    local n = 0
-    for line in io.lines(path) do
-      n = n + 1
+    for line in f:lines() do
       local item = line:gsub("\r$", ""):match("^%s*(.-)%s*$")
       if item ~= "" and not item:match("^#") then
         local p = item
@@ -128,6 +138,7 @@ local function collect(path, out, missing)
         out[#out + 1] = {path = p, rel = item}
       end
     end
+    f:close()
   else
     out[#out + 1] = {path = path, rel = path:match("[^/]+$")}
   end
@@ -135,73 +146,44 @@ end
 
 local inputs, missing = {}, {}
 for _, a in ipairs(args.rest) do collect(a, inputs, missing) end
-for _, m in ipairs(missing) do io.stderr:write("detect.lua: no such file or folder: ", m, "\n") end
+for _, m in ipairs(missing) do io.stderr:write("detect.lua: ", m, "\n") end
 if #inputs == 0 then die("no images to process") end
 
 -- ---- resuming ------------------------------------------------------------------------------
-
--- The images already in an output file; a torn last line (from a killed
--- run) is cut off so that appending continues a valid JSON Lines file.
-local function read_done(path)
-  local done, count, header = {}, 0, nil
-  local f = io.open(path, "rb")
-  if not f then return done, 0 end
-  local text = f:read("a")
-  f:close()
-  local valid_end = 0
-  local pos = 1
-  while pos <= #text do
-    local nl = text:find("\n", pos, true)
-    if not nl then break end -- no newline: torn
-    local obj = json.decode(text:sub(pos, nl - 1))
-    if type(obj) == "table" and obj.image == nil and type(obj.mtcnn) == "table" then
-      header = header or obj.mtcnn -- the settings line
-    elseif type(obj) ~= "table" or type(obj.image) ~= "string" then
-      break
-    else
-      done[obj.image] = true
-      count = count + 1
-    end
-    valid_end = nl
-    pos = nl + 1
-  end
-  if valid_end < #text then
-    io.stderr:write(("detect.lua: %s: dropping %d bytes of an incomplete last record\n"):format(path,
-      #text - valid_end))
-    local tmp = path .. ".tmp." .. sys.pid()
-    local g = assert(io.open(tmp, "wb"))
-    g:write(text:sub(1, valid_end))
-    g:close()
-    assert(os.rename(tmp, path))
-  end
-  return done, count, header
-end
 
 local done = {}
 local out, header_found
 if args.json == "-" then
   out = io.stdout
 elseif args.json then
-  local skipped = 0
-  if args.resume then done, skipped, header_found = read_done(args.json) end
+  if args.resume then
+    local info
+    done, info = jsonl.resume(args.json, "image", "mtcnn")
+    if not done then die(info, EXIT.output) end
+    header_found = info.header
+    if info.damaged > 0 or info.torn > 0 then
+      io.stderr:write(("detect.lua: %s: dropped %d damaged line(s) and %d bytes of a torn last " ..
+        "line; %d intact records kept\n"):format(args.json, info.damaged, info.torn, info.count))
+    end
+    if info.count > 0 then
+      io.stderr:write(("detect.lua: resuming: %d images already in %s\n"):format(info.count, args.json))
+    end
+  end
   local dir = dirname(args.json)
   if dir ~= "." and not sys.stat(dir) then
     local ok, err = sys.mkdir(dir)
-    if not ok then die(err) end
+    if not ok then die(err, EXIT.output) end
   end
   local err
-  out, err = io.open(args.json, args.resume and "ab" or "wb")
-  if not out then die(err) end
-  if args.resume and skipped > 0 then
-    io.stderr:write(("detect.lua: resuming: %d images already in %s\n"):format(skipped, args.json))
-  end
+  out, err = sys.output(args.json, args.resume and "ab" or "wb")
+  if not out then die(err, EXIT.output) end
 end
 
 for _, key in ipairs({"draw", "crop", "align", "wider"}) do
   local d = args[key]
   if d then
     local ok, err = sys.mkdir(d)
-    if not ok then die(err) end
+    if not ok then die(err, EXIT.output) end
   end
 end
 
@@ -237,8 +219,9 @@ if out then
       end
     end
   else
-    out:write(json.encode(header()), "\n")
-    out:flush()
+    local ok, werr = out:write(json.encode(header()), "\n")
+    if ok then ok, werr = out:flush() end
+    if not ok then die(werr, EXIT.output) end
   end
 end
 
@@ -283,19 +266,34 @@ end
 
 local todo = {}
 for _, e in ipairs(inputs) do
-  if not done[e.path] then todo[#todo + 1] = e end
+  if not done[jsonl.key(e.path)] then todo[#todo + 1] = e end
 end
 
 local bar = progress.new{total = #todo, label = "detect", unit = "img",
   enabled = #todo > 1 and not args.quiet}
-local failures, nfaces, t0 = 0, 0, sys.clock()
+local failures, detected, nfaces, t0 = #missing, 0, 0, sys.clock()
+local unwritten = 0 -- pictures, crops and files that could not be written
+
+-- Ends the run when the JSON Lines output cannot be written (a full disk): the records so far
+-- are whole lines, and --resume continues after them.
+local function output_failed(err)
+  bar:finish()
+  die(err, EXIT.output)
+end
+
+-- Reports an output of one image that could not be written; the run goes on, its status is 3.
+local function unwritten_output(err)
+  unwritten = unwritten + 1
+  bar:print("detect.lua: " .. tostring(err))
+end
 
 -- Writes everything asked for one detected image.
 local function emit(entry, img, faces, ms)
   nfaces = nfaces + #faces
   if out then
-    out:write(json.encode(record(entry, img, faces)), "\n")
-    out:flush()
+    local ok, err = out:write(json.encode(record(entry, img, faces)), "\n")
+    if ok then ok, err = out:flush() end
+    if not ok then output_failed(err) end
   end
   if not args.quiet and args.json ~= "-" then -- (stdout holds the JSON with --json -)
     local lines = {("%s  %dx%d  %d face%s  %.1f ms"):format(entry.path, img.width, img.height,
@@ -309,13 +307,13 @@ local function emit(entry, img, faces, ms)
   end
   if args.wider then
     local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
-    if not ok then bar:print("detect.lua: " .. werr) end
+    if not ok then unwritten_output(werr) end
   end
   if args.draw then
     local pic = detector.draw(img, faces)
     local ext = extension(entry.path) == "png" and "png" or "jpg"
     local ok, serr = pic:save(args.draw .. "/" .. picture_name(entry, "_det", ext))
-    if not ok then bar:print("detect.lua: " .. serr) end
+    if not ok then unwritten_output(serr) end
     pic:free()
   end
   for _, c in ipairs({{dir = args.crop, size = args.crop_size, mode = "box"},
@@ -326,7 +324,7 @@ local function emit(entry, img, faces, ms)
       for k = 1, #faces do
         local crop = image.from_tensor(batch:select(1, k), {normalize = false})
         local ok, serr = crop:save(c.dir .. "/" .. picture_name(entry, "_face" .. k, "png"))
-        if not ok then bar:print("detect.lua: " .. serr) end
+        if not ok then unwritten_output(serr) end
         crop:free()
       end
       batch:free()
@@ -354,9 +352,22 @@ for first = 1, #todo, args.batch do
     end
   end
   if #ok_imgs > 0 then
-    local results = det:detect_batch(ok_imgs)
+    local ok, results = pcall(det.detect_batch, det, ok_imgs)
+    local image_ms = ok and det.stats.image_ms
     for k, entry in ipairs(ok_entries) do
-      emit(entry, ok_imgs[k], results[k], det.stats.image_ms[k])
+      local faces, ms = ok and results[k], ok and image_ms[k]
+      if not ok then -- the group failed: one image at a time, to name the one that fails
+        local one_ok, one = pcall(det.detect, det, ok_imgs[k])
+        if one_ok then faces, ms = one, det.stats.ms
+        else
+          failures = failures + 1
+          bar:print(("detect.lua: %s: %s"):format(entry.path, tostring(one)))
+        end
+      end
+      if faces then
+        detected = detected + 1
+        emit(entry, ok_imgs[k], faces, ms)
+      end
       ok_imgs[k]:free()
       bar:step()
     end
@@ -364,11 +375,21 @@ for first = 1, #todo, args.batch do
   bar:step(#group - #ok_entries)
 end
 bar:finish()
-if out and out ~= io.stdout then out:close() end
+if out == io.stdout then
+  local ok, err = io.stdout:flush()
+  if not ok then die("stdout: " .. tostring(err), EXIT.output) end
+elseif out then
+  local ok, err = out:close()
+  if not ok then die(err, EXIT.output) end
+end
 
 local elapsed = sys.clock() - t0
 if #todo > 1 or failures > 0 then
-  io.stderr:write(("detect.lua: %d images, %d faces, %.1f s (%.1f images/s)%s\n"):format(#todo - failures,
-    nfaces, elapsed, (#todo - failures) / math.max(elapsed, 1e-9),
-    failures > 0 and (", %d unreadable image(s) skipped"):format(failures) or ""))
+  io.stderr:write(("detect.lua: %d images, %d faces, %.1f s (%.1f images/s)%s\n"):format(detected,
+    nfaces, elapsed, detected / math.max(elapsed, 1e-9),
+    failures > 0 and (", %d input(s) failed"):format(failures) or ""))
 end
+if unwritten > 0 then
+  die(("%d output file(s) could not be written"):format(unwritten), EXIT.output)
+end
+os.exit(failures > 0 and EXIT.failed or EXIT.ok)

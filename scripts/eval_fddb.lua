@@ -10,14 +10,14 @@ local progress = require "mtcnn.progress"
 local imagesize = require "mtcnn.eval.imagesize"
 
 local options = {
-  {name = "pred", kind = "string", metavar = "FILE",
+  {name = "pred", kind = "string", metavar = "FILE", required = true,
    help = "detections: rectangle list (name, count, 'x y w h score' lines) or our detect JSON Lines"},
-  {name = "gt", kind = "string", metavar = "DIR", help = "FDDB-folds folder (FDDB-fold-XX-ellipseList.txt)"},
-  {name = "folds", kind = "list", metavar = "LIST", help = "folds to use, e.g. 1,2 [default: all present]"},
+  {name = "gt", kind = "string", metavar = "DIR", required = "the FDDB-folds folder", help = "FDDB-folds folder (FDDB-fold-XX-ellipseList.txt)"},
+  {name = "folds", kind = "list", metavar = "LIST", range = "[1, 10]", help = "folds to use, e.g. 1,2 [default: all present]"},
   {name = "all", kind = "flag", help = "evaluate every image of the folds; one without detections counts as none"},
   {name = "sizes", kind = "string", metavar = "FILE", help = "image sizes, 'NAME WIDTH HEIGHT' per line (regions are clipped to the image)"},
   {name = "images", kind = "string", metavar = "DIR", help = "originalPics folder: image sizes read from DIR/NAME.jpg headers"},
-  {name = "max-fp", kind = "int", default = 2000, help = "false-positive axis of the plot"},
+  {name = "max-fp", kind = "int", default = 2000, range = "[1, inf)", help = "false-positive axis of the plot"},
   {name = "roc", kind = "string", metavar = "PREFIX", help = "also write PREFIXDiscROC.txt and PREFIXContROC.txt as evaluate does"},
 }
 
@@ -31,14 +31,12 @@ local args, fail = cli.script(arg, {
   options = cli.options(options, report.OPTIONS),
 })
 
-if not args.pred then fail("--pred is required") end
-if not args.gt then fail("--gt is required (the FDDB-folds folder)") end
 
 local folds
 if args.folds then
   folds = {}
   for i, v in ipairs(args.folds) do
-    if v ~= math.floor(v) or v < 1 or v > 10 then fail("--folds: fold numbers are 1..10, got " .. v) end
+    if v ~= math.floor(v) then fail("--folds: fold numbers are 1..10, got " .. v, cli.EXIT.usage) end
     folds[i] = math.tointeger(v)
   end
 end
@@ -88,7 +86,7 @@ if r.unmatched_keys > 0 then
 end
 if args.roc then
   local ok, werr = fddb.write_roc_files(r, args.roc)
-  if not ok then fail(werr) end
+  if not ok then fail(werr, cli.EXIT.output) end
 end
 
 if not args.json then

@@ -10,17 +10,17 @@ local report = require "mtcnn.eval.report"
 local progress = require "mtcnn.progress"
 
 local options = {
-  {name = "list", kind = "string", metavar = "FILE",
+  {name = "list", kind = "string", metavar = "FILE", required = true,
    help = "landmark list: 'path left right top bottom x1 y1 ... x5 y5' per line (testImageList format)"},
   {name = "pred", kind = "string", metavar = "JSONL", help = "detections of the list's images, our detect JSON Lines"},
   {name = "model", kind = "string", metavar = "DIR",
    help = "without --pred: detect with this model folder [default: the bundled model]"},
   {name = "preset", kind = "string", choices = {"original", "seed", "wider"}, default = "original",
    help = "detector settings when detecting"},
-  {name = "min-face", kind = "number", metavar = "N", help = "detector minimum face (preset's by default)"},
+  {name = "min-face", kind = "number", metavar = "N", range = require("mtcnn.detector").RANGES.min_face, help = "detector minimum face (preset's by default)"},
   {name = "flip-landmarks", kind = "flag", help = "average landmarks with mirrored crops (MATLAB v1)"},
   {name = "root", kind = "string", metavar = "DIR", help = "folder the list's image paths are relative to [default: the list's folder]"},
-  {name = "max-nme", kind = "number", default = 0.2, help = "NME axis of the CED plot"},
+  {name = "max-nme", kind = "number", default = 0.2, range = "(0, inf)", help = "NME axis of the CED plot"},
 }
 
 local args, fail = cli.script(arg, {
@@ -33,7 +33,6 @@ local args, fail = cli.script(arg, {
   options = cli.options(options, report.OPTIONS),
 })
 
-if not args.list then fail("--list is required") end
 local entries, err = landmarks.read_list(args.list)
 if not entries then fail(err) end
 if #entries == 0 then fail(args.list .. ": no entries") end

@@ -8,9 +8,9 @@ local plot = require "mtcnn.eval.plot"
 local report = require "mtcnn.eval.report"
 
 local options = {
-  {name = "pred", kind = "string", metavar = "PRED",
+  {name = "pred", kind = "string", metavar = "PRED", required = "JSON Lines or a submission folder",
    help = "predictions: our detect JSON Lines, or a folder in the official layout (EVENT/NAME.txt)"},
-  {name = "gt", kind = "string", metavar = "DIR",
+  {name = "gt", kind = "string", metavar = "DIR", required = "the eval_tools ground_truth folder",
    help = "folder of wider_face_val.mat and wider_{easy,medium,hard}_val.mat (or eval_tools/ above it)"},
   {name = "images", kind = "string", metavar = "DIR",
    help = "evaluate exactly the val images present under DIR (WIDER_val or WIDER_val/images)"},
@@ -28,8 +28,6 @@ local args, fail = cli.script(arg, {
   options = cli.options(options, report.OPTIONS),
 })
 
-if not args.pred then fail("--pred is required (JSON Lines or a submission folder)") end
-if not args.gt then fail("--gt is required (the eval_tools ground_truth folder)") end
 
 local gt, err = wider.load_gt(args.gt)
 if not gt then fail(err) end

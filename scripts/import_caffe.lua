@@ -16,12 +16,11 @@ local args, fail = cli.script(arg, {
   description = "Imports the original MTCNN Caffe models (det1, det2, det3) as a model folder:\n" ..
     "weights re-laid for normal (untransposed) RGB images, checksummed net files, a manifest.",
   options = {
-    {name = "caffe", kind = "string", metavar = "DIR", help = "folder with det1..det3 .prototxt/.caffemodel"},
-    {name = "out", kind = "string", metavar = "DIR", help = "model folder to write"},
+    {name = "caffe", kind = "string", metavar = "DIR", required = true, help = "folder with det1..det3 .prototxt/.caffemodel"},
+    {name = "out", kind = "string", metavar = "DIR", required = true, help = "model folder to write"},
     {name = "name", kind = "string", default = "mtcnn-original", help = "model name in the manifest"},
   },
 })
-if not args.caffe or not args.out then fail("--caffe and --out are required (see --help)", 2) end
 
 local nets, err = import.load(args.caffe)
 if not nets then fail(err) end
@@ -37,13 +36,13 @@ end
 
 local ok
 ok, err = mtcnn.sys.mkdir(args.out)
-if not ok then fail(err) end
+if not ok then fail(err, cli.EXIT.output) end
 
 local files, sources = {}, {}
 for _, arch in ipairs({"pnet", "rnet", "onet"}) do
   local file = arch .. ".mtn"
   ok, err = models.save(nets[arch], args.out .. "/" .. file)
-  if not ok then fail(err) end
+  if not ok then fail(err, cli.EXIT.output) end
   files[arch] = file
   local det = import.LAYERS[arch].file
   for _, ext in ipairs({".prototxt", ".caffemodel"}) do
@@ -87,13 +86,8 @@ local manifest = json.ordered({
     "detection"})
 
 local function write_atomic(path, text)
-  local tmp = path .. ".tmp." .. mtcnn.sys.pid()
-  local f, e = io.open(tmp, "wb")
-  if not f then fail(e) end
-  f:write(text)
-  f:close()
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then fail(rerr) end
+  local ok, werr = mtcnn.sys.write_atomic(path, text)
+  if not ok then fail(werr, cli.EXIT.output) end
 end
 
 write_atomic(args.out .. "/manifest.json", json.encode(manifest, {indent = "  "}) .. "\n")

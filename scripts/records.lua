@@ -69,25 +69,29 @@ local function verify(path)
   if not f then return fail(err) end
   local h = f:info()
   local v = f:verify()
-  -- label counts of the intact blocks against the header's
-  local counted, mismatch = nil, nil
-  if v.nbad == 0 then
-    local labels = assert(f:labels())
-    counted = {positive = 0, negative = 0, part = 0, landmark = 0}
-    for i = 1, h.count do
-      local cls = record.class_name(math.tointeger(labels[i]))
-      if cls then counted[cls] = counted[cls] + 1 end
-    end
-    for cls, n in pairs(counted) do
-      if n ~= h.counts[cls] then mismatch = true end
-    end
-  end
   f:close()
-  local ok = v.nbad == 0 and not mismatch
+  -- the labels of the intact blocks against the header's counts (when every block is intact)
+  local mismatch = false
+  if v.nbad == 0 then
+    for _, cls in ipairs(record.CLASSES) do
+      if v.labels[cls] ~= h.counts[cls] then mismatch = true end
+    end
+    mismatch = mismatch or v.invalid_labels > 0
+  end
+  -- a damaged header copy: the file reads as its older commit, and what follows that commit
+  -- may be samples the damaged copy had committed
+  local problems = {}
+  if v.nbad > 0 then problems[#problems + 1] = v.nbad .. " bad blocks" end
+  if mismatch then problems[#problems + 1] = "label counts differ" end
+  if v.damaged_header then
+    problems[#problems + 1] = ("header copy %d is damaged"):format(v.damaged_header)
+  end
+  local ok = #problems == 0
   if args.json then
     print(json.encode(json.ordered({file = path, ok = ok, count = h.count, blocks = v.blocks,
-      bad_blocks = v.bad, counts = counted or json.null},
-      {"file", "ok", "count", "blocks", "bad_blocks", "counts"})))
+      bad_blocks = v.bad, counts = v.nbad == 0 and v.labels or json.null,
+      damaged_header = v.damaged_header or json.null, extra_bytes = v.extra_bytes},
+      {"file", "ok", "count", "blocks", "bad_blocks", "counts", "damaged_header", "extra_bytes"})))
   else
     for _, b in ipairs(v.bad) do
       print(("%s: block %d (samples %d..%d) fails its checksum"):format(path, b.block, b.first, b.last))
@@ -96,8 +100,14 @@ local function verify(path)
     if mismatch then
       print(("%s: the samples' labels do not match the header's counts"):format(path))
     end
+    if v.damaged_header then
+      print(("%s: header copy %d fails its checksum: the file reads as the other copy's commit " ..
+        "(%d samples, sequence %d)%s"):format(path, v.damaged_header, h.count, h.sequence,
+        v.extra_bytes > 0 and (", and %d bytes follow it that may hold committed samples; " ..
+        "writers refuse to cut them"):format(v.extra_bytes) or ""))
+    end
     print(("%s: %d samples in %d blocks: %s"):format(path, h.count, v.blocks,
-      ok and "OK" or (v.nbad > 0 and (v.nbad .. " bad blocks") or "label counts differ")))
+      ok and "OK" or table.concat(problems, ", ")))
   end
   if not ok then failed = true end
 end

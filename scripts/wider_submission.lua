@@ -11,11 +11,10 @@ local args, fail = cli.script(arg, {
   description = "Writes one EVENT/NAME.txt per image of the JSON Lines under DIR, in the layout the\n"
     .. "official WIDER FACE tools (and eval_wider.lua) read; w = x2 - x1 + 1 of our inclusive boxes.",
   options = {
-    {name = "pred", kind = "string", metavar = "FILE", help = "our detect JSON Lines"},
-    {name = "out", kind = "string", metavar = "DIR", help = "output folder (created)"},
+    {name = "pred", kind = "string", metavar = "FILE", required = true, help = "our detect JSON Lines"},
+    {name = "out", kind = "string", metavar = "DIR", required = true, help = "output folder (created)"},
   },
 })
-if not args.pred or not args.out then fail("--pred and --out are required", 2) end
-local n, err = predictions.jsonl_to_wider(args.pred, args.out)
-if not n then fail(err) end
+local n, err, kind = predictions.jsonl_to_wider(args.pred, args.out)
+if not n then fail(err, kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
 print(("wrote %d files under %s"):format(n, args.out))

@@ -130,7 +130,7 @@ describe("detector selection", function()
                         {clip = 1}}) do
       local ok, e = pcall(detector.new, o)
       assert.is_false(ok)
-      assert.matches("^detector: ", e:gsub("^[^:]*:%d+: ", ""))
+      assert.matches("^detector%.new: ", e:gsub("^[^:]*:%d+: ", ""))
     end
   end)
 

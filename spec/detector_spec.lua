@@ -122,11 +122,11 @@ describe("detector", function()
   end)
 
   it("rejects bad options and reports a bad model folder", function()
-    assert.has_error(function() detector.new{min_face = -1} end, "detector: min_face must be a positive number")
+    assert.has_error(function() detector.new{min_face = -1} end, "detector.new: min_face must lie in [1, inf), got -1")
     assert.has_error(function() detector.new{preset = "nope"} end,
       "detector: unknown preset 'nope' (original, seed, wider)")
     assert.has_error(function() detector.new{thresholds = {0.5}} end,
-      "detector: thresholds must be a list of 3 numbers")
+      "detector.new: thresholds must be a list of 3 numbers, got 1 item(s)")
     assert.has_error(function() detector.new{colour = 1} end, "detector: unknown option 'colour'")
     local dir = helper.tmpdir()
     local det, err = detector.new{model = dir}

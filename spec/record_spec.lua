@@ -243,7 +243,7 @@ describe("record files", function()
     assert.are.same({{block = 1, first = 5, last = 8}}, v2.bad)
   end)
 
-  it("falls back to the previous commit when the newer header copy is torn", function()
+  it("falls back to the previous commit when the newer header copy is torn, and keeps what follows it", function()
     local path = dir .. "/h.rec"
     local w = assert(record.writer(path, {size = 12, block = 4}))
     for i = 1, 3 do assert(w:add(F.sample(i, 12, 0))) end
@@ -255,9 +255,20 @@ describe("record files", function()
     F.poke(path, 40, "\99") -- copy 0's count: its checksum fails
     local f = assert(record.open(path))
     assert.are.equal(3, f.count)
-    assert.are.equal(0, f:verify().nbad)
-    -- a writer continues from that commit
-    w = assert(record.writer(path, {size = 12}))
+    local v = f:verify()
+    assert.are.equal(0, v.nbad)
+    -- verify names the damaged copy and the bytes after the surviving commit
+    assert.are.equal(1, v.damaged_header)
+    assert.is_true(v.extra_bytes > 0)
+    f:close()
+    -- a writer does not cut samples the damaged copy may have committed ...
+    local size_before = #helper.read_file(path)
+    local w2, werr = record.writer(path, {size = 12})
+    assert.is_nil(w2)
+    assert.matches("header copy 0 is damaged", werr, 1, true)
+    assert.are.equal(size_before, #helper.read_file(path))
+    -- ... unless told how many to keep: then it continues from that commit
+    w = assert(record.writer(path, {size = 12, keep = 3}))
     assert.are.equal(3, w:count())
     assert(w:add(F.sample(4, 12, 0)))
     assert(w:close())

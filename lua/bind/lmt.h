@@ -33,6 +33,15 @@
 
 /* Raises a Lua error with the core's last message (never returns). */
 int mtL_error(lua_State *L, mt_status st);
+/* Raises a Lua error with a message formatted as C's printf does (never returns). The bindings
+ * raise through this, not luaL_error, whose formats know no widths, precisions or 64-bit
+ * integers (%lld, %zu, %g raise "invalid option" or print wrong numbers): here the compiler
+ * checks each format against its arguments. */
+int mtL_errorf(lua_State *L, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3), noreturn))
+#endif
+    ;
 /* Pushes nil and the core's last message; returns 2 (the "fail" pair). */
 int mtL_fail(lua_State *L);
 /* File problems (I/O, format, unsupported content) give nil, message; the rest raises. */

@@ -12,13 +12,32 @@
 #include "image/mt_image_io.h"
 #include "image/mt_resize.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
 int mtL_error(lua_State *L, mt_status st) {
     (void)st;
-    return luaL_error(L, "%s", mt_last_error());
+    return mtL_errorf(L, "%s", mt_last_error());
+}
+
+int mtL_errorf(lua_State *L, const char *fmt, ...) {
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    luaL_where(L, 1);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    lua_error(L);
+#if defined(__GNUC__)
+    __builtin_unreachable();
+#else
+    return 0;
+#endif
 }
 
 int mtL_fail(lua_State *L) {
@@ -49,8 +68,8 @@ mt_tensor *mtL_opttensor(lua_State *L, int idx) {
 int mtL_checkintrange(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, const char *what) {
     lua_Integer v = luaL_checkinteger(L, idx);
     if (v < lo || v > hi)
-        luaL_error(L, "%s: %I is out of range %I..%I", what, (LUAI_UACINT)v, (LUAI_UACINT)lo,
-                   (LUAI_UACINT)hi);
+        mtL_errorf(L, "%s: %lld is out of range %lld..%lld", what, (long long)v, (long long)lo,
+                   (long long)hi);
     return (int)v;
 }
 
@@ -59,8 +78,8 @@ int mtL_checkintrange(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, con
 int mtL_fielderror(lua_State *L, const char *name, const char *msg) {
     lua_Debug ar;
     if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name)
-        return luaL_error(L, "bad field '%s' to '%s' (%s)", name, ar.name, msg);
-    return luaL_error(L, "bad field '%s' (%s)", name, msg);
+        return mtL_errorf(L, "bad field '%s' to '%s' (%s)", name, ar.name, msg);
+    return mtL_errorf(L, "bad field '%s' (%s)", name, msg);
 }
 
 static int field_typeerror(lua_State *L, const char *name, const char *expected) {
@@ -252,7 +271,7 @@ mtL_box *mtL_tobox(lua_State *L, int idx, const mtL_class *c) {
 void *mtL_testbox(lua_State *L, int idx, const mtL_class *c) {
     mtL_box *box = mtL_tobox(L, idx, c);
     if (!box) return NULL;
-    if (!box->obj) luaL_error(L, "bad argument #%d: the %s was %s", idx, c->what, c->gone);
+    if (!box->obj) mtL_errorf(L, "bad argument #%d: the %s was %s", idx, c->what, c->gone);
     hook_state = L;
     return box->obj;
 }

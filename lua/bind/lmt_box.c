@@ -52,7 +52,7 @@ static void push_like(lua_State *L, const mtL_rows *like, const double *values, 
 static int l_iou(lua_State *L) {
     lua_settop(L, 3); /* optional arguments keep their slots */
     mtL_rows a = mtL_checkrows(L, 1, 4, "iou");
-    if (a.n != 1) return luaL_error(L, "iou: the first argument must be one box");
+    if (a.n != 1) return mtL_errorf(L, "iou: the first argument must be one box");
     mtL_rows b = mtL_checkrows(L, 2, 4, "iou");
     mt_overlap kind = (mt_overlap)mtL_checkenum(L, 3, MT_OVERLAP_UNION, mtL_overlaps);
     double *o = (double *)mtL_alloc(L, b.n, sizeof(double));
@@ -74,7 +74,7 @@ static int l_nms(lua_State *L) {
     int64_t n = b.n;
     if (has_scores) {
         mtL_rows s = mtL_checkrowsx(L, 4, 0, MTL_ROWS_ONE, NULL, "nms: scores");
-        if (s.cols != n) return luaL_error(L, "nms: %d boxes but %d scores", (int)n, s.cols);
+        if (s.cols != n) return mtL_errorf(L, "nms: %lld boxes but %d scores", (long long)n, s.cols);
         scores = s.d;
     } else {
         /* boxes were read with 5 columns: split them */
@@ -184,7 +184,7 @@ static int l_select(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     if (t->ndim < 1 || mt_tensor_device(t) != MT_CPU)
-        return luaL_error(L, "select: needs a cpu tensor with at least one dimension");
+        return mtL_errorf(L, "select: needs a cpu tensor with at least one dimension");
     int64_t k = (int64_t)lua_rawlen(L, 2);
     mt_tensor *c;
     MTL_CHECK(L, mt_tensor_contiguous(&c, t));
@@ -204,8 +204,8 @@ static int l_select(lua_State *L) {
         lua_Integer j = lua_tointegerx(L, -1, &ok);
         lua_pop(L, 1);
         if (!ok || j < 1 || j > c->shape[0])
-            return luaL_error(L, "select: index %d (entry %d) is not in 1..%d", (int)j, (int)i + 1,
-                              (int)c->shape[0]);
+            return mtL_errorf(L, "select: index %lld (entry %lld) is not in 1..%lld", (long long)j, (long long)i + 1,
+                              (long long)c->shape[0]);
         memcpy(dst + i * row, src + (j - 1) * row, (size_t)row * sizeof(float));
     }
     return 1;

@@ -8,6 +8,7 @@
  *   c:calibrate(plus_one) ; c:square() ; c:fix()
  *   c:crop(images, size, method, out)                 -- [n,3,size,size], normalised
  *   c:set_outputs(prob, reg [, pts]) ; c:filter(threshold) ; c:decode_landmarks([offset])
+ *   c:drop_invalid(images) -> count                   -- windows a damaged model made
  *   c:faces([image]) -> {{box = {x1,y1,x2,y2}, score, landmarks = {{x,y} x5}}, ...}
  * Image indices are 1-based in Lua. Faces are in the project's 0-based,
  * inclusive convention (the original's numbers minus 1).
@@ -124,13 +125,13 @@ static int m_crop(lua_State *L) {
     if (out->ndim != 4 || out->shape[0] != c->n || out->shape[1] != 3 || out->shape[2] != size ||
         out->shape[3] != size) {
         char s[MT_SHAPE_STR];
-        return luaL_error(L, "crop: output %s is not %dx3x%dx%d", mt_tensor_shape_str(out, s),
-                          (int)c->n, (int)size, (int)size);
+        return mtL_errorf(L, "crop: output %s is not %lldx3x%lldx%lld", mt_tensor_shape_str(out, s),
+                          (long long)c->n, (long long)size, (long long)size);
     }
     if (c->n == 0) return 0;
     /* the integer boxes live in a Lua-owned buffer, so an error cannot leak them */
     int32_t *boxes = (int32_t *)mtL_alloc(L, c->n * 4, sizeof(int32_t));
-    mt_cands_crop_boxes(c, boxes);
+    MTL_CHECK(L, mt_cands_crop_boxes(c, boxes));
     /* one call per run of windows from the same image */
     for (int64_t start = 0; start < c->n;) {
         int64_t end = start;
@@ -141,7 +142,7 @@ static int m_crop(lua_State *L) {
         } else {
             lua_rawgeti(L, 2, (lua_Integer)c->image[start] + 1);
             im = mtL_testimage(L, -1);
-            if (!im) return luaL_error(L, "crop: no image %d in the list", (int)c->image[start] + 1);
+            if (!im) return mtL_errorf(L, "crop: no image %lld in the list", (long long)c->image[start] + 1);
             lua_pop(L, 1); /* still referenced by the list */
         }
         mt_tensor *slice;
@@ -153,6 +154,39 @@ static int m_crop(lua_State *L) {
         start = end;
     }
     return 0;
+}
+
+/* The width and height of each image of argument idx (one image, or a list of them) in a
+ * userdata left on the stack; *n their count. */
+static int32_t *image_sizes(lua_State *L, int idx, int *n) {
+    const mt_image *one = mtL_testimage(L, idx);
+    if (!one) luaL_checktype(L, idx, LUA_TTABLE);
+    lua_Integer len = one ? 1 : (lua_Integer)lua_rawlen(L, idx);
+    if (len > INT32_MAX) mtL_errorf(L, "drop_invalid: %lld images", (long long)len);
+    int32_t *sizes = (int32_t *)mtL_alloc(L, len * 2, sizeof(int32_t));
+    for (lua_Integer i = 0; i < len; i++) {
+        const mt_image *im = one;
+        if (!one) {
+            lua_rawgeti(L, idx, i + 1);
+            im = mtL_testimage(L, -1);
+            if (!im) mtL_errorf(L, "drop_invalid: item %lld of the list is not an image", (long long)i + 1);
+            lua_pop(L, 1);
+        }
+        sizes[2 * i] = im->width;
+        sizes[2 * i + 1] = im->height;
+    }
+    *n = (int)len;
+    return sizes;
+}
+
+/* c:drop_invalid(images) -> the number of windows removed: those with a number that is not
+ * finite or a box far outside its image (a damaged model's); images as for crop. */
+static int m_drop_invalid(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    int n;
+    int32_t *sizes = image_sizes(L, 2, &n);
+    lua_pushinteger(L, (lua_Integer)mt_cands_drop_invalid(c, sizes, n));
+    return 1;
 }
 
 /* c:append(other) */
@@ -236,6 +270,7 @@ static const luaL_Reg cands_methods[] = {
     {"set_outputs", m_set_outputs},
     {"filter", m_filter},
     {"decode_landmarks", m_decode_landmarks},
+    {"drop_invalid", m_drop_invalid},
     {"append", m_append},
     {"faces", m_faces},
     {"boxes", m_boxes},
@@ -247,7 +282,7 @@ static const luaL_Reg cands_methods[] = {
 static int l_flip_width(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1), *c, *out;
     if (mt_tensor_device(t) != MT_CPU || t->ndim != 4)
-        return luaL_error(L, "flip_width: expected a 4-dimensional CPU tensor");
+        return mtL_errorf(L, "flip_width: expected a 4-dimensional CPU tensor");
     MTL_CHECK(L, mt_tensor_contiguous(&c, t));
     mtL_pushtensor(L, c);
     MTL_CHECK(L, mt_tensor_new(&out, MT_CPU, 4, c->shape));
@@ -268,7 +303,7 @@ static int l_mirror_average(lua_State *L) {
     mt_tensor *a = mtL_checktensor(L, 1), *b = mtL_checktensor(L, 2), *out;
     if (a->ndim != 2 || a->shape[1] != 10 || !mt_tensor_same_shape(a, b) ||
         mt_tensor_device(a) != MT_CPU || mt_tensor_device(b) != MT_CPU)
-        return luaL_error(L, "mirror_average: expected two CPU tensors of shape [n,10]");
+        return mtL_errorf(L, "mirror_average: expected two CPU tensors of shape [n,10]");
     MTL_CHECK(L, mt_tensor_new(&out, MT_CPU, 2, a->shape));
     mtL_pushtensor(L, out);
     static const int swap[5] = {1, 0, 2, 4, 3};

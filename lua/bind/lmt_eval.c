@@ -33,7 +33,7 @@ static const double *check_numbers(lua_State *L, int idx, int multiple, int64_t 
                                    const char *what) {
     mtL_rows r = mtL_checkrowsx(L, idx, 0, MTL_ROWS_ONE, NULL, what);
     if (multiple > 1 && r.cols % multiple)
-        luaL_error(L, "%s: %d numbers, not a multiple of %d", what, r.cols, multiple);
+        mtL_errorf(L, "%s: %d numbers, not a multiple of %d", what, r.cols, multiple);
     *count = r.cols;
     return r.d;
 }
@@ -183,12 +183,12 @@ static int l_fddb_area(lua_State *L) {
     lua_Integer w = luaL_optinteger(L, 3, 0), h = luaL_optinteger(L, 4, 0);
     int64_t area;
     if (kind == 0) {
-        if (n != 5) return luaL_error(L, "fddb_area: an ellipse has 5 parameters, got %d", (int)n);
+        if (n != 5) return mtL_errorf(L, "fddb_area: an ellipse has 5 parameters, got %lld", (long long)n);
         mt_fddb_ellipse e = {p[0], p[1], p[2], p[3], p[4]};
         area = mt_fddb_ellipse_area(&e, w, h);
-        if (area < 0) return luaL_error(L, "fddb_area: out of memory");
+        if (area < 0) return mtL_errorf(L, "fddb_area: out of memory");
     } else {
-        if (n != 4) return luaL_error(L, "fddb_area: a rectangle has 4 parameters, got %d", (int)n);
+        if (n != 4) return mtL_errorf(L, "fddb_area: a rectangle has 4 parameters, got %lld", (long long)n);
         mt_fddb_rect r = {p[0], p[1], p[2], p[3]};
         area = mt_fddb_rect_area(&r, w, h);
     }

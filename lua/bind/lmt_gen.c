@@ -53,10 +53,10 @@ static const mtL_enum kinds[] = {
 
 /* Faces of item i (the table on top of the stack). */
 static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
-    if (!lua_istable(L, -1)) luaL_error(L, "gen: image %d is not a table", (int)i + 1);
+    if (!lua_istable(L, -1)) mtL_errorf(L, "gen: image %lld is not a table", (long long)i + 1);
     if (kind == MT_GEN_LANDMARKS) return 1;
     if (lua_getfield(L, -1, "faces") != LUA_TTABLE && !mtL_testtensor(L, -1))
-        luaL_error(L, "gen: image %d has no faces", (int)i + 1);
+        mtL_errorf(L, "gen: image %lld has no faces", (long long)i + 1);
     int64_t n = mtL_checkrows(L, lua_gettop(L), 4, "gen: faces").n;
     lua_pop(L, 2);
     return n;
@@ -102,7 +102,7 @@ static int l_start(lua_State *L) {
         c->results = (mt_gen_result *)calloc((size_t)n + 1, sizeof *c->results);
     }
     if (!c || !c->images || !c->names || !c->numbers || !c->results)
-        return luaL_error(L, "gen: out of memory");
+        return mtL_errorf(L, "gen: out of memory");
     c->seed = seed;
     double *boxes = c->numbers, *points = c->numbers + 4 * nfaces;
     for (int64_t i = 0; i < n; i++) {
@@ -113,7 +113,7 @@ static int l_start(lua_State *L) {
         c->names[i] = mtL_optfieldstring(L, -1, "name", g->path);
         g->index = (int64_t)mtL_optfieldinteger(L, -1, "index", -1);
         if (!g->path || g->index < 0)
-            return luaL_error(L, "gen: image %d needs a path and an index >= 0", (int)i + 1);
+            return mtL_errorf(L, "gen: image %lld needs a path and an index >= 0", (long long)i + 1);
         g->boxes = boxes;
         if (kind == MT_GEN_LANDMARKS) {
             const int one = MTL_ROWS_ONE | MTL_ROWS_EXACT;

@@ -50,9 +50,17 @@ mt_image *mtL_checkimage(lua_State *L, int idx) {
 
 /* A coordinate: a number truncated toward zero, kept within +-2^30. */
 static int32_t to_coord(lua_State *L, lua_Number v, const char *what) {
-    if (!(v > -1073741824.0 && v < 1073741824.0))
-        luaL_error(L, "%s: coordinate %f is out of range", what, (double)v);
-    return (int32_t)v;
+    int32_t c;
+    if (!mt_to_i32(v, -1073741823, 1073741823, &c))
+        mtL_errorf(L, "%s: coordinate %g is out of range", what, (double)v);
+    return c;
+}
+
+/* A coordinate to draw at: far outside the image is drawn nowhere (clamped to +-2^30, which
+ * the drawing functions clip), but NaN is an error. */
+static int32_t to_draw_coord(lua_State *L, lua_Number v, const char *what) {
+    if (v != v) mtL_errorf(L, "%s: a coordinate is not a number (nan)", what);
+    return mt_clamp_i32(v, -1073741823, 1073741823, 0);
 }
 
 /* A colour at idx: {r, g, b} or a name of mtL_colours. */
@@ -60,14 +68,14 @@ static void read_colour(lua_State *L, int idx, uint8_t rgb[3], const char *what)
     int v;
     if (lua_type(L, idx) == LUA_TSTRING) {
         v = mtL_findenum(mtL_colours, lua_tostring(L, idx));
-        if (v == MTL_NONE) luaL_error(L, "%s: unknown colour '%s'", what, lua_tostring(L, idx));
+        if (v == MTL_NONE) mtL_errorf(L, "%s: unknown colour '%s'", what, lua_tostring(L, idx));
     } else {
-        if (!lua_istable(L, idx)) luaL_error(L, "%s: a colour is {r, g, b} or a name", what);
+        if (!lua_istable(L, idx)) mtL_errorf(L, "%s: a colour is {r, g, b} or a name", what);
         mtL_rows c = mtL_checkrowsx(L, idx, 3, MTL_ROWS_ONE, NULL, what);
         v = 0;
         for (int k = 0; k < 3; k++) {
             if (!(c.d[k] >= 0 && c.d[k] <= 255 && c.d[k] == (int)c.d[k]))
-                luaL_error(L, "%s: colour components are integers 0..255", what);
+                mtL_errorf(L, "%s: colour components are integers 0..255", what);
             v = v << 8 | (int)c.d[k];
         }
         lua_pop(L, 1);
@@ -99,8 +107,7 @@ static mt_decode_opts read_decode_opts(lua_State *L, int idx) {
     if (lua_isnoneornil(L, idx)) return o;
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Number mp = mtL_optfieldnumber(L, idx, "max_pixels", 0);
-    if (mp < 0 || mp > 9e15) luaL_error(L, "max_pixels must be a positive number");
-    o.max_pixels = (int64_t)mp;
+    if (!mt_to_i64(mp, 0, 9e15, &o.max_pixels)) mtL_errorf(L, "max_pixels must be a positive number");
     o.ignore_orientation = !mtL_optfieldboolean(L, idx, "orientation", 1);
     o.strict = mtL_optfieldboolean(L, idx, "strict", 0);
     o.blend_alpha = opt_colour(L, idx, "background", o.background, NULL);
@@ -112,7 +119,7 @@ static void check_size(lua_State *L, int idx, int min, int *w, int *h, const cha
     for (int i = 0; i < 2; i++) {
         lua_Integer v = luaL_checkinteger(L, idx + i);
         if (v < min || v > MT_IMAGE_MAX_SIDE)
-            luaL_error(L, "%s: %s: %d is out of range %d..%d", what, i ? "height" : "width", (int)v,
+            mtL_errorf(L, "%s: %s: %lld is out of range %d..%d", what, i ? "height" : "width", (long long)v,
                        min, MT_IMAGE_MAX_SIDE);
         *(i ? h : w) = (int)v;
     }
@@ -126,7 +133,7 @@ static void read_size(lua_State *L, int idx, int *w, int *h, const char *what) {
         int ok1, ok2;
         lua_Integer a = lua_tointegerx(L, -2, &ok1), b = lua_tointegerx(L, -1, &ok2);
         lua_pop(L, 2);
-        if (!ok1 || !ok2) luaL_error(L, "%s: size must be a number or {width, height}", what);
+        if (!ok1 || !ok2) mtL_errorf(L, "%s: size must be a number or {width, height}", what);
         *w = (int)(a < 0 ? 0 : a > MT_IMAGE_MAX_SIDE ? MT_IMAGE_MAX_SIDE + 1 : a);
         *h = (int)(b < 0 ? 0 : b > MT_IMAGE_MAX_SIDE ? MT_IMAGE_MAX_SIDE + 1 : b);
     } else {
@@ -152,7 +159,7 @@ static void read_points5(lua_State *L, int idx, double xy[10], const char *what)
     if (lua_istable(L, idx)) lua_pop(L, 1);
     if (pairs) {
         if (lua_rawlen(L, idx) != 5)
-            luaL_error(L, "%s: landmarks are 5 {x, y} pairs or 10 planar numbers", what);
+            mtL_errorf(L, "%s: landmarks are 5 {x, y} pairs or 10 planar numbers", what);
         mtL_rows r = mtL_checkrows(L, idx, 2, what);
         memcpy(xy, r.d, 10 * sizeof(double));
     } else {
@@ -166,7 +173,7 @@ static void read_points5(lua_State *L, int idx, double xy[10], const char *what)
 static void read_matrix(lua_State *L, int idx, double m[6], const char *what) {
     mtL_rows r = mtL_checkrowsx(L, idx, 0, 0, NULL, what);
     if (r.n * r.cols != 6 || (r.cols != 6 && r.cols != 3))
-        luaL_error(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
+        mtL_errorf(L, "%s: a matrix is 6 numbers or 2 rows of 3", what);
     memcpy(m, r.d, 6 * sizeof(double));
     lua_pop(L, 1);
 }
@@ -281,11 +288,11 @@ static int l_load_many(lua_State *L) {
     j->paths = (const char **)calloc((size_t)n + 1, sizeof(char *));
     j->images = (mt_image **)calloc((size_t)n + 1, sizeof(mt_image *));
     j->errors = (char **)calloc((size_t)n + 1, sizeof(char *));
-    if (!j->paths || !j->images || !j->errors) return luaL_error(L, "load_many: out of memory");
+    if (!j->paths || !j->images || !j->errors) return mtL_errorf(L, "load_many: out of memory");
     j->n = n;
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "load_many: path %d is not a string", (int)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING) return mtL_errorf(L, "load_many: path %lld is not a string", (long long)i + 1);
         j->paths[i] = lua_tostring(L, -1); /* anchored in the argument table */
         lua_pop(L, 1);
     }
@@ -334,7 +341,7 @@ static int l_from_string(lua_State *L) {
     size_t n;
     const char *s = luaL_checklstring(L, 3, &n);
     if (n != mt_image_bytes(w, h))
-        return luaL_error(L, "from_string: %dx%d needs %zu bytes, got %zu", w, h, mt_image_bytes(w, h), n);
+        return mtL_errorf(L, "from_string: %dx%d needs %zu bytes, got %zu", w, h, mt_image_bytes(w, h), n);
     MAKE_IMAGE(L, mt_image_new(&im_, w, h), 0);
     memcpy(mtL_checkimage(L, -1)->data, s, n);
     return 1;
@@ -345,7 +352,7 @@ static int l_to_batch(lua_State *L) {
     lua_settop(L, 2); /* optional arguments keep their slots */
     luaL_checktype(L, 1, LUA_TTABLE);
     int64_t n = (int64_t)lua_rawlen(L, 1);
-    if (n < 1) return luaL_error(L, "to_batch: no images");
+    if (n < 1) return mtL_errorf(L, "to_batch: no images");
     const mt_image **ims = (const mt_image **)mtL_alloc(L, n, sizeof(mt_image *));
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
@@ -362,7 +369,7 @@ static int l_to_batch(lua_State *L) {
 static int l_max_pixels(lua_State *L) {
     if (!lua_isnoneornil(L, 1)) {
         lua_Number n = luaL_checknumber(L, 1);
-        if (!(n >= 1 && n < 9e15)) return luaL_error(L, "max_pixels: %f is not a positive count", n);
+        if (!(n >= 1 && n < 9e15)) return mtL_errorf(L, "max_pixels: %g is not a positive count", n);
         mt_image_set_max_pixels((int64_t)n);
     }
     lua_pushinteger(L, (lua_Integer)mt_image_max_pixels());
@@ -414,7 +421,7 @@ static int l_similarity(lua_State *L) {
 static int l_alignment_template(lua_State *L) {
     int w = (int)luaL_optinteger(L, 1, 112);
     int h = (int)luaL_optinteger(L, 2, w);
-    if (w < 1 || h < 1 || w > 8192 || h > 8192) return luaL_error(L, "alignment_template: bad size %dx%d", w, h);
+    if (w < 1 || h < 1 || w > 8192 || h > 8192) return mtL_errorf(L, "alignment_template: bad size %dx%d", w, h);
     double t[10];
     mt_align_template(w, h, t);
     mtL_pushrows(L, t, 5, 2, MTL_FORM_TABLE);
@@ -433,8 +440,8 @@ static int m_size(lua_State *L) {
 static void check_xy(lua_State *L, const mt_image *im, int ix, int iy, int *x, int *y) {
     lua_Integer a = luaL_checkinteger(L, ix), b = luaL_checkinteger(L, iy);
     if (a < 0 || b < 0 || a >= im->width || b >= im->height)
-        luaL_error(L, "pixel (%d, %d) is outside the %dx%d image (coordinates are 0-based)",
-                   (int)a, (int)b, im->width, im->height);
+        mtL_errorf(L, "pixel (%lld, %lld) is outside the %dx%d image (coordinates are 0-based)",
+                   (long long)a, (long long)b, im->width, im->height);
     *x = (int)a, *y = (int)b;
 }
 
@@ -489,7 +496,7 @@ static int m_eq(lua_State *L) {
 static int m_max_abs_diff(lua_State *L) {
     mt_image *a = mtL_checkimage(L, 1), *b = mtL_checkimage(L, 2);
     if (a->width != b->width || a->height != b->height)
-        return luaL_error(L, "max_abs_diff: sizes %dx%d and %dx%d differ", a->width, a->height,
+        return mtL_errorf(L, "max_abs_diff: sizes %dx%d and %dx%d differ", a->width, a->height,
                           b->width, b->height);
     int d = 0;
     for (size_t i = 0, n = mt_image_bytes(a->width, a->height); i < n; i++) {
@@ -541,13 +548,13 @@ static int m_to_tensor(lua_State *L) {
         memcpy(vstride, out->stride, sizeof vstride);
     } else {
         char s[MT_SHAPE_STR];
-        return luaL_error(L, "to_tensor: output %s should be 3x%dx%d", mt_tensor_shape_str(out, s),
+        return mtL_errorf(L, "to_tensor: output %s should be 3x%dx%d", mt_tensor_shape_str(out, s),
                           im->height, im->width);
     }
     if (out->shape[out->ndim - 3] != 3 || out->shape[out->ndim - 2] != im->height ||
         out->shape[out->ndim - 1] != im->width) {
         char s[MT_SHAPE_STR];
-        return luaL_error(L, "to_tensor: output %s should be 3x%dx%d", mt_tensor_shape_str(out, s),
+        return mtL_errorf(L, "to_tensor: output %s should be 3x%dx%d", mt_tensor_shape_str(out, s),
                           im->height, im->width);
     }
     MTL_CHECK(L, mt_tensor_view(&v, out, 4, vshape, vstride, out->offset));
@@ -577,9 +584,9 @@ static int m_save(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
     const char *path = luaL_checkstring(L, 2);
     int q = (int)luaL_optinteger(L, 3, 95);
-    if (q < 1 || q > 100) return luaL_error(L, "save: JPEG quality %d is not in 1..100", q);
+    if (q < 1 || q > 100) return mtL_errorf(L, "save: JPEG quality %d is not in 1..100", q);
     if (mt_image_format_of_path(path) == MT_FORMAT_UNKNOWN)
-        return luaL_error(L, "save: %s: unknown image extension (use .jpg, .jpeg or .png)", path);
+        return mtL_errorf(L, "save: %s: unknown image extension (use .jpg, .jpeg or .png)", path);
     if (mt_image_save(im, path, q) != MT_OK) return mtL_fail(L);
     lua_pushboolean(L, 1);
     return 1;
@@ -726,10 +733,9 @@ static const uint8_t default_colour[3] = {0, 255, 0};
 static mt_image *read_stroke(lua_State *L, int32_t p[4], uint8_t rgb[3], int *thickness, int def,
                              const char *what) {
     mt_image *im = mtL_checkimage(L, 1);
-    for (int k = 0; k < 4; k++) p[k] = to_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), what);
+    for (int k = 0; k < 4; k++) p[k] = to_draw_coord(L, floor(luaL_checknumber(L, 2 + k) + 0.5), what);
     opt_colour(L, 6, "color", rgb, default_colour);
-    int t = (int)mtL_optfieldnumber(L, 6, "thickness", def);
-    *thickness = t < 1 ? 1 : t > 256 ? 256 : t;
+    *thickness = mt_clamp_i32(mtL_optfieldnumber(L, 6, "thickness", def), 1, 256, 1);
     return im;
 }
 
@@ -760,7 +766,7 @@ static int m_draw_circle(lua_State *L) {
     double x = luaL_checknumber(L, 2), y = luaL_checknumber(L, 3), r = luaL_checknumber(L, 4);
     uint8_t rgb[3];
     opt_colour(L, 5, "color", rgb, default_colour);
-    if (!(r >= 0 && r < 1e6)) return luaL_error(L, "draw_circle: bad radius %f", r);
+    if (!(r >= 0 && r < 1e6)) return mtL_errorf(L, "draw_circle: bad radius %g", r);
     mt_draw_circle(im, x, y, r, rgb, mtL_optfieldboolean(L, 5, "fill", 1));
     return mtL_self(L);
 }
@@ -772,7 +778,7 @@ static int m_draw_point(lua_State *L) {
     uint8_t rgb[3];
     opt_colour(L, 4, "color", rgb, red);
     double r = mtL_optfieldnumber(L, 4, "radius", 2);
-    if (!(r >= 0 && r < 1e6)) return luaL_error(L, "draw_point: bad radius %f", r);
+    if (!(r >= 0 && r < 1e6)) return mtL_errorf(L, "draw_point: bad radius %g", r);
     mt_draw_circle(im, x, y, r, rgb, 1);
     return mtL_self(L);
 }
@@ -780,14 +786,14 @@ static int m_draw_point(lua_State *L) {
 /* img:draw_text(x, y, text [, {color = white, scale = 1, background}]) */
 static int m_draw_text(lua_State *L) {
     mt_image *im = mtL_checkimage(L, 1);
-    int x = to_coord(L, luaL_checknumber(L, 2), "draw_text");
-    int y = to_coord(L, luaL_checknumber(L, 3), "draw_text");
+    int x = to_draw_coord(L, luaL_checknumber(L, 2), "draw_text");
+    int y = to_draw_coord(L, luaL_checknumber(L, 3), "draw_text");
     const char *text = luaL_checkstring(L, 4);
     static const uint8_t white[3] = {255, 255, 255};
     uint8_t rgb[3], bg[3];
     opt_colour(L, 5, "color", rgb, white);
     int has_bg = opt_colour(L, 5, "background", bg, NULL);
-    int scale = (int)mtL_optfieldnumber(L, 5, "scale", 1);
+    int scale = mt_clamp_i32(mtL_optfieldnumber(L, 5, "scale", 1), 1, 64, 1);
     mt_draw_text(im, x, y, text, rgb, scale, has_bg ? bg : NULL);
     return mtL_self(L);
 }

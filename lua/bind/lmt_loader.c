@@ -93,21 +93,21 @@ static int l_new(lua_State *L) {
     lua_pop(L, 1);
     lua_getfield(L, 1, "streams");
     int st_idx = lua_gettop(L);
-    if (!lua_istable(L, st_idx)) return luaL_error(L, "loader: 'streams' must be a list");
+    if (!lua_istable(L, st_idx)) return mtL_errorf(L, "loader: 'streams' must be a list");
     int ns = (int)lua_rawlen(L, st_idx);
     if (ns < 1 || ns > MT_LOADER_MAX_STREAMS)
-        return luaL_error(L, "loader: %d streams (1..%d)", ns, MT_LOADER_MAX_STREAMS);
+        return mtL_errorf(L, "loader: %d streams (1..%d)", ns, MT_LOADER_MAX_STREAMS);
     cfg.nstreams = ns;
     for (int s = 0; s < ns; s++) {
         lua_rawgeti(L, st_idx, s + 1);
         int e = lua_gettop(L);
-        if (!lua_istable(L, e)) return luaL_error(L, "loader: stream %d must be a table", s + 1);
+        if (!lua_istable(L, e)) return mtL_errorf(L, "loader: stream %d must be a table", s + 1);
         cfg.streams[s].per_batch = (int)mtL_optfieldinteger(L, e, "count", 0);
         lua_getfield(L, e, "files");
         int fl = lua_gettop(L);
-        if (!lua_istable(L, fl)) return luaL_error(L, "loader: stream %d has no files list", s + 1);
+        if (!lua_istable(L, fl)) return mtL_errorf(L, "loader: stream %d has no files list", s + 1);
         int nf = (int)lua_rawlen(L, fl);
-        if (nf < 1) return luaL_error(L, "loader: stream %d has no files", s + 1);
+        if (nf < 1) return mtL_errorf(L, "loader: stream %d has no files", s + 1);
         /* a Lua-owned array, anchored in the stream table until the loader is made */
         mt_record_file **files = (mt_record_file **)mtL_alloc(L, nf, sizeof *files);
         lua_setfield(L, e, "__files");

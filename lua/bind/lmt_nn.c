@@ -64,7 +64,7 @@ static int l_conv2d_backward_input(lua_State *L) {
     mt_tensor *dy = mtL_checktensor(L, 1), *w = mtL_checktensor(L, 2), *dx = mtL_checktensor(L, 3);
     mt_tensor *x = mtL_checktensor(L, 4);
     mt_conv2d_desc d = mtL_checkconvdesc(L, 5);
-    if (x->ndim != 4) return luaL_error(L, "conv2d_backward: the input must have 4 dimensions");
+    if (x->ndim != 4) return mtL_errorf(L, "conv2d_backward: the input must have 4 dimensions");
     int64_t xs[4];
     memcpy(xs, x->shape, sizeof xs);
     return return_arg(L, mt_conv2d_backward_input(dy, w, dx, xs, &d), 3);

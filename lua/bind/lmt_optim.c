@@ -13,7 +13,7 @@
 static mt_tensor **list_arg(lua_State *L, int idx, int *n, int optional, const char *what) {
     luaL_checktype(L, idx, LUA_TTABLE);
     lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
-    if (len > 100000) luaL_error(L, "%s: list too long", what);
+    if (len > 100000) mtL_errorf(L, "%s: list too long", what);
     mt_tensor **a = (mt_tensor **)mtL_alloc(L, len, sizeof(mt_tensor *));
     for (lua_Integer i = 1; i <= len; i++) {
         lua_rawgeti(L, idx, i);
@@ -21,7 +21,7 @@ static mt_tensor **list_arg(lua_State *L, int idx, int *n, int optional, const c
             a[i - 1] = NULL;
         } else {
             a[i - 1] = mtL_testtensor(L, -1);
-            if (!a[i - 1]) luaL_error(L, "%s: entry %d is not a tensor", what, (int)i);
+            if (!a[i - 1]) mtL_errorf(L, "%s: entry %lld is not a tensor", what, (long long)i);
         }
         lua_pop(L, 1);
     }
@@ -37,7 +37,7 @@ static float *decay_arg(lua_State *L, int idx, int n, float *common) {
         return NULL;
     }
     mtL_rows r = mtL_checkrowsx(L, idx, 0, MTL_ROWS_ONE, NULL, "weight decay list");
-    if (r.cols != n) luaL_error(L, "weight decay list has %d entries for %d parameters", r.cols, n);
+    if (r.cols != n) mtL_errorf(L, "weight decay list has %d entries for %d parameters", r.cols, n);
     float *d = (float *)mtL_alloc(L, n, sizeof(float));
     for (int i = 0; i < n; i++) d[i] = (float)r.d[i];
     *common = 0.0f;
@@ -45,7 +45,7 @@ static float *decay_arg(lua_State *L, int idx, int n, float *common) {
 }
 
 static void same_length(lua_State *L, int a, int b, const char *what) {
-    if (a != b) luaL_error(L, "%s: lists of %d and %d entries", what, a, b);
+    if (a != b) mtL_errorf(L, "%s: lists of %d and %d entries", what, a, b);
 }
 
 /* sgd_step(params, grads, bufs, lr, momentum, dampening, weight_decay, nesterov, first) */

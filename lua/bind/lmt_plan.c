@@ -24,7 +24,7 @@ static int l_new(lua_State *L) {
     lua_Integer nheads = luaL_checkinteger(L, 1);
     mtL_box *box = (mtL_box *)mtL_newbox(L, &plan_class, sizeof *box, 0);
     if (nheads < 1 || nheads > MT_PLAN_MAX_HEADS)
-        return luaL_error(L, "plan: %d heads (1 to %d)", (int)nheads, MT_PLAN_MAX_HEADS);
+        return mtL_errorf(L, "plan: %lld heads (1 to %d)", (long long)nheads, MT_PLAN_MAX_HEADS);
     mt_plan *p;
     MTL_CHECK(L, mt_plan_new(&p, (int)nheads));
     box->obj = p;
@@ -72,9 +72,9 @@ static int l_run(lua_State *L) {
     mt_tensor *out[PLAN_MAX_INPUTS * MT_PLAN_MAX_HEADS];
     lua_Integer n = luaL_len(L, 2), m = luaL_len(L, 3);
     if (n < 1 || n > PLAN_MAX_INPUTS)
-        return luaL_error(L, "plan: %d inputs (1 to %d)", (int)n, PLAN_MAX_INPUTS);
+        return mtL_errorf(L, "plan: %lld inputs (1 to %d)", (long long)n, PLAN_MAX_INPUTS);
     if (m > PLAN_MAX_INPUTS * MT_PLAN_MAX_HEADS)
-        return luaL_error(L, "plan: %d outputs, too many", (int)m);
+        return mtL_errorf(L, "plan: %lld outputs, too many", (long long)m);
     /* the tensors stay referenced by the argument tables during the call */
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, 2, i);
@@ -88,8 +88,8 @@ static int l_run(lua_State *L) {
     }
     int nheads = mt_plan_heads(p);
     if (m != n * nheads)
-        return luaL_error(L, "plan: %d inputs and %d heads need %d outputs, got %d", (int)n,
-                          nheads, (int)(n * nheads), (int)m);
+        return mtL_errorf(L, "plan: %lld inputs and %d heads need %lld outputs, got %lld", (long long)n,
+                          nheads, (long long)(n * nheads), (long long)m);
     MTL_CHECK(L, mt_plan_run(p, (int)n, x, out));
     return 0;
 }

@@ -58,7 +58,7 @@ static int l_open(lua_State *L) {
 static int64_t check_index(lua_State *L, int idx, const mt_record_file *f) {
     lua_Integer i = luaL_checkinteger(L, idx);
     if (i < 1 || i > f->count)
-        luaL_error(L, "%s: sample %d out of range 1..%d", f->path, (int)i, (int)f->count);
+        mtL_errorf(L, "%s: sample %lld out of range 1..%lld", f->path, (long long)i, (long long)f->count);
     return (int64_t)i - 1;
 }
 
@@ -177,16 +177,28 @@ static int f_info(lua_State *L) {
     return 1;
 }
 
-/* f:verify([max]) -> {blocks, nbad, bad = {{block, first, last}, ...}} (1-based samples) */
+/* f:verify([max]) -> {blocks, nbad, bad = {{block, first, last}, ...} (1-based samples),
+ * labels = the class counts of the labels in the good blocks, invalid_labels,
+ * damaged_header = the damaged header copy (1 or 2) or nil, extra_bytes after the commit} */
 static int f_verify(lua_State *L) {
     mt_record_file *f = mtL_checkrecordfile(L, 1);
     lua_Integer max = luaL_optinteger(L, 2, 1000);
     if (max < 0) max = 0;
     if (max > 1000000) max = 1000000;
     int64_t *bad = (int64_t *)mtL_alloc(L, max, sizeof(int64_t));
-    int64_t nbad;
-    MTL_CHECK(L, mt_record_verify(f, bad, max, &nbad));
-    lua_createtable(L, 0, 3);
+    int64_t nbad, labels[MT_NUM_CLASSES + 1];
+    MTL_CHECK(L, mt_record_verify(f, bad, max, &nbad, labels));
+    lua_createtable(L, 0, 7);
+    push_counts(L, labels);
+    lua_setfield(L, -2, "labels");
+    lua_pushinteger(L, (lua_Integer)labels[MT_NUM_CLASSES]);
+    lua_setfield(L, -2, "invalid_labels");
+    if (f->damaged_copy >= 0) {
+        lua_pushinteger(L, f->damaged_copy + 1);
+        lua_setfield(L, -2, "damaged_header");
+    }
+    lua_pushinteger(L, (lua_Integer)f->extra_bytes);
+    lua_setfield(L, -2, "extra_bytes");
     lua_pushinteger(L, (lua_Integer)f->nblocks);
     lua_setfield(L, -2, "blocks");
     lua_pushinteger(L, (lua_Integer)nbad);
@@ -212,7 +224,7 @@ static int f_tostring(lua_State *L) {
     const mt_record_file *f = ((mtL_box *)luaL_checkudata(L, 1, MTL_RECORD_FILE))->obj;
     if (!f) lua_pushliteral(L, "mtcnn.RecordFile (closed)");
     else
-        lua_pushfstring(L, "mtcnn.RecordFile(%s: %d samples of %dx%d)", f->path, (int)f->count,
+        lua_pushfstring(L, "mtcnn.RecordFile(%s: %I samples of %dx%d)", f->path, (lua_Integer)f->count,
                         f->size, f->size);
     return 1;
 }
@@ -301,27 +313,27 @@ static int w_add(lua_State *L) {
     mt_image *im = mtL_testimage(L, -1);
     if (im) {
         if (im->width != S || im->height != S)
-            return luaL_error(L, "%s: sample image is %dx%d, the file holds %dx%d",
+            return mtL_errorf(L, "%s: sample image is %dx%d, the file holds %dx%d",
                               mt_record_writer_path(w), im->width, im->height, S, S);
         s.pixels = im->data;
     } else if (lua_type(L, -1) == LUA_TSTRING) {
         size_t n;
         const char *p = lua_tolstring(L, -1, &n);
         if (n != mt_image_bytes(S, S))
-            return luaL_error(L, "%s: sample pixels are %d bytes, %dx%dx3 = %d expected",
-                              mt_record_writer_path(w), (int)n, S, S, (int)mt_image_bytes(S, S));
+            return mtL_errorf(L, "%s: sample pixels are %lld bytes, %dx%dx3 = %lld expected",
+                              mt_record_writer_path(w), (long long)n, S, S, (long long)mt_image_bytes(S, S));
         s.pixels = (const uint8_t *)p;
     } else {
-        return luaL_error(L, "record: sample.image must be an mtcnn.Image or a string of pixels");
+        return mtL_errorf(L, "record: sample.image must be an mtcnn.Image or a string of pixels");
     }
     /* the image stays on the stack (anchored) until the append */
     lua_getfield(L, 2, "label");
     int ok;
     lua_Integer label = lua_tointegerx(L, -1, &ok);
-    if (!ok) return luaL_error(L, "record: sample.label must be 1, 0, -1 or -2");
+    if (!ok) return mtL_errorf(L, "record: sample.label must be 1, 0, -1 or -2");
     lua_pop(L, 1);
     if (mt_record_class_of((int)label) < 0)
-        return luaL_error(L, "record: label %d is not one of 1, 0, -1, -2", (int)label);
+        return mtL_errorf(L, "record: label %lld is not one of 1, 0, -1, -2", (long long)label);
     s.label = (int)label;
     field_floats(L, 2, "target", s.target, 4);
     field_floats(L, 2, "landmarks", s.landmark, 10);
@@ -339,8 +351,8 @@ static const float *result_column(lua_State *L, int idx, const char *name, int64
     mt_tensor *t = mtL_testtensor(L, -1);
     if (!t || mt_tensor_device(t) != MT_CPU || !mt_tensor_is_contiguous(t) ||
         mt_tensor_numel(t) != n * cols)
-        luaL_error(L, "record: result.%s must be a contiguous cpu tensor of %d values", name,
-                   (int)(n * cols));
+        mtL_errorf(L, "record: result.%s must be a contiguous cpu tensor of %lld values", name,
+                   (long long)(n * cols));
     lua_pop(L, 1); /* the result table keeps it alive */
     return mt_tensor_data(t);
 }
@@ -353,9 +365,9 @@ static int w_add_samples(lua_State *L) {
     int S = mt_record_writer_size(w);
     lua_getfield(L, 2, "size");
     if (lua_tointeger(L, -1) != S)
-        return luaL_error(L, "%s: the samples are %dx%d, the file holds %dx%d",
-                          mt_record_writer_path(w), (int)lua_tointeger(L, -1),
-                          (int)lua_tointeger(L, -1), S, S);
+        return mtL_errorf(L, "%s: the samples are %lldx%lld, the file holds %dx%d",
+                          mt_record_writer_path(w), (long long)lua_tointeger(L, -1),
+                          (long long)lua_tointeger(L, -1), S, S);
     lua_pop(L, 1);
     lua_getfield(L, 2, "count");
     int64_t n = (int64_t)lua_tointeger(L, -1);
@@ -363,7 +375,7 @@ static int w_add_samples(lua_State *L) {
     lua_getfield(L, 2, "images");
     mt_image *strip = mtL_testimage(L, -1);
     if (!strip || strip->width != S || (int64_t)strip->height != n * S)
-        return luaL_error(L, "record: result.images must be a %dx%d strip image", S, (int)(n * S));
+        return mtL_errorf(L, "record: result.images must be a %dx%lld strip image", S, (long long)(n * S));
     lua_pop(L, 1);
     const float *labels = result_column(L, 2, "labels", n, 1);
     const float *targets = result_column(L, 2, "targets", n, 4);
@@ -376,7 +388,7 @@ static int w_add_samples(lua_State *L) {
     const char *common = per_sample ? NULL : luaL_optstring(L, 3, "");
     for (int64_t i = 0; i < n; i++) {
         if (mt_record_class_of((int)labels[i]) < 0)
-            return luaL_error(L, "record: result sample %d has label %g", (int)i + 1, labels[i]);
+            return mtL_errorf(L, "record: result sample %lld has label %g", (long long)i + 1, labels[i]);
     }
     for (int64_t i = 0; i < n; i++) {
         mt_record_sample s;
@@ -480,7 +492,7 @@ static int l_merge_plan(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     int n = (int)lua_rawlen(L, 1);
-    if (n < 1) return luaL_error(L, "merge: no input files");
+    if (n < 1) return mtL_errorf(L, "merge: no input files");
     mt_record_file **files = (mt_record_file **)mtL_alloc(L, n, sizeof *files);
     for (int i = 0; i < n; i++) {
         lua_rawgeti(L, 1, i + 1);

@@ -18,19 +18,19 @@ typedef struct spec {
 
 static int width_of(lua_State *L, size_t len, const spec *s) {
     if (len > INT_MAX)
-        luaL_error(L, "%s: %d or more %s in a row is too many", s->what, INT_MAX, s->item);
+        mtL_errorf(L, "%s: %d or more %s in a row is too many", s->what, INT_MAX, s->item);
     return (int)len;
 }
 
 /* Raises for row `row` (1-based) holding len entries where s->cols are wanted. */
 static int short_row(lua_State *L, const spec *s, int64_t row, lua_Integer len) {
     if (s->one)
-        return luaL_error(L, "%s needs %s%d %s", s->what, s->exact ? "" : "at least ", s->cols,
+        return mtL_errorf(L, "%s needs %s%d %s", s->what, s->exact ? "" : "at least ", s->cols,
                           s->item);
     if (s->from_first)
-        return luaL_error(L, "%s: row %d has %d %s, row 1 has %d", s->what, (int)row, (int)len,
+        return mtL_errorf(L, "%s: row %lld has %lld %s, row 1 has %d", s->what, (long long)row, (long long)len,
                           s->item, s->cols);
-    return luaL_error(L, "%s: row %d needs %s%d %s", s->what, (int)row, s->exact ? "" : "at least ",
+    return mtL_errorf(L, "%s: row %lld needs %s%d %s", s->what, (long long)row, s->exact ? "" : "at least ",
                       s->cols, s->item);
 }
 
@@ -46,8 +46,8 @@ static void read_row(lua_State *L, int tidx, int64_t row, const spec *s, double 
             continue;
         }
         if (t == LUA_TNIL) short_row(L, s, row, k);
-        if (s->one) luaL_error(L, "%s: item %d is not a number", s->what, k + 1);
-        luaL_error(L, "%s: row %d: item %d is not a number", s->what, (int)row, k + 1);
+        if (s->one) mtL_errorf(L, "%s: item %d is not a number", s->what, k + 1);
+        mtL_errorf(L, "%s: row %lld: item %d is not a number", s->what, (long long)row, k + 1);
     }
 }
 
@@ -56,8 +56,8 @@ static mtL_rows tensor_list(lua_State *L, mtL_rows r, mt_tensor *t, spec *s) {
     int64_t numel = mt_tensor_numel(t);
     if (s->cols == 0) s->cols = width_of(L, (size_t)numel, s);
     if (s->exact ? numel != s->cols : numel < s->cols)
-        luaL_error(L, "%s needs %s%d %s, the tensor has %d", s->what, s->exact ? "" : "at least ",
-                   s->cols, s->item, (int)numel);
+        mtL_errorf(L, "%s needs %s%d %s, the tensor has %lld", s->what, s->exact ? "" : "at least ",
+                   s->cols, s->item, (long long)numel);
     r.form = MTL_FORM_VECTOR, r.n = 1, r.cols = s->cols;
     r.d = (double *)mtL_alloc(L, s->cols, sizeof(double));
     float *v = (float *)mtL_alloc(L, numel, sizeof(float));
@@ -71,12 +71,12 @@ static mtL_rows tensor_list(lua_State *L, mtL_rows r, mt_tensor *t, spec *s) {
 /* An [N, k] or [k] cpu tensor, read through its strides. */
 static mtL_rows tensor_rows(lua_State *L, mtL_rows r, mt_tensor *t, spec *s) {
     if (s->one) return tensor_list(L, r, t, s);
-    if (mt_tensor_device(t) != MT_CPU) luaL_error(L, "%s: the tensor must be on the cpu", s->what);
+    if (mt_tensor_device(t) != MT_CPU) mtL_errorf(L, "%s: the tensor must be on the cpu", s->what);
     int64_t width = t->ndim >= 1 ? t->shape[t->ndim - 1] : 0;
     if (s->cols == 0 && (t->ndim == 1 || t->ndim == 2)) s->cols = width_of(L, (size_t)width, s);
     if ((t->ndim != 1 && t->ndim != 2) || (s->exact ? width != s->cols : width < s->cols)) {
         char str[MT_SHAPE_STR];
-        luaL_error(L, "%s: tensor %s should be Nx%d%s", s->what, mt_tensor_shape_str(t, str),
+        mtL_errorf(L, "%s: tensor %s should be Nx%d%s", s->what, mt_tensor_shape_str(t, str),
                    s->cols, s->exact ? "" : " (or wider)");
     }
     r.form = t->ndim == 2 ? MTL_FORM_TENSOR : MTL_FORM_VECTOR;
@@ -105,7 +105,7 @@ mtL_rows mtL_checkrowsx(lua_State *L, int idx, int cols, int flags, const char *
     mt_tensor *t = mtL_testtensor(L, idx);
     if (t) return tensor_rows(L, r, t, &s);
     if (!lua_istable(L, idx))
-        luaL_error(L, "%s: expected a tensor or a table, got %s", what, luaL_typename(L, idx));
+        mtL_errorf(L, "%s: expected a tensor or a table, got %s", what, luaL_typename(L, idx));
     int first = lua_rawgeti(L, idx, 1);
     lua_pop(L, 1);
     if (s.one || first == LUA_TNUMBER) { /* one row */
@@ -126,7 +126,7 @@ mtL_rows mtL_checkrowsx(lua_State *L, int idx, int cols, int flags, const char *
     r.d = (double *)mtL_alloc(L, r.n * r.cols, sizeof(double));
     for (int64_t i = 0; i < r.n; i++) {
         if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TTABLE)
-            luaL_error(L, "%s: row %d is not a table", what, (int)i + 1);
+            mtL_errorf(L, "%s: row %lld is not a table", what, (long long)i + 1);
         read_row(L, lua_gettop(L), i + 1, &s, r.d + i * r.cols);
         lua_pop(L, 1);
     }
@@ -140,7 +140,7 @@ mtL_rows mtL_checkrows(lua_State *L, int idx, int cols, const char *what) {
 void mtL_checkcounts(lua_State *L, const mtL_rows *r1, const char *noun1, const mtL_rows *r2,
                      const char *noun2, const char *what) {
     if (r1->n != r2->n)
-        luaL_error(L, "%s: %d %s but %d %s", what, (int)r1->n, noun1, (int)r2->n, noun2);
+        mtL_errorf(L, "%s: %lld %s but %lld %s", what, (long long)r1->n, noun1, (long long)r2->n, noun2);
 }
 
 void mtL_pushrows(lua_State *L, const double *v, int64_t n, int cols, mtL_form form) {

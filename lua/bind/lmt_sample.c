@@ -52,12 +52,12 @@ static void check_keys(lua_State *L, int idx, int allow_seeds) {
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
         const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        if (!key) luaL_error(L, "sample: option keys must be names");
+        if (!key) mtL_errorf(L, "sample: option keys must be names");
         int known = 0;
         for (size_t i = 0; i < NPARAMS && !known; i++) known = strcmp(key, params[i].name) == 0;
         for (int i = 0; other_keys[i] && !known; i++)
             known = strcmp(key, other_keys[i]) == 0 && (allow_seeds || i != 3);
-        if (!known) luaL_error(L, "sample: unknown option '%s'", key);
+        if (!known) mtL_errorf(L, "sample: unknown option '%s'", key);
     }
 }
 
@@ -200,7 +200,7 @@ static int l_detection(lua_State *L) {
         if (!lua_isnil(L, -1)) {
             luaL_checktype(L, -1, LUA_TTABLE);
             if ((int64_t)lua_rawlen(L, -1) != n)
-                return luaL_error(L, "sample: %d faces but %d seeds entries", (int)n, (int)lua_rawlen(L, -1));
+                return mtL_errorf(L, "sample: %lld faces but %lld seeds entries", (long long)n, (long long)lua_rawlen(L, -1));
             int ti = lua_gettop(L);
             seeds = (uint8_t *)mtL_alloc(L, n, 1);
             for (int64_t i = 0; i < n; i++) {

@@ -98,7 +98,9 @@ static int l_listdir(lua_State *L) {
     return 1;
 }
 
-/* sys.stat(path) -> {type = "file"|"directory"|"other", size, mtime} | nil, message */
+/* sys.stat(path) -> {type = "file"|"directory"|"other", size, mtime, id} | nil, message;
+ * id is "device:inode", the same for every name of one file or folder (links, other
+ * spellings), so that a folder walk can visit each real folder once. */
 static int l_stat(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     struct stat st;
@@ -107,9 +109,11 @@ static int l_stat(lua_State *L) {
         lua_pushfstring(L, "%s: %s", path, strerror(errno));
         return 2;
     }
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushstring(L, S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "directory" : "other");
     lua_setfield(L, -2, "type");
+    lua_pushfstring(L, "%I:%I", (lua_Integer)st.st_dev, (lua_Integer)st.st_ino);
+    lua_setfield(L, -2, "id");
     lua_pushinteger(L, (lua_Integer)st.st_size);
     lua_setfield(L, -2, "size");
     lua_pushnumber(L, (lua_Number)st.st_mtim.tv_sec + (lua_Number)st.st_mtim.tv_nsec * 1e-9);
@@ -117,12 +121,66 @@ static int l_stat(lua_State *L) {
     return 1;
 }
 
+/* sys.realpath(path) -> the absolute path without links, "." or ".." | nil, message */
+static int l_realpath(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    char *r = realpath(path, NULL);
+    if (!r) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    lua_pushstring(L, r);
+    free(r);
+    return 1;
+}
+
+static int close_stream(lua_State *L) {
+    luaL_Stream *p = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    return luaL_fileresult(L, fclose(p->f) == 0, NULL);
+}
+
+/* sys.open(path [, mode = "rb"]) -> a Lua file | nil, message. For reading ("r", "rb"): only
+ * a regular file opens; a folder, a device or a FIFO is refused without waiting for a FIFO's
+ * writer. Other modes open as io.open does. */
+static int l_open(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    const char *mode = luaL_optstring(L, 2, "rb");
+    luaL_Stream *p = (luaL_Stream *)lua_newuserdatauv(L, sizeof(luaL_Stream), 0);
+    p->closef = NULL; /* (a closed file until it opens) */
+    luaL_setmetatable(L, LUA_FILEHANDLE);
+    if (strcmp(mode, "r") == 0 || strcmp(mode, "rb") == 0) {
+        if (mt_fopen_regular(path, &p->f) != MT_OK) return mtL_fail(L);
+    } else {
+        p->f = fopen(path, mode);
+        if (!p->f) {
+            luaL_pushfail(L);
+            lua_pushfstring(L, "%s: %s", path, strerror(errno));
+            return 2;
+        }
+    }
+    p->closef = close_stream;
+    return 1;
+}
+
+/* sys.fsync(file) -> true | nil, message: the Lua file's buffer written (fflush) and its
+ * data on the disk (fsync); a full disk shows here, not at exit */
+static int l_fsync(lua_State *L) {
+    luaL_Stream *p = (luaL_Stream *)luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    if (!p->closef) return mtL_errorf(L, "fsync: the file is closed");
+    errno = 0;
+    int ok = fflush(p->f) == 0 && fsync(fileno(p->f)) == 0;
+    /* (fsync of a pipe or terminal fails with EINVAL: nothing to make durable there) */
+    if (!ok && errno == EINVAL) ok = 1;
+    return luaL_fileresult(L, ok, NULL);
+}
+
 /* sys.mkdir(path) -> true | nil, message; creates missing parents; an existing folder is fine */
 static int l_mkdir(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     size_t n = strlen(path);
     char *buf = (char *)malloc(n + 1);
-    if (!buf) return luaL_error(L, "mkdir: out of memory");
+    if (!buf) return mtL_errorf(L, "mkdir: out of memory");
     memcpy(buf, path, n + 1);
     int ok = 1;
     for (size_t i = 1; i <= n && ok; i++) {
@@ -167,7 +225,8 @@ static const luaL_Reg sys_functions[] = {{"clock", l_clock},         {"sleep", l
                                          {"pid", l_pid},             {"threads", l_threads},
                                          {"set_threads", l_set_threads}, {"listdir", l_listdir},
                                          {"stat", l_stat},           {"mkdir", l_mkdir},
-                                         {"crc32c", l_crc32c},
+                                         {"crc32c", l_crc32c},       {"realpath", l_realpath},
+                                         {"open", l_open},           {"fsync", l_fsync},
                                          {NULL, NULL}};
 
 int mtL_open_sys(lua_State *L) {

@@ -52,7 +52,7 @@ int mtL_checkshape(lua_State *L, int first, int last, int64_t *shape, const char
     if (lua_istable(L, first)) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, first);
         if (n > MT_MAX_DIMS)
-            luaL_error(L, "%s: %d dimensions (at most %d are supported)", what, (int)n,
+            mtL_errorf(L, "%s: %lld dimensions (at most %d are supported)", what, (long long)n,
                        MT_MAX_DIMS);
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, first, i);
@@ -60,18 +60,18 @@ int mtL_checkshape(lua_State *L, int first, int last, int64_t *shape, const char
             lua_Integer v = lua_tointegerx(L, -1, &ok);
             lua_pop(L, 1);
             if (!ok || v < 0)
-                luaL_error(L, "%s: size %d of the shape is not a non-negative integer", what,
-                           (int)i);
+                mtL_errorf(L, "%s: size %lld of the shape is not a non-negative integer", what,
+                           (long long)i);
             shape[ndim++] = v;
         }
         return ndim;
     }
     if (last - first + 1 > MT_MAX_DIMS)
-        luaL_error(L, "%s: %d dimensions (at most %d are supported)", what, last - first + 1,
+        mtL_errorf(L, "%s: %d dimensions (at most %d are supported)", what, last - first + 1,
                    MT_MAX_DIMS);
     for (int i = first; i <= last; i++) {
         lua_Integer v = luaL_checkinteger(L, i);
-        if (v < 0) luaL_error(L, "%s: negative size %d", what, (int)v);
+        if (v < 0) mtL_errorf(L, "%s: negative size %lld", what, (long long)v);
         shape[ndim++] = v;
     }
     return ndim;
@@ -81,8 +81,8 @@ int mtL_checkdim(lua_State *L, int idx, int ndim, const char *what) {
     lua_Integer d = luaL_checkinteger(L, idx);
     if (d < 0) d += ndim + 1;
     if (d < 1 || d > ndim)
-        luaL_error(L, "%s: dimension %d out of range for a %d-dimensional tensor", what,
-                   (int)luaL_checkinteger(L, idx), ndim);
+        mtL_errorf(L, "%s: dimension %lld out of range for a %d-dimensional tensor", what,
+                   (long long)luaL_checkinteger(L, idx), ndim);
     return (int)d - 1;
 }
 
@@ -91,7 +91,7 @@ static int64_t check_index(lua_State *L, int idx, int64_t n, int dim, const char
     lua_Integer i = luaL_checkinteger(L, idx);
     lua_Integer j = i < 0 ? i + n + 1 : i;
     if (j < 1 || j > n)
-        luaL_error(L, "%s: index %d out of range 1..%d in dimension %d", what, (int)i, (int)n,
+        mtL_errorf(L, "%s: index %lld out of range 1..%lld in dimension %d", what, (long long)i, (long long)n,
                    dim + 1);
     return j - 1;
 }
@@ -200,7 +200,7 @@ static void set_rng_state(lua_State *L, mt_rng *r, int idx) {
         else v[i / 16] = v[i / 16] << 4 | (uint64_t)d;
     }
     if (!ok || (v[1] & 1) == 0) /* PCG increments are odd */
-        luaL_error(L, "set_state: not a generator state (32 hex digits from g:state() or "
+        mtL_errorf(L, "set_state: not a generator state (32 hex digits from g:state() or "
                       "T.get_rng_state())");
     r->state = v[0];
     r->inc = v[1];
@@ -282,10 +282,10 @@ static int l_arange(lua_State *L) {
         step = luaL_optnumber(L, 3, 1.0);
     }
     if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step))
-        return luaL_error(L, "arange: step must be non-zero and bounds finite");
+        return mtL_errorf(L, "arange: step must be non-zero and bounds finite");
     double count = ceil((stop - start) / step);
     if (count < 0) count = 0;
-    if (count > 1e12) return luaL_error(L, "arange: %g elements is too many", count);
+    if (count > 1e12) return mtL_errorf(L, "arange: %g elements is too many", count);
     int64_t n = (int64_t)count;
     mt_tensor *t;
     MTL_CHECK(L, mt_tensor_new(&t, MT_CPU, 1, &n));
@@ -321,7 +321,7 @@ static int table_shape(lua_State *L, int idx, int64_t *shape) {
     lua_pushvalue(L, idx);
     while (lua_istable(L, -1)) {
         if (ndim == MT_MAX_DIMS) {
-            luaL_error(L, "tensor: nested deeper than %d levels", MT_MAX_DIMS);
+            mtL_errorf(L, "tensor: nested deeper than %d levels", MT_MAX_DIMS);
             return 0;
         }
         shape[ndim++] = (int64_t)lua_rawlen(L, -1);
@@ -337,12 +337,12 @@ static int table_shape(lua_State *L, int idx, int64_t *shape) {
 static void table_fill(lua_State *L, int idx, int depth, int ndim, const int64_t *shape,
                        float **dst) {
     if (!lua_istable(L, idx))
-        luaL_error(L, "tensor: expected a table at depth %d, got %s", depth + 1,
+        mtL_errorf(L, "tensor: expected a table at depth %d, got %s", depth + 1,
                    luaL_typename(L, idx));
     int64_t n = (int64_t)lua_rawlen(L, idx);
     if (n != shape[depth])
-        luaL_error(L, "tensor: ragged table: %d entries at depth %d where %d were expected",
-                   (int)n, depth + 1, (int)shape[depth]);
+        mtL_errorf(L, "tensor: ragged table: %lld entries at depth %d where %lld were expected",
+                   (long long)n, depth + 1, (long long)shape[depth]);
     for (int64_t i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
         if (depth + 1 < ndim) {
@@ -351,7 +351,7 @@ static void table_fill(lua_State *L, int idx, int depth, int ndim, const int64_t
             int ok;
             lua_Number v = lua_tonumberx(L, -1, &ok);
             if (!ok)
-                luaL_error(L, "tensor: entry %d at depth %d is a %s, not a number", (int)i,
+                mtL_errorf(L, "tensor: entry %lld at depth %d is a %s, not a number", (long long)i,
                            depth + 1, luaL_typename(L, -1));
             *(*dst)++ = (float)v;
         }
@@ -382,7 +382,7 @@ static int l_from_bytes(lua_State *L) {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     if ((size_t)n * 4u != len)
-        return luaL_error(L, "from_bytes: %d bytes do not hold %d floats", (int)len, (int)n);
+        return mtL_errorf(L, "from_bytes: %lld bytes do not hold %lld floats", (long long)len, (long long)n);
     mt_tensor *t;
     MTL_CHECK(L, mt_tensor_new(&t, MT_CPU, ndim, shape));
     memcpy(mt_tensor_data(t), bytes, len);
@@ -472,7 +472,7 @@ static int m_is_cuda(lua_State *L) {
 static void check_indices(lua_State *L, const mt_tensor *t, int first, int count,
                           int64_t *index, const char *what) {
     if (count != t->ndim)
-        luaL_error(L, "%s: %d indices for a %d-dimensional tensor", what, count, t->ndim);
+        mtL_errorf(L, "%s: %d indices for a %d-dimensional tensor", what, count, t->ndim);
     for (int i = 0; i < t->ndim; i++)
         index[i] = check_index(L, first + i, t->shape[i], i, what);
 }
@@ -508,14 +508,14 @@ static int m_view(lua_State *L) {
     int ndim = 0, top = lua_gettop(L);
     if (lua_istable(L, 2)) {
         int n = (int)lua_rawlen(L, 2);
-        if (n > MT_MAX_DIMS) return luaL_error(L, "view: at most %d dimensions", MT_MAX_DIMS);
+        if (n > MT_MAX_DIMS) return mtL_errorf(L, "view: at most %d dimensions", MT_MAX_DIMS);
         for (int i = 1; i <= n; i++) {
             lua_rawgeti(L, 2, i);
             shape[ndim++] = luaL_checkinteger(L, -1);
             lua_pop(L, 1);
         }
     } else {
-        if (top - 1 > MT_MAX_DIMS) return luaL_error(L, "view: at most %d dimensions", MT_MAX_DIMS);
+        if (top - 1 > MT_MAX_DIMS) return mtL_errorf(L, "view: at most %d dimensions", MT_MAX_DIMS);
         for (int i = 2; i <= top; i++) shape[ndim++] = luaL_checkinteger(L, i);
     }
     mt_tensor *v;
@@ -568,7 +568,7 @@ static int m_transpose(lua_State *L) {
 
 static int m_t(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1);
-    if (t->ndim != 2) return luaL_error(L, "t: expected a 2-dimensional tensor, got %d", t->ndim);
+    if (t->ndim != 2) return mtL_errorf(L, "t: expected a 2-dimensional tensor, got %d", t->ndim);
     mt_tensor *v;
     return push_result(L, mt_tensor_transpose(&v, t, 0, 1), &v);
 }
@@ -579,7 +579,7 @@ static int m_permute(lua_State *L) {
     int n = lua_gettop(L) - 1;
     int order[MT_MAX_DIMS];
     if (n != t->ndim)
-        return luaL_error(L, "permute: %d dimensions given for a %d-dimensional tensor", n,
+        return mtL_errorf(L, "permute: %d dimensions given for a %d-dimensional tensor", n,
                           t->ndim);
     for (int i = 0; i < n; i++) order[i] = mtL_checkdim(L, i + 2, t->ndim, "permute");
     mt_tensor *v;
@@ -675,7 +675,7 @@ static int binary(lua_State *L, mt_binary_op op, bool inplace) {
     mt_tensor *t = mtL_checktensor(L, 1);
     mt_tensor *o = mtL_testtensor(L, 2);
     if (!o && !lua_isnumber(L, 2))
-        return luaL_error(L, "%s: expected a tensor or a number, got %s", mt_binary_name(op),
+        return mtL_errorf(L, "%s: expected a tensor or a number, got %s", mt_binary_name(op),
                           luaL_typename(L, 2));
     if (inplace) {
         MTL_CHECK(L, o ? mt_binary_into(op, t, t, o)
@@ -715,7 +715,7 @@ static int arith(lua_State *L, mt_binary_op op, mt_binary_op reversed) {
     if (a) return binary(L, op, false);
     mt_tensor *b = mtL_checktensor(L, 2);
     if (!lua_isnumber(L, 1))
-        return luaL_error(L, "%s: expected a tensor or a number, got %s", mt_binary_name(op),
+        return mtL_errorf(L, "%s: expected a tensor or a number, got %s", mt_binary_name(op),
                           luaL_typename(L, 1));
     mt_tensor *r;
     return push_result(L, mt_binary_scalar(reversed, &r, b, (float)lua_tonumber(L, 1)), &r);
@@ -727,7 +727,7 @@ static int mm_mul(lua_State *L) { return arith(L, MT_BIN_MUL, MT_BIN_MUL); }
 static int mm_div(lua_State *L) { return arith(L, MT_BIN_DIV, MT_BIN_RDIV); }
 static int mm_unm(lua_State *L) { return unary(L, MT_UN_NEG, false); }
 static int mm_pow(lua_State *L) {
-    if (!mtL_testtensor(L, 1)) return luaL_error(L, "pow: the base must be a tensor");
+    if (!mtL_testtensor(L, 1)) return mtL_errorf(L, "pow: the base must be a tensor");
     return binary(L, MT_BIN_POW, false);
 }
 
@@ -877,7 +877,7 @@ static int mm_index(lua_State *L) {
 static int mm_newindex(lua_State *L) {
     mt_tensor *t = mtL_checktensor(L, 1);
     if (lua_type(L, 2) != LUA_TNUMBER)
-        return luaL_error(L, "tensor: cannot set field '%s' (only numeric indices)",
+        return mtL_errorf(L, "tensor: cannot set field '%s' (only numeric indices)",
                           lua_tostring(L, 2) ? lua_tostring(L, 2) : luaL_typename(L, 2));
     int64_t i = check_index(L, 2, t->ndim ? t->shape[0] : 0, 0, "index");
     if (t->ndim == 1) {

@@ -56,6 +56,7 @@ local json = require "mtcnn.json"
 local sys = require "mtcnn.sys"
 local core = require "mtcnn.core"
 local faces_mod = require "mtcnn.faces"
+local cli = require "mtcnn.cli"
 
 local detector = {}
 detector.__index = detector
@@ -68,6 +69,13 @@ detector.PRESETS = {
   wider = {min_face = 10, factor = 0.79, thresholds = {0.5, 0.5, 0.3},
            nms = {0.5, 0.7, 0.7, 0.7}, nms_onet = "min"},
 }
+
+-- The values the options may take (cli.check ranges). detect.lua's flags take the same, so a
+-- script and a library call refuse the same values. The factor is bounded below 1 so that
+-- the pyramid stays short (0.95 gives at most about 130 levels on the largest image the
+-- pixel limit lets through; 0.999999 would give millions).
+detector.RANGES = {min_face = "[1, inf)", factor = "(0, 0.95]", threshold = "[0, 1]",
+                   nms = "[0, 1]", batch = "[1, inf)"}
 
 local OPTIONS = {model = true, preset = true, min_face = true, factor = true, thresholds = true,
                  nms = true, nms_onet = true, resize = true, flip_landmarks = true, batch = true,
@@ -124,13 +132,18 @@ local function stage_count(v)
   return nil
 end
 
-local function check_number_list(name, v, n)
+-- Raises "detector.new: NAME must lie in RANGE, got V" unless v is in range.
+local function check(name, v, range, integer)
+  local bad = cli.check(v, range, integer)
+  if bad then error(("detector.new: %s %s"):format(name, bad), 3) end
+end
+
+local function check_number_list(name, v, n, range)
   if type(v) ~= "table" or #v ~= n then
-    error(("detector: %s must be a list of %d numbers"):format(name, n), 3)
+    local got = type(v) == "table" and ("%d item(s)"):format(#v) or tostring(v)
+    error(("detector.new: %s must be a list of %d numbers, got %s"):format(name, n, got), 3)
   end
-  for i = 1, n do
-    if type(v[i]) ~= "number" then error(("detector: %s[%d] is not a number"):format(name, i), 3) end
-  end
+  for i = 1, n do check(("%s[%d]"):format(name, i), v[i], range) end
 end
 
 --- A detector; errors on bad options, returns nil, message when the model cannot be loaded.
@@ -160,25 +173,20 @@ function detector.new(opts)
   self.resize = self.resize or "area"
   self.flip_landmarks = self.flip_landmarks or false
   self.batch = self.batch or 1024
-  if type(self.min_face) ~= "number" or self.min_face <= 0 then
-    error("detector: min_face must be a positive number", 2)
-  end
-  if type(self.factor) ~= "number" or self.factor <= 0 or self.factor >= 1 then
-    error("detector: factor must lie in (0, 1)", 2)
-  end
-  check_number_list("thresholds", self.thresholds, 3)
-  check_number_list("nms", self.nms, 4)
+  local R = detector.RANGES
+  check("min_face", self.min_face, R.min_face)
+  check("factor", self.factor, R.factor)
+  check_number_list("thresholds", self.thresholds, 3, R.threshold)
+  check_number_list("nms", self.nms, 4, R.nms)
   if self.resize ~= "area" and self.resize ~= "bilinear" then
     error("detector: resize must be \"area\" or \"bilinear\"", 2)
   end
   if self.nms_onet ~= "min" and self.nms_onet ~= "union" then
     error("detector: nms_onet must be \"min\" or \"union\"", 2)
   end
-  if math.type(self.batch) ~= "integer" or self.batch < 1 then
-    error("detector: batch must be a positive integer", 2)
-  end
+  check("batch", self.batch, R.batch, true)
   local ok, choice = pcall(faces_mod.check_options, self)
-  if not ok then error("detector: " .. choice, 2) end
+  if not ok then error("detector.new: " .. choice, 2) end
   for k, v in pairs(choice) do self[k] = v end
 
   local nets = opts.nets
@@ -214,10 +222,18 @@ function detector.new(opts)
   return self
 end
 
--- The pyramid of scales for an h x w image, as the original computes it.
+-- The pyramid of scales for an h x w image, as the original computes it; nil and a message
+-- when its first level would exceed the image pixel limit (a min_face far below 12 on a large
+-- image). The count of levels is known before the loop and bounded by the factor's range.
 function detector:scales(h, w)
   local m = 12 / self.min_face
   local minl = math.min(h, w) * m
+  local limit = image.max_pixels()
+  if math.ceil(h * m) * math.ceil(w * m) > limit then
+    return nil, ("detect: a %dx%d image at min_face %g needs a first pyramid level of %dx%d, " ..
+      "more than the pixel limit (%d): raise min_face"):format(w, h, self.min_face,
+      math.ceil(w * m), math.ceil(h * m), limit)
+  end
   local out, k = {}, 0
   while minl >= 12 do
     out[#out + 1] = m * self.factor ^ k
@@ -266,7 +282,9 @@ end
 -- the levels run at once, one per thread at a time (largest first).
 function detector:stage1(c, img, index)
   local h, w = img.height, img.width
-  local scales, levels = self:scales(h, w), {}
+  local scales, err = self:scales(h, w)
+  if not scales then error(err, 0) end
+  local levels = {}
   for i, scale in ipairs(scales) do
     local hs, ws = math.ceil(h * scale), math.ceil(w * scale)
     levels[i] = self:buffer("pnet", 1, 3, hs, ws)
@@ -328,9 +346,9 @@ end
 --- of all of them in shared batches). Returns one list of faces per image.
 function detector:detect_batch(images)
   if type(images) ~= "table" or faces_mod.is_single(images) then
-    error("detect_batch: expected a list of images, got " .. faces_mod.describe(images), 2)
+    error("detector:detect_batch: expected a list of images, got " .. faces_mod.describe(images), 2)
   end
-  local ims, made = images_of(images, "detect_batch")
+  local ims, made = images_of(images, "detector:detect_batch")
   local result = self:run(ims)
   for _, img in ipairs(made) do img:free() end
   return result
@@ -355,6 +373,7 @@ function detector:run(ims)
   stats.pnet.windows = #c
   c:nms(self.nms[2], "union")
   c:calibrate(self.pnet_width_plus_one)
+  self:drop_invalid(c, ims)
   if stages == 1 then
     stats.pnet.kept = #c
     stats.pnet.ms = (clock() - t0) * 1e3
@@ -378,6 +397,7 @@ function detector:run(ims)
     c:filter(self.thresholds[2])
     c:nms(self.nms[3], "union")
     c:calibrate(true)
+    self:drop_invalid(c, ims)
     if stages >= 3 then c:square() end
   end
   stats.rnet.windows = stats.pnet.kept
@@ -408,6 +428,7 @@ function detector:run(ims)
     c:filter(self.thresholds[3])
     c:decode_landmarks(self.landmark_offset)
     c:calibrate(true)
+    self:drop_invalid(c, ims)
     c:nms(self.nms[4], self.nms_onet)
   end
   stats.onet.windows = stats.rnet.kept
@@ -423,7 +444,7 @@ end
 --- det:detect(img [, width, height]) -> the faces of one image: an mtcnn.Image, a path, a
 --- [3,H,W] tensor as img:to_tensor() gives it, or RGB bytes with their width and height.
 function detector:detect(img, width, height)
-  local im, made = faces_mod.image_of(img, width, height, "detect")
+  local im, made = faces_mod.image_of(img, width, height, "detector:detect")
   local result = self:run({im})[1]
   if made then im:free() end
   return result
@@ -433,12 +454,27 @@ end
 --- cropped into one N x 3 x S x S tensor, row k the crop of faces[k] (N may be 0). opts:
 --- size (160), margin (0), mode ("box" or "aligned"), square, normalize: see mtcnn.faces.crop.
 function detector:crops(img, opts)
-  local im, made = faces_mod.image_of(img, nil, nil, "crops")
+  local im, made = faces_mod.image_of(img, nil, nil, "detector:crops")
   local found = self:run({im})[1]
   local ok, batch = pcall(faces_mod.crop, im, found, opts)
   if made then im:free() end
   if not ok then error(batch, 2) end
   return batch, found
+end
+
+-- Removes the windows a damaged model made (numbers that are not finite, boxes far outside
+-- the image), counts them in stats.dropped and says so on stderr once per detector.
+function detector:drop_invalid(c, ims)
+  local n = c:drop_invalid(ims)
+  if n > 0 then
+    self.stats.dropped = (self.stats.dropped or 0) + n
+    if not self.warned then
+      self.warned = true
+      io.stderr:write(("detector: dropped %d candidate window(s) with numbers that are not " ..
+        "finite or boxes far outside the image: is the model %s damaged?\n"):format(n,
+        tostring(self.model or "given")))
+    end
+  end
 end
 
 --- A copy of img with each face's box (green), score and landmarks (red) drawn.

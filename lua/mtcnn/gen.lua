@@ -232,11 +232,11 @@ function gen.run(opts)
     return write_atomic(paths.state, json.encode(state))
   end
   local pending
-  local function fail(msg)
+  local function fail(msg, kind)
     if pending then pcall(pending.wait, pending) end
     pending = nil
     for _, w in pairs(writers) do w:abort() end
-    return nil, msg
+    return nil, msg, kind
   end
 
   local function report()
@@ -286,13 +286,13 @@ function gen.run(opts)
     state.next_index = todo[last].index + 1
     if last == #todo or sys.clock() - last_commit >= commit_seconds then
       local saved, serr = save()
-      if not saved then return fail(serr) end
+      if not saved then return fail(serr, "output") end
     end
     report()
   end
   if #todo == 0 then
     local saved, serr = save()
-    if not saved then return fail(serr) end
+    if not saved then return fail(serr, "output") end
   end
   local seconds = sys.clock() - t0
 
@@ -479,7 +479,7 @@ function gen.main(argv, kind)
 
   local bar
   local show = not args.quiet and not args.json
-  local summary, err = gen.run{
+  local summary, err, kind = gen.run{
     kind = spec.kind, stage = stage, entries = entries, out = args.out,
     params = config.sample_params(cfg),
     val_fraction = cfg.detection.val_fraction, seed = args.seed, resume = args.resume,
@@ -499,11 +499,11 @@ function gen.main(argv, kind)
     end,
   }
   if bar then bar:finish() end
-  if not summary then fail(err) end
+  if not summary then fail(err, kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
   local used = detection and {detection = cfg.detection} or {detection = cfg.detection, landmark = cfg.landmark}
   local ok, werr = config.write(used, summary.out .. "/config.lua", stage,
     ("the settings of %s --out %s (seed %d)"):format(spec.name, args.out, args.seed))
-  if not ok then fail(werr) end
+  if not ok then fail(werr, cli.EXIT.output) end
   if args.json then
     io.stdout:write(json.encode(summary, {indent = "  "}), "\n")
   else

@@ -75,6 +75,46 @@ const char *mt_status_name(mt_status st);
 #define MT_TARGET_CLONES
 #endif
 
+/* ---- numbers that come from data -----------------------------------------------------------
+ * A float read from a file or computed from one (a network output, a box, a coordinate) may be
+ * NaN, infinite or huge, and converting such a value to an integer is undefined behaviour; a
+ * size multiplied from header fields may wrap around. The core converts and multiplies such
+ * values only through these. */
+
+/* 1 and *out = v truncated toward zero when v is a number in [lo, hi]; 0 (and *out untouched)
+ * for NaN, an infinity or a value outside the range. */
+static inline int mt_to_i32(double v, int32_t lo, int32_t hi, int32_t *out) {
+    if (!(v >= (double)lo && v <= (double)hi)) return 0;
+    *out = (int32_t)v;
+    return 1;
+}
+
+/* The same for 64-bit integers; the bounds are doubles so that they can be exact
+ * (+-2^53 holds every integer a double can name one by one). */
+static inline int mt_to_i64(double v, double lo, double hi, int64_t *out) {
+    if (!(v >= lo && v <= hi && v > -9.2e18 && v < 9.2e18)) return 0;
+    *out = (int64_t)v;
+    return 1;
+}
+
+/* v truncated toward zero and clamped to [lo, hi]; NaN gives nan_as. */
+static inline int32_t mt_clamp_i32(double v, int32_t lo, int32_t hi, int32_t nan_as) {
+    if (v != v) return nan_as;
+    if (v <= (double)lo) return lo;
+    if (v >= (double)hi) return hi;
+    return (int32_t)v;
+}
+
+/* *out = a * b, or 0 when the product does not fit a size_t. */
+static inline int mt_size_mul(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* *out = a + b, or 0 when the sum does not fit a size_t. */
+static inline int mt_size_add(size_t a, size_t b, size_t *out) {
+    return !__builtin_add_overflow(a, b, out);
+}
+
 /* Formats a shape as "2x3x4" into buf (at least MT_SHAPE_STR bytes). */
 #define MT_SHAPE_STR 96
 const char *mt_shape_str(char *buf, int ndim, const int64_t *shape);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -148,6 +149,83 @@ void mt_atomic_abort(mt_atomic_file *af) {
     free(af->path);
     free(af->tmp);
     memset(af, 0, sizeof *af);
+}
+
+/* ---- reading regular files ------------------------------------------------------------------ */
+
+static const char *kind_of(mode_t m) {
+    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
+           : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a plain file";
+}
+
+mt_status mt_open_regular(const char *path, int write, int *fd) {
+    *fd = open(path, (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
+    if (*fd < 0) return mt_fail(MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        mt_status st = mt_fail(MT_ERR_IO, "%s: not a regular file (%s)", path,
+                               fstat(*fd, &sb) == 0 ? kind_of(sb.st_mode) : strerror(errno));
+        close(*fd);
+        *fd = -1;
+        return st;
+    }
+    int flags = fcntl(*fd, F_GETFL);
+    if (flags >= 0) fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK);
+    return MT_OK;
+}
+
+mt_status mt_fopen_regular(const char *path, FILE **f) {
+    int fd;
+    *f = NULL;
+    MT_TRY(mt_open_regular(path, 0, &fd));
+    *f = fdopen(fd, "rb");
+    if (!*f) {
+        mt_status st = mt_fail(MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    return MT_OK;
+}
+
+mt_status mt_read_file(const char *path, uint8_t **data, size_t *n, size_t max_bytes) {
+    *data = NULL;
+    *n = 0;
+    int fd;
+    MT_TRY(mt_open_regular(path, 0, &fd));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        mt_status st = mt_fail(MT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return st;
+    }
+    if ((uint64_t)sb.st_size > max_bytes) {
+        close(fd);
+        return mt_fail(MT_ERR_ARG, "%s: the file is too large (%.1f MiB, at most %.1f MiB)", path,
+                       (double)sb.st_size / 1048576.0, (double)max_bytes / 1048576.0);
+    }
+    size_t size = (size_t)sb.st_size, got = 0;
+    uint8_t *buf = (uint8_t *)malloc(size + 1);
+    if (!buf) {
+        close(fd);
+        return mt_fail(MT_ERR_OOM, "%s: out of memory reading %zu bytes", path, size);
+    }
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    int err = errno;
+    close(fd);
+    if (got != size) {
+        free(buf);
+        return mt_fail(MT_ERR_IO, "%s: read error: %s", path,
+                       got < size ? "the file shrank while it was read" : strerror(err));
+    }
+    buf[size] = '\0';
+    *data = buf;
+    *n = size;
+    return MT_OK;
 }
 
 mt_status mt_read_exact(FILE *f, void *dst, size_t n, const char *path, const char *what) {

@@ -39,6 +39,19 @@ void mt_atomic_abort(mt_atomic_file *af);
 /* fsyncs the folder holding path, so that a rename into it is durable. */
 void mt_sync_parent_dir(const char *path);
 
+/* Opens path for reading (or, with write, reading and writing) into *fd, refusing anything
+ * that is not a regular file (a folder, a device, a FIFO) before a byte is read: the open
+ * does not wait (O_NONBLOCK) for a FIFO's writer. MT_ERR_IO naming path and what it is. */
+mt_status mt_open_regular(const char *path, int write, int *fd);
+
+/* The same as a stdio stream opened "rb". */
+mt_status mt_fopen_regular(const char *path, FILE **f);
+
+/* Reads the whole regular file at path into a malloc'ed buffer (*n bytes, plus a NUL that
+ * *n does not count). MT_ERR_IO naming path when it cannot be opened or read or is not a
+ * regular file; MT_ERR_ARG when it holds more than max_bytes. */
+mt_status mt_read_file(const char *path, uint8_t **data, size_t *n, size_t max_bytes);
+
 /* Reads exactly n bytes at the current position; MT_ERR_FORMAT "truncated"
  * (naming path and what) when the file ends first. */
 mt_status mt_read_exact(FILE *f, void *dst, size_t n, const char *path, const char *what);

@@ -116,8 +116,8 @@ mt_status mt_tensor_read_stream(mt_tensor **out, FILE *f, const char *name) {
 }
 
 mt_status mt_tensor_load(mt_tensor **out, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return mt_fail(MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    MT_TRY(mt_fopen_regular(path, &f));
     mt_status st = mt_tensor_read_stream(out, f, path);
     if (st == MT_OK) {
         /* trailing bytes mean the file is not what its header says */

@@ -143,9 +143,18 @@ static mt_status pwrite_all(int fd, const void *src, size_t n, off_t off) {
     return MT_OK;
 }
 
+/* 1 when a slot holds only zero bytes (never written: a new file's second copy). */
+static int blank_slot(const uint8_t *slot) {
+    for (int i = 0; i < MT_RECORD_SLOT_BYTES; i++)
+        if (slot[i]) return 0;
+    return 1;
+}
+
 /* Reads and checks the header of an open file: the valid copy with the larger
- * sequence, then the consistency of its fields. *active: its slot. */
-static mt_status read_header(int fd, const char *path, header *h, int *active) {
+ * sequence, then the consistency of its fields. *active: its slot; *damaged: the other
+ * slot when it holds something that is not a valid header (a blank one is not damaged),
+ * else -1. */
+static mt_status read_header(int fd, const char *path, header *h, int *active, int *damaged) {
     uint8_t slots[2][MT_RECORD_SLOT_BYTES];
     int code[2];
     header hs[2];
@@ -178,6 +187,7 @@ static mt_status read_header(int fd, const char *path, header *h, int *active) {
     }
     *h = hs[best];
     *active = best;
+    *damaged = code[1 - best] != 0 && !blank_slot(slots[1 - best]) ? 1 - best : -1;
     if (h->data_offset != MT_RECORD_DATA_OFFSET)
         return mt_fail(MT_ERR_FORMAT, "%s: bad header: data offset %u (expected %d)", path,
                        h->data_offset, MT_RECORD_DATA_OFFSET);
@@ -190,11 +200,18 @@ static mt_status read_header(int fd, const char *path, header *h, int *active) {
     if (h->block_samples < 1 || h->block_samples > MAX_BLOCK_SAMPLES)
         return mt_fail(MT_ERR_FORMAT, "%s: bad header: %u samples per block", path,
                        h->block_samples);
+    /* each count at most the total, so that their sum cannot wrap around */
     uint64_t sum = 0;
-    for (int k = 0; k < MT_NUM_CLASSES; k++) sum += h->class_count[k];
-    if (h->count > ((uint64_t)1 << 40) || sum != h->count)
-        return mt_fail(MT_ERR_FORMAT, "%s: bad header: %" PRIu64 " samples but class counts "
-                       "summing to %" PRIu64, path, h->count, sum);
+    int sane = h->count <= ((uint64_t)1 << 40);
+    for (int k = 0; k < MT_NUM_CLASSES; k++) {
+        sane = sane && h->class_count[k] <= h->count;
+        sum += sane ? h->class_count[k] : 0;
+    }
+    if (!sane || sum != h->count)
+        return mt_fail(MT_ERR_FORMAT, "%s: bad header: %" PRIu64 " samples but class counts %"
+                       PRIu64 ", %" PRIu64 ", %" PRIu64 ", %" PRIu64, path, h->count,
+                       h->class_count[0], h->class_count[1], h->class_count[2],
+                       h->class_count[3]);
     return MT_OK;
 }
 
@@ -231,11 +248,11 @@ static char *dup_string(const char *s) {
 
 mt_status mt_record_open(mt_record_file **out, const char *path, int expect_size) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return mt_fail(MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    MT_TRY(mt_open_regular(path, 0, &fd));
     header h;
-    int active;
-    mt_status st = read_header(fd, path, &h, &active);
+    int active, damaged;
+    mt_status st = read_header(fd, path, &h, &active, &damaged);
     if (st != MT_OK) {
         close(fd);
         return st;
@@ -264,6 +281,8 @@ mt_status mt_record_open(mt_record_file **out, const char *path, int expect_size
     }
     f->refcount = 1;
     f->fd = fd;
+    f->damaged_copy = damaged;
+    f->extra_bytes = (uint64_t)sb.st_size - end;
     f->version = (int)h.version;
     f->size = (int)h.size;
     f->record_bytes = h.record_bytes;
@@ -368,14 +387,23 @@ mt_status mt_record_read(mt_record_file *f, int64_t i, mt_record_sample *s) {
     return MT_OK;
 }
 
-mt_status mt_record_verify(mt_record_file *f, int64_t *bad, int64_t max, int64_t *nbad) {
+mt_status mt_record_verify(mt_record_file *f, int64_t *bad, int64_t max, int64_t *nbad,
+                           int64_t labels[MT_NUM_CLASSES + 1]) {
     *nbad = 0;
+    if (labels) memset(labels, 0, (MT_NUM_CLASSES + 1) * sizeof *labels);
     for (int64_t b = 0; b < f->nblocks; b++) {
         int good = block_good(f, b);
         __atomic_store_n(&f->block_state[b], (uint8_t)(good ? 1 : 2), __ATOMIC_RELEASE);
         if (!good) {
             if (bad && *nbad < max) bad[*nbad] = b;
             (*nbad)++;
+        } else if (labels) {
+            int64_t first, last;
+            mt_record_block_range(f, b, &first, &last);
+            for (int64_t i = first; i <= last; i++) {
+                int c = mt_record_class_of(mt_record_label_at(mt_record_ptr(f, i), f->size));
+                labels[c < 0 ? MT_NUM_CLASSES : c]++;
+            }
         }
     }
     return MT_OK;
@@ -554,15 +582,15 @@ static mt_status roll_back(mt_record_writer *w, header *h, int64_t keep) {
 /* Opens the existing file at w->path for appending: header, lock, the partial
  * block's checksum, then cuts the uncommitted tail. */
 static mt_status open_existing(mt_record_writer *w, int want_size, int rollback, int64_t keep) {
-    w->fd = open(w->path, O_RDWR | O_CLOEXEC);
-    if (w->fd < 0) return mt_fail(MT_ERR_IO, "%s: cannot open for writing: %s", w->path, strerror(errno));
+    MT_TRY(mt_open_regular(w->path, 1, &w->fd));
     if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)
             return mt_fail(MT_ERR_IO, "%s: another writer has the file open", w->path);
         return mt_fail(MT_ERR_IO, "%s: cannot lock: %s", w->path, strerror(errno));
     }
     header h;
-    MT_TRY(read_header(w->fd, w->path, &h, &w->active));
+    int damaged;
+    MT_TRY(read_header(w->fd, w->path, &h, &w->active, &damaged));
     if (want_size > 0 && (int)h.size != want_size)
         return mt_fail(MT_ERR_FORMAT, "%s: holds %ux%u samples, cannot append %dx%d ones", w->path,
                        h.size, h.size, want_size, want_size);
@@ -588,6 +616,14 @@ static mt_status open_existing(mt_record_writer *w, int want_size, int rollback,
     struct stat sb;
     if (fstat(w->fd, &sb) != 0) return mt_fail(MT_ERR_IO, "%s: cannot stat: %s", w->path, strerror(errno));
     if ((uint64_t)sb.st_size < end) return truncated_error(w->path, &h, (uint64_t)sb.st_size);
+    /* Bytes after the commit are an interrupted writer's, to be cut, only when the latest
+     * commit is known: with a damaged header copy they may be samples that copy committed. */
+    if (damaged >= 0 && !rollback && (uint64_t)sb.st_size > end)
+        return mt_fail(MT_ERR_FORMAT, "%s: header copy %d is damaged and %" PRIu64 " bytes follow "
+                       "the commit of the other (%" PRId64 " samples): they may hold committed "
+                       "samples, so the file is left as it is (records.lua verify describes it; "
+                       "a writer with an explicit keep count may roll it back)", w->path,
+                       damaged, (uint64_t)sb.st_size - end, w->count);
     int64_t rem = w->count % w->block_samples;
     if (rem > 0) {
         /* the partial block is extended: its committed part must be intact */

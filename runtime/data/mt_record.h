@@ -40,7 +40,9 @@
  * behind is beyond that count and invisible; a torn header write leaves the
  * other copy, the previous commit. A writer that opens an existing file
  * checks the partial block's CRC and truncates everything after the
- * committed end. One writer per file at a time (flock).
+ * committed end, unless a header copy is damaged (then the bytes after the surviving copy's
+ * commit may be committed samples, and the writer refuses to open without an explicit
+ * rollback). One writer per file at a time (flock).
  *
  * Reading maps the committed part of the file (mmap, read-only), so random
  * access costs no copy and files larger than memory work. Each block is
@@ -121,6 +123,10 @@ typedef struct mt_record_file {
     uint64_t sequence;
     uint32_t tail_crc;
     int64_t nblocks;      /* blocks holding committed samples (the last may be partial) */
+    int damaged_copy;     /* the header copy that is neither valid nor blank (-1: none): the
+                           * file may have lost its latest commit */
+    uint64_t extra_bytes; /* bytes after the committed end (an interrupted writer's, or, with a
+                           * damaged copy, possibly committed samples) */
     uint8_t *block_state; /* per block: 0 unchecked, 1 good, 2 bad (atomic access) */
 } mt_record_file;
 
@@ -153,9 +159,12 @@ static inline int mt_record_label_at(const uint8_t *rec, int size) {
 }
 
 /* Checks every block. bad receives the indices of the failing blocks (at most
- * max of them; may be NULL), *nbad their count. MT_OK even when blocks are
- * bad: the caller reports them. */
-mt_status mt_record_verify(mt_record_file *f, int64_t *bad, int64_t max, int64_t *nbad);
+ * max of them; may be NULL), *nbad their count; labels (may be NULL) the count of each
+ * class's labels in the good blocks and, at [MT_NUM_CLASSES], of labels that are no class,
+ * to compare with the header's counts. MT_OK even when blocks are bad: the caller reports
+ * them. */
+mt_status mt_record_verify(mt_record_file *f, int64_t *bad, int64_t max, int64_t *nbad,
+                           int64_t labels[MT_NUM_CLASSES + 1]);
 
 /* First and last sample index of block b. */
 void mt_record_block_range(const mt_record_file *f, int64_t b, int64_t *first, int64_t *last);

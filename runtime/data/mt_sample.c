@@ -54,16 +54,33 @@ static mt_status check_params(const mt_sample_params *p) {
         p->lmk_shift_tries < 0)
         return mt_fail(MT_ERR_ARG, "sample: counts and tries must not be negative");
     if (p->min_crop < 1) return mt_fail(MT_ERR_ARG, "sample: min_crop must be at least 1");
-    if (!(p->side_lo > 0) || !(p->side_hi >= p->side_lo))
-        return mt_fail(MT_ERR_ARG, "sample: need 0 < side_lo <= side_hi");
-    if (!(p->jitter >= 0) || !(p->neg_max_frac > 0))
-        return mt_fail(MT_ERR_ARG, "sample: jitter and neg_max_frac must be positive");
+    /* (bounded, so that a side or shift computed from a face stays an exact integer) */
+    if (!(p->side_lo > 0) || !(p->side_hi >= p->side_lo) || !(p->side_hi <= 100))
+        return mt_fail(MT_ERR_ARG, "sample: need 0 < side_lo <= side_hi <= 100, got %g and %g",
+                       p->side_lo, p->side_hi);
+    if (!(p->jitter >= 0 && p->jitter <= 100) || !(p->neg_max_frac > 0 && p->neg_max_frac <= 1))
+        return mt_fail(MT_ERR_ARG, "sample: need jitter in [0, 100] and neg_max_frac in (0, 1], "
+                       "got %g and %g", p->jitter, p->neg_max_frac);
+    if (!(fabs(p->lmk_angle) <= 360))
+        return mt_fail(MT_ERR_ARG, "sample: lmk_angle %g is not in [-360, 360]", p->lmk_angle);
     if (!(p->mirror_p >= 0 && p->mirror_p <= 1) || !(p->lmk_mirror_p >= 0 && p->lmk_mirror_p <= 1) ||
         !(p->lmk_rotate_p >= 0 && p->lmk_rotate_p <= 1))
         return mt_fail(MT_ERR_ARG, "sample: probabilities must be in [0, 1]");
     if (!(p->part_iou <= p->pos_iou))
         return mt_fail(MT_ERR_ARG, "sample: part_iou %g is above pos_iou %g", p->part_iou,
                        p->pos_iou);
+    return MT_OK;
+}
+
+/* Faces and landmarks come from annotation files: each number must be finite and within
+ * +-MT_IMAGE_MAX_SIDE, so that every crop side, shift and box computed from it is an exact
+ * integer (no float is cast out of range). */
+static mt_status check_coords(const double *v, int64_t n, int per, const char *what) {
+    for (int64_t i = 0; i < n * per; i++)
+        if (!(fabs(v[i]) <= MT_IMAGE_MAX_SIDE))
+            return mt_fail(MT_ERR_ARG, "sample: %s %lld has the coordinate %g: coordinates must "
+                           "be finite and within +-%d", what, (long long)(i / per) + 1, v[i],
+                           MT_IMAGE_MAX_SIDE);
     return MT_OK;
 }
 
@@ -317,6 +334,7 @@ mt_status mt_sample_detection(mt_sample_set **out, const mt_image *im, const dou
                               mt_rng *rng) {
     *out = NULL;
     MT_TRY(check_params(p));
+    MT_TRY(check_coords(faces, nfaces, 4, "face"));
     if (im->width < 1 || im->height < 1)
         return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
     plan_list l = {NULL, 0, 0};
@@ -454,6 +472,8 @@ mt_status mt_sample_landmarks(mt_sample_set **out, const mt_image *im, const dou
                               const double pts[10], const mt_sample_params *p, mt_rng *rng) {
     *out = NULL;
     MT_TRY(check_params(p));
+    MT_TRY(check_coords(box, 1, 4, "box"));
+    MT_TRY(check_coords(pts, 1, 10, "landmark set"));
     if (im->width < 1 || im->height < 1)
         return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
     plan_list l = {NULL, 0, 0};

@@ -189,14 +189,47 @@ void mt_cands_decode_landmarks(mt_cands *c, double offset) {
     }
 }
 
-static int32_t clamp_i32(double v) {
-    if (v > 2147483647.0) return 2147483647;
-    if (v < -2147483648.0) return (int32_t)-2147483647 - 1;
-    return (int32_t)v;
+/* 1 when every number of window k is finite and its box lies within the image grown by the
+ * image's larger side on each side (no face the cascade can find reaches farther). */
+static int window_valid(const mt_cands *c, int64_t k, const int32_t *sizes, int nimages) {
+    int32_t im = c->image[k];
+    if (im < 0 || im >= nimages) return 0;
+    double w = sizes[2 * im], h = sizes[2 * im + 1], s = w > h ? w : h;
+    const double *b = c->box + 4 * k;
+    if (!(b[0] >= -s && b[2] <= w + s && b[1] >= -s && b[3] <= h + s && b[2] >= -s &&
+          b[0] <= w + s && b[3] >= -s && b[1] <= h + s))
+        return 0; /* (also false for NaN) */
+    double sum = c->score[k];
+    for (int r = 0; r < 4; r++) sum += c->reg[4 * k + r];
+    for (int r = 0; r < 10; r++) sum += c->pts[10 * k + r];
+    return isfinite(sum);
 }
 
-void mt_cands_crop_boxes(const mt_cands *c, int32_t *out) {
-    for (int64_t k = 0; k < 4 * c->n; k++) out[k] = clamp_i32(trunc(c->box[k]) - 1.0);
+int64_t mt_cands_drop_invalid(mt_cands *c, const int32_t *sizes, int nimages) {
+    int64_t out = 0;
+    for (int64_t k = 0; k < c->n; k++) {
+        if (!window_valid(c, k, sizes, nimages)) continue;
+        if (out != k) copy_window(c, out, c, k);
+        out++;
+    }
+    int64_t dropped = c->n - out;
+    c->n = out;
+    return dropped;
+}
+
+/* Crop coordinates stay within +-2^30, so that widths and sums of them fit an int32. */
+#define CROP_LIMIT 1073741824
+
+mt_status mt_cands_crop_boxes(const mt_cands *c, int32_t *out) {
+    for (int64_t k = 0; k < c->n; k++) {
+        const double *b = c->box + 4 * k;
+        for (int r = 0; r < 4; r++)
+            if (!mt_to_i32(trunc(b[r]) - 1.0, -CROP_LIMIT, CROP_LIMIT, &out[4 * k + r]))
+                return mt_fail(MT_ERR_ARG, "detect: window %lld has the box [%g, %g, %g, %g], "
+                               "which cannot be cropped (drop_invalid removes such windows)",
+                               (long long)k + 1, b[0], b[1], b[2], b[3]);
+    }
+    return MT_OK;
 }
 
 mt_status mt_cands_append(mt_cands *c, const mt_cands *src) {

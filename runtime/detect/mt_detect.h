@@ -75,9 +75,16 @@ void mt_cands_filter(mt_cands *c, double threshold);
  * u = (x - x1 + 0.5) / w, use offset 0.5. */
 void mt_cands_decode_landmarks(mt_cands *c, double offset);
 
+/* Removes the windows a damaged model makes (a non-finite score, offset, landmark or box
+ * coordinate, or a box reaching farther from its image than the image's larger side; sizes
+ * holds the width and height of each of the nimages images) and returns their count. The
+ * survivors keep their order. */
+int64_t mt_cands_drop_invalid(mt_cands *c, const int32_t *sizes, int nimages);
+
 /* Integer 0-based inclusive crop boxes of the windows (fix()ed boxes minus 1),
- * 4 per window, for mt_crop_resize_to_tensor. */
-void mt_cands_crop_boxes(const mt_cands *c, int32_t *out);
+ * 4 per window, for mt_crop_resize_to_tensor. MT_ERR_ARG naming the window when a
+ * coordinate is not a number within +-2^30 (no float is cast unchecked). */
+mt_status mt_cands_crop_boxes(const mt_cands *c, int32_t *out);
 
 /* Appends the windows of src (all of them). */
 mt_status mt_cands_append(mt_cands *c, const mt_cands *src);

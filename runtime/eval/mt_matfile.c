@@ -15,6 +15,8 @@
  */
 #include "eval/mt_matfile.h"
 
+#include "core/mt_file.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -44,6 +46,7 @@ enum {
 #define MAX_DEPTH 48                       /* nesting of cells/structs */
 #define MAX_INFLATED ((size_t)1 << 31)     /* refuse zlib streams beyond 2 GiB */
 #define MAX_NUMEL ((int64_t)1 << 40)
+#define MAX_MAT_BYTES ((size_t)1 << 31)       /* the ground-truth files are a few MB */
 
 /* The file being read: its name, byte order and nesting depth. */
 typedef struct mat_ctx {
@@ -638,33 +641,11 @@ mt_status mt_mat_parse(const unsigned char *data, size_t size, const char *name,
 mt_status mt_mat_read(const char *path, mt_mat_list *out) {
     out->count = 0;
     out->vars = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mt_fail(MT_ERR_IO, "mat_read: cannot open %s: %s", path, strerror(errno));
-    unsigned char *data = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (cap - size < 65536) {
-            size_t ncap = cap ? cap * 2 : 1 << 20;
-            unsigned char *n = realloc(data, ncap);
-            if (!n) {
-                free(data);
-                fclose(f);
-                return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory reading the file", path);
-            }
-            data = n;
-            cap = ncap;
-        }
-        size_t got = fread(data + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(data);
-        return mt_fail(MT_ERR_IO, "mat_read: error reading %s", path);
-    }
-    mt_status st = mt_mat_parse(data, size, path, out);
+    uint8_t *data;
+    size_t size;
+    mt_status st = mt_read_file(path, &data, &size, MAX_MAT_BYTES);
+    if (st != MT_OK) return mt_error_prefix(st, "mat_read");
+    st = mt_mat_parse(data, size, path, out);
     free(data);
     return st;
 }

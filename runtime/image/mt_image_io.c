@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <turbojpeg.h>
 
 #define DEFAULT_MAX_PIXELS ((int64_t)100 * 1000 * 1000)
@@ -429,39 +428,6 @@ mt_status mt_image_decode(mt_image **out, const void *data, size_t n, const char
                           const mt_decode_opts *opts) {
     *out = NULL;
     return mt_image_decode_reuse(out, data, n, name, opts);
-}
-
-mt_status mt_read_file(const char *path, uint8_t **data, size_t *n, size_t max_bytes) {
-    *data = NULL;
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return mt_fail(MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return mt_fail(MT_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)sb.st_size > max_bytes) {
-        fclose(f);
-        return mt_fail(MT_ERR_ARG, "%s: the file is too large (%.1f MiB, at most %.1f MiB)", path,
-                       (double)sb.st_size / 1048576.0, (double)max_bytes / 1048576.0);
-    }
-    size_t size = (size_t)sb.st_size;
-    uint8_t *buf = (uint8_t *)malloc(size ? size : 1);
-    if (!buf) {
-        fclose(f);
-        return mt_fail(MT_ERR_OOM, "%s: out of memory reading %zu bytes", path, size);
-    }
-    size_t got = size ? fread(buf, 1, size, f) : 0;
-    int err = ferror(f);
-    fclose(f);
-    if (got != size || err) {
-        free(buf);
-        return mt_fail(MT_ERR_IO, "%s: read error", path);
-    }
-    *data = buf;
-    *n = size;
-    return MT_OK;
 }
 
 mt_status mt_image_load(mt_image **out, const char *path, const mt_decode_opts *opts) {

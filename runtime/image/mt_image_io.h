@@ -83,9 +83,6 @@ mt_image_format mt_image_format_of_path(const char *path);
 /* Encodes by the path's extension and writes the file atomically. */
 mt_status mt_image_save(const mt_image *im, const char *path, int quality);
 
-/* Reads a whole file into a malloc'ed buffer (for decoders and records).
- * MT_ERR_IO naming the path when it cannot be opened or read. */
-mt_status mt_read_file(const char *path, uint8_t **data, size_t *n, size_t max_bytes);
 
 #ifdef __cplusplus
 }

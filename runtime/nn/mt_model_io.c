@@ -13,6 +13,7 @@ static const char magic[8] = {'M', 'T', 'C', 'N', 'N', 'N', 'E', 'T'};
 static const char end_magic[8] = {'M', 'T', 'N', 'E', 'T', 'E', 'N', 'D'};
 #define HEAD_BYTES 32
 #define TRAILER_BYTES 16
+#define MAX_MODEL_BYTES ((size_t)1 << 31) /* the nets are a few MB */
 
 static void put_u32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
 static uint32_t get_u32(const unsigned char *p) {
@@ -75,42 +76,6 @@ void mt_model_free(char *header, int n, mt_tensor **tensors) {
     free(tensors);
 }
 
-/* Reads the whole file (models are small: a few MB at most). */
-static mt_status slurp(const char *path, unsigned char **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return mt_fail(MT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = (unsigned char *)malloc(cap);
-    mt_status st = MT_OK;
-    while (buf) {
-        if (n == cap) {
-            unsigned char *nb = (unsigned char *)realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) st = mt_fail(MT_ERR_IO, "%s: read error: %s", path, strerror(errno));
-            break;
-        }
-    }
-    fclose(f);
-    if (!buf) return mt_fail(MT_ERR_OOM, "%s: out of memory reading the model", path);
-    if (st != MT_OK) {
-        free(buf);
-        return st;
-    }
-    *data = buf;
-    *size = n;
-    return MT_OK;
-}
-
 static mt_status parse(const char *path, const unsigned char *d, size_t size, char **header,
                        size_t *len, int *count, mt_tensor ***tensors) {
     if (size < 8 || memcmp(d, magic, 8) != 0)
@@ -171,9 +136,9 @@ static mt_status parse(const char *path, const unsigned char *d, size_t size, ch
 
 mt_status mt_model_load(const char *path, char **header, size_t *len, int *n,
                         mt_tensor ***tensors) {
-    unsigned char *d = NULL;
+    uint8_t *d = NULL;
     size_t size = 0;
-    MT_TRY(slurp(path, &d, &size));
+    MT_TRY(mt_read_file(path, &d, &size, MAX_MODEL_BYTES));
     mt_status st = parse(path, d, size, header, len, n, tensors);
     free(d);
     return st;

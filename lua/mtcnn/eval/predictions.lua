@@ -294,7 +294,7 @@ function predictions.jsonl_to_wider(jsonl_path, dir)
   if not records then return nil, err end
   for _, rec in ipairs(records) do
     local ok, werr = predictions.write_wider(dir, rec.image, rec.faces)
-    if not ok then return nil, werr end
+    if not ok then return nil, werr, "output" end
   end
   return #records
 end

@@ -42,7 +42,7 @@ function report.finish(args, kind, summary, curves, draw, label)
     local ok, err = results.save(args.save, kind, label, summary, curves)
     if not ok then
       io.stderr:write("error: ", err, "\n")
-      status = 1
+      status = 3 -- an output that could not be written (README, 'Command-line tools')
     end
   end
   if args.plot then

@@ -94,13 +94,13 @@ function M.main(stage, argv)
     for item in args.val:gmatch("[^,]+") do val[#val + 1] = item end
   end
 
-  local summary, err = train.run{
+  local summary, err, kind = train.run{
     stage = stage, cfg = cfg, given = given, train = args.train, val = val, out = args.out,
     seed = args.seed,
     threads = args.threads, device = args.device, resume = args.resume,
     overwrite = args.overwrite, progress = not args.quiet and not args.json,
   }
-  if not summary then fail(tostring(err)) end
+  if not summary then fail(tostring(err), kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
   if args.json then
     local s = {}
     for k, v in pairs(summary) do if k ~= "history" then s[k] = v end end

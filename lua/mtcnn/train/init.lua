@@ -558,8 +558,10 @@ local function end_of_epoch(ctx, bar)
   ctx.elapsed.validation = ctx.elapsed.validation + (sys.clock() - t0)
   ctx.history[#ctx.history + 1] = entry
   ctx.epochs_log:write(entry)
+  local lerr = ctx.steps_log.err or ctx.epochs_log.err
+  if lerr then return nil, lerr, "output" end
   local ok, err = save_checkpoint(ctx, true)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "output" end
   draw_curves(ctx)
   local line = ("%s epoch %d/%d: train loss %s acc %s | val loss %s acc %s (pos %s, neg %s) "
     .. "recall@%g %s box IoU %s landmarks %s | %s samples/s"):format(ctx.stage, epoch,
@@ -601,9 +603,9 @@ local function finish(ctx, t_start)
   }
 end
 
---- train.run(opts) -> summary | nil, message. opts: stage ("pnet" | "rnet" | "onet"), cfg
---- (mtcnn.config settings of the stage; default its defaults; with resume, the checkpoint's
---- when absent, and given ones must agree with them but for epochs and the logging,
+--- train.run(opts) -> summary | nil, message [, "output": an output could not be written].
+--- opts: stage ("pnet" | "rnet" | "onet"), cfg (mtcnn.config settings of the stage; default
+--- its defaults; with resume, the checkpoint's when absent, and given ones must agree with them but for epochs and the logging,
 --- checkpoint and loader settings), given (with resume: the set of training settings cfg
 --- gives on purpose; the others are the run's), train (a record file or a merge folder), val
 --- (record files), out (folder),
@@ -625,7 +627,7 @@ function train.run(opts)
   ctx.curves = opts.curves ~= false
   local ok
   ok, err = sys.mkdir(ctx.ckdir)
-  if not ok then return nil, ("cannot create %s: %s"):format(ctx.ckdir, tostring(err)) end
+  if not ok then return nil, ("cannot create %s: %s"):format(ctx.ckdir, tostring(err)), "output" end
   if opts.overwrite and not opts.resume then
     checkpoint.prune(ctx.ckdir, function() return false end)
   end
@@ -638,11 +640,11 @@ function train.run(opts)
   ok, err = config.write(ctx.cfg, ctx.out .. "/config.lua", ctx.stage,
     ("settings of a %s training run (mtcnn scripts/train_%s.lua --config this file)"):format(
       ctx.stage, ctx.stage))
-  if not ok then return nil, err end
+  if not ok then return nil, err, "output" end
   local steps_log, serr = log.open(ctx.out .. "/log.jsonl", {keep_until = resumed_at})
-  if not steps_log then return nil, serr end
+  if not steps_log then return nil, serr, "output" end
   local epochs_log, eerr = log.open(ctx.out .. "/epochs.jsonl", {keep_until = resumed_at})
-  if not epochs_log then return nil, eerr end
+  if not epochs_log then return nil, eerr, "output" end
   ctx.steps_log, ctx.epochs_log = steps_log, epochs_log
   ctx.state, ctx.tensors = nil, nil
   if not opts.overwrite and not resumed_at then os.remove(ctx.out .. "/curves.png") end
@@ -688,20 +690,22 @@ function train.run(opts)
     step_times[#step_times + 1] = took
     if opts.on_step then opts.on_step(ctx) end
     if step % spe == 0 then
-      ok, err = end_of_epoch(ctx, bar)
-      if not ok then return nil, err end
+      local kind
+      ok, err, kind = end_of_epoch(ctx, bar)
+      if not ok then return nil, err, kind end
     elseif t.checkpoint_every > 0 and step % t.checkpoint_every == 0 then
       ok, err = save_checkpoint(ctx, false)
-      if not ok then return nil, err end
+      if not ok then return nil, err, "output" end
     end
     ctx.elapsed.total = ctx.elapsed.total + (clock() - t0)
   end
   if bar then bar:finish() end
-  steps_log:close()
-  epochs_log:close()
+  local lok, lerr = steps_log:close()
+  if lok then lok, lerr = epochs_log:close() end
+  if not lok then return nil, lerr, "output" end
   local summary
   summary, err = finish(ctx, t_start)
-  if not summary then return nil, err end
+  if not summary then return nil, err, "output" end
   summary.session_samples_per_s = (ctx.step - done0) * batch / math.max(clock() - session_start, 1e-9)
   -- the median step (loader, step and logging) is what bench.lua train reports for the step
   -- alone: robust to the moments another process takes the cores

@@ -2,7 +2,8 @@
 --
 --   local log = require "mtcnn.train.log"
 --   local steps = assert(log.open(out .. "/log.jsonl", {keep_until = step}))  -- resume: drop later lines
---   steps:write{step = 10, loss = 0.52}      -- one JSON object per line, flushed
+--   steps:write{step = 10, loss = 0.52}      -- one JSON object per line, flushed (checked:
+--                                            -- true | nil, message; steps.err keeps the first)
 --   steps.entries                            -- every entry of the file, kept for the curves
 --   log.curves(out .. "/curves.png", steps.entries, epochs.entries, {title = ...})
 --
@@ -18,7 +19,8 @@ local log = {}
 local Log = {}
 Log.__index = Log
 
-local write_atomic = require("mtcnn.sys").write_atomic -- temporary name, then a rename
+local sys = require "mtcnn.sys"
+local write_atomic = sys.write_atomic -- temporary name, then a rename
 
 --- log.read(path) -> list of entries (an absent file is empty) | nil, message. A last line
 --- cut short by a kill is dropped.
@@ -51,23 +53,29 @@ function log.open(path, opts)
   local ok, err = write_atomic(path, table.concat(lines))
   if not ok then return nil, err end
   local f
-  f, err = io.open(path, "ab")
+  f, err = sys.output(path, "ab")
   if not f then return nil, err end
   return setmetatable({path = path, file = f, entries = entries}, Log)
 end
 
---- lg:write(entry): appends one line (the entry is kept in lg.entries).
+--- lg:write(entry) -> true | nil, message: appends one line (the entry is kept in
+--- lg.entries); a failed write (a full disk) is kept in lg.err, and later writes fail too.
 function Log:write(entry)
   self.entries[#self.entries + 1] = entry
-  self.file:write(json.encode(entry), "\n")
-  self.file:flush()
+  local ok, err = self.file:write(json.encode(entry), "\n")
+  if ok then ok, err = self.file:flush() end
+  if not ok then self.err = self.err or err end
+  return ok, err
 end
 
+--- lg:close() -> true | nil, message (the data on the disk, or why not)
 function Log:close()
+  local ok, err = true, nil
   if self.file then
-    self.file:close()
+    ok, err = self.file:close()
     self.file = nil
   end
+  return ok, err
 end
 
 Log.__close = Log.close
