@@ -48,6 +48,11 @@ describe("the REPL in a terminal", function()
 
   local function send(keys) tmux("send-keys -t " .. session .. " " .. keys) end
   local function type_line(line) send("-l " .. q(line)) send("Enter") end
+  -- Types a line and waits for text on the screen.
+  local function ask(line, text, seconds)
+    type_line(line)
+    return wait_for(text, seconds)
+  end
 
   local bin
   -- Starts the host in a new tmux session and waits for its banner.
@@ -84,12 +89,8 @@ describe("the REPL in a terminal", function()
 
   it("prints the value of an expression, tensors included", function()
     type_line("T = mtcnn.tensor")
-    type_line("T.ones(2, 3) * 7")
-    local s = wait_for("[mtcnn.Tensor of size 2x3]")
-    assert.matches(" 7  7  7\n 7  7  7\n", s, 1, true)
-    type_line("1 + 1, 'two'")
-    s = wait_for("two\n")
-    assert.matches("\n2%s+two\n", s) -- tabs are shown as spaces
+    assert.matches(" 7  7  7\n 7  7  7\n", ask("T.ones(2, 3) * 7", "[mtcnn.Tensor of size 2x3]"), 1, true)
+    assert.matches("\n2%s+two\n", ask("1 + 1, 'two'", "two\n")) -- tabs are shown as spaces
   end)
 
   it("continues an incomplete line with a second prompt", function()
@@ -101,11 +102,8 @@ describe("the REPL in a terminal", function()
   end)
 
   it("prints an error with a traceback and keeps going", function()
-    type_line("error('deliberate failure')")
-    local s = wait_for("stack traceback")
-    assert.matches("deliberate failure", s, 1, true)
-    type_line("print('still ' .. 'here')")
-    wait_for("still here")
+    assert.matches("deliberate failure", ask("error('deliberate failure')", "stack traceback"), 1, true)
+    ask("print('still ' .. 'here')", "still here")
   end)
 
   it("interrupts a running loop with Ctrl-C and keeps the session", function()
@@ -183,19 +181,14 @@ describe("the REPL in a terminal", function()
   it("prints tables readably: faces as boxes and scores, nested tables in depth", function()
     type_line("det = mtcnn.detector.new()")
     type_line("faces = det:detect(mtcnn.home .. '/examples/astronaut.png')")
-    type_line("faces")
-    local s = wait_for("landmarks = <5 points>}}")
-    assert.matches("{[1] = {box = {178.8, 59.1, 267.1, 172.9}, score = 0.99999", s, 1, true)
-    type_line("det.stats")
-    s = wait_for("rnet = {kept =")
-    assert.matches("pnet = {kept = %d+, ms = [%d.]+, windows = %d+}", s)
-    type_line("{a = {b = {c = {d = 1}}}, 'x', n = 2.5}")
-    wait_for('{"x", a = {b = {c = {... 1 entry}}}, n = 2.5}')
+    assert.matches("{[1] = {box = {178.8, 59.1, 267.1, 172.9}, score = 0.99999",
+      ask("faces", "landmarks = <5 points>}}"), 1, true)
+    assert.matches("pnet = {kept = %d+, ms = [%d.]+, windows = %d+}", ask("det.stats", "rnet = {kept ="))
+    ask("{a = {b = {c = {d = 1}}}, 'x', n = 2.5}", '{"x", a = {b = {c = {... 1 entry}}}, n = 2.5}')
   end)
 
   it("documents modules, functions and objects with help()", function()
-    type_line("help(mtcnn.detector)")
-    local s = wait_for("functions (help(mtcnn.detector.NAME) for one):")
+    local s = ask("help(mtcnn.detector)", "functions (help(mtcnn.detector.NAME) for one):")
     assert.matches("mtcnn.detector: the MTCNN cascade", s, 1, true)
     assert.matches(":detect(img, width, height)", s, 1, true)
     tmux("clear-history -t " .. session)
