@@ -616,7 +616,7 @@ mt_status mt_mat_parse(const unsigned char *data, size_t size, const char *name,
     if (size >= 8 && memcmp(data, "\x89HDF\r\n\x1a\n", 8) == 0)
         return mt_fail(MT_ERR_UNSUPPORTED,
                        "mat_read: %s: a v7.3 (HDF5) MAT-file; save it with -v7 to read it here", name);
-    if (size >= 512 && memcmp(data + 512, "\x89HDF\r\n\x1a\n", 8) == 0)
+    if (size >= 512 + 8 && memcmp(data + 512, "\x89HDF\r\n\x1a\n", 8) == 0) /* its signature at 512 */
         return mt_fail(MT_ERR_UNSUPPORTED,
                        "mat_read: %s: a v7.3 (HDF5) MAT-file; save it with -v7 to read it here", name);
     if (size < MAT_HEADER)
