@@ -318,16 +318,22 @@ local function emit(entry, img, faces, ms)
   end
   for _, c in ipairs({{dir = args.crop, size = args.crop_size, mode = "box"},
                       {dir = args.align, size = args.align_size, mode = "aligned"}}) do
-    if c.dir and #faces > 0 then
-      local batch = faces_mod.crop(img, faces, {size = c.size, margin = args.margin, mode = c.mode,
-        normalize = false})
-      for k = 1, #faces do
-        local crop = image.from_tensor(batch:select(1, k), {normalize = false})
+    for k = 1, c.dir and #faces or 0 do
+      -- a face at a time: landmarks that coincide (a damaged model's) cannot be aligned; that
+      -- face is named and left out, and the run ends with status 1
+      local made, batch = pcall(faces_mod.crop, img, {faces[k]}, {size = c.size, margin = args.margin,
+        mode = c.mode, normalize = false})
+      if made then
+        local crop = image.from_tensor(batch:select(1, 1), {normalize = false})
+        batch:free()
         local ok, serr = crop:save(c.dir .. "/" .. picture_name(entry, "_face" .. k, "png"))
         if not ok then unwritten_output(serr) end
         crop:free()
+      else
+        failures = failures + 1
+        bar:print(("detect.lua: %s: face %d cannot be %s: %s"):format(entry.path, k,
+          c.mode == "aligned" and "aligned" or "cropped", tostring(batch)))
       end
-      batch:free()
     end
   end
 end

@@ -132,10 +132,11 @@ local function stage_count(v)
   return nil
 end
 
--- Raises "detector.new: NAME must lie in RANGE, got V" unless v is in range.
-local function check(name, v, range, integer)
+-- Raises "detector.new: NAME must lie in RANGE, got V" unless v is in range (level: the
+-- caller of detector.new, seen from here).
+local function check(name, v, range, integer, level)
   local bad = cli.check(v, range, integer)
-  if bad then error(("detector.new: %s %s"):format(name, bad), 3) end
+  if bad then error(("detector.new: %s %s"):format(name, bad), level or 3) end
 end
 
 local function check_number_list(name, v, n, range)
@@ -143,7 +144,7 @@ local function check_number_list(name, v, n, range)
     local got = type(v) == "table" and ("%d item(s)"):format(#v) or tostring(v)
     error(("detector.new: %s must be a list of %d numbers, got %s"):format(name, n, got), 3)
   end
-  for i = 1, n do check(("%s[%d]"):format(name, i), v[i], range) end
+  for i = 1, n do check(("%s[%d]"):format(name, i), v[i], range, false, 4) end
 end
 
 --- A detector; errors on bad options, returns nil, message when the model cannot be loaded.

@@ -189,8 +189,12 @@ static inline __attribute__((always_inline)) void load_even(const float *p, scan
     scan_vf lo, hi;
     memcpy(&lo, p, sizeof lo);
     memcpy(&hi, p + SCAN_LANES, sizeof hi);
+#if defined(__clang__) /* (the fuzzing build) */
+    *v = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+#else
     const scan_vi even = {0, 2, 4, 6, 8, 10, 12, 14};
     *v = __builtin_shuffle(lo, hi, even);
+#endif
 }
 
 /* Row r of the flat plane (w values, readable up to a multiple of SCAN_LANES past it) into

@@ -189,8 +189,9 @@ void mt_cands_decode_landmarks(mt_cands *c, double offset) {
     }
 }
 
-/* 1 when every number of window k is finite and its box lies within the image grown by the
- * image's larger side on each side (no face the cascade can find reaches farther). */
+/* 1 when every number of window k is finite and its box and landmarks lie within the image
+ * grown by the image's larger side on each side (no face the cascade can find reaches
+ * farther; landmarks far outside would make drawing and alignment meaningless). */
 static int window_valid(const mt_cands *c, int64_t k, const int32_t *sizes, int nimages) {
     int32_t im = c->image[k];
     if (im < 0 || im >= nimages) return 0;
@@ -199,9 +200,11 @@ static int window_valid(const mt_cands *c, int64_t k, const int32_t *sizes, int 
     if (!(b[0] >= -s && b[2] <= w + s && b[1] >= -s && b[3] <= h + s && b[2] >= -s &&
           b[0] <= w + s && b[3] >= -s && b[1] <= h + s))
         return 0; /* (also false for NaN) */
+    const double *p = c->pts + 10 * k;
+    for (int i = 0; i < 5; i++)
+        if (!(p[i] >= -s && p[i] <= w + s && p[5 + i] >= -s && p[5 + i] <= h + s)) return 0;
     double sum = c->score[k];
     for (int r = 0; r < 4; r++) sum += c->reg[4 * k + r];
-    for (int r = 0; r < 10; r++) sum += c->pts[10 * k + r];
     return isfinite(sum);
 }
 

@@ -76,9 +76,9 @@ void mt_cands_filter(mt_cands *c, double threshold);
 void mt_cands_decode_landmarks(mt_cands *c, double offset);
 
 /* Removes the windows a damaged model makes (a non-finite score, offset, landmark or box
- * coordinate, or a box reaching farther from its image than the image's larger side; sizes
- * holds the width and height of each of the nimages images) and returns their count. The
- * survivors keep their order. */
+ * coordinate, or a box or landmark reaching farther from its image than the image's larger
+ * side; sizes holds the width and height of each of the nimages images) and returns their
+ * count. The survivors keep their order. */
 int64_t mt_cands_drop_invalid(mt_cands *c, const int32_t *sizes, int nimages);
 
 /* Integer 0-based inclusive crop boxes of the windows (fix()ed boxes minus 1),

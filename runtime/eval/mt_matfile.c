@@ -438,8 +438,9 @@ static mt_status parse_matrix(mat_ctx *c, const mat_buf *b, const mat_elem *m, m
         int32_t d = (int32_t)rd32(c, dims.p + 4 * i);
         if (d < 0) return fmt_fail(c, b, dims.at, "negative dimension");
         v->dims[i] = d;
+        /* checked before multiplying: a product of several large dimensions wraps around */
+        if (v->numel > 0 && d > MAX_NUMEL / v->numel) return fmt_fail(c, b, dims.at, "array too large");
         v->numel *= d;
-        if (v->numel > MAX_NUMEL) return fmt_fail(c, b, dims.at, "array too large");
     }
     MT_TRY(next_elem(c, &sub, &pos, &name));
     if (name.type != MI_INT8 && name.type != MI_UINT8) return fmt_fail(c, b, name.at, "matrix without a name");
