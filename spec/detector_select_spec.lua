@@ -71,7 +71,13 @@ describe("detector inputs", function()
     assert.are.equal(2, #ms)
     assert.is_true(ms[1] > 0 and ms[2] > 0)
     helper.near(ms[1] + ms[2], det.stats.ms, 1e-6 * det.stats.ms, "sum of image times")
-    assert.is_true(ms[2] > ms[1]) -- twice the pixels and faces
+    -- twice the pixels and faces: more time (the least of three calls, as the machine is shared)
+    local least = {ms[1], ms[2]}
+    for _ = 1, 2 do
+      det:detect_batch({img, pic})
+      for i = 1, 2 do least[i] = math.min(least[i], det.stats.image_ms[i]) end
+    end
+    assert.is_true(least[2] > least[1])
     det:detect(img)
     helper.near(det.stats.image_ms[1], det.stats.ms, 1e-9, "one image")
   end)
