@@ -132,7 +132,7 @@ describe("README.md", function()
             local t = {}
             for i, s in ipairs(inputs) do t[i] = q(s) end
             return t
-          end)(), " ") .. " | " .. q(helper.bin) .. " -i")
+          end)(), " ") .. " | " .. q(BIN) .. " -i")
         helper.rmdir(dir)
         assert.are.equal(0, code, err)
         assert.are.equal("", err)
