@@ -327,6 +327,7 @@ static mt_status fill_text(mat_ctx *c, const mat_buf *b, const mat_elem *e, mt_m
         return mt_fail(MT_ERR_OOM, "mat_read: %s: out of memory for a char array", c->name);
     }
     int64_t rows = v->dims[0], cols = rows ? v->numel / rows : 0;
+    if (cols == 0) rows = 0; /* an empty array may still say 2^31 rows: no loop over them */
     size_t len = 0;
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t k = 0; k < cols; k++) {
@@ -617,7 +618,7 @@ mt_status mt_mat_parse(const unsigned char *data, size_t size, const char *name,
     if (size >= 8 && memcmp(data, "\x89HDF\r\n\x1a\n", 8) == 0)
         return mt_fail(MT_ERR_UNSUPPORTED,
                        "mat_read: %s: a v7.3 (HDF5) MAT-file; save it with -v7 to read it here", name);
-    if (size >= 512 + 8 && memcmp(data + 512, "\x89HDF\r\n\x1a\n", 8) == 0) /* its signature at 512 */
+    if (size >= 512 + 8 && memcmp(data + 512, "\x89HDF\r\n\x1a\n", 8) == 0)
         return mt_fail(MT_ERR_UNSUPPORTED,
                        "mat_read: %s: a v7.3 (HDF5) MAT-file; save it with -v7 to read it here", name);
     if (size < MAT_HEADER)

@@ -168,13 +168,21 @@ local function read_lines(path, what)
 end
 predictions.read_lines = read_lines
 
+-- The count a count line holds: a non-negative integer (as an integer: "1e80" or "6.0e72"
+-- is no count a file of lines can hold, and would not print with %d), else nil.
+local function count_of(line)
+  local v = tonumber(line and line:match("^%s*(%S+)%s*$"))
+  v = v and v >= 0 and v < 2 ^ 53 and math.tointeger(v)
+  return v or nil
+end
+
 --- Reads one file of the WIDER submission layout: name line, count line, then
 --- count lines "x y w h score". Returns the boxes in file order.
 function predictions.read_wider_file(path)
   local lines, err = read_lines(path, "prediction file")
   if not lines then return nil, err end
-  local count = tonumber(lines[2] and lines[2]:match("^%s*(%S+)%s*$"))
-  if count == nil or count < 0 or count ~= math.floor(count) then
+  local count = count_of(lines[2])
+  if count == nil then
     return nil, ("%s:2: expected the number of faces, got '%s'"):format(path, tostring(lines[2]))
   end
   local boxes = {}
@@ -203,8 +211,8 @@ function predictions.read_blocks(path, what, unit, parse)
     if name == "" then
       i = i + 1
     else
-      local count = tonumber(lines[i + 1] and lines[i + 1]:match("^%s*(%S+)%s*$"))
-      if count == nil or count < 0 or count ~= math.floor(count) then
+      local count = count_of(lines[i + 1])
+      if count == nil then
         return nil, ("%s:%d: expected the number of %s of %s, got '%s'"):format(
           path, i + 1, unit, name, tostring(lines[i + 1]))
       end
