@@ -332,7 +332,7 @@ local function emit(entry, img, faces, ms)
       else
         failures = failures + 1
         bar:print(("detect.lua: %s: face %d cannot be %s: %s"):format(entry.path, k,
-          c.mode == "aligned" and "aligned" or "cropped", tostring(batch)))
+          c.mode == "aligned" and "aligned" or "cropped", (tostring(batch):gsub("^[^\n]-:%d+: ", ""))))
       end
     end
   end

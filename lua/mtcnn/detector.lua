@@ -336,7 +336,7 @@ end
 local function images_of(list, what)
   local ims, made = {}, {}
   for i, v in ipairs(list) do
-    local img, new = faces_mod.image_of(v, nil, nil, what)
+    local img, new = faces_mod.image_of(v, nil, nil, ("%s: item %d"):format(what, i))
     ims[i] = img
     if new then made[#made + 1] = img end
   end
