@@ -1,10 +1,11 @@
 /*
  * mt_cpu_engine.h - the project's GEMM engine for convolutions and fully connected layers.
  *
- * One engine per instruction set (mt_cpu_engine_avx512.c, _avx2.c, _generic.c). Each
- * compiles the same driver (mt_cpu_engine_impl.h: packing, blocking, threading, epilogues)
- * around its own micro-kernels, so that the packing loops are vectorised for that
- * instruction set too. mt_cpu_kernels.c picks one at run time with __builtin_cpu_supports.
+ * One engine per instruction set (mt_cpu_engine_avx512.c, _avx2.c, _generic.c). Each gives
+ * its vector primitives and compiles the same driver over them (mt_cpu_engine_impl.h: the
+ * micro-kernels, packing, blocking, threading, epilogues), so that every loop is written once
+ * and vectorised for each instruction set. mt_cpu_kernels.c picks one at run time with
+ * __builtin_cpu_supports.
  *
  * How the layers map to matrix products (NCHW, batch folded into the columns):
  *   conv forward   Y[Cout, N*P] = W[Cout, K] * im2col(X)[K, N*P], K = Cin*kh*kw, P = OH*OW:
@@ -19,7 +20,7 @@
  *   linear         Y = X W^T, dX = dY W, dW += dY^T X with the broadcast micro-kernel.
  * Stride-1 convolutions on maps wide enough take a direct ("wide") path instead of im2col
  * copies: computed on the input-width grid, tap k of output column q reads x[off_k + q], so the
- * micro-kernels read input rows in place (mt_cpu_engine_impl.h explains it). A kernel as large
+ * micro-kernels read input rows in place (mt_cpu_engine_wide.h explains it). A kernel as large
  * as its unpadded input is run as the fully connected layer it is.
  */
 #ifndef MT_CPU_ENGINE_H

@@ -24,143 +24,92 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Adds bias, applies PReLU and stores one row of a tile (two vectors) under masks. */
-INLINE void store_row(const mt_tile_out *o, int i, __m512 r0, __m512 r1, __mmask16 k0,
-                      __mmask16 k1, __m512 bv0, __m512 bv1, __m512 sv0, __m512 sv1) {
-    float *c = o->c + i * o->ldc;
-    if (o->accumulate) {
-        r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(k0, c));
-        r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(k1, c + 16));
-    }
-    if (o->bias) {
-        if (!o->col_params) bv0 = bv1 = _mm512_set1_ps(o->bias[i]);
-        r0 = _mm512_add_ps(r0, bv0);
-        r1 = _mm512_add_ps(r1, bv1);
-    }
-    if (o->slope) {
-        if (!o->col_params) sv0 = sv1 = _mm512_set1_ps(o->slope[i]);
-        const __m512 z = _mm512_setzero_ps();
-        r0 = _mm512_mask_mul_ps(r0, _mm512_cmp_ps_mask(r0, z, _CMP_LT_OQ), r0, sv0);
-        r1 = _mm512_mask_mul_ps(r1, _mm512_cmp_ps_mask(r1, z, _CMP_LT_OQ), r1, sv1);
-    }
-    _mm512_mask_storeu_ps(c, k0, r0);
-    _mm512_mask_storeu_ps(c + 16, k1, r1);
-}
+/* ---- vector primitives (mt_cpu_engine_kernels.h) ---- */
 
-INLINE void tile_body(const int MR, int64_t k, const float *a, const float *b,
-                      const mt_tile_out *o) {
-    __m512 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int64_t kk = 0; kk < k; kk++) {
-        const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            const __m512 ai = _mm512_set1_ps(a[i]);
-            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
-        }
-        a += MR;
-        b += 32;
-    }
-    const int nv = o->nvalid;
-    const __mmask16 k0 = nv >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nv) - 1);
-    const __mmask16 k1 = nv >= 32 ? (__mmask16)0xFFFF
-                                  : nv > 16 ? (__mmask16)((1u << (nv - 16)) - 1) : (__mmask16)0;
-    __m512 bv0 = _mm512_setzero_ps(), bv1 = bv0, sv0 = bv0, sv1 = bv0;
-    if (o->col_params) {
-        if (o->bias) {
-            bv0 = _mm512_maskz_loadu_ps(k0, o->bias);
-            bv1 = _mm512_maskz_loadu_ps(k1, o->bias + 16);
-        }
-        if (o->slope) {
-            sv0 = _mm512_maskz_loadu_ps(k0, o->slope);
-            sv1 = _mm512_maskz_loadu_ps(k1, o->slope + 16);
-        }
-    }
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) store_row(o, i, c0[i], c1[i], k0, k1, bv0, bv1, sv0, sv1);
-}
+typedef __m512 vec_t;
+typedef __mmask16 mask_t;
 
-#define TILE_CASE(n)                                                                               \
-    case n: tile_body(n, k, a, b, o); break;
-
-static void engine_tile(int mr, int64_t k, const float *a, const float *b, const mt_tile_out *o) {
-    switch (mr) {
-        TILE_CASE(1) TILE_CASE(2) TILE_CASE(3) TILE_CASE(4) TILE_CASE(5) TILE_CASE(6)
-        TILE_CASE(7) TILE_CASE(8) TILE_CASE(9) TILE_CASE(10) TILE_CASE(11) TILE_CASE(12)
-        TILE_CASE(13) TILE_CASE(14)
-    default: break;
-    }
-}
-
-INLINE void dot_body(const int MR, const int NR, int64_t nvec, const float *a, int64_t lda,
-                     const float *b, int64_t ldb, float *c, int64_t ldc) {
-    __m512 acc[ENGINE_DOT_MR][ENGINE_DOT_NR];
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int64_t v = 0; v < nvec; v++) {
-        __m512 av[ENGINE_DOT_MR];
-#pragma GCC unroll 4
-        for (int i = 0; i < MR; i++) av[i] = _mm512_load_ps(a + i * lda + v * 16);
-#pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) {
-            const __m512 bv = _mm512_load_ps(b + j * ldb + v * 16);
-#pragma GCC unroll 4
-            for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) c[i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
-}
-
-#define DOT_CASE(m, n)                                                                             \
-    case (m) * 8 + (n): dot_body(m, n, nvec, a, lda, b, ldb, c, ldc); break;
-
-static void engine_dot(int mr, int nr, int64_t nvec, const float *a, int64_t lda, const float *b,
-                       int64_t ldb, float *c, int64_t ldc) {
-    switch (mr * 8 + nr) {
-        DOT_CASE(1, 1) DOT_CASE(1, 2) DOT_CASE(1, 3) DOT_CASE(1, 4) DOT_CASE(1, 5) DOT_CASE(1, 6)
-        DOT_CASE(2, 1) DOT_CASE(2, 2) DOT_CASE(2, 3) DOT_CASE(2, 4) DOT_CASE(2, 5) DOT_CASE(2, 6)
-        DOT_CASE(3, 1) DOT_CASE(3, 2) DOT_CASE(3, 3) DOT_CASE(3, 4) DOT_CASE(3, 5) DOT_CASE(3, 6)
-        DOT_CASE(4, 1) DOT_CASE(4, 2) DOT_CASE(4, 3) DOT_CASE(4, 4) DOT_CASE(4, 5) DOT_CASE(4, 6)
-    default: break;
-    }
-}
-
-/* Mask of the first n (0..16) lanes. */
+/* The first n lanes: n >= 0 (first_lanes), any n (lanes_upto). */
 INLINE __mmask16 first_lanes(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
 }
+INLINE __mmask16 lanes_upto(int64_t n) { return n <= 0 ? (__mmask16)0 : first_lanes(n); }
 
-INLINE void copy_run(float *d, const float *s, int64_t n) {
-    while (n >= 16) {
-        _mm512_storeu_ps(d, _mm512_loadu_ps(s));
-        d += 16;
-        s += 16;
-        n -= 16;
+INLINE __m512 prelu16(__m512 v, __m512 s) {
+    return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, s);
+}
+
+#define V_ZERO() _mm512_setzero_ps()
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_LOAD(p) _mm512_load_ps(p)
+#define V_LOADU(p) _mm512_loadu_ps(p)
+#define V_STORE(p, v) _mm512_store_ps(p, v)
+#define V_STOREU(p, v) _mm512_storeu_ps(p, v)
+#define V_ADD(a, b) _mm512_add_ps(a, b)
+#define V_MAX(a, b) _mm512_max_ps(a, b)
+#define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define V_FMA_BCAST(p, b, c) _mm512_fmadd_ps(_mm512_set1_ps(*(p)), b, c)
+#define V_PRELU(v, s) prelu16(v, s)
+#define V_HSUM(v) _mm512_reduce_add_ps(v)
+#define M_FIRST(n) first_lanes(n)
+#define M_UPTO(n) lanes_upto(n)
+#define M_ANDNOT(a, b) ((__mmask16)(~(a) & (b)))
+#define V_LOADU_M(p, m) _mm512_maskz_loadu_ps(m, p)
+#define V_LOADU_INTO(v, m, p) _mm512_mask_loadu_ps(v, m, p)
+#define V_STOREU_M(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define V_MAX_M(v, m, a) _mm512_mask_max_ps(v, m, a, v)
+/* lanes picked from a (indices 0-15) and b (16-31) */
+#define PICK(a, b, ...) _mm512_permutex2var_ps(a, _mm512_setr_epi32(__VA_ARGS__), b)
+#define V_EVEN(a, b) PICK(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define V_ODD(a, b) PICK(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#define V_ZIP_LO(a, b) PICK(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define V_ZIP_HI(a, b) PICK(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#define V_SHIFT_IN(a, b, j)                                                                        \
+    PICK(a, b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 + (j))
+
+#define ENGINE_CHEAP_MASKS 1
+#define ENGINE_SHIFT_IN 1
+#define ENGINE_ZFILL 1
+
+/* ---- what AVX-512 does beyond the shared loops ---- */
+
+/* A wide tile's rows straight into the output runs of o: bias, PReLU, then each run's lanes
+ * compressed to the front and stored under a mask (ENGINE_COMPRESS). */
+#define ENGINE_COMPRESS 1
+INLINE void store_runs(const int MR, const __m512 *c0, const __m512 *c1, const wide_out *o) {
+    __mmask16 rm0[MT_WIDE_RUNS], rm1[MT_WIDE_RUNS];
+    for (int r = 0; r < o->nrun; r++) {
+        const uint32_t len = o->len[r] >= 32 ? 0xFFFFFFFFu : (1u << o->len[r]) - 1u;
+        const uint32_t bits = len << o->j0[r];
+        rm0[r] = (__mmask16)bits;
+        rm1[r] = (__mmask16)(bits >> 16);
     }
-    if (n > 0) {
-        const __mmask16 m = first_lanes(n);
-        _mm512_mask_storeu_ps(d, m, _mm512_maskz_loadu_ps(m, s));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        __m512 r0 = c0[i], r1 = c1[i];
+        if (o->bias) {
+            const __m512 bv = _mm512_set1_ps(o->bias[i]);
+            r0 = _mm512_add_ps(r0, bv);
+            r1 = _mm512_add_ps(r1, bv);
+        }
+        if (o->slope) {
+            const __m512 sv = _mm512_set1_ps(o->slope[i]);
+            r0 = prelu16(r0, sv);
+            r1 = prelu16(r1, sv);
+        }
+        for (int r = 0; r < o->nrun; r++) {
+            float *d = o->dst[r] + i * o->ldc;
+            const int n0 = __builtin_popcount(rm0[r]);
+            if (n0) _mm512_mask_storeu_ps(d, first_lanes(n0), _mm512_maskz_compress_ps(rm0[r], r0));
+            if (rm1[r])
+                _mm512_mask_storeu_ps(d + n0, first_lanes(__builtin_popcount(rm1[r])),
+                                      _mm512_maskz_compress_ps(rm1[r], r1));
+        }
     }
 }
 
-/* d[0..n) = s[0..n) and zeros up to the next multiple of 16: whole-vector stores (masked
- * loads only), for rows laid onto a grid in ascending order, each row's zeros overwritten by
- * the next row. */
-#define ENGINE_ZFILL_RUN 1
-INLINE void zfill_run(float *d, const float *s, int64_t n) {
-    for (int64_t i = 0; i < n; i += 16)
-        _mm512_storeu_ps(d + i, _mm512_maskz_loadu_ps(first_lanes(n - i), s + i));
-}
-
-/* r[0..16) transposed in registers: pairs of lanes, then 4 x 4 blocks within 128-bit lanes,
- * then the 128-bit lanes across the rows. */
+/* r[0..16) transposed in registers (V_TRANSPOSE): pairs of lanes, then 4 x 4 blocks within
+ * 128-bit lanes, then the 128-bit lanes across the rows. */
 INLINE void transpose16(__m512 *r) {
     __m512 t[16];
 #pragma GCC unroll 8
@@ -189,256 +138,13 @@ INLINE void transpose16(__m512 *r) {
     }
 }
 
-/* dst[i*16 + s] = src[s*stride + i] for i < stride, s < n (n <= 16); zero in lanes n .. 15,
- * in 16 x 16 blocks transposed in registers. */
-#define ENGINE_LANES_TRANSPOSE 1
-static void lanes_transpose(const float *src, int64_t stride, int n, float *dst) {
-    for (int64_t i0 = 0; i0 < stride; i0 += 16) {
-        const int64_t len = stride - i0 < 16 ? stride - i0 : 16;
-        const __mmask16 m = first_lanes(len);
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            r[i] = i < n ? _mm512_maskz_loadu_ps(m, src + i * stride + i0) : _mm512_setzero_ps();
-        transpose16(r);
-        float *d = dst + i0 * 16;
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            if (i < len) _mm512_storeu_ps(d + i * 16, r[i]);
-    }
-}
-
-/* The inverse: dst[s*stride + i] = src[i*16 + s] for i < stride, s < n (lanes n .. 15 are
- * not read out). */
-static void lanes_untranspose(const float *src, int64_t stride, int n, float *dst) {
-    for (int64_t i0 = 0; i0 < stride; i0 += 16) {
-        const int64_t len = stride - i0 < 16 ? stride - i0 : 16;
-        const __mmask16 m = first_lanes(len);
-        __m512 r[16];
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            r[i] = i < len ? _mm512_loadu_ps(src + (i0 + i) * 16) : _mm512_setzero_ps();
-        transpose16(r);
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; i++)
-            if (i < n) _mm512_mask_storeu_ps(dst + i * stride + i0, m, r[i]);
-    }
-}
-
-INLINE void add_run(float *d, const float *s, int64_t n) {
-    while (n >= 16) {
-        _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), _mm512_loadu_ps(s)));
-        d += 16;
-        s += 16;
-        n -= 16;
-    }
-    if (n > 0) {
-        const __mmask16 m = first_lanes(n);
-        _mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d),
-                                                  _mm512_maskz_loadu_ps(m, s)));
-    }
-}
-
-INLINE void bias_prelu_run(float *d, const float *s, int64_t n, float bias, float slope, int act) {
-    const __m512 bv = _mm512_set1_ps(bias), sv = _mm512_set1_ps(slope), z = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = first_lanes(n - i);
-        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, s + i), bv);
-        if (act) v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, z, _CMP_LT_OQ), v, sv);
-        _mm512_mask_storeu_ps(d + i, m, v);
-    }
-}
-
-/* The wide kernel: B rows read straight from the input at src + off[k]. MODE 0: one source,
- * full panel; 1: one source, masked; 2: two sources (the panel spans two samples). */
-INLINE void tilew_body(const int MR, const int MODE, int64_t k, const float *a, const float *s0,
-                       const float *s1, __mmask16 m00, __mmask16 m01, __mmask16 m10,
-                       __mmask16 m11, const int64_t *off, float *tile, const wide_out *o,
-                       const mt_tile_out *to) {
-    __m512 c0[ENGINE_MR_MAX], c1[ENGINE_MR_MAX];
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int64_t kk = 0; kk < k; kk++) {
-        const int64_t o = off[kk];
-        __m512 b0, b1;
-        if (MODE == 0) {
-            b0 = _mm512_loadu_ps(s0 + o);
-            b1 = _mm512_loadu_ps(s0 + o + 16);
-        } else {
-            b0 = _mm512_maskz_loadu_ps(m00, s0 + o);
-            b1 = _mm512_maskz_loadu_ps(m01, s0 + o + 16);
-            if (MODE == 2) {
-                b0 = _mm512_mask_loadu_ps(b0, m10, s1 + o);
-                b1 = _mm512_mask_loadu_ps(b1, m11, s1 + o + 16);
-            }
-        }
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            const __m512 ai = _mm512_set1_ps(a[i]);
-            c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
-        }
-        a += MR;
-    }
-    if (tile) {
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            _mm512_store_ps(tile + i * 32, c0[i]);
-            _mm512_store_ps(tile + i * 32 + 16, c1[i]);
-        }
-        return;
-    }
-    if (to) {
-        /* rows of the destination, as the broadcast tile stores them */
-        const __mmask16 k0 = first_lanes(to->nvalid);
-        const __mmask16 k1 = to->nvalid > 16 ? first_lanes(to->nvalid - 16) : (__mmask16)0;
-        const __m512 zv = _mm512_setzero_ps();
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) store_row(to, i, c0[i], c1[i], k0, k1, zv, zv, zv, zv);
-        return;
-    }
-    /* straight into the output: bias, PReLU, then each run's lanes compressed and stored */
-    __mmask16 rm0[MT_WIDE_RUNS], rm1[MT_WIDE_RUNS];
-    for (int r = 0; r < o->nrun; r++) {
-        const uint32_t bits = (o->len[r] >= 32 ? 0xFFFFFFFFu : ((1u << o->len[r]) - 1u)) << o->j0[r];
-        rm0[r] = (__mmask16)bits;
-        rm1[r] = (__mmask16)(bits >> 16);
-    }
-    const __m512 z = _mm512_setzero_ps();
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
-        __m512 r0 = c0[i], r1 = c1[i];
-        if (o->bias) {
-            const __m512 bv = _mm512_set1_ps(o->bias[i]);
-            r0 = _mm512_add_ps(r0, bv);
-            r1 = _mm512_add_ps(r1, bv);
-        }
-        if (o->slope) {
-            const __m512 sv = _mm512_set1_ps(o->slope[i]);
-            r0 = _mm512_mask_mul_ps(r0, _mm512_cmp_ps_mask(r0, z, _CMP_LT_OQ), r0, sv);
-            r1 = _mm512_mask_mul_ps(r1, _mm512_cmp_ps_mask(r1, z, _CMP_LT_OQ), r1, sv);
-        }
-        for (int r = 0; r < o->nrun; r++) {
-            float *d = o->dst[r] + i * o->ldc;
-            const int n0 = __builtin_popcount(rm0[r]);
-            if (n0) _mm512_mask_storeu_ps(d, first_lanes(n0), _mm512_maskz_compress_ps(rm0[r], r0));
-            if (rm1[r])
-                _mm512_mask_storeu_ps(d + n0, first_lanes(__builtin_popcount(rm1[r])),
-                                      _mm512_maskz_compress_ps(rm1[r], r1));
-        }
-    }
-}
-
-#define TILEW_MODE(mode)                                                                           \
-    switch (mr) {                                                                                  \
-    case 1: tilew_body(1, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 2: tilew_body(2, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 3: tilew_body(3, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 4: tilew_body(4, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 5: tilew_body(5, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 6: tilew_body(6, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 7: tilew_body(7, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 8: tilew_body(8, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 9: tilew_body(9, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;           \
-    case 10: tilew_body(10, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
-    case 11: tilew_body(11, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
-    case 12: tilew_body(12, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
-    case 13: tilew_body(13, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
-    case 14: tilew_body(14, mode, k, a, src0, src1, m00, m01, m10, m11, off, tile, o, to); break;         \
-    default: break;                                                                                \
-    }
-
-/* tile != NULL: the plain tile; o != NULL: stored into the output runs; to != NULL: stored
- * into rows as o says (bias, PReLU). */
-static void tile_wide_any(int mr, int64_t k, const float *a, const float *src0,
-                          const float *src1, int split, int nv, const int64_t *off, float *tile,
-                          const wide_out *o, const mt_tile_out *to) {
-    const uint32_t own = split >= 32 ? 0xFFFFFFFFu : ((1u << split) - 1u);
-    const uint32_t all = nv >= 32 ? 0xFFFFFFFFu : ((1u << nv) - 1u);
-    const uint32_t other = all & ~own;
-    const __mmask16 m00 = (__mmask16)own, m01 = (__mmask16)(own >> 16);
-    const __mmask16 m10 = (__mmask16)other, m11 = (__mmask16)(other >> 16);
-    if (other) {
-        TILEW_MODE(2)
-    } else if (own != 0xFFFFFFFFu) {
-        TILEW_MODE(1)
-    } else {
-        TILEW_MODE(0)
-    }
-}
-
-static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
-                             const float *src1, int split, int nv, const int64_t *off,
-                             float *tile) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, tile, NULL, NULL);
-}
-
-static void engine_tile_wide_store(int mr, int64_t k, const float *a, const float *src0,
-                                   const float *src1, int split, int nv, const int64_t *off,
-                                   const wide_out *o) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, o, NULL);
-}
-
-static void engine_tile_wide_rows(int mr, int64_t k, const float *a, const float *src0,
-                                  const float *src1, int split, int nv, const int64_t *off,
-                                  const mt_tile_out *o) {
-    tile_wide_any(mr, k, a, src0, src1, split, nv, off, NULL, NULL, o);
-}
-
-INLINE void dotw_body(const int MR, const int NR, int64_t ns, int64_t nvec, __mmask16 tail,
-                      const float *a, int64_t lda, int64_t astride, const float *const *brow,
-                      int64_t bstride, float *c, int64_t ldc) {
-    __m512 acc[ENGINE_DOT_MR][ENGINE_DOT_NR];
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int64_t smp = 0; smp < ns; smp++) {
-        const float *as = a + smp * astride;
-        const float *bs[ENGINE_DOT_NR];
-#pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) bs[j] = brow[j] + smp * bstride;
-        for (int64_t v = 0; v < nvec; v++) {
-            const int last = v == nvec - 1;
-            __m512 av[ENGINE_DOT_MR];
-#pragma GCC unroll 4
-            for (int i = 0; i < MR; i++) av[i] = _mm512_load_ps(as + i * lda + v * 16);
-#pragma GCC unroll 6
-            for (int j = 0; j < NR; j++) {
-                const __m512 bv = last ? _mm512_maskz_loadu_ps(tail, bs[j] + v * 16)
-                                       : _mm512_loadu_ps(bs[j] + v * 16);
-#pragma GCC unroll 4
-                for (int i = 0; i < MR; i++) acc[i][j] = _mm512_fmadd_ps(av[i], bv, acc[i][j]);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 6
-        for (int j = 0; j < NR; j++) c[i * ldc + j] += _mm512_reduce_add_ps(acc[i][j]);
-}
-
-#define DOTW_CASE(m, n)                                                                            \
-    case (m) * 8 + (n):                                                                            \
-        dotw_body(m, n, ns, nvec, tm, a, lda, astride, brow, bstride, c, ldc);                     \
-        break;
-
-static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, const float *a,
-                            int64_t lda, int64_t astride, const float *const *brow,
-                            int64_t bstride, float *c, int64_t ldc) {
-    const __mmask16 tm = first_lanes(tail);
-    switch (mr * 8 + nr) {
-        DOTW_CASE(1, 1) DOTW_CASE(1, 2) DOTW_CASE(1, 3) DOTW_CASE(1, 4) DOTW_CASE(1, 5)
-        DOTW_CASE(1, 6) DOTW_CASE(2, 1) DOTW_CASE(2, 2) DOTW_CASE(2, 3) DOTW_CASE(2, 4)
-        DOTW_CASE(2, 5) DOTW_CASE(2, 6) DOTW_CASE(3, 1) DOTW_CASE(3, 2) DOTW_CASE(3, 3)
-        DOTW_CASE(3, 4) DOTW_CASE(3, 5) DOTW_CASE(3, 6) DOTW_CASE(4, 1) DOTW_CASE(4, 2)
-        DOTW_CASE(4, 3) DOTW_CASE(4, 4) DOTW_CASE(4, 5) DOTW_CASE(4, 6)
-    default: break;
-    }
-}
+/* one sample a lane in 16 x 16 blocks (lanes_transpose) */
+#define ENGINE_TRANSPOSE 1
+#define V_TRANSPOSE(r) transpose16(r)
 
 /* An im2col panel row by row: each of its two vectors merged from masked loads of the runs
  * that cover it, then one aligned store (unaligned and masked stores cost more here). */
+#define ENGINE_PACK_PANEL 1
 #define PACK_PIECES 16
 static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *const *src,
                       const int *j0, const int *len, int ns) {
@@ -490,103 +196,29 @@ static int pack_panel(float *dst, int64_t k, const int64_t *off, const float *co
     return 1;
 }
 
-INLINE float sum_run(const float *s, int64_t n) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(s + i));
-        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(s + i + 16));
-        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(s + i + 32));
-        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(s + i + 48));
-    }
-    for (; i < n; i += 16) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(first_lanes(n - i), s + i));
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-}
-
-/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
- * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
- * windows of pkw (2 or 3) clipped at column ow; y[k*ys + px] for px < nout. The window maxima
- * of 16 outputs are formed in registers (vertical maximum of 32 + 1 columns, then even/odd
- * lanes picked by permutes; clipped columns masked off): a pass through memory would stall
- * on store forwarding. One call per band and channel: the masks of a column chunk serve all
- * its rows. Reads up to ENGINE_POOL_SLACK floats past the last window. */
-#define ENGINE_POOL_SLACK 48
-INLINE __m512 pool_window_rows(const float *b, int64_t w, int nrows, __m512 *v1, __m512 *v2) {
-    __m512 v0 = _mm512_loadu_ps(b);
-    *v1 = _mm512_loadu_ps(b + 16);
-    *v2 = _mm512_maskz_loadu_ps(1, b + 32);
-    for (int r = 1; r < nrows; r++) {
-        const float *br = b + r * w;
-        v0 = _mm512_max_ps(_mm512_loadu_ps(br), v0);
-        *v1 = _mm512_max_ps(_mm512_loadu_ps(br + 16), *v1);
-        *v2 = _mm512_max_ps(_mm512_maskz_loadu_ps(1, br + 32), *v2);
-    }
-    return v0;
-}
-
-static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
-                         int last_rows, int pkw, int64_t nout, int64_t ow) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                           28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                                           16);
-    for (int64_t px = 0; px < nout; px += 16) {
-        /* lanes whose window's second (third) column lies inside the row */
-        const int64_t left = ow - 2 * px;
-        const __mmask16 k1 = left > 1 ? first_lanes(left / 2) : 0;
-        const __mmask16 k2 = left > 2 ? first_lanes((left - 1) / 2) : 0;
-        const __mmask16 ks = first_lanes(nout - px);
-        for (int64_t k = 0; k < npy; k++) {
-            const int nrows = k == npy - 1 ? last_rows : pkh;
-            __m512 v1, v2;
-            const __m512 v0 = pool_window_rows(s + 2 * k * w + 2 * px, w, nrows, &v1, &v2);
-            const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
-            __m512 m = _mm512_mask_max_ps(e, k1, _mm512_permutex2var_ps(v0, odd, v1), e);
-            if (pkw == 3) m = _mm512_mask_max_ps(m, k2, _mm512_permutex2var_ps(e, next, v2), m);
-            _mm512_mask_storeu_ps(y + k * ys + px, ks, m);
-        }
-    }
-}
-
-/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
-
-typedef float wvec __attribute__((vector_size(64)));
-
-INLINE __mmask16 lanes_upto(int64_t n) { return n <= 0 ? (__mmask16)0 : first_lanes(n); }
-
-/* How the lanes of a run of tiles map to the input and output rows. One tile row: lane t is
- * tile t (up to 16 tiles, columns 2t .. 2t + 3 read from up to 34 columns). Several tile
- * rows (maps at most 16 wide: RNet conv2, ONet conv3): lane r*len + t is tile t of tile
- * row r; each input row is one vector and permutes gather the lanes of two rows at a time. */
-typedef struct wino_rows {
-    int nrows, len;
-    __mmask16 m0, m1, m2;   /* loads of one row: columns 0-15, 16-31, 32-33 */
-    __mmask16 upper;        /* lanes of tile rows 2 and 3 */
-    __m512i idx[4];         /* column j of tile rows 0-1 (from rows 0, 1) or 2-3 (2, 3) */
-    __m512i out[4];         /* output row of tile row r: (a, b) pairs of its lanes */
-} wino_rows;
+/* Winograd on maps at most 16 wide (RNet conv2, ONet conv3): up to 4 tile rows a vector,
+ * lane r*len + t tile t of tile row r; each input row is one vector and permutes gather the
+ * lanes of two rows at a time (mt_cpu_engine_winograd.h, ENGINE_WINO_GATHER). */
+#define ENGINE_WINO_GATHER 1
+typedef struct wino_gather {
+    __mmask16 upper; /* lanes of tile rows 2 and 3 */
+    __m512i idx[4];  /* column j of tile rows 0-1 (from rows 0, 1) or 2-3 (2, 3) */
+    __m512i out[4];  /* output row of tile row r: (a, b) pairs of its lanes */
+} wino_gather;
 
 /* Tile rows one vector takes for maps of ntx tiles a row, w input columns. */
-static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+static int wino_gather_rows(int64_t ntx, int64_t w) {
     if (w > 16) return 1;
     int r = (int)(16 / ntx);
     return r > 4 ? 4 : r < 1 ? 1 : r;
 }
 
-/* ncols: input columns readable from the first tile's first column. */
-static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
-    L->nrows = nrows;
-    L->len = len;
-    L->m0 = lanes_upto(ncols);
-    L->m1 = lanes_upto(ncols - 16);
-    L->m2 = lanes_upto(ncols - 32) & 3;
-    if (nrows == 1) return;
+static void wino_gather_init(wino_gather *G, int nrows, int len) {
     int32_t idx[4][16], out[4][16];
-    L->upper = 0;
+    G->upper = 0;
     for (int l = 0; l < 16; l++) {
         const int r = l / len < nrows ? l / len : 0, t = l % len;
-        if (l / len >= 2 && l / len < nrows) L->upper |= (__mmask16)(1u << l);
+        if (l / len >= 2 && l / len < nrows) G->upper |= (__mmask16)(1u << l);
         for (int j = 0; j < 4; j++) idx[j][l] = (r & 1) * 16 + 2 * t + j;
     }
     for (int r = 0; r < 4; r++)
@@ -594,85 +226,29 @@ static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
             const int t = (l / 2) % len; /* pairs past the row are not stored */
             out[r][l] = (l % 2) * 16 + r * len + t;
         }
-    for (int j = 0; j < 4; j++) L->idx[j] = _mm512_loadu_si512(idx[j]);
-    for (int r = 0; r < 4; r++) L->out[r] = _mm512_loadu_si512(out[r]);
+    for (int j = 0; j < 4; j++) G->idx[j] = _mm512_loadu_si512(idx[j]);
+    for (int r = 0; r < 4; r++) G->out[r] = _mm512_loadu_si512(out[r]);
 }
 
-/* d_j[lane of tile (r, t)] = p[r][2t + j] (0 for p[r] == NULL and unreadable columns). */
-INLINE void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
-    if (L->nrows == 1) {
-        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                               26, 28, 30);
-        const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-        const __m512i next = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                               15, 16);
-        const __m512i next2 = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                                                15, 17);
-        const float *q = p[0];
-        const __mmask16 on = q ? 0xFFFF : 0;
-        if (!q) q = (const float *)L; /* any address: nothing is read */
-        const __m512 v0 = _mm512_maskz_loadu_ps(L->m0 & on, q);
-        const __m512 v1 = _mm512_maskz_loadu_ps(L->m1 & on, q + 16);
-        const __m512 v2 = _mm512_maskz_loadu_ps(L->m2 & on, q + 32);
-        const __m512 e = _mm512_permutex2var_ps(v0, even, v1);
-        const __m512 o = _mm512_permutex2var_ps(v0, odd, v1);
-        d[0] = e;
-        d[1] = o;
-        d[2] = _mm512_permutex2var_ps(e, next, v2);
-        d[3] = _mm512_permutex2var_ps(o, next2, v2);
-        return;
-    }
+/* d_j[lane of tile (r, t)] = p[r][2t + j]; m: the readable columns of a row. */
+INLINE void wino_gather_load(const wino_gather *G, int nrows, __mmask16 m,
+                             const float *const *p, __m512 *d) {
     __m512 v[4];
     for (int r = 0; r < 4; r++)
-        v[r] = r < L->nrows && p[r] ? _mm512_maskz_loadu_ps(L->m0, p[r]) : _mm512_setzero_ps();
+        v[r] = r < nrows && p[r] ? _mm512_maskz_loadu_ps(m, p[r]) : _mm512_setzero_ps();
     for (int j = 0; j < 4; j++) {
-        __m512 a = _mm512_permutex2var_ps(v[0], L->idx[j], v[1]);
-        if (L->nrows > 2)
-            a = _mm512_mask_blend_ps(L->upper, a, _mm512_permutex2var_ps(v[2], L->idx[j], v[3]));
+        __m512 a = _mm512_permutex2var_ps(v[0], G->idx[j], v[1]);
+        if (nrows > 2)
+            a = _mm512_mask_blend_ps(G->upper, a, _mm512_permutex2var_ps(v[2], G->idx[j], v[3]));
         d[j] = a;
     }
 }
 
-/* d[0 .. n) = the first n lanes of v. */
-INLINE void wino_store_n(float *d, const wvec *v, int n) {
-    _mm512_mask_storeu_ps(d, lanes_upto(n), *v);
-}
-
-INLINE void wino_prelu(wvec *v, float slope) {
-    const __m512 x = *v;
-    *v = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
-                            _mm512_set1_ps(slope));
-}
-
-/* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
- * b[lane (r, t)], the first n values. */
-INLINE void wino_store(const wino_rows *L, float *const *out, const wvec *pa, const wvec *pb,
-                       int n) {
-    const __m512 a = *pa, b = *pb;
-    if (L->nrows == 1) {
-        if (!out[0]) return;
-        const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                             23);
-        const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
-        _mm512_mask_storeu_ps(out[0], lanes_upto(n), _mm512_permutex2var_ps(a, lo, b));
-        _mm512_mask_storeu_ps(out[0] + 16, lanes_upto(n - 16), _mm512_permutex2var_ps(a, hi, b));
-        return;
-    }
-    const __mmask16 k = lanes_upto(n);
-    for (int r = 0; r < L->nrows; r++)
-        if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(a, L->out[r], b));
-}
-
-#define ENGINE_SLACK 16
-
-INLINE void pack_run(float *d, const float *s, int64_t n) {
-    while (n >= 16) {
-        _mm512_storeu_ps(d, _mm512_loadu_ps(s));
-        d += 16;
-        s += 16;
-        n -= 16;
-    }
-    if (n > 0) _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(first_lanes(n), s));
+/* out[r][2t] = a[lane (r, t)], out[r][2t + 1] = b[...], the lanes of k a row. */
+INLINE void wino_gather_store(const wino_gather *G, int nrows, float *const *out,
+                              const __m512 *a, const __m512 *b, __mmask16 k) {
+    for (int r = 0; r < nrows; r++)
+        if (out[r]) _mm512_mask_storeu_ps(out[r], k, _mm512_permutex2var_ps(*a, G->out[r], *b));
 }
 
 #include "cpu/engine/mt_cpu_engine_impl.h"

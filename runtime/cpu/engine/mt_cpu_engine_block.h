@@ -1,7 +1,7 @@
 /*
  * mt_cpu_engine_block.h - convolution + bias + PReLU + max pooling in one pass (the
- * evaluate-mode "conv block" of the MTCNN nets), part of the engine driver: included at the
- * end of mt_cpu_engine_impl.h, so it is compiled once per instruction set like the rest.
+ * evaluate-mode "conv block" of the MTCNN nets), part of the engine driver: included by
+ * mt_cpu_engine_impl.h, so it is compiled once per instruction set like the rest.
  *
  * Why: a pooled layer's convolution output is 2.25-4x larger than what the next layer reads
  * (PNet conv1 at the first pyramid level of a 640x480 image: 10 x 286 x 382 floats, 4.4 MB;
@@ -17,7 +17,8 @@
  * reads x[off_k + q]; columns ox >= OW are computed and never read) with the direct tile
  * reading the input in place: for the Cin = 3 first layers too, where it measured faster
  * than packing an im2col panel shared by the row blocks (the input rows stay in L1). The
- * pooling's stride-2 windows are formed in registers (pool_band_s2).
+ * pooling's stride-2 windows are formed in registers (pool_band_s2, but for the portable
+ * engine).
  */
 
 #include "cpu/engine/mt_cpu_engine_winograd.h"
@@ -99,6 +100,7 @@ static void block_pool(const block_job *jb, int64_t n, int64_t py0, int64_t py1,
     const mt_conv_geom *g = jb->g;
     const int64_t w = g->w, ow = g->ow, pw = jb->pw;
     const int pkw = jb->pkw, psw = jb->psw;
+#if !ENGINE_SERIAL_SUMS
     if (jb->psh == 2 && psw == 2 && (pkw == 2 || pkw == 3)) {
         /* only the band's last window can be clipped (ceil mode) */
         const int64_t ylast = 2 * (py1 - 1);
@@ -109,6 +111,8 @@ static void block_pool(const block_job *jb, int64_t n, int64_t py0, int64_t py1,
                          (int)(yend - ylast), pkw, pw, ow);
         return;
     }
+#endif
+    /* any window, in scan order (ties keep the first maximum) */
     for (int64_t m = 0; m < g->cout; m++) {
         const float *sm = s + m * jb->lds;
         float *ym = jb->y + ((n * g->cout + m) * jb->ph) * pw;

@@ -1,5 +1,6 @@
-/* mt_cpu_engine_generic.c - the GEMM engine with portable C micro-kernels: the fallback for
- * CPUs without AVX2 (and the engine's own reference: same driver, simplest kernels). */
+/* mt_cpu_engine_generic.c - the GEMM engine on portable vectors (GCC vector extensions, no
+ * intrinsics): the fallback for CPUs without AVX2, and the engine's own reference (the same
+ * driver and loops over the simplest primitives). */
 #include "cpu/engine/mt_cpu_engine.h"
 
 #include <string.h>
@@ -10,82 +11,99 @@
 #define ENGINE_DOT_MR 4
 #define ENGINE_DOT_NR 4
 
-/* Stores an accumulated tile acc[i*NR + j] as o says. */
-static void store_tile(const mt_tile_out *o, int mr, const float *acc) {
-    for (int i = 0; i < mr; i++) {
-        float *c = o->c + i * o->ldc;
-        for (int j = 0; j < o->nvalid; j++) {
-            float v = acc[i * ENGINE_NR + j];
-            if (o->accumulate) v += c[j];
-            if (o->bias) v += o->col_params ? o->bias[j] : o->bias[i];
-            if (o->slope && v < 0.0f) v *= o->col_params ? o->slope[j] : o->slope[i];
-            c[j] = v;
-        }
-    }
-}
+#define INLINE static inline __attribute__((always_inline))
 
-static void engine_tile(int mr, int64_t k, const float *a, const float *b, const mt_tile_out *o) {
-    float acc[ENGINE_MR_MAX * ENGINE_NR];
-    memset(acc, 0, sizeof acc);
-    for (int64_t kk = 0; kk < k; kk++) {
-        const float *bk = b + kk * ENGINE_NR;
-        for (int i = 0; i < mr; i++) {
-            const float ai = a[kk * mr + i];
-            float *row = acc + i * ENGINE_NR;
-            for (int j = 0; j < ENGINE_NR; j++) row[j] += ai * bk[j];
-        }
-    }
-    store_tile(o, mr, acc);
-}
+/* ---- vector primitives (mt_cpu_engine_kernels.h) ----
+ * GCC vectors of 8 floats (two SSE registers on a baseline x86-64), lanes by loops where
+ * there is no vector operator. Macros, not functions: a function passing such a vector by
+ * value would fall under the AVX calling convention's warning (-Wpsabi) on a baseline
+ * target. No fused multiply-add on a baseline target: V_FMA is a * b + c, rounded twice. */
 
-static void engine_dot(int mr, int nr, int64_t nvec, const float *a, int64_t lda, const float *b,
-                       int64_t ldb, float *c, int64_t ldc) {
-    const int64_t n = nvec * ENGINE_VEC;
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++) {
-            const float *x = a + i * lda, *y = b + j * ldb;
-            float part[ENGINE_VEC] = {0};
-            for (int64_t p = 0; p < n; p += ENGINE_VEC)
-                for (int v = 0; v < ENGINE_VEC; v++) part[v] += x[p + v] * y[p + v];
-            float s = 0.0f;
-            for (int v = 0; v < ENGINE_VEC; v++) s += part[v];
-            c[i * ldc + j] += s;
-        }
-}
+typedef float vec_t __attribute__((vector_size(4 * ENGINE_VEC), may_alias));
+typedef int32_t lane_idx __attribute__((vector_size(4 * ENGINE_VEC)));
+typedef unsigned mask_t; /* bit l: lane l */
 
-static inline void copy_run(float *d, const float *s, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] = s[i];
-}
+#define V_ZERO() ((vec_t){0})
+/* x - 0 is x for every x (-0 included) */
+#define V_SET1(x) ((float)(x) - (vec_t){0})
+#define V_LOADU(p)                                                                                 \
+    ({                                                                                             \
+        vec_t ld_;                                                                                 \
+        memcpy(&ld_, (p), sizeof ld_);                                                             \
+        ld_;                                                                                       \
+    })
+#define V_LOAD(p) V_LOADU(p)
+#define V_STOREU(p, v)                                                                             \
+    do {                                                                                           \
+        const vec_t st_ = (v);                                                                     \
+        memcpy((p), &st_, sizeof st_);                                                             \
+    } while (0)
+#define V_STORE(p, v) V_STOREU(p, v)
+#define V_ADD(a, b) ((a) + (b))
+#define V_FMA(a, b, c) ((a) * (b) + (c))
+/* lane by lane: GCC broadcasts *p with one shuffle (a broadcast vector shared by two
+ * products would go through memory) */
+#define V_FMA_BCAST(p, b, c)                                                                       \
+    ({                                                                                             \
+        const float fa_ = *(p);                                                                    \
+        const vec_t fb_ = (b);                                                                     \
+        vec_t fc_ = (c);                                                                           \
+        for (int l_ = 0; l_ < ENGINE_VEC; l_++) fc_[l_] += fa_ * fb_[l_];                          \
+        fc_;                                                                                       \
+    })
+#define V_PRELU(v, s)                                                                              \
+    ({                                                                                             \
+        vec_t pr_ = (v);                                                                           \
+        const vec_t ps_ = (s);                                                                     \
+        for (int l_ = 0; l_ < ENGINE_VEC; l_++)                                                    \
+            if (pr_[l_] < 0.0f) pr_[l_] *= ps_[l_];                                                \
+        pr_;                                                                                       \
+    })
+/* in lane order from zero: the serial sum */
+#define V_HSUM(v)                                                                                  \
+    ({                                                                                             \
+        const vec_t hv_ = (v);                                                                     \
+        float hs_ = 0.0f;                                                                          \
+        for (int l_ = 0; l_ < ENGINE_VEC; l_++) hs_ += hv_[l_];                                    \
+        hs_;                                                                                       \
+    })
+#define M_UPTO(n)                                                                                  \
+    ({                                                                                             \
+        const int64_t mn_ = (n);                                                                   \
+        mn_ <= 0 ? 0u : (1u << (mn_ < ENGINE_VEC ? mn_ : ENGINE_VEC)) - 1u;                        \
+    })
+#define M_FIRST(n) M_UPTO(n)
+#define M_ANDNOT(a, b) (~(a) & (b))
+#define V_LOADU_INTO(v, m, p)                                                                      \
+    ({                                                                                             \
+        vec_t li_ = (v);                                                                           \
+        const float *lp_ = (p);                                                                    \
+        const mask_t lm_ = (m);                                                                    \
+        for (int l_ = 0; l_ < ENGINE_VEC; l_++)                                                    \
+            if (lm_ >> l_ & 1u) li_[l_] = lp_[l_];                                                 \
+        li_;                                                                                       \
+    })
+#define V_LOADU_M(p, m) V_LOADU_INTO(V_ZERO(), m, p)
+#define V_STOREU_M(p, m, v)                                                                        \
+    do {                                                                                           \
+        float *sp_ = (p);                                                                          \
+        const mask_t sm_ = (m);                                                                    \
+        const vec_t sv_ = (v);                                                                     \
+        for (int l_ = 0; l_ < ENGINE_VEC; l_++)                                                    \
+            if (sm_ >> l_ & 1u) sp_[l_] = sv_[l_];                                                 \
+    } while (0)
+#define V_EVEN(a, b) __builtin_shuffle(a, b, (lane_idx){0, 2, 4, 6, 8, 10, 12, 14})
+#define V_ODD(a, b) __builtin_shuffle(a, b, (lane_idx){1, 3, 5, 7, 9, 11, 13, 15})
+#define V_ZIP_LO(a, b) __builtin_shuffle(a, b, (lane_idx){0, 8, 1, 9, 2, 10, 3, 11})
+#define V_ZIP_HI(a, b) __builtin_shuffle(a, b, (lane_idx){4, 12, 5, 13, 6, 14, 7, 15})
 
-static inline void add_run(float *d, const float *s, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] += s[i];
-}
+/* ---- serial sums ----
+ * This engine's results were defined by serial loops that no vector loop reproduces bit for
+ * bit: the wide weight gradient's dots (one accumulator) and the bias gradient's sums (8
+ * lanes, the tail summed first). They stay as they were; its pooling takes the driver's
+ * scan-order loop. */
 
-static inline void bias_prelu_run(float *d, const float *s, int64_t n, float bias, float slope,
-                                  int act) {
-    for (int64_t i = 0; i < n; i++) {
-        const float v = s[i] + bias, neg = v * slope;
-        d[i] = act && v < 0.0f ? neg : v;
-    }
-}
-
-static void engine_tile_wide(int mr, int64_t k, const float *a, const float *src0,
-                             const float *src1, int split, int nv, const int64_t *off,
-                             float *tile) {
-    float acc[ENGINE_MR_MAX * ENGINE_NR];
-    memset(acc, 0, sizeof acc);
-    float bk[ENGINE_NR];
-    for (int64_t kk = 0; kk < k; kk++) {
-        const int64_t o = off[kk];
-        for (int j = 0; j < ENGINE_NR; j++)
-            bk[j] = j < split ? src0[o + j] : j < nv ? src1[o + j] : 0.0f;
-        for (int i = 0; i < mr; i++) {
-            const float ai = a[kk * mr + i];
-            for (int j = 0; j < ENGINE_NR; j++) acc[i * ENGINE_NR + j] += ai * bk[j];
-        }
-    }
-    memcpy(tile, acc, sizeof(float) * (size_t)(mr * ENGINE_NR));
-}
+#define ENGINE_SERIAL_SUMS 1
 
 static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, const float *a,
                             int64_t lda, int64_t astride, const float *const *brow,
@@ -102,7 +120,7 @@ static void engine_dot_wide(int mr, int nr, int64_t ns, int64_t nvec, int tail, 
         }
 }
 
-static inline float sum_run(const float *s, int64_t n) {
+INLINE float sum_run(const float *s, int64_t n) {
     float lane[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -113,82 +131,6 @@ static inline float sum_run(const float *s, int64_t n) {
     return t;
 }
 
-/* Stride-2 max pooling of a band: pooled rows k < npy from the rows of s (w apart), row k's
- * window starting at row 2k and spanning pkh rows (the last one last_rows: clipped), columns
- * windows of pkw clipped at column ow; y[k*ys + px] for px < nout. Reads nothing past the
- * windows. */
-#define ENGINE_POOL_SLACK 0
-static void pool_band_s2(float *y, int64_t ys, const float *s, int64_t w, int64_t npy, int pkh,
-                         int last_rows, int pkw, int64_t nout, int64_t ow) {
-    for (int64_t k = 0; k < npy; k++) {
-        const int nrows = k == npy - 1 ? last_rows : pkh;
-        const float *row = s + 2 * k * w;
-        for (int64_t px = 0; px < nout; px++) {
-            const int64_t c1 = 2 * px + pkw < ow ? 2 * px + pkw : ow;
-            float m = row[2 * px];
-            for (int r = 0; r < nrows; r++)
-                for (int64_t c = 2 * px; c < c1; c++) {
-                    const float v = row[r * w + c];
-                    m = v > m ? v : m;
-                }
-            y[k * ys + px] = m;
-        }
-    }
-}
-
-/* ---- Winograd F(2x2, 3x3) lane shuffles (mt_cpu_engine_winograd.h) ---- */
-
-typedef float wvec __attribute__((vector_size(4 * ENGINE_VEC)));
-
-/* One tile row a vector: lane t is tile t (up to ENGINE_VEC), columns 2t .. 2t + 3. */
-typedef struct wino_rows {
-    int nrows, len;
-    int64_t ncols;
-} wino_rows;
-
-static int wino_rows_per_vec(int64_t ntx, int64_t w) {
-    (void)ntx, (void)w;
-    return 1;
-}
-
-static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
-    L->nrows = nrows;
-    L->len = len;
-    L->ncols = ncols;
-}
-
-/* d_j[t] = p[0][2t + j] (0 for p[0] == NULL and unreadable columns). */
-static inline void wino_load(const wino_rows *L, const float *const *p, wvec *d) {
-    for (int j = 0; j < 4; j++)
-        for (int t = 0; t < ENGINE_VEC; t++)
-            d[j][t] = p[0] && 2 * t + j < L->ncols ? p[0][2 * t + j] : 0.0f;
-}
-
-/* d[0 .. n) = the first n lanes of v. */
-static inline void wino_store_n(float *d, const wvec *v, int n) {
-    for (int t = 0; t < n; t++) d[t] = (*v)[t];
-}
-
-static inline void wino_prelu(wvec *v, float slope) {
-    for (int t = 0; t < ENGINE_VEC; t++)
-        if ((*v)[t] < 0.0f) (*v)[t] *= slope;
-}
-
-/* out[0][2t] = a[t], out[0][2t + 1] = b[t], the first n values. */
-static inline void wino_store(const wino_rows *L, float *const *out, const wvec *a,
-                              const wvec *b, int n) {
-    (void)L;
-    if (!out[0]) return;
-    for (int i = 0; i < n; i++) out[0][i] = i % 2 ? (*b)[i / 2] : (*a)[i / 2];
-}
-
-#define ENGINE_SLACK 0
-
-static inline void pack_run(float *d, const float *s, int64_t n) {
-    for (int64_t i = 0; i < n; i++) d[i] = s[i];
-}
-
-#include "cpu/engine/mt_cpu_engine_tile_buffered.h"
 #include "cpu/engine/mt_cpu_engine_impl.h"
 
 const mt_engine *mt_engine_generic(void) {

@@ -14,27 +14,109 @@
  *
  * Per panel of tiles: the input transform of every tile and input channel into vbuf
  * (vectors along the tiles: the lanes of one vector are tiles of one tile row, read from the
- * input rows by the engine's even/odd lane shuffles, wino_load_row), 16 x (row blocks) tiles
+ * input rows by the engine's even/odd lane shuffles, wino_load), 16 x (row blocks) tiles
  * of the micro-kernel into mbuf, then the output transform of every tile and output channel
- * with bias and PReLU into the destination (wino_store_pairs interleaves the two output
+ * with bias and PReLU into the destination (wino_store interleaves the two output
  * columns of each tile). Rows and columns past the input read as zeros; outputs past the
  * destination's limits are not stored.
  *
- * The engine file provides (VEC = ENGINE_VEC floats a vector; vectors go by pointer: the
- * portable engine's are wider than its ABI's registers):
- *   typedef float wvec __attribute__((vector_size(4 * VEC)));
- *   wino_rows                  how the lanes of a run of tiles map to rows (wino_rows_init)
- *   wino_rows_per_vec(ntx, w)  tile rows one vector may take (1 unless the engine can
- *                              gather several short rows, for maps of ntx tiles, w columns)
- *   wino_rows_init(&L, nrows, len, ncols)   nrows tile rows of len tiles, ncols input
- *                              columns readable from the first tile's first column
- *   wino_load(&L, p, d)        d[j][lane of tile (r, t)] = p[r][2t + j]; p[r] NULL or
- *                              columns past ncols: 0 (not read)
- *   wino_store_n(d, &v, n)     d[0 .. n) = v[0 .. n)
- *   wino_store(&L, out, &a, &b, n)   out[r][2t] = a[lane (r, t)], out[r][2t + 1] = b[...],
- *                              n values a row (out[r] NULL: not stored)
- *   wino_prelu(&v, slope)      v = v < 0 ? v * slope : v, lane by lane
+ * The lanes of a run of tiles: one tile row a vector, lane t tile t (columns 2t .. 2t + 3 of
+ * each input row, read as two vectors and split into even and odd lanes by the engine's
+ * primitives); engines with ENGINE_WINO_GATHER also put several short tile rows in one vector
+ * (wino_gather_*, defined by the engine file). Vectors go by pointer: the portable engine's
+ * are wider than its ABI's registers.
  */
+
+/* ---- the lanes of a run of tiles --------------------------------------------------------- */
+
+/* nrows tile rows of len tiles; m: the loads of one input row from the first tile's first
+ * column (columns [0, VEC), [VEC, 2 VEC), then [2 VEC, 2 VEC + 2) with ENGINE_SHIFT_IN, else
+ * [2, VEC + 2), [VEC + 2, 2 VEC + 2)), clipped to the readable columns. */
+typedef struct wino_rows {
+    int nrows, len;
+    mask_t m[4];
+#if ENGINE_WINO_GATHER
+    wino_gather gather; /* nrows > 1 */
+#endif
+} wino_rows;
+
+/* Tile rows one vector takes for maps of ntx tiles a row, w input columns. */
+static int wino_rows_per_vec(int64_t ntx, int64_t w) {
+#if ENGINE_WINO_GATHER
+    return wino_gather_rows(ntx, w);
+#else
+    (void)ntx, (void)w;
+    return 1;
+#endif
+}
+
+/* ncols: input columns readable from the first tile's first column. */
+static void wino_rows_init(wino_rows *L, int nrows, int len, int64_t ncols) {
+    L->nrows = nrows;
+    L->len = len;
+    L->m[0] = M_UPTO(ncols);
+    L->m[1] = M_UPTO(ncols - ENGINE_VEC);
+#if ENGINE_SHIFT_IN
+    L->m[2] = M_UPTO(ncols - 2 * ENGINE_VEC < 2 ? ncols - 2 * ENGINE_VEC : 2);
+    L->m[3] = L->m[2];
+#else
+    L->m[2] = M_UPTO(ncols - 2);
+    L->m[3] = M_UPTO(ncols - 2 - ENGINE_VEC);
+#endif
+#if ENGINE_WINO_GATHER
+    if (nrows > 1) wino_gather_init(&L->gather, nrows, len);
+#endif
+}
+
+/* d_j[lane of tile (r, t)] = p[r][2t + j] (0 for p[r] == NULL and unreadable columns). */
+INLINE void wino_load(const wino_rows *L, const float *const *p, vec_t *d) {
+#if ENGINE_WINO_GATHER
+    if (L->nrows > 1) {
+        wino_gather_load(&L->gather, L->nrows, L->m[0], p, d);
+        return;
+    }
+#endif
+    const float *q = p[0];
+    if (!q) {
+        d[0] = d[1] = d[2] = d[3] = V_ZERO();
+        return;
+    }
+    const vec_t v0 = V_LOADU_M(q, L->m[0]), v1 = V_LOADU_M(q + ENGINE_VEC, L->m[1]);
+    d[0] = V_EVEN(v0, v1);
+    d[1] = V_ODD(v0, v1);
+#if ENGINE_SHIFT_IN
+    const vec_t v2 = V_LOADU_M(q + 2 * ENGINE_VEC, L->m[2]);
+    d[2] = V_SHIFT_IN(d[0], v2, 0);
+    d[3] = V_SHIFT_IN(d[1], v2, 1);
+#else
+    const vec_t w0 = V_LOADU_M(q + 2, L->m[2]), w1 = V_LOADU_M(q + 2 + ENGINE_VEC, L->m[3]);
+    d[2] = V_EVEN(w0, w1);
+    d[3] = V_ODD(w0, w1);
+#endif
+}
+
+/* d[l] = v[l] for the lanes l of k. */
+INLINE void wino_store_n(float *d, const vec_t *v, mask_t k) { V_STOREU_M(d, k, *v); }
+
+INLINE void wino_prelu(vec_t *v, float slope) { *v = V_PRELU(*v, V_SET1(slope)); }
+
+/* Output row of tile row r (out[r], NULL: none): out[r][2t] = a[lane (r, t)], out[r][2t+1] =
+ * b[lane (r, t)], the first n values: k0 = M_UPTO(n), k1 = M_UPTO(n - VEC) (computed once a
+ * run). */
+INLINE void wino_store(const wino_rows *L, float *const *out, const vec_t *a, const vec_t *b,
+                       mask_t k0, mask_t k1) {
+#if ENGINE_WINO_GATHER
+    if (L->nrows > 1) {
+        wino_gather_store(&L->gather, L->nrows, out, a, b, k0);
+        return;
+    }
+#else
+    (void)L;
+#endif
+    if (!out[0]) return;
+    V_STOREU_M(out[0], k0, V_ZIP_LO(*a, *b));
+    V_STOREU_M(out[0] + ENGINE_VEC, k1, V_ZIP_HI(*a, *b));
+}
 
 /* Whether a convolution runs as Winograd F(2x2, 3x3): 3x3, stride 1, no padding, and enough
  * input and output channels for the 16 small matrix products to run near the micro-kernel's
@@ -130,22 +212,22 @@ static int wino_segments(int64_t t0, int64_t t1, int64_t nty, int64_t ntx, int r
 }
 
 /* B^T d B of one channel's patches (d[i][j]: patch row i, column j, one tile per lane) into
- * the 16 rows v + xi*vs, the first n lanes. */
-static inline void wino_input_store(wvec d[4][4], float *v, int64_t vs, int n) {
+ * the 16 rows v + xi*vs, the lanes of k. */
+static inline void wino_input_store(vec_t d[4][4], float *v, int64_t vs, mask_t k) {
     /* rows d0 - d2, d1 + d2, d2 - d1, d1 - d3, then the same on the columns */
     for (int j = 0; j < 4; j++) {
-        const wvec r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j];
-        const wvec r2 = d[2][j] - d[1][j], r3 = d[1][j] - d[3][j];
+        const vec_t r0 = d[0][j] - d[2][j], r1 = d[1][j] + d[2][j];
+        const vec_t r2 = d[2][j] - d[1][j], r3 = d[1][j] - d[3][j];
         d[0][j] = r0, d[1][j] = r1, d[2][j] = r2, d[3][j] = r3;
     }
     for (int i = 0; i < 4; i++) {
-        const wvec c0 = d[i][0] - d[i][2], c1 = d[i][1] + d[i][2];
-        const wvec c2 = d[i][2] - d[i][1], c3 = d[i][1] - d[i][3];
+        const vec_t c0 = d[i][0] - d[i][2], c1 = d[i][1] + d[i][2];
+        const vec_t c2 = d[i][2] - d[i][1], c3 = d[i][1] - d[i][3];
         float *vi = v + (4 * i) * vs;
-        wino_store_n(vi, &c0, n);
-        wino_store_n(vi + vs, &c1, n);
-        wino_store_n(vi + 2 * vs, &c2, n);
-        wino_store_n(vi + 3 * vs, &c3, n);
+        wino_store_n(vi, &c0, k);
+        wino_store_n(vi + vs, &c1, k);
+        wino_store_n(vi + 2 * vs, &c2, k);
+        wino_store_n(vi + 3 * vs, &c3, k);
     }
 }
 
@@ -155,7 +237,7 @@ static inline void wino_input_store(wvec d[4][4], float *v, int64_t vs, int n) {
 static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, const wino_seg *sg,
                        const wino_rows *L, float *v) {
     const int64_t plane = g->h * g->w, cin = g->cin, vs = wino_vstride(g);
-    const int n = sg->nrows * sg->len;
+    const mask_t k = M_UPTO(sg->nrows * sg->len); /* the run's lanes */
     /* input row of patch row i of tile row r, from channel 0 of sample 0 (-1: past the
      * input) */
     int64_t off[4][4];
@@ -174,35 +256,35 @@ static void wino_input(const mt_conv_geom *g, const float *xs, int64_t row0, con
             const float *xc = xs + c * plane;
             const float *p0[4] = {xc + o0}, *p1[4] = {xc + o1}, *p2[4] = {xc + o2};
             const float *p3[4] = {xc + o3};
-            wvec d[4][4];
+            vec_t d[4][4];
             wino_load(L, p0, d[0]);
             wino_load(L, p1, d[1]);
             wino_load(L, p2, d[2]);
             wino_load(L, p3, d[3]);
-            wino_input_store(d, v + c * ENGINE_NR, vs, n);
+            wino_input_store(d, v + c * ENGINE_NR, vs, k);
         }
         return;
     }
     for (int64_t c = 0; c < cin; c++) {
         const float *xc = xs + c * plane;
-        wvec d[4][4];
+        vec_t d[4][4];
         for (int i = 0; i < 4; i++) {
             const float *p[4];
             for (int r = 0; r < 4; r++) p[r] = off[i][r] >= 0 ? xc + off[i][r] : NULL;
             wino_load(L, p, d[i]);
         }
-        wino_input_store(d, v + c * ENGINE_NR, vs, n);
+        wino_input_store(d, v + c * ENGINE_NR, vs, k);
     }
 }
 
 /* A^T M A of one output channel's tiles (m_xi at mm + xi*ms), plus bias, PReLU'd with slope
  * (NULL: none): y[a][b] holds output (2 ty + a, 2 tx + b) of each lane's tile. */
 static inline void wino_output_tiles(const float *mm, int64_t ms, float bias, const float *slope,
-                                     wvec y[2][2]) {
-    wvec v[16];
+                                     vec_t y[2][2]) {
+    vec_t v[16];
     for (int xi = 0; xi < 16; xi++) memcpy(&v[xi], mm + xi * ms, sizeof v[xi]);
     /* rows m0 + m1 + m2, m1 - m2 - m3, then the same on the columns */
-    wvec s0[4], s1[4];
+    vec_t s0[4], s1[4];
     for (int j = 0; j < 4; j++) {
         s0[j] = v[j] + v[4 + j] + v[8 + j];
         s1[j] = v[4 + j] - v[8 + j] - v[12 + j];
@@ -227,6 +309,7 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
     const int64_t ms = wino_mstride(g);
     int64_t n = d->maxcols - 2 * sg->tx0;
     if (n > 2 * sg->len) n = 2 * sg->len;
+    const mask_t k0 = M_UPTO(n), k1 = M_UPTO(n - ENGINE_VEC);
     /* output row a of tile row r, from the channel's start (-1: past the destination) */
     int64_t off[2][4];
     int inside = 1;
@@ -238,21 +321,21 @@ static void wino_output(const mt_conv_geom *g, const wino_dst *d, const wino_seg
             if (r < sg->nrows && y >= d->maxrows) inside = 0;
         }
     for (int64_t m = m0; m < m0 + mr; m++) {
-        wvec y[2][2];
+        vec_t y[2][2];
         wino_output_tiles(mbuf + (m - m0) * ENGINE_NR, ms, bias ? bias[m] : 0.0f,
                           prelu ? prelu + m : NULL, y);
         float *out = base + m * d->cs;
         if (sg->nrows == 1 && inside) {
             /* the common case: one tile row, both output rows stored */
             float *r0[4] = {out + off[0][0]}, *r1[4] = {out + off[1][0]};
-            wino_store(L, r0, &y[0][0], &y[0][1], (int)n);
-            wino_store(L, r1, &y[1][0], &y[1][1], (int)n);
+            wino_store(L, r0, &y[0][0], &y[0][1], k0, k1);
+            wino_store(L, r1, &y[1][0], &y[1][1], k0, k1);
             continue;
         }
         for (int a = 0; a < 2; a++) {
             float *rows[4];
             for (int r = 0; r < 4; r++) rows[r] = off[a][r] >= 0 ? out + off[a][r] : NULL;
-            wino_store(L, rows, &y[a][0], &y[a][1], (int)n);
+            wino_store(L, rows, &y[a][0], &y[a][1], k0, k1);
         }
     }
 }
@@ -266,8 +349,9 @@ static int64_t wino_mbuf_floats(const mt_conv_geom *g) { return 16 * wino_mstrid
  * without this it waits on L3 (the previous layer's output of a crop batch is megabytes).
  * noipa: GCC's analysis counts a function of prefetches only as free of side effects and
  * deletes its calls. */
-__attribute__((noipa)) static void wino_prefetch(const mt_conv_geom *g, const float *x, int64_t n0, int64_t row0,
-                          int64_t nty, int64_t t0, int64_t t1) {
+__attribute__((noipa)) static void wino_prefetch(const mt_conv_geom *g, const float *x,
+                                                 int64_t n0, int64_t row0, int64_t nty,
+                                                 int64_t t0, int64_t t1) {
     const int64_t ntx = wino_tiles_x(g), per = nty * ntx, plane = g->h * g->w;
     const int64_t b0 = t0 / per, b1 = (t1 - 1) / per;
     for (int64_t b = b0; b <= b1; b++) {
