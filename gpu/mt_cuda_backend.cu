@@ -108,7 +108,11 @@ static mt_status cuda_synchronize(void) {
 
 /* ---- the table -------------------------------------------------------------------------- */
 
+/* The kernels of nn/mt_nn.h's list, each mt_cuda_<name>, under their names. */
+#define CUDA_NN_ENTRY(name) cuda_nn.name = mt_cuda_##name;
+
 static mt_backend cuda_backend;
+static mt_nn_kernels cuda_nn;
 
 const mt_backend *mt_cuda_backend(void) {
     if (ctx.ready == 0) {
@@ -124,6 +128,8 @@ const mt_backend *mt_cuda_backend(void) {
 #define CUDA_OP(name) cuda_backend.name = mt_cuda_##name;
             MT_TENSOR_OPS(CUDA_OP)
 #undef CUDA_OP
+            MT_NN_KERNELS(CUDA_NN_ENTRY)
+            cuda_backend.nn = &cuda_nn;
         }
     }
     if (ctx.ready != 1) {

@@ -1,8 +1,10 @@
 -- bench.lua: the project's benchmarks. Each mode lives in lua/mtcnn/bench/<mode>.lua.
 --   mtcnn scripts/bench.lua tensor [--device cpu|cuda|all] [--reps N] [--json]
---   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--preset torch] [--json]
+--   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--preset torch]
+--                                 [--device cpu|cuda|all] [--json]
 --   mtcnn scripts/bench.lua image [--boxes N] [--wider N] [--reps N] [--json]
---   mtcnn scripts/bench.lua detect [--image F] [--min-face N] [--threads N] [--json]
+--   mtcnn scripts/bench.lua detect [--image F] [--min-face N] [--threads N] [--images N]
+--                                  [--device cpu|cuda|all] [--json]
 --   mtcnn scripts/bench.lua loader [--net pnet|rnet|onet|all] [--workers N] [--train] [--json]
 --   mtcnn scripts/bench.lua layers [--threads N] [--set train|detect|all] [--json]
 --   mtcnn scripts/bench.lua nets [--threads N] [--json]

@@ -47,6 +47,8 @@ local args, die = cli.script(arg, {
      metavar = "N", help = "cascade stages: 3 (onet) all; 1 (pnet), 2 (rnet): that stage's boxes, no landmarks"},
     {name = "threads", kind = "int", metavar = "N", range = "[1, 64]",
      help = "threads of the C kernels (default: all CPUs)"},
+    {name = "device", kind = "string", choices = {"cpu", "cuda"}, default = "cpu",
+     help = "where the nets run (cuda: on the GPU; images, crops and NMS stay on the CPU)"},
     {name = "batch", kind = "int", default = 8, metavar = "N", range = "[1, 4096]",
      help = "images decoded in parallel and detected together"},
     {name = "select", kind = "string", choices = faces_mod.SELECT, default = "all",
@@ -192,8 +194,8 @@ end
 local det, err = detector.new{
   model = args.model, preset = args.preset, min_face = args.min_face, factor = args.factor,
   thresholds = args.thresholds, resize = args.resize, flip_landmarks = args.flip_landmarks,
-  stages = stages, select = args.largest and "largest" or args.select, max_faces = args.top_k,
-  min_score = args.min_score, clip = args.clip,
+  stages = stages, device = args.device, select = args.largest and "largest" or args.select,
+  max_faces = args.top_k, min_score = args.min_score, clip = args.clip,
 }
 if not det then die(err) end
 

@@ -53,7 +53,7 @@ end
 -- detector.new with one option set to a value of the right kind (raises on an unknown option).
 local function mtcnn_detector_new_with(name)
   local detector = require "mtcnn.detector"
-  local values = {min_face = 20, factor = 0.709, thresholds = {0.6, 0.7, 0.7}, nms = {0.5, 0.7, 0.7, 0.7},
+  local values = {device = "cpu", min_face = 20, factor = 0.709, thresholds = {0.6, 0.7, 0.7}, nms = {0.5, 0.7, 0.7, 0.7},
     nms_onet = "min", preset = "original", resize = "area", stages = 3, clip = true, select = "largest",
     max_faces = 2, min_score = 0.9}
   assert(values[name] ~= nil, "no sample value for " .. name)

@@ -636,6 +636,21 @@ static int m_to(lua_State *L) {
     return to_device(L, (mt_device)mtL_checkenum(L, 2, MTL_NONE, mtL_devices));
 }
 
+/* t:move_("cpu" | "cuda") -> t: the same Lua object, its values now on that device (a
+ * contiguous copy there; nothing happens when t is already there). Everything that holds t
+ * (an optimiser's parameter list, a loss's) then sees the moved tensor; views taken from t
+ * before keep the old storage. */
+static int m_move_(lua_State *L) {
+    mt_tensor *t = mtL_checktensor(L, 1), *m;
+    mt_device dev = (mt_device)mtL_checkenum(L, 2, MTL_NONE, mtL_devices);
+    if (mt_tensor_device(t) == dev) return mtL_self(L);
+    MTL_CHECK(L, mt_tensor_to_device(&m, t, dev));
+    mtL_box *box = mtL_tobox(L, 1, &mtL_Tensor);
+    box->obj = m;
+    mt_tensor_release(t);
+    return mtL_self(L);
+}
+
 /* ---- elementwise -------------------------------------------------------------------------- */
 
 static int fill_inplace(lua_State *L) {
@@ -923,6 +938,7 @@ static const luaL_Reg tensor_methods[] = {
     {"cuda", m_cuda},
     {"cpu", m_cpu},
     {"to", m_to},
+    {"move_", m_move_},
     {"fill_", fill_inplace},
     {"zero_", zero_inplace},
     {"uniform_", uniform_inplace},

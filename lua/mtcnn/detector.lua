@@ -25,6 +25,11 @@
 --   batch          largest RNet/ONet batch per forward call (1024)
 --   stages         how much of the cascade runs: 3 or "onet" (default, the whole cascade),
 --                  2 or "rnet" (PNet + RNet), 1 or "pnet" (PNet alone); see below
+--   device         "cpu" (default) or "cuda": where the nets run (they are moved there, those
+--                  given in `nets` included). On cuda each pyramid level
+--                  and each chunk of crops is uploaded, run by the nets moved to the GPU
+--                  (module by module, evaluate mode's fused passes) and the outputs read
+--                  back; the images, crops, boxes and NMS stay on the CPU.
 -- Which faces are returned (mtcnn.faces.choose; the defaults return every face):
 --   select         "all" (default, the cascade's order), "largest", "best" (highest score),
 --                  "center" (nearest the image centre): the faces in that order, one of them
@@ -79,8 +84,8 @@ detector.RANGES = {min_face = "[1, inf)", factor = "(0, 0.95]", threshold = "[0,
 
 local OPTIONS = {model = true, preset = true, min_face = true, factor = true, thresholds = true,
                  nms = true, nms_onet = true, resize = true, flip_landmarks = true, batch = true,
-                 nets = true, stages = true, select = true, max_faces = true, min_score = true,
-                 clip = true}
+                 nets = true, stages = true, device = true, select = true, max_faces = true,
+                 min_score = true, clip = true}
 
 -- The nets of the cascade in order; stages = n runs the first n.
 local ARCHS = {"pnet", "rnet", "onet"}
@@ -207,12 +212,29 @@ function detector.new(opts)
   end
   self.pnet, self.rnet, self.onet = nets.pnet, nets.rnet, nets.onet
   self.manifest = nets.manifest
-  -- the nets compiled for runs driven from C (one part of the batch or one pyramid level per
-  -- thread); nets the plans cannot take run module by module
+  self.device = opts.device or "cpu"
   self.plans = {}
-  for i = 1, self.stages do
-    local ok, plan = pcall(nn.plan, self[ARCHS[i]])
-    if ok then self.plans[ARCHS[i]] = plan end
+  if self.device == "cuda" then
+    if not mtcnn.cuda.available() then
+      return nil, "detector: device cuda: " .. tostring(select(2, mtcnn.cuda.device_info()))
+    end
+    -- the nets move to the GPU (nets given in opts.nets too: they are the detector's now)
+    for i = 1, self.stages do
+      local net = self[ARCHS[i]]
+      local ok, err = pcall(net.to, net, "cuda")
+      if not ok then return nil, ("detector: device cuda: %s"):format(tostring(err)) end
+      net:evaluate()
+    end
+    self.device_inputs = {}
+  elseif self.device ~= "cpu" then
+    error("detector: device must be \"cpu\" or \"cuda\"", 2)
+  else
+    -- the nets compiled for runs driven from C (one part of the batch or one pyramid level
+    -- per thread); nets the plans cannot take run module by module
+    for i = 1, self.stages do
+      local ok, plan = pcall(nn.plan, self[ARCHS[i]])
+      if ok then self.plans[ARCHS[i]] = plan end
+    end
   end
   -- how the model's outputs are decoded (manifest "conventions"; the original's by default)
   local conv = type(self.manifest) == "table" and self.manifest.conventions or {}
@@ -256,19 +278,33 @@ function detector:buffer(key, ...)
   return b
 end
 
+-- net:forward(x) for a CPU tensor x on the detector's device: on cuda x goes up through a
+-- device buffer kept per shape (as the CPU buffers) and the outputs come back to the CPU.
+function detector:run_net(arch, net, x)
+  if self.device ~= "cuda" then return net:forward(x) end
+  local key = arch .. ":" .. table.concat(x:size(), "x")
+  local xg = self.device_inputs[key]
+  if not xg then
+    xg = T.empty(x:size()):cuda()
+    self.device_inputs[key] = xg
+  end
+  local out = net:forward(xg:copy_(x))
+  return {cls = out.cls:cpu(), box = out.box:cpu(), landmarks = out.landmarks and out.landmarks:cpu()}
+end
+
 -- Runs net (by its plan when it has one) over the crops in chunks of self.batch and returns
 -- the outputs {cls [n,2], box [n,4], landmarks [n,10] or nil} as whole tensors.
 function detector:forward_batched(arch, x)
   local net = self.plans[arch] or self[arch]
   local n = x:size(1)
   if n <= self.batch then
-    local out = net:forward(x)
+    local out = self:run_net(arch, net, x)
     return {cls = out.cls, box = out.box, landmarks = out.landmarks}
   end
   local cls, box, lm = T.empty(n, 2), T.empty(n, 4), nil
   for start = 1, n, self.batch do
     local len = math.min(self.batch, n - start + 1)
-    local out = net:forward(x:narrow(1, start, len):contiguous())
+    local out = self:run_net(arch, net, x:narrow(1, start, len):contiguous())
     cls:narrow(1, start, len):copy_(out.cls)
     box:narrow(1, start, len):copy_(out.box)
     if out.landmarks then
@@ -296,7 +332,7 @@ function detector:stage1(c, img, index)
     outs = self.plans.pnet:forward_many(levels)
   end
   for i, scale in ipairs(scales) do
-    local out = outs[i] or self.pnet:forward(levels[i])
+    local out = outs[i] or self:run_net("pnet", self.pnet, levels[i])
     local before = #c
     if c:add_pnet(out.cls, out.box, scale, self.thresholds[1], index) > 0 then
       c:nms(self.nms[1], "union", before + 1)
@@ -542,7 +578,7 @@ function detector:settings()
   return {preset = self.preset, min_face = self.min_face, factor = self.factor,
           thresholds = self.thresholds, nms = self.nms, nms_onet = self.nms_onet,
           resize = self.resize, flip_landmarks = self.flip_landmarks, model = self.model,
-          stages = self.stages, batch = self.batch, select = self.select,
+          stages = self.stages, device = self.device, batch = self.batch, select = self.select,
           max_faces = self.max_faces, min_score = self.min_score, clip = self.clip}
 end
 

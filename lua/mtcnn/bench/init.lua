@@ -8,6 +8,9 @@
 -- Options several modes share, for their M.options lists.
 --   bench.setup(args) -> nets
 -- Applies --threads and --kernels (when the mode has them); returns the nets --net names.
+--   bench.devices(arg, mode) -> {"cpu"} | {"cuda"} | {"cpu", "cuda"}
+-- The devices of --device arg: all is the CPU, and the GPU when one is present; cuda without
+-- one is an error naming the reason.
 
 local sys = require "mtcnn.sys"
 
@@ -51,6 +54,18 @@ bench.option = {
 function bench.option.net(help)
   return {name = "net", kind = "string", choices = {"pnet", "rnet", "onet", "all"}, default = "all",
           help = help}
+end
+
+function bench.devices(arg, mode)
+  local cuda = require("mtcnn").cuda
+  if arg == "cuda" then
+    if not cuda.available() then
+      error(("bench %s: --device cuda but %s"):format(mode, tostring(select(2, cuda.device_info()))))
+    end
+    return {"cuda"}
+  end
+  if arg == "all" and cuda.available() then return {"cpu", "cuda"} end
+  return {"cpu"}
 end
 
 function bench.setup(args)

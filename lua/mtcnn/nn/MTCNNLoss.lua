@@ -23,6 +23,7 @@
 -- n_box, n_landmarks, n_correct.
 
 local core = require "mtcnn.core"
+local T = require "mtcnn.tensor"
 local class = require "mtcnn.nn.class"
 local util = require "mtcnn.nn.util"
 
@@ -74,6 +75,7 @@ function MTCNNLoss:forward(out, target)
   if target.label == nil then error("MTCNNLoss: target.label is missing", 2) end
   if box ~= nil and target.box == nil then box = nil end
   if lmk ~= nil and target.landmarks == nil then lmk = nil end
+  if T.is_tensor(cls) and cls:device() ~= self.dcls:device() then self:to(cls:device()) end
   local loss, lc, lb, ll, acc, n_cls, n_kept, n_box, n_lmk, n_correct = C.mtcnn_loss(
     cls, box, lmk, target.label, target.box, target.landmarks,
     self.dcls, box and self.dbox, lmk and self.dlmk,
@@ -86,6 +88,13 @@ function MTCNNLoss:forward(out, target)
   g[1], g[2], g[3] = g.cls, g.box, g.landmarks
   self.last_out, self.last_target = out, target
   return loss
+end
+
+--- crit:to(device) -> crit: its gradient buffers on device (forward also moves them to its
+--- inputs' device by itself).
+function MTCNNLoss:to(device)
+  self.dcls, self.dbox, self.dlmk = util.buffer(device), util.buffer(device), util.buffer(device)
+  return self
 end
 
 -- The gradients w.r.t. the head outputs (computed by forward on the same arguments).

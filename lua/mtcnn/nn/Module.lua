@@ -6,7 +6,8 @@
 --   m:parameters() -> {weights...}, {gradients...}
 --   m:named_parameters() -> {{name =, tensor =, grad =, kind =}, ...}
 --   m:zero_grad(), m:training(), m:evaluate(), m.is_training
---   m:to(device)                           (every tensor of the module and its children)
+--   m:to(device)                           (every tensor of the module and its children;
+--                                          parameters and gradients keep their identity)
 --
 -- A subclass implements update_output(input), update_grad_input(input, grad_output) and,
 -- when it has parameters, acc_grad_parameters(input, grad_output); its parameters are
@@ -119,16 +120,34 @@ function Module:evaluate()
   return self
 end
 
+-- The device of the module's tensors (Module:to sets it; lazily made buffers follow it).
+Module.device = "cpu"
+
 -- Moves every tensor field (parameters, gradients, buffers) to device ("cpu" or "cuda"),
--- then the children.
+-- then the children. Parameters and their gradients move in place (tensor:move_): the lists
+-- that hold them (net:parameters() given to an optimiser, a loss's penalty list) stay valid,
+-- so an optimiser made before the move only needs its own state moved (opt:to(device)). The
+-- other fields (outputs, buffers, which may be a caller's tensors) are replaced by copies.
 function Module:to(device)
   self._grad_list = nil
+  self.device = device
+  local own = {}
+  for _, p in ipairs(self:param_list()) do
+    own[p[2]] = true
+    if p[3] then own[p[3]] = true end
+  end
   for k, v in pairs(self) do
-    if T.is_tensor(v) then self[k] = v:to(device) end
+    if T.is_tensor(v) then
+      if own[v] then v:move_(device) else self[k] = v:to(device) end
+    end
   end
   for _, c in ipairs(self:children()) do c:to(device) end
   return self
 end
+
+--- m:cuda() -> m:to("cuda"); m:cpu() -> m:to("cpu")
+function Module:cuda() return self:to("cuda") end
+function Module:cpu() return self:to("cpu") end
 
 -- A one-line description (containers print their children too).
 function Module:describe()

@@ -40,7 +40,7 @@ end
 function PReLU:forward_pooled(x, pool)
   local at = pool.argmax
   if at == nil then
-    at = util.buffer()
+    at = util.buffer(x:device())
     pool.argmax = at
   end
   local y = C.prelu_pool_forward(x, self.weight, pool.output, at, pool.kh, pool.kw, pool.sh,
@@ -54,7 +54,7 @@ end
 function PReLU:backward_pooled(x, pool, gy, want_input, want_params)
   local gi = nil
   if want_input then
-    if self.grad_input == nil then self.grad_input = util.buffer() end
+    if self.grad_input == nil then self.grad_input = util.buffer(self.device) end
     gi = self.grad_input
   end
   return C.prelu_pool_backward(x, self.weight, pool.argmax, gy, gi,
@@ -62,12 +62,12 @@ function PReLU:backward_pooled(x, pool, gy, want_input, want_params)
 end
 
 function PReLU:backward(x, gy)
-  if self.grad_input == nil then self.grad_input = util.buffer() end
+  if self.grad_input == nil then self.grad_input = util.buffer(self.device) end
   return C.prelu_backward(x, self.weight, gy, self.grad_input, self.grad_weight)
 end
 
 function PReLU:update_grad_input(x, gy)
-  if self.grad_input == nil then self.grad_input = util.buffer() end
+  if self.grad_input == nil then self.grad_input = util.buffer(self.device) end
   return C.prelu_backward(x, self.weight, gy, self.grad_input, nil)
 end
 

@@ -22,9 +22,12 @@ function util.check_int(v, what, min)
   return v
 end
 
--- An empty tensor to be resized by the C layers (outputs and gradient buffers).
-function util.buffer()
-  return T.empty(0)
+-- An empty tensor to be resized by the C layers (outputs and gradient buffers), on device
+-- ("cpu" when nil): a module makes its lazy buffers on its own device (m.device).
+function util.buffer(device)
+  local t = T.empty(0)
+  if device and device ~= "cpu" then t = t:to(device) end
+  return t
 end
 
 -- A tensor shaped like `like` (reusing `t` when it already is): for Lua-side elementwise work.
@@ -68,7 +71,7 @@ function util.grad_input(m)
     m.grad_input = nil
     return nil
   end
-  if m.grad_input == nil then m.grad_input = util.buffer() end
+  if m.grad_input == nil then m.grad_input = util.buffer(m.device) end
   return m.grad_input
 end
 

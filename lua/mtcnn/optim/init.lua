@@ -7,6 +7,7 @@
 --   local sched = optim.schedule.piecewise{base = 1e-3, boundaries = {600, 1400}, factor = 0.1}
 --   local opt2 = optim.SGD(params, grads, {lr = sched, momentum = 0.9})
 --   local step = optim.train_step(net, nn.MTCNNLoss{net = "pnet"}, opt)  -- step(x, target)
+--   net:to("cuda"); opt:to("cuda")  -- the parameters move in place, the state follows
 --
 -- lr is a number or a function(step) -> number (step counts from 1). weight_decay is a
 -- number for every parameter or a list with one number per parameter (L2 added to the
@@ -37,10 +38,20 @@ local function zeros_like(t)
 end
 
 -- A class of optimisers: step([lr]) counts the step, takes lr (else the configured rate or
--- schedule at this step) and hands it to update(self, lr), the C update.
-local function optimiser(update)
+-- schedule at this step) and hands it to update(self, lr), the C update; to(device) moves
+-- the parameters, gradients and the state lists named in `state` in place (tensor:move_),
+-- keeping their values: a net moved with net:to(device) already moved the first two.
+local function optimiser(update, state)
   local cls = {}
   cls.__index = cls
+  function cls:to(device)
+    local lists = {self.params, self.grads}
+    for _, name in ipairs(state) do lists[#lists + 1] = self[name] end
+    for _, l in ipairs(lists) do
+      for _, t in ipairs(l) do t:move_(device) end
+    end
+    return self
+  end
   function cls:step(lr)
     self.step_count = self.step_count + 1
     if lr == nil then
@@ -59,7 +70,7 @@ end
 local SGD = optimiser(function(self, lr)
   C.sgd_step(self.params, self.grads, self.bufs, lr, self.momentum, self.dampening,
     self.weight_decay, self.nesterov, self.step_count == 1)
-end)
+end, {"bufs"})
 
 --- optim.SGD(params, grads, {lr, momentum = 0, dampening = 0, weight_decay = 0,
 ---   nesterov = false}) -> optimiser with :step([lr]) and .step_count
@@ -86,7 +97,7 @@ end
 local Adam = optimiser(function(self, lr)
   C.adam_step(self.params, self.grads, self.m, self.v, lr, self.beta1, self.beta2, self.eps,
     self.weight_decay, self.step_count)
-end)
+end, {"m", "v"})
 
 --- optim.Adam(params, grads, {lr = 1e-3, betas = {0.9, 0.999}, eps = 1e-8,
 ---   weight_decay = 0}) -> optimiser with :step([lr])

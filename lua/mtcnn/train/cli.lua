@@ -5,7 +5,7 @@
 -- --resume, --overwrite, --json, --quiet, and every setting of the stage's "train" section
 -- (mtcnn.config: --epochs 20, --lr 0.01, ..., --config FILE, --set train.KEY=VALUE).
 -- Exit status: 0 done; 1 the run failed (unreadable data, a write error); 2 a bad command
--- line (including --device cuda, which this build cannot train on yet).
+-- line (including --device cuda where no CUDA device can be used).
 
 local cli = require "mtcnn.cli"
 local config = require "mtcnn.config"
@@ -33,7 +33,7 @@ function M.spec(stage)
     {name = "seed", kind = "int", help = "seed of the initial weights and of the batches [default: 1]"},
     {name = "threads", kind = "int", help = "kernel threads [default: all cores; resume: the run's]"},
     {name = "device", kind = "string", choices = {"cpu", "cuda"}, default = "cpu",
-     help = "where to train"},
+     help = "where to train (cuda: the net, its optimiser and each batch on the GPU)"},
     {name = "resume", kind = "flag", help = "continue the run in --out from its newest checkpoint"},
     {name = "overwrite", kind = "flag", help = "start again in an --out that holds a run"},
     {name = "json", kind = "flag", help = "print the summary as one JSON object on stdout"},
@@ -65,8 +65,8 @@ end
 function M.main(stage, argv)
   local spec = M.spec(stage)
   local args, fail = cli.script(argv, spec)
-  if args.device == "cuda" then
-    fail("--device cuda: the CUDA layers are not implemented yet (train with --device cpu)", 2)
+  if args.device == "cuda" and not require("mtcnn").cuda.available() then
+    fail("--device cuda: " .. tostring(select(2, require("mtcnn").cuda.device_info())), 2)
   end
   if not args.out then fail("--out is required", 2) end
   if not args.resume and not args.train then fail("--train is required", 2) end

@@ -301,13 +301,17 @@ local function prepare(opts)
   local stage = opts.stage
   local size = record.SIZES[stage]
   if not size then error("train.run: unknown stage " .. tostring(stage), 3) end
-  if opts.device == "cuda" then
-    return nil, "--device cuda: the CUDA layers are not implemented yet (train with --device cpu)"
+  local device = opts.device or "cpu"
+  if device ~= "cpu" and device ~= "cuda" then
+    return nil, ("unknown device %s (cpu or cuda)"):format(tostring(device))
+  end
+  if device == "cuda" and not mtcnn.cuda.available() then
+    return nil, "--device cuda: " .. tostring(select(2, mtcnn.cuda.device_info()))
   end
   if type(opts.out) ~= "string" then return nil, "an output folder (out) is required" end
   local out = opts.out:gsub("(.)/$", "%1")
   local ckdir = out .. "/checkpoints"
-  local ctx = {stage = stage, size = size, out = out, ckdir = ckdir, notes = {}}
+  local ctx = {stage = stage, size = size, out = out, ckdir = ckdir, notes = {}, device = device}
   local note = note_to(opts)
   ctx.note = function(msg)
     ctx.notes[#ctx.notes + 1] = msg
@@ -419,6 +423,11 @@ local function build(ctx)
   else
     opt = optim.SGD(params, grads, {lr = t.lr, momentum = t.momentum})
   end
+  if ctx.device ~= "cpu" then
+    -- parameters move in place, so the optimiser's lists follow; its state moves with it
+    net:to(ctx.device)
+    opt:to(ctx.device)
+  end
   ctx.net, ctx.crit, ctx.opt = net, crit, opt
   ctx.step_fn = optim.train_step(net, crit, opt)
 
@@ -493,6 +502,25 @@ local function build(ctx)
     ctx.skipped = state.skipped or 0
   end
   return true
+end
+
+-- The batch on the run's device: on cuda, copies into device tensors kept from step to step
+-- (one upload per field; the loader's host batch is free for the next one).
+local function on_device(ctx, b)
+  if ctx.device == "cpu" then return b.images, b.target end
+  local up = ctx.uploads or {target = {}}
+  ctx.uploads = up
+  local function put(slot, holder, t)
+    local d = holder[slot]
+    if not d or d:numel() ~= t:numel() or d:dim() ~= t:dim() then
+      d = T.empty(t:size()):to(ctx.device)
+      holder[slot] = d
+    end
+    return d:copy_(t)
+  end
+  local target = {}
+  for k, v in pairs(b.target) do target[k] = put(k, up.target, v) end
+  return put("images", up, b.images), target
 end
 
 local function save_checkpoint(ctx, epoch_end)
@@ -594,7 +622,7 @@ local function finish(ctx, t_start)
   return {
     stage = ctx.stage, out = ctx.out, model = ctx.out .. "/" .. ctx.stage .. ".mtn",
     steps = ctx.step, epochs = t.epochs, steps_per_epoch = ctx.steps_per_epoch, batch = t.batch,
-    seed = ctx.seed, threads = ctx.threads,
+    seed = ctx.seed, threads = ctx.threads, device = ctx.device,
     samples_per_s = ctx.elapsed.train > 0 and ctx.step * t.batch / ctx.elapsed.train or nil,
     seconds = ctx.elapsed, session_seconds = sys.clock() - t_start,
     final = last and last.val or nil, final_train = last and last.train or nil,
@@ -664,7 +692,8 @@ function train.run(opts)
     ctx.step = ctx.step + 1
     local step = ctx.step
     if b then
-      local _, l2 = ctx.step_fn(b.images, b.target, ctx.schedule(step))
+      local x, target = on_device(ctx, b)
+      local _, l2 = ctx.step_fn(x, target, ctx.schedule(step))
       local dt = clock() - t0
       add_running(ctx.running, ctx.crit.stats, l2, batch, dt)
       add_running(ctx.window, ctx.crit.stats, l2, batch, dt)

@@ -96,9 +96,11 @@ end
 
 -- Accumulates one batch {images, labels, boxes, landmarks} into acc.
 function Validator:add(net, b, acc)
-  local out = net:forward(b.images)
+  local dev = net.device or "cpu"
+  local function on(t) return dev == "cpu" and t or t:to(dev) end
+  local out = net:forward(on(b.images))
   local crit = self.crit
-  crit:forward(out, {label = b.labels, box = b.boxes, landmarks = b.landmarks})
+  crit:forward(out, {label = on(b.labels), box = on(b.boxes), landmarks = on(b.landmarks)})
   local s = crit.stats
   acc.cls_sum = acc.cls_sum + s.cls * s.n_kept
   acc.box_sum = acc.box_sum + s.box * s.n_box
