@@ -92,10 +92,17 @@ typedef unsigned mask_t; /* bit l: lane l */
         for (int l_ = 0; l_ < ENGINE_VEC; l_++)                                                    \
             if (sm_ >> l_ & 1u) sp_[l_] = sv_[l_];                                                 \
     } while (0)
+#if defined(__clang__) /* (the fuzzing build: clang spells GCC's __builtin_shuffle so) */
+#define V_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14)
+#define V_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15)
+#define V_ZIP_LO(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define V_ZIP_HI(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#else
 #define V_EVEN(a, b) __builtin_shuffle(a, b, (lane_idx){0, 2, 4, 6, 8, 10, 12, 14})
 #define V_ODD(a, b) __builtin_shuffle(a, b, (lane_idx){1, 3, 5, 7, 9, 11, 13, 15})
 #define V_ZIP_LO(a, b) __builtin_shuffle(a, b, (lane_idx){0, 8, 1, 9, 2, 10, 3, 11})
 #define V_ZIP_HI(a, b) __builtin_shuffle(a, b, (lane_idx){4, 12, 5, 13, 6, 14, 7, 15})
+#endif
 
 /* ---- serial sums ----
  * This engine's results were defined by serial loops that no vector loop reproduces bit for
