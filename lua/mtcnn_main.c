@@ -9,10 +9,14 @@
  *     install), and "mtcnn.core" is preloaded;
  *   - a script path that does not exist is looked up in the project's folder
  *     and its scripts/ folder, so `mtcnn scripts/detect.lua` works anywhere;
- *   - the REPL has readline editing and a persistent history, prints the
- *     values of expressions, continues incomplete chunks, and Ctrl-C discards
- *     the line being typed or interrupts the running code.
+ *   - commands: `mtcnn NAME args` runs scripts/NAME.lua, `mtcnn NAME WORD args`
+ *     scripts/NAME_WORD.lua (mtcnn eval wider, mtcnn train pnet); --help lists them;
+ *   - the REPL has readline editing, completion of Lua names and a persistent
+ *     history of whole entries, prints values readably (mtcnn.repl), continues
+ *     incomplete chunks, and Ctrl-C discards the line being typed or interrupts
+ *     the running code, C calls included (the core polls mt_interrupted()).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -30,33 +34,104 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "core/mt_common.h"
+
 int luaopen_mtcnn_core(lua_State *L);
 
 static const char *progname = "mtcnn";
 
 /* ---- messages ----------------------------------------------------------------------------- */
 
+/* A bad command line: the problem and a hint, not the whole help. */
 static void print_usage(const char *badoption) {
     if (badoption[1] == 'e' || badoption[1] == 'l')
         fprintf(stderr, "%s: '%s' needs an argument\n", progname, badoption);
     else
         fprintf(stderr, "%s: unrecognized option '%s'\n", progname, badoption);
-    fprintf(stderr,
-            "usage: %s [options] [script [args]]\n"
-            "Available options are:\n"
-            "  -e stat   execute string 'stat'\n"
-            "  -i        enter interactive mode after executing 'script'\n"
-            "  -l mod    require library 'mod' into global 'mod'\n"
-            "  -l g=mod  require library 'mod' into global 'g'\n"
-            "  -v        show version information\n"
-            "  -E        ignore environment variables\n"
-            "  -W        turn warnings on\n"
-            "  --        stop handling options\n"
-            "  -         stop handling options and execute stdin\n"
-            "Without a script, an interactive session starts (when stdin is a terminal).\n"
-            "Scripts not found from the current folder are looked up in the project's\n"
-            "folder and its scripts/ folder (e.g. %s scripts/detect.lua --help).\n",
+    fprintf(stderr, "usage: %s [options] [script | command] [args]  (%s --help for more)\n",
             progname, progname);
+}
+
+/* The names of home/scripts/PREFIX*.lua without ".lua", sorted, into names (at most max,
+ * each strdup'ed); returns how many. */
+static int list_scripts(const char *home, const char *prefix, char **names, int max) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/scripts", home);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    size_t lp = strlen(prefix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".lua") == 0 &&
+            strncmp(e->d_name, prefix, lp) == 0) {
+            names[n] = strdup(e->d_name);
+            if (!names[n]) break;
+            names[n][len - 4] = '\0';
+            n++;
+        }
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* a few dozen names: insertion sort */
+        for (int j = i; j > 0 && strcmp(names[j], names[j - 1]) < 0; j--) {
+            char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    return n;
+}
+
+static void free_names(char **names, int n) {
+    for (int i = 0; i < n; i++) free(names[i]);
+}
+
+static void print_help(const char *home) {
+    printf("usage: %s [options] [script | command] [args]\n"
+           "\n"
+           "The mtcnn face detector's host: a Lua 5.4 interpreter with the project's modules.\n"
+           "Without a script or command an interactive session starts (when stdin is a terminal).\n"
+           "\n"
+           "commands (the project's scripts/, each with its own --help):\n",
+           progname);
+    char *names[256];
+    int n = list_scripts(home, "", names, 256);
+    int col = 0;
+    for (int i = 0; i < n; i++) {
+        int w = (int)strlen(names[i]) + 2;
+        if (col + w > 78) {
+            putchar('\n');
+            col = 0;
+        }
+        printf("%s%s", col == 0 ? "  " : "  ", names[i]);
+        col += w;
+    }
+    if (n > 0) putchar('\n');
+    free_names(names, n);
+    printf("  NAME args runs scripts/NAME.lua, NAME WORD args scripts/NAME_WORD.lua\n"
+           "  (%s eval wider, %s train pnet); a path runs that script.\n"
+           "\n"
+           "examples:\n"
+           "  %s detect photo.jpg --draw out       faces, their scores and landmarks\n"
+           "  %s detect --help                     every option of a command\n"
+           "  %s info                              version, CPUs, CUDA device\n"
+           "\n"
+           "options (as the lua command's):\n"
+           "  -e stat   execute string 'stat'\n"
+           "  -i        enter interactive mode after executing 'script'\n"
+           "  -l mod    require library 'mod' into global 'mod'\n"
+           "  -l g=mod  require library 'mod' into global 'g'\n"
+           "  -v, --version  show version information\n"
+           "  -E        ignore environment variables\n"
+           "  -W        turn warnings on\n"
+           "  --        stop handling options\n"
+           "  -         stop handling options and execute stdin\n"
+           "  --help    show this help\n"
+           "\n"
+           "Scripts not found from the current folder are looked up in the project's folder\n"
+           "(%s) and its scripts/ folder.\n",
+           progname, progname, progname, progname, progname, home);
+    fflush(stdout);
 }
 
 static void print_message(const char *msg) {
@@ -83,19 +158,41 @@ static void print_version(void) {
 /* ---- protected calls with interruption ---------------------------------------------------- */
 
 static lua_State *global_L;
+static int in_repl;                      /* Ctrl-C ends calls, never the REPL's process */
+static volatile sig_atomic_t sigint_count; /* Ctrl-C presses during the current call */
 
-/* Hook installed by the signal handler: raises an error in the running code. */
+static int msghandler(lua_State *L);
+
+/* Hook installed by the signal handler: raises an error in the running code. When a C call
+ * stopped on the interrupt request and raised, its error is already on its way: the hook then
+ * meets the call of the message handler and only clears itself. */
 static void stop_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
     lua_sethook(L, NULL, 0, 0);
+    mt_interrupt_set(0);
+    if (ar->event == LUA_HOOKCALL && lua_getinfo(L, "f", ar)) {
+        int handling = lua_tocfunction(L, -1) == msghandler;
+        lua_pop(L, 1);
+        if (handling) return;
+    }
     luaL_error(L, "interrupted!");
 }
 
-/* SIGINT while Lua code runs: make the next Lua instruction raise. A second
- * Ctrl-C before that (e.g. inside a long C call) ends the process. */
+/* SIGINT while code runs: the next Lua instruction raises, and the core's long loops stop at
+ * their next check (mt_interrupted). In a script a second Ctrl-C ends the process, as with
+ * lua; in the REPL it is the third, for a C call that never checks. */
 static void on_sigint_running(int sig) {
-    signal(sig, SIG_DFL);
+    mt_interrupt_set(1);
     lua_sethook(global_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    sigint_count = sigint_count + 1;
+    if (!in_repl) {
+        signal(sig, SIG_DFL);
+    } else if (sigint_count == 2) {
+        static const char note[] = "\n(still in a C call that has not stopped yet; "
+                                   "a third Ctrl-C ends mtcnn)\n";
+        ssize_t w = write(STDERR_FILENO, note, sizeof note - 1);
+        (void)w;
+        signal(sig, SIG_DFL);
+    }
 }
 
 /* Message handler: the error plus a traceback. */
@@ -116,9 +213,14 @@ static int docall(lua_State *L, int narg, int nres) {
     lua_pushcfunction(L, msghandler);
     lua_insert(L, base);
     global_L = L;
+    sigint_count = 0;
+    mt_interrupt_set(0);
     signal(SIGINT, on_sigint_running);
     int status = lua_pcall(L, narg, nres, base);
     signal(SIGINT, SIG_DFL);
+    /* a Ctrl-C at the very end must not reach the next call */
+    lua_sethook(L, NULL, 0, 0);
+    mt_interrupt_set(0);
     lua_remove(L, base);
     return status;
 }
@@ -211,9 +313,63 @@ static const char *resolve_script(const char *path, const char *home, char *buf,
     return path;
 }
 
+/* A plain word (a command name, not a path): lower-case letters, digits, '_' and '-'. */
+static int is_word(const char *s) {
+    if (!*s || *s == '-' || *s == '_') return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/* `mtcnn NAME [WORD] args`: NAME that is no file is a command. NAME WORD is
+ * scripts/NAME_WORD.lua, or the one scripts/NAME_WORD_*.lua (mtcnn gen pnet); else NAME is
+ * scripts/NAME.lua. Sets *words to the arguments used (1 or 2) and returns 1 with the script
+ * in buf; returns 0 when NAME is no command, printing what NAME could be when it is a prefix
+ * of some (mtcnn eval). */
+static int resolve_command(char **argv, int argc, int script, const char *home, char *buf,
+                           size_t n, int *words) {
+    const char *name = argv[script];
+    if (!is_word(name)) return 0;
+    if (script + 1 < argc && is_word(argv[script + 1])) {
+        snprintf(buf, n, "%s/scripts/%s_%s.lua", home, name, argv[script + 1]);
+        if (is_file(buf)) {
+            *words = 2;
+            return 1;
+        }
+        char prefix[PATH_MAX], *names[8];
+        snprintf(prefix, sizeof prefix, "%s_%s_", name, argv[script + 1]);
+        int k = list_scripts(home, prefix, names, 8);
+        if (k == 1) snprintf(buf, n, "%s/scripts/%s.lua", home, names[0]);
+        free_names(names, k);
+        if (k == 1) {
+            *words = 2;
+            return 1;
+        }
+    }
+    snprintf(buf, n, "%s/scripts/%s.lua", home, name);
+    if (is_file(buf)) {
+        *words = 1;
+        return 1;
+    }
+    char prefix[PATH_MAX], *names[64];
+    snprintf(prefix, sizeof prefix, "%s_", name);
+    int k = list_scripts(home, prefix, names, 64);
+    if (k > 0) {
+        fprintf(stderr, "%s: '%s' needs one of:", progname, name);
+        for (int i = 0; i < k; i++) fprintf(stderr, " %s", names[i] + strlen(prefix));
+        fprintf(stderr, "  (e.g. %s %s %s --help)\n", progname, name, names[0] + strlen(prefix));
+    } else {
+        fprintf(stderr, "%s: no script or command '%s' (%s --help lists the commands)\n", progname,
+                name, progname);
+    }
+    free_names(names, k);
+    return -1;
+}
+
 /* ---- arguments ---------------------------------------------------------------------------- */
 
-enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_UPPER_E = 16 };
+enum { HAS_ERROR = 1, HAS_I = 2, HAS_V = 4, HAS_E = 8, HAS_UPPER_E = 16, HAS_HELP = 32 };
 
 /* Scans the options; returns flags and sets *first to the script's index
  * (argc when there is none). Mirrors the standalone interpreter's rules. */
@@ -224,6 +380,11 @@ static int collect_args(char **argv, int argc, int *first) {
         if (argv[i][0] != '-') return flags; /* the script */
         switch (argv[i][1]) {
         case '-':
+            if (strcmp(argv[i], "--help") == 0) return flags | HAS_HELP;
+            if (strcmp(argv[i], "--version") == 0) {
+                flags |= HAS_V;
+                break;
+            }
             if (argv[i][2] != '\0') return HAS_ERROR;
             *first = i + 1;
             return flags;
@@ -263,6 +424,7 @@ static int collect_args(char **argv, int argc, int *first) {
 static int run_args(lua_State *L, char **argv, int n) {
     for (int i = 1; i < n; i++) {
         char opt = argv[i][1];
+        if (opt == '-') continue; /* --version */
         if (opt == 'W') {
             lua_warning(L, "@on", 0);
             continue;
@@ -407,6 +569,10 @@ static void history_open(void) {
     else if (home) snprintf(history_path, sizeof history_path, "%s/.mtcnn_history", home);
     else history_path[0] = '\0';
     stifle_history(1000);
+    /* each entry is written after a "#<time>" line, so that an entry of several lines (a
+     * for loop typed on three) reads back as one */
+    history_write_timestamps = 1;
+    history_multiline_entries = 1;
     if (history_path[0]) read_history(history_path);
 }
 
@@ -430,15 +596,109 @@ static int incomplete(lua_State *L, int status) {
     return 0;
 }
 
-/* Prints the values left by a REPL chunk with the global print. */
+/* The REPL's Lua side (mtcnn.repl), kept in the registry; nil when it could not be loaded. */
+static const char *REPL_KEY = "mtcnn.repl";
+
+/* Pushes field `name` of mtcnn.repl (nil when absent). */
+static void push_repl_field(lua_State *L, const char *name) {
+    if (lua_getfield(L, LUA_REGISTRYINDEX, REPL_KEY) != LUA_TTABLE) return;
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+}
+
+/* Prints the values left by a REPL chunk with mtcnn.repl.show (tables readable), or the
+ * global print. */
 static void print_results(lua_State *L) {
     int n = lua_gettop(L);
     if (n == 0) return;
     luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-    lua_getglobal(L, "print");
+    push_repl_field(L, "show");
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        lua_getglobal(L, "print");
+    }
     lua_insert(L, 1);
-    if (lua_pcall(L, n, 0, 0) != LUA_OK)
-        print_message(lua_pushfstring(L, "error calling 'print' (%s)", lua_tostring(L, -1)));
+    if (docall(L, n, 0) != LUA_OK)
+        print_message(lua_pushfstring(L, "error printing the result (%s)", lua_tostring(L, -1)));
+}
+
+/* ---- completion: readline asks mtcnn.repl.complete for the names that fit the word ---- */
+
+static lua_State *completion_L;
+static char **completion_list; /* the candidates of the current word, NULL-terminated */
+static size_t completion_next;
+
+/* Frees the candidates readline has not taken. */
+static void completion_clear(void) {
+    if (completion_list) {
+        for (size_t i = completion_next; completion_list[i]; i++) free(completion_list[i]);
+        free(completion_list);
+    }
+    completion_list = NULL;
+    completion_next = 0;
+}
+
+/* Calls repl.complete(line, start, end): 1 with completion_list set, 0 for "complete file
+ * names instead" (nil: the word is in a string), -1 when it failed. */
+static int completion_fetch(int start, int end) {
+    lua_State *L = completion_L;
+    int top = lua_gettop(L);
+    completion_clear();
+    push_repl_field(L, "complete");
+    if (!lua_isfunction(L, -1)) {
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_pushstring(L, rl_line_buffer);
+    lua_pushinteger(L, start);
+    lua_pushinteger(L, end);
+    if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
+        lua_settop(L, top);
+        return -1;
+    }
+    if (lua_isnil(L, -1)) {
+        lua_settop(L, top);
+        return 0;
+    }
+    if (!lua_istable(L, -1)) {
+        lua_settop(L, top);
+        return -1;
+    }
+    size_t n = (size_t)lua_rawlen(L, -1);
+    completion_list = (char **)calloc(n + 1, sizeof(char *));
+    if (!completion_list) {
+        lua_settop(L, top);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        const char *c = lua_tostring(L, -1);
+        if (c && (completion_list[k] = strdup(c)) != NULL) k++;
+        lua_pop(L, 1);
+    }
+    lua_settop(L, top);
+    return 1;
+}
+
+/* readline's generator: hands out the fetched candidates one by one (readline frees them). */
+static char *completion_generator(const char *text, int state) {
+    (void)text, (void)state;
+    if (!completion_list) return NULL;
+    char *c = completion_list[completion_next];
+    if (c) completion_next++;
+    return c;
+}
+
+static char **complete(const char *text, int start, int end) {
+    int r = completion_fetch(start, end);
+    if (r == 0) return NULL; /* a string: readline completes file names */
+    rl_attempted_completion_over = 1;
+    rl_completion_append_character = '\0'; /* "mtcnn.detector" may go on with "." */
+    if (r < 0) return NULL;
+    char **matches = rl_completion_matches(text, completion_generator);
+    completion_clear();
+    return matches;
 }
 
 /* Reads and runs one statement or expression, continuing incomplete lines.
@@ -490,25 +750,52 @@ static int repl_step(lua_State *L) {
     return 0;
 }
 
-static void repl(lua_State *L) {
+/* require(name) into the global `global` (NULL: into the registry's REPL_KEY); 1 on success. */
+static int repl_require(lua_State *L, const char *name, const char *global) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, name);
+    if (docall(L, 1, 1) != LUA_OK) {
+        report(L, LUA_ERRRUN);
+        return 0;
+    }
+    if (global) lua_setglobal(L, global);
+    else lua_setfield(L, LUA_REGISTRYINDEX, REPL_KEY);
+    return 1;
+}
+
+static void repl(lua_State *L, int banner) {
     const char *saved = progname;
     progname = NULL; /* errors in the REPL are printed without the program name */
+    in_repl = 1;
     use_readline = isatty(STDIN_FILENO);
     if (use_readline) {
         rl_readline_name = "mtcnn";
         rl_catch_signals = 0;
+        completion_L = L;
+        rl_attempted_completion_function = complete;
+        /* a word is a dotted name: '.' and ':' do not break it */
+        rl_completer_word_break_characters = " \t\n\"\\'`@$><=;|&{(,)[]+-*/%^~#";
+        rl_completer_quote_characters = "\"'";
         history_open();
     }
-    /* the modules, ready to use */
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "mtcnn");
-    if (docall(L, 1, 1) == LUA_OK) lua_setglobal(L, "mtcnn");
-    else report(L, LUA_ERRRUN);
+    /* the modules, ready to use; help(x) and the printer */
+    repl_require(L, "mtcnn", "mtcnn");
+    if (repl_require(L, "mtcnn.repl", NULL)) {
+        push_repl_field(L, "help");
+        lua_setglobal(L, "help");
+        if (banner) {
+            push_repl_field(L, "banner");
+            if (docall(L, 0, 1) == LUA_OK && lua_isstring(L, -1)) puts(lua_tostring(L, -1));
+            lua_settop(L, 0);
+        }
+    }
+    fflush(stdout);
     while (repl_step(L) >= 0) {
     }
     lua_settop(L, 0);
     putchar('\n');
     fflush(stdout);
+    in_repl = 0;
     progname = saved;
 }
 
@@ -525,6 +812,13 @@ static int pmain(lua_State *L) {
         print_usage(argv[script]);
         return 0;
     }
+    if (flags & HAS_HELP) {
+        char home[PATH_MAX];
+        find_home(home, sizeof home, !(flags & HAS_UPPER_E) && getenv("LUA_NOENV") == NULL);
+        print_help(home);
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     if (flags & HAS_V) print_version();
     if (flags & HAS_UPPER_E) {
         lua_pushboolean(L, 1);
@@ -539,19 +833,29 @@ static int pmain(lua_State *L) {
     const char *script_path = script < argc ? resolve_script(argv[script], home, resolved,
                                                              sizeof resolved)
                                             : NULL;
+    if (script_path && !is_file(script_path) && strcmp(script_path, "-") != 0) {
+        int words = 1;
+        int r = resolve_command(argv, argc, script, home, resolved, sizeof resolved, &words);
+        if (r < 0) return 0;
+        if (r > 0) {
+            script_path = resolved;
+            if (words == 2) { /* the second word is part of the name, not an argument */
+                for (int i = script + 1; i + 1 < argc; i++) argv[i] = argv[i + 1];
+                argc--;
+            }
+        }
+    }
     create_arg_table(L, argv, argc, script, script_path);
     lua_gc(L, LUA_GCGEN, 0, 0);
     if (!(flags & HAS_UPPER_E) && handle_luainit(L) != LUA_OK) return 0;
     if (!run_args(L, argv, script)) return 0;
     if (script < argc && handle_script(L, argv, script, script_path) != LUA_OK) return 0;
     if (flags & HAS_I) {
-        repl(L);
+        repl(L, 0);
     } else if (script == argc && !(flags & (HAS_E | HAS_V))) {
         if (isatty(STDIN_FILENO)) {
             print_version();
-            puts("The mtcnn modules are loaded: try  T = mtcnn.tensor; t = T.ones(2, 3); t\n"
-                 "Ctrl-C interrupts, Ctrl-D quits.");
-            repl(L);
+            repl(L, 1);
         } else if (dochunk(L, luaL_loadfile(L, NULL)) != LUA_OK) {
             return 0;
         }

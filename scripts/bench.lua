@@ -23,7 +23,7 @@ for _, m in ipairs(MODES) do
   if m == mode_name then mode = require("mtcnn.bench." .. m) end
 end
 
-local args = cli.script(arg, {
+local args, fail = cli.script(arg, {
   name = "bench.lua",
   usage = "mtcnn scripts/bench.lua MODE [options]",
   description = "Measures the speed of the project's building blocks.",
@@ -46,7 +46,9 @@ local function report(row)
   end
 end
 
-mode.run(args, report)
+-- a mode that cannot run (no CUDA device, a missing file) says why in one line, no traceback
+local ok, err = pcall(mode.run, args, report)
+if not ok then fail((tostring(err):gsub("^[^\n]-%.lua:%d+: ", ""))) end
 
 if not args.json then
   if #rows == 0 then return end

@@ -1,7 +1,8 @@
 -- detect.lua: finds faces and their five landmarks in images.
---   mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...
--- See --help. Results are JSON Lines (--json), pictures (--draw) and aligned
--- face crops (--align); a run over many images can be stopped and resumed.
+--   mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...     (or: mtcnn detect ...)
+-- See --help. Results are lines on stdout, JSON Lines (--json, "-" for stdout), pictures
+-- (--draw), face crops (--crop) and aligned face crops (--align); a run over many images can
+-- be stopped and resumed.
 -- Exit status: 0 all done, 1 some inputs failed (each named on stderr, the rest done),
 -- 2 a bad command line, 3 an output could not be written.
 
@@ -13,6 +14,7 @@ local image = require "mtcnn.image"
 local detector = require "mtcnn.detector"
 local progress = require "mtcnn.progress"
 local jsonl = require "mtcnn.jsonl"
+local faces_mod = require "mtcnn.faces"
 local EXIT = cli.EXIT
 local R = detector.RANGES
 
@@ -21,8 +23,12 @@ local args, die = cli.script(arg, {
   usage = "mtcnn scripts/detect.lua [options] IMAGE|DIR|LIST...",
   description = "Detects faces with the MTCNN cascade. Inputs are image files, folders (searched\n" ..
     "recursively for .jpg/.jpeg/.png) or list files (.txt/.lst: one image path per line, relative\n" ..
-    "to the current folder or to the list's folder). Boxes are [x1, y1, x2, y2] in pixels, 0-based\n" ..
-    "with inclusive x2/y2; landmarks are left eye, right eye, nose, left and right mouth corner.",
+    "to the current folder or to the list's folder). Each image's faces are printed on stdout\n" ..
+    "(box, score) with the image's own detection time. Boxes are [x1, y1, x2, y2] in pixels,\n" ..
+    "0-based with inclusive x2/y2 (--box-format xywh: [x, y, width, height]); landmarks are left\n" ..
+    "eye, right eye, nose, left and right mouth corner (in JSON a list, \"landmarks\", and by\n" ..
+    "name, \"keypoints\": left_eye, right_eye, nose, mouth_left, mouth_right). The JSON's first\n" ..
+    "line records the model (its checksum) and every setting: {\"mtcnn\": {...}}.",
   rest = {name = "IMAGE", help = "images, folders or list files", required = true},
   options = {
     {name = "model", kind = "string", metavar = "DIR", help = "model folder (default: the bundled original model)"},
@@ -45,19 +51,44 @@ local args, die = cli.script(arg, {
      help = "where the nets run (cuda: on the GPU; images, crops and NMS stay on the CPU)"},
     {name = "batch", kind = "int", default = 8, metavar = "N", range = "[1, 4096]",
      help = "images decoded in parallel and detected together"},
-    {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image"},
+    {name = "select", kind = "string", choices = faces_mod.SELECT, default = "all",
+     help = "which faces: all, or the largest, best scored or most central one (see --top-k)"},
+    {name = "largest", kind = "flag", help = "only the largest face (--select largest)"},
+    {name = "top-k", kind = "int", metavar = "K", range = "[1, inf)",
+     help = "at most K faces, the first in --select's order (all: the best K)"},
+    {name = "min-score", kind = "number", metavar = "P", range = "[0, 1]", help = "drop faces scored below P"},
+    {name = "clip", kind = "flag", help = "cut boxes to the image"},
+    {name = "json", kind = "string", metavar = "OUT.jsonl", help = "write one JSON object per image (- for stdout)"},
+    {name = "box-format", kind = "string", choices = {"xyxy", "xywh"}, default = "xyxy",
+     help = "boxes in JSON and on stdout: x1,y1,x2,y2 (inclusive) or x,y,width,height"},
+    {name = "landmarks", kind = "string", choices = {"both", "list", "named"}, default = "both",
+     help = "landmarks in JSON: a list of [x, y] (\"landmarks\"), by name (\"keypoints\"), or both"},
     {name = "wider", kind = "string", metavar = "DIR",
      help = "also write the official WIDER FACE submission layout (DIR/EVENT/NAME.txt)"},
     {name = "resume", kind = "flag", help = "skip images already in the --json output and append"},
     {name = "draw", kind = "string", metavar = "DIR", help = "write pictures with boxes and landmarks"},
-    {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops"},
+    {name = "crop", kind = "string", metavar = "DIR", help = "write face crops (the box, resized to --crop-size)"},
+    {name = "crop-size", kind = "int", default = 160, metavar = "N", range = "[1, 4096]",
+     help = "side of --crop crops"},
+    {name = "align", kind = "string", metavar = "DIR", help = "write aligned face crops (five-point template)"},
     {name = "align-size", kind = "int", default = 112, metavar = "N", range = "[1, 4096]",
      help = "side of aligned crops"},
+    {name = "margin", kind = "number", default = 0, metavar = "PX", range = "[0, inf)",
+     help = "pixels of margin around the face in --crop and --align crops (as facenet-pytorch's)"},
     {name = "quiet", kind = "flag", help = "no per-image lines on stdout, no progress bar"},
   },
 })
 
 if args.resume and not args.json then die("--resume needs --json OUT.jsonl", EXIT.usage) end
+if args.resume and args.json == "-" then die("--resume needs a --json file, not stdout", EXIT.usage) end
+if args.largest and args.select ~= "all" and args.select ~= "largest" then
+  die("--largest and --select " .. args.select .. " contradict each other", EXIT.usage)
+end
+for _, o in ipairs({{"crop", "crop_size"}, {"align", "align_size"}}) do
+  if args[o[1]] and args.margin >= args[o[2]] then
+    die(("--margin must lie in [0, --%s)"):format(o[2]:gsub("_", "-")), EXIT.usage)
+  end
+end
 local stages = tonumber(args.stages) or args.stages
 if args.align and stages ~= 3 and stages ~= "onet" then
   die("--align needs landmarks: only --stages 3 gives them", EXIT.usage)
@@ -123,12 +154,15 @@ if #inputs == 0 then die("no images to process") end
 -- ---- resuming ------------------------------------------------------------------------------
 
 local done = {}
-local out
-if args.json then
+local out, header_found
+if args.json == "-" then
+  out = io.stdout
+elseif args.json then
   if args.resume then
     local info
-    done, info = jsonl.resume(args.json, "image")
+    done, info = jsonl.resume(args.json, "image", "mtcnn")
     if not done then die(info, EXIT.output) end
+    header_found = info.header
     if info.damaged > 0 or info.torn > 0 then
       io.stderr:write(("detect.lua: %s: dropped %d damaged line(s) and %d bytes of a torn last " ..
         "line; %d intact records kept\n"):format(args.json, info.damaged, info.torn, info.count))
@@ -147,7 +181,8 @@ if args.json then
   if not out then die(err, EXIT.output) end
 end
 
-for _, d in ipairs({args.draw, args.align, args.wider}) do
+for _, key in ipairs({"draw", "crop", "align", "wider"}) do
+  local d = args[key]
   if d then
     local ok, err = sys.mkdir(d)
     if not ok then die(err, EXIT.output) end
@@ -159,9 +194,38 @@ end
 local det, err = detector.new{
   model = args.model, preset = args.preset, min_face = args.min_face, factor = args.factor,
   thresholds = args.thresholds, resize = args.resize, flip_landmarks = args.flip_landmarks,
-  stages = stages, device = args.device,
+  stages = stages, device = args.device, select = args.largest and "largest" or args.select,
+  max_faces = args.top_k, min_score = args.min_score, clip = args.clip,
 }
 if not det then die(err) end
+
+-- The first JSON line: what made the results (the model and its checksum, every setting).
+local output_settings = {box_format = args.box_format, landmarks = args.landmarks,
+  crop = args.crop, crop_size = args.crop_size, align = args.align, align_size = args.align_size,
+  margin = args.margin, draw = args.draw, wider = args.wider}
+local function header()
+  return json.ordered({mtcnn = json.ordered({
+    version = mtcnn.version, command = "detect.lua", model = det:model_info(),
+    detector = det:settings(), output = output_settings,
+    run = {batch = args.batch, threads = sys.threads()},
+  }, {"version", "command", "model", "detector", "output", "run"})}, {"mtcnn"})
+end
+if out then
+  if header_found then
+    -- appending to a file made with other settings would mix two kinds of results
+    local now = json.decode(json.encode(header())).mtcnn
+    for _, part in ipairs({"model", "detector", "output"}) do
+      if json.encode(header_found[part]) ~= json.encode(now[part]) then
+        io.stderr:write(("detect.lua: warning: %s was written with other %s settings than this run's\n")
+          :format(args.json, part))
+      end
+    end
+  else
+    local ok, werr = out:write(json.encode(header()), "\n")
+    if ok then ok, werr = out:flush() end
+    if not ok then die(werr, EXIT.output) end
+  end
+end
 
 -- a name for pictures and crops: the path below the input folder, flattened
 local function picture_name(entry, suffix, ext)
@@ -174,17 +238,29 @@ local function round(v, digits)
   return math.floor(v * m + 0.5) / m
 end
 
+local function box_of(f)
+  return args.box_format == "xywh" and faces_mod.xywh(f.box) or f.box
+end
+
 local function record(entry, img, faces)
   local list = {}
   for i, f in ipairs(faces) do
-    local lm -- (none from a partial cascade: the key is left out)
+    local lm, named -- (none from a partial cascade: the keys are left out)
     if f.landmarks then
       lm = {}
       for k, p in ipairs(f.landmarks) do lm[k] = {round(p[1], 3), round(p[2], 3)} end
+      if args.landmarks ~= "list" then
+        named = {}
+        for k, name in ipairs(faces_mod.LANDMARK_NAMES) do named[name] = lm[k] end
+        named = json.ordered(named, faces_mod.LANDMARK_NAMES)
+      end
+      if args.landmarks == "named" then lm = nil end
     end
+    local b = box_of(f)
     list[i] = json.ordered({
-      box = {round(f.box[1], 3), round(f.box[2], 3), round(f.box[3], 3), round(f.box[4], 3)},
-      score = round(f.score, 6), landmarks = lm}, {"box", "score", "landmarks"})
+      box = {round(b[1], 3), round(b[2], 3), round(b[3], 3), round(b[4], 3)},
+      score = round(f.score, 6), landmarks = lm, keypoints = named},
+      {"box", "score", "landmarks", "keypoints"})
   end
   return json.ordered({image = entry.path, width = img.width, height = img.height, faces = list},
     {"image", "width", "height", "faces"})
@@ -221,14 +297,15 @@ local function emit(entry, img, faces, ms)
     if ok then ok, err = out:flush() end
     if not ok then output_failed(err) end
   end
-  if not args.quiet and (not args.json or #todo == 1) then
+  if not args.quiet and args.json ~= "-" then -- (stdout holds the JSON with --json -)
     local lines = {("%s  %dx%d  %d face%s  %.1f ms"):format(entry.path, img.width, img.height,
       #faces, #faces == 1 and "" or "s", ms)}
     for _, f in ipairs(faces) do
-      lines[#lines + 1] = ("  box %.1f %.1f %.1f %.1f  score %.4f"):format(f.box[1], f.box[2],
-        f.box[3], f.box[4], f.score)
+      local b = box_of(f)
+      lines[#lines + 1] = ("  %s %.1f %.1f %.1f %.1f  score %.6f"):format(args.box_format, b[1], b[2],
+        b[3], b[4], f.score)
     end
-    bar:print(table.concat(lines, "\n"))
+    bar:print(table.concat(lines, "\n"), io.stdout)
   end
   if args.wider then
     local ok, werr = require("mtcnn.eval.predictions").write_wider(args.wider, entry.path, faces)
@@ -241,18 +318,23 @@ local function emit(entry, img, faces, ms)
     if not ok then unwritten_output(serr) end
     pic:free()
   end
-  if args.align then
-    for k, f in ipairs(faces) do
-      -- landmarks that coincide (a damaged model's) cannot be aligned: that face is named
-      -- and left out, and the run ends with status 1
-      local aligned, crop = pcall(img.align_face, img, f.landmarks, {size = args.align_size})
-      if aligned then
-        local ok, serr = crop:save(args.align .. "/" .. picture_name(entry, "_face" .. k, "png"))
+  for _, c in ipairs({{dir = args.crop, size = args.crop_size, mode = "box"},
+                      {dir = args.align, size = args.align_size, mode = "aligned"}}) do
+    for k = 1, c.dir and #faces or 0 do
+      -- a face at a time: landmarks that coincide (a damaged model's) cannot be aligned; that
+      -- face is named and left out, and the run ends with status 1
+      local made, batch = pcall(faces_mod.crop, img, {faces[k]}, {size = c.size, margin = args.margin,
+        mode = c.mode, normalize = false})
+      if made then
+        local crop = image.from_tensor(batch:select(1, 1), {normalize = false})
+        batch:free()
+        local ok, serr = crop:save(c.dir .. "/" .. picture_name(entry, "_face" .. k, "png"))
         if not ok then unwritten_output(serr) end
         crop:free()
       else
         failures = failures + 1
-        bar:print(("detect.lua: %s: face %d cannot be aligned: %s"):format(entry.path, k, tostring(crop)))
+        bar:print(("detect.lua: %s: face %d cannot be %s: %s"):format(entry.path, k,
+          c.mode == "aligned" and "aligned" or "cropped", (tostring(batch):gsub("^[^\n]-:%d+: ", ""))))
       end
     end
   end
@@ -279,9 +361,9 @@ for first = 1, #todo, args.batch do
   end
   if #ok_imgs > 0 then
     local ok, results = pcall(det.detect_batch, det, ok_imgs)
-    local ms = ok and det.stats.ms / #ok_imgs or 0
+    local image_ms = ok and det.stats.image_ms
     for k, entry in ipairs(ok_entries) do
-      local faces = ok and results[k]
+      local faces, ms = ok and results[k], ok and image_ms[k]
       if not ok then -- the group failed: one image at a time, to name the one that fails
         local one_ok, one = pcall(det.detect, det, ok_imgs[k])
         if one_ok then faces, ms = one, det.stats.ms
@@ -301,7 +383,10 @@ for first = 1, #todo, args.batch do
   bar:step(#group - #ok_entries)
 end
 bar:finish()
-if out then
+if out == io.stdout then
+  local ok, err = io.stdout:flush()
+  if not ok then die("stdout: " .. tostring(err), EXIT.output) end
+elseif out then
   local ok, err = out:close()
   if not ok then die(err, EXIT.output) end
 end

@@ -69,6 +69,10 @@ else
 end
 if not r then fail(err) end
 for _, w in ipairs(r.warnings) do report.warn(w) end
+if (r.unreadable or 0) > 0 and not args.root then
+  io.stderr:write(("hint: the list's image paths are read from %s (the list's folder); give "
+    .. "their folder with --root DIR\n"):format(args.list:match("^(.*)/[^/]*$") or "."))
+end
 if r.evaluated == 0 then
   fail("no listed image has predictions" .. (args.pred and (" in " .. args.pred) or " (none could be read)"))
 end

@@ -64,7 +64,18 @@ describe("the project's scripts", function()
       local _, bad, err = helper.mtcnn(script .. " --no-such-flag")
       assert.are.equal(2, bad, script)
       assert.matches("unknown option", err)
+      -- the problem and the usage line, not the whole help
+      assert.matches("^[%w_.]+: unknown option %-%-no%-such%-flag\nusage: [^\n]*\n%(%-%-help lists every option%)\n$", err)
     end
+  end)
+
+  it("say in one line why a run cannot go on, without a traceback", function()
+    if require("mtcnn").cuda.available() then
+      return pending("a CUDA device is present: bench.lua tensor --device cuda runs")
+    end
+    local _, code, err = helper.mtcnn("scripts/bench.lua tensor --device cuda --reps 1 --json")
+    assert.are.equal(1, code)
+    assert.matches("^bench.lua: bench tensor: %-%-device cuda but cuda: [^\n]*\n$", err)
   end)
 
   it("find scripts/NAME from any folder", function()

@@ -15,9 +15,12 @@ describe("detect.lua", function()
   end)
   after_each(function() helper.rmdir(dir) end)
 
+  -- The image records of a JSON Lines output, after its settings line (checked to be first).
   local function lines(path)
     local out = {}
     for l in helper.read_file(path):gmatch("[^\n]+") do out[#out + 1] = assert(json.decode(l)) end
+    assert.is_table(out[1].mtcnn, "the first line records the settings")
+    table.remove(out, 1)
     return out
   end
 
@@ -37,8 +40,8 @@ describe("detect.lua", function()
     assert.are.equal(5, #f.landmarks)
     assert.are.equal(2, #f.landmarks[1])
     assert.is_true(f.score > 0.99 and f.score <= 1)
-    -- the keys come in the documented order
-    assert.matches('^{"image":.*"width":.*"height":.*"faces":%[{"box":.*"score":.*"landmarks":',
+    -- the keys come in the documented order, after the settings line
+    assert.matches('^{"mtcnn":[^\n]*}\n{"image":.*"width":.*"height":.*"faces":%[{"box":.*"score":.*"landmarks":',
       helper.read_file(dir .. "/o.jsonl"))
   end)
 
@@ -64,7 +67,7 @@ describe("detect.lua", function()
     local _, code = helper.mtcnn("scripts/detect.lua --quiet --json " .. q(out) .. " " .. q(dir .. "/in"))
     assert.are.equal(0, code)
     local full = helper.read_file(out)
-    local first_line = full:match("^[^\n]+\n")
+    local first_line = full:match("^[^\n]+\n[^\n]+\n") -- the settings and the first image
     -- as if killed while writing the second record
     helper.write_file(out, first_line .. full:sub(#first_line + 1, #first_line + 40))
     local _, code2, err = helper.mtcnn("scripts/detect.lua --quiet --resume --json " .. q(out) .. " " .. q(dir .. "/in"))
@@ -125,6 +128,132 @@ describe("detect.lua", function()
     local _, code2, err = helper.mtcnn("scripts/detect.lua --stages 2 --align " .. q(dir .. "/al") .. " " .. q(astronaut))
     assert.are.equal(2, code2) -- a bad command line
     assert.matches("%-%-align needs landmarks", err)
+  end)
+
+  -- Two astronauts side by side (a big face, a small one), written as a PNG.
+  local function two_faces_png()
+    local image = require("mtcnn").image
+    local a = assert(image.load(astronaut))
+    local pic = image.new(1024, 512, {90, 90, 90})
+    pic:paste(a, 0, 0)
+    pic:paste(a:resize(256, 256), 560, 60)
+    local path = dir .. "/two.png"
+    assert(pic:save(path))
+    return path
+  end
+
+  it("prints each image's faces on stdout with the image's own time", function()
+    local image = require("mtcnn").image
+    local small = dir .. "/small.png"
+    assert(assert(image.load(astronaut)):resize(128, 128):save(small))
+    local out, code, err = helper.mtcnn("scripts/detect.lua " .. q(astronaut) .. " " .. q(small))
+    assert.are.equal(0, code)
+    local big_ms = tonumber(out:match("astronaut%.png  512x512  1 face  ([%d.]+) ms\n  xyxy [%d. ]+  score 0%.99"))
+    local small_ms = tonumber(out:match("small%.png  128x128  %d faces?  ([%d.]+) ms"))
+    assert.is_number(big_ms, out)
+    assert.is_number(small_ms, out)
+    assert.is_true(big_ms > small_ms) -- not the batch's average
+    assert.matches("2 images", err) -- the summary stays on stderr
+  end)
+
+  it("writes JSON to stdout with --json -, the settings line first", function()
+    local out, code = helper.mtcnn("scripts/detect.lua --json - --min-face 30 " .. q(astronaut))
+    assert.are.equal(0, code)
+    assert.is_false(helper.exists("-"))
+    local first, second = out:match("^([^\n]+)\n([^\n]+)\n$")
+    local head = assert(json.decode(first)).mtcnn
+    assert.are.equal(require("mtcnn").version, head.version)
+    assert.are.equal(30, head.detector.min_face)
+    assert.are.same({0.6, 0.7, 0.7}, head.detector.thresholds)
+    assert.are.equal("xyxy", head.output.box_format)
+    local det = assert(require("mtcnn").detector.new())
+    assert.are.equal(det:model_info().checksum, head.model.checksum)
+    assert.matches("^crc32c:%x+$", head.model.checksum)
+    assert.are.equal(astronaut, assert(json.decode(second)).image)
+  end)
+
+  it("writes boxes as xywh and landmarks by name or as a list, and the evaluators read both", function()
+    local a, b = dir .. "/a.jsonl", dir .. "/b.jsonl"
+    assert.are.equal(0, select(2, helper.mtcnn("scripts/detect.lua --quiet --json " .. q(a) .. " " .. q(astronaut))))
+    assert.are.equal(0, select(2, helper.mtcnn("scripts/detect.lua --quiet --box-format xywh --landmarks named --json " ..
+      q(b) .. " " .. q(astronaut))))
+    local fa, fb = lines(a)[1].faces[1], lines(b)[1].faces[1]
+    assert.are.equal(5, #fa.landmarks)
+    assert.are.same(fa.landmarks[1], fa.keypoints.left_eye) -- both forms by default
+    assert.are.same(fa.landmarks[5], fa.keypoints.mouth_right)
+    assert.is_nil(fb.landmarks)
+    assert.are.same(fa.landmarks[3], fb.keypoints.nose)
+    helper.near(fb.box[3], fa.box[3] - fa.box[1] + 1, 2e-3, "width")
+    helper.near(fb.box[4], fa.box[4] - fa.box[2] + 1, 2e-3, "height")
+    local predictions = require "mtcnn.eval.predictions"
+    local ra, rb = assert(predictions.read_jsonl(a)), assert(predictions.read_jsonl(b))
+    assert.are.equal(1, #ra)
+    for k = 1, 4 do helper.near(ra[1].faces[1].box[k], rb[1].faces[1].box[k], 2e-3, "box") end
+    assert.are.same(ra[1].faces[1].landmarks, rb[1].faces[1].landmarks)
+  end)
+
+  it("chooses faces with --largest, --select, --top-k, --min-score and clips with --clip", function()
+    local two = two_faces_png()
+    local function faces_of(flags)
+      local out, code, err = helper.mtcnn("scripts/detect.lua --json - " .. flags .. " " .. q(two))
+      assert.are.equal(0, code, err)
+      return assert(json.decode(out:match("\n([^\n]+)\n$"))).faces
+    end
+    local all = faces_of("")
+    assert.are.equal(2, #all)
+    local big = faces_of("--largest")
+    assert.are.equal(1, #big)
+    assert.is_true(big[1].box[1] < 300)
+    assert.is_true(faces_of("--select center")[1].box[1] > 500)
+    assert.are.equal(1, #faces_of("--top-k 1"))
+    -- a floor between the two scores keeps the better face (JSON scores have 6 digits)
+    local lo, hi = math.min(all[1].score, all[2].score), math.max(all[1].score, all[2].score)
+    assert.is_true(hi - lo > 2e-6, "the two faces' scores differ")
+    local kept = faces_of(("--min-score %.7f"):format(lo + 1e-6))
+    assert.are.equal(1, #kept)
+    assert.are.equal(hi, kept[1].score)
+    local _, bad, berr = helper.mtcnn("scripts/detect.lua --min-score 1.01 " .. q(two))
+    assert.are.equal(2, bad)
+    assert.matches("%-%-min%-score must lie in %[0, 1%]", berr)
+    local image = require("mtcnn").image
+    local cut = dir .. "/cut.png"
+    assert(assert(image.load(astronaut)):crop(200, 0, 511, 511):save(cut))
+    local out = helper.mtcnn("scripts/detect.lua --json - --clip " .. q(cut))
+    assert.are.equal(0, assert(json.decode(out:match("\n([^\n]+)\n$"))).faces[1].box[1])
+    local _, code, err = helper.mtcnn("scripts/detect.lua --largest --select best " .. q(two))
+    assert.are.equal(2, code) -- a bad command line
+    assert.matches("contradict", err)
+  end)
+
+  it("writes face crops of a size with a margin", function()
+    local two = two_faces_png()
+    local _, code = helper.mtcnn("scripts/detect.lua --quiet --crop " .. q(dir .. "/c") .. " --crop-size 64 --margin 8 " ..
+      q(two))
+    assert.are.equal(0, code)
+    local image = require("mtcnn").image
+    for k = 1, 2 do
+      local crop = assert(image.load(dir .. "/c/two_face" .. k .. ".png"))
+      assert.are.equal(64, crop.width)
+      assert.are.equal(64, crop.height)
+    end
+    assert.is_false(helper.exists(dir .. "/c/two_face3.png"))
+    local _, code2, err = helper.mtcnn("scripts/detect.lua --crop " .. q(dir .. "/c") .. " --crop-size 64 --margin 64 " ..
+      q(two))
+    assert.are.equal(2, code2) -- a bad command line
+    assert.matches("%-%-margin must lie in", err)
+  end)
+
+  it("warns when resuming a file made with other settings", function()
+    os.remove(dir .. "/in/broken.jpg")
+    local out = dir .. "/r.jsonl"
+    helper.mtcnn("scripts/detect.lua --quiet --json " .. q(out) .. " " .. q(astronaut))
+    local _, code, err = helper.mtcnn("scripts/detect.lua --quiet --resume --min-face 40 --json " .. q(out) .. " " ..
+      q(dir .. "/in"))
+    assert.are.equal(0, code)
+    assert.matches("written with other detector settings", err)
+    local text = helper.read_file(out)
+    local _, headers = text:gsub('{"mtcnn":', "")
+    assert.are.equal(1, headers) -- one settings line
   end)
 
   it("explains bad command lines", function()

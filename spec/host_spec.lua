@@ -71,15 +71,89 @@ describe("the mtcnn host", function()
     assert.are.equal("7\n", out)
   end)
 
-  it("rejects unknown options with the usage", function()
+  it("rejects unknown options with one line and a hint, not the whole help", function()
     local out, code, err = helper.mtcnn("-z")
     assert.are.equal(1, code)
     assert.are.equal("", out)
     assert.matches("unrecognized option '%-z'", err)
-    assert.matches("usage:", err)
+    assert.matches("usage: .* %(.* %-%-help for more%)", err)
+    local _, lines = err:gsub("\n", "")
+    assert.are.equal(2, lines)
     _, code, err = helper.mtcnn("-e")
     assert.are.equal(1, code)
     assert.matches("'%-e' needs an argument", err)
+  end)
+
+  it("answers --help with the options and the commands, and --version", function()
+    local out, code = helper.mtcnn("--help")
+    assert.are.equal(0, code)
+    assert.matches("^usage: ", out)
+    for _, name in ipairs({"detect", "bench", "eval_wider", "info", "train_pnet"}) do
+      assert.matches("%f[%w_]" .. name .. "%f[^%w_]", out)
+    end
+    assert.matches("eval wider", out, 1, true)
+    assert.matches("--version", out, 1, true)
+    local v
+    v, code = helper.mtcnn("--version")
+    assert.are.equal(0, code)
+    assert.matches("^mtcnn %d+%.%d+%.%d+ %-%- Lua 5%.4", v)
+  end)
+
+  it("runs scripts as commands: NAME, and NAME WORD for scripts/NAME_WORD.lua", function()
+    local bin = abs_bin()
+    local function run(args) return helper.run("cd " .. q(dir) .. " && " .. q(bin) .. " " .. args) end
+    local out, code = run("detect --help")
+    assert.are.equal(0, code)
+    assert.matches("usage: mtcnn scripts/detect.lua", out, 1, true)
+    out, code = run("eval wider --help")
+    assert.are.equal(0, code)
+    assert.matches("usage: mtcnn scripts/eval_wider.lua", out, 1, true)
+    out, code = run("train pnet --help")
+    assert.are.equal(0, code)
+    assert.matches("scripts/train_pnet.lua", out, 1, true)
+    out, code = run("gen pnet --help") -- the one scripts/gen_pnet_*.lua
+    assert.are.equal(0, code)
+    assert.matches("scripts/gen_pnet_data.lua", out, 1, true)
+    out, code = run("bench detect --help") -- no bench_detect.lua: bench.lua with "detect"
+    assert.are.equal(0, code)
+    assert.matches("bench", out, 1, true)
+    -- the arguments after the words are the script's
+    out, code = run("info --json")
+    assert.are.equal(0, code)
+    assert.matches('"version"', out, 1, true)
+    local err
+    _, code, err = run("eval")
+    assert.are.equal(1, code)
+    assert.matches("'eval' needs one of: fddb landmarks stage wider", err, 1, true)
+    _, code, err = run("nosuchcommand")
+    assert.are.equal(1, code)
+    assert.matches("no script or command 'nosuchcommand' %(.*%-%-help lists the commands%)", err)
+    -- a file of that name wins over a command
+    helper.write_file(dir .. "/detect", "print('the local file')")
+    out = run("detect")
+    assert.are.equal("the local file\n", out)
+  end)
+
+  it("stops a long C call on SIGINT (Ctrl-C) with an error, not at its end", function()
+    local flag = dir .. "/started"
+    local script = dir .. "/long.lua"
+    -- PNet over a batch of big pictures: one C call of many seconds
+    helper.write_file(script, ([[
+      local mtcnn = require "mtcnn"
+      local det = assert(mtcnn.detector.new())
+      local x = mtcnn.tensor.zeros(6, 3, 1200, 1200)
+      local f = assert(io.open(%q, "w")); f:close()
+      det.plans.pnet:forward(x)
+      print("finished")
+    ]]):format(flag))
+    local t0 = os.time()
+    local out, _, err = helper.run("(" .. q(helper.bin) .. " " .. q(script) .. " & pid=$!; " ..
+      "while [ ! -e " .. q(flag) .. " ]; do sleep 0.05; done; sleep 0.3; kill -INT $pid; wait $pid; " ..
+      "echo \"exit $?\")")
+    assert.matches("exit 1", out, 1, true)
+    assert.is_nil(out:find("finished", 1, true))
+    assert.matches("plan: interrupted", err, 1, true)
+    assert.is_true(os.time() - t0 < 60)
   end)
 
   it("honours LUA_INIT unless -E is given", function()

@@ -41,10 +41,12 @@ local function damaged_model(dir, net, v, head)
   return dir
 end
 
+-- The records of a detect.lua output, and its settings line (checked to come first).
 local function lines(path)
   local out = {}
   for l in io.lines(path) do out[#out + 1] = l end
-  return out
+  assert(out[1] and out[1]:match('^{"mtcnn":'), path .. ": the settings line comes first")
+  return {table.unpack(out, 2)}, out[1]
 end
 
 local function detect(args) return helper.mtcnn("scripts/detect.lua " .. args) end
@@ -238,9 +240,9 @@ describe("reliability", function()
       local out = dir .. "/o.jsonl"
       local _, code = detect("--quiet --json " .. q(out) .. " " .. q(dir .. "/in"))
       assert.are.equal(0, code)
-      local l = lines(out)
+      local l, settings = lines(out)
       assert.are.equal(3, #l)
-      helper.write_file(out, l[1] .. "\n" .. l[2]:sub(1, 20) .. "#garbage\n" .. l[3] .. "\n")
+      helper.write_file(out, settings .. "\n" .. l[1] .. "\n" .. l[2]:sub(1, 20) .. "#garbage\n" .. l[3] .. "\n")
       local _, code2, err = detect("--quiet --resume --json " .. q(out) .. " " .. q(dir .. "/in"))
       assert.are.equal(0, code2, err)
       assert.matches("dropped 1 damaged line(s)", err, 1, true)
@@ -316,12 +318,13 @@ describe("reliability", function()
 
     it("R26: det:detect(nil) and a list holding a non-image raise, naming the call", function()
       local det = assert(detector.new())
-      assert.has_error(function() det:detect(nil) end,
-        "detector:detect: the argument is not an image or a path (got nil)")
+      local inputs = "an mtcnn.Image, an image path, a [3,H,W] tensor (img:to_tensor()) or RGB bytes " ..
+        "with a width and height"
+      assert.has_error(function() det:detect(nil) end, "detector:detect: expected " .. inputs .. "; got nil")
       assert.has_error(function() det:detect_batch({1}) end,
-        "detector:detect_batch: item 1 is not an image or a path (got number)")
+        "detector:detect_batch: item 1: expected " .. inputs .. "; got a number")
       assert.has_error(function() det:detect_batch(nil) end,
-        "detector:detect_batch: expected a list of images or paths, got nil")
+        "detector:detect_batch: expected a list of images, got nil")
     end)
 
     it("R27: a pyramid whose first level exceeds the pixel limit is refused before any work", function()

@@ -227,6 +227,23 @@ static int m_faces(lua_State *L) {
     return 1;
 }
 
+/* c:counts(n) -> {k1, ..., kn}: how many candidates each of images 1..n has */
+static int m_counts(lua_State *L) {
+    mt_cands *c = check_cands(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0 && n <= INT32_MAX, 2, "bad image count");
+    int64_t *k = (int64_t *)mtL_alloc(L, n > 0 ? n : 1, sizeof(int64_t));
+    memset(k, 0, (size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < c->n; i++)
+        if (c->image[i] >= 0 && c->image[i] < n) k[c->image[i]]++;
+    lua_createtable(L, (int)n, 0);
+    for (lua_Integer i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)k[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
 /* c:boxes() -> [n, 5] tensor of x1, y1, x2, y2, score in the ORIGINAL 1-based
  * convention (for tests and debugging) */
 static int m_boxes(lua_State *L) {
@@ -257,6 +274,7 @@ static const luaL_Reg cands_methods[] = {
     {"append", m_append},
     {"faces", m_faces},
     {"boxes", m_boxes},
+    {"counts", m_counts},
     {"size", m_len},
     {NULL, NULL}};
 

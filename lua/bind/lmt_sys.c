@@ -25,14 +25,30 @@ static int l_clock(lua_State *L) {
     return 1;
 }
 
-/* sys.sleep(seconds) */
+/* sys.sleep(seconds): in slices of at most 50 ms, ending early on an interrupt request
+ * (Ctrl-C in the host) */
 static int l_sleep(lua_State *L) {
     lua_Number s = luaL_checknumber(L, 1);
     luaL_argcheck(L, s >= 0, 1, "negative duration");
-    struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    while (s > 0 && !mt_interrupted()) {
+        lua_Number slice = s < 0.05 ? s : 0.05;
+        struct timespec ts = {0, (long)(slice * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !mt_interrupted()) {
+        }
+        s -= slice;
     }
+    if (mt_interrupted()) MTL_CHECK(L, mt_interrupt_fail("sleep"));
     return 0;
+}
+
+/* sys.crc32c(bytes [, crc = 0]) -> the CRC-32C of the bytes, continuing from crc */
+static int l_crc32c(lua_State *L) {
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    lua_Integer crc = luaL_optinteger(L, 2, 0);
+    luaL_argcheck(L, crc >= 0 && crc <= 0xffffffffLL, 2, "not a 32-bit CRC");
+    lua_pushinteger(L, (lua_Integer)mt_crc32c((uint32_t)crc, s, n));
+    return 1;
 }
 
 /* sys.cpu_count() -> online processors */
@@ -209,8 +225,8 @@ static const luaL_Reg sys_functions[] = {{"clock", l_clock},         {"sleep", l
                                          {"pid", l_pid},             {"threads", l_threads},
                                          {"set_threads", l_set_threads}, {"listdir", l_listdir},
                                          {"stat", l_stat},           {"mkdir", l_mkdir},
-                                         {"realpath", l_realpath},   {"open", l_open},
-                                         {"fsync", l_fsync},
+                                         {"crc32c", l_crc32c},       {"realpath", l_realpath},
+                                         {"open", l_open},           {"fsync", l_fsync},
                                          {NULL, NULL}};
 
 int mtL_open_sys(lua_State *L) {

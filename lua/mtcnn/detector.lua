@@ -3,6 +3,7 @@
 --   local det = mtcnn.detector.new{min_face = 20}            -- the bundled model
 --   local faces = det:detect(mtcnn.image.load("photo.jpg"))  -- or det:detect("photo.jpg")
 --   for _, f in ipairs(faces) do print(f.score, table.concat(f.box, " ")) end
+--   local batch, kept = det:crops("photo.jpg", {size = 160, margin = 32})  -- N x 3 x 160 x 160
 --
 -- A face is {box = {x1, y1, x2, y2}, score = p, landmarks = {{x, y} x 5}} in
 -- pixels, 0-based with inclusive x2/y2 (the original's numbers minus 1);
@@ -29,7 +30,20 @@
 --                  and each chunk of crops is uploaded, run by the nets moved to the GPU
 --                  (module by module, evaluate mode's fused passes) and the outputs read
 --                  back; the images, crops, boxes and NMS stay on the CPU.
--- det.stats holds the last call's time (ms) and candidate count per stage that ran.
+-- Which faces are returned (mtcnn.faces.choose; the defaults return every face):
+--   select         "all" (default, the cascade's order), "largest", "best" (highest score),
+--                  "center" (nearest the image centre): the faces in that order, one of them
+--                  unless max_faces says more
+--   max_faces      at most this many ("all": the best scored)
+--   min_score      drop faces scored below this
+--   clip           cut boxes to the image (false: boxes may reach past its edges)
+-- det.stats holds the last call's time (ms) and candidate count per stage that ran, and
+-- image_ms: each image's own time (its PNet time, and its share of the RNet and ONet batches
+-- it shared with the other images of the call, by its number of candidates).
+--
+-- Images: an mtcnn.Image, a path, a [3,H,W] tensor as img:to_tensor() gives it, RGB bytes
+-- with a width and height (det:detect(bytes, w, h), or {rgb = bytes, width = w, height = h}
+-- in a list); anything else raises naming what it got (mtcnn.faces.image_of).
 --
 -- A partial cascade (stages 1 or 2) returns the calibrated boxes of its last stage with
 -- that stage's scores and no landmarks: for PNet, the windows left by the per-scale and
@@ -46,6 +60,7 @@ local image = require "mtcnn.image"
 local json = require "mtcnn.json"
 local sys = require "mtcnn.sys"
 local core = require "mtcnn.core"
+local faces_mod = require "mtcnn.faces"
 local cli = require "mtcnn.cli"
 
 local detector = {}
@@ -69,7 +84,8 @@ detector.RANGES = {min_face = "[1, inf)", factor = "(0, 0.95]", threshold = "[0,
 
 local OPTIONS = {model = true, preset = true, min_face = true, factor = true, thresholds = true,
                  nms = true, nms_onet = true, resize = true, flip_landmarks = true, batch = true,
-                 nets = true, stages = true, device = true}
+                 nets = true, stages = true, device = true, select = true, max_faces = true,
+                 min_score = true, clip = true}
 
 -- The nets of the cascade in order; stages = n runs the first n.
 local ARCHS = {"pnet", "rnet", "onet"}
@@ -175,6 +191,9 @@ function detector.new(opts)
     error("detector: nms_onet must be \"min\" or \"union\"", 2)
   end
   check("batch", self.batch, R.batch, true)
+  local ok, choice = pcall(faces_mod.check_options, self)
+  if not ok then error("detector.new: " .. choice, 2) end
+  for k, v in pairs(choice) do self[k] = v end
 
   local nets = opts.nets
   if not nets then
@@ -296,19 +315,6 @@ function detector:forward_batched(arch, x)
   return {cls = cls, box = box, landmarks = lm}
 end
 
-local function as_image(img, what, i)
-  if type(img) == "string" then
-    local im, err = image.load(img)
-    if not im then error(err, 3) end
-    return im
-  end
-  if not image.is_image(img) then
-    error(("%s: %s is not an image or a path (got %s)"):format(what, i and ("item " .. i) or
-      "the argument", img == nil and "nil" or type(img)), 3)
-  end
-  return img
-end
-
 -- Stage 1 for one image: PNet over the pyramid, NMS per scale, appended to c. With a plan
 -- the levels run at once, one per thread at a time (largest first).
 function detector:stage1(c, img, index)
@@ -334,36 +340,73 @@ function detector:stage1(c, img, index)
   end
 end
 
--- The faces of c per image (landmarks only when ONet ran).
-local function per_image_faces(c, n, landmarks)
+-- The faces of c per image (landmarks only when ONet ran), chosen as the options say.
+function detector:per_image_faces(c, ims, landmarks)
   local per_image = {}
-  for i = 1, n do per_image[i] = {} end
+  for i = 1, #ims do per_image[i] = {} end
   for _, f in ipairs(c:faces(nil, landmarks)) do
     local list = per_image[f.image]
     f.image = nil
     list[#list + 1] = f
   end
+  for i, img in ipairs(ims) do
+    per_image[i] = faces_mod.choose(per_image[i], self, img.width, img.height)
+  end
   return per_image
+end
+
+-- stats.image_ms: each image's time, the stages' times shared out by weights (per stage, one
+-- weight per image: its own PNet time, its RNet and ONet candidates).
+local function share_time(stats, shares, n)
+  local ms = {}
+  for i = 1, n do ms[i] = 0 end
+  for _, s in ipairs(shares) do
+    local total = 0
+    for i = 1, n do total = total + s.weights[i] end
+    for i = 1, n do ms[i] = ms[i] + s.ms * (total > 0 and s.weights[i] / total or 1 / n) end
+  end
+  stats.image_ms = ms
+end
+
+-- The inputs as images (see faces.image_of), and those made here (freed after the call).
+local function images_of(list, what)
+  local ims, made = {}, {}
+  for i, v in ipairs(list) do
+    local img, new = faces_mod.image_of(v, nil, nil, ("%s: item %d"):format(what, i))
+    ims[i] = img
+    if new then made[#made + 1] = img end
+  end
+  return ims, made
 end
 
 --- Detects the faces of several images at once (RNet and ONet see the crops
 --- of all of them in shared batches). Returns one list of faces per image.
 function detector:detect_batch(images)
-  if type(images) ~= "table" or image.is_image(images) then
-    error(("detector:detect_batch: expected a list of images or paths, got %s"):format(
-      images == nil and "nil" or type(images)), 2)
+  if type(images) ~= "table" or faces_mod.is_single(images) then
+    error("detector:detect_batch: expected a list of images, got " .. faces_mod.describe(images), 2)
   end
-  local ims = {}
-  for i, img in ipairs(images) do ims[i] = as_image(img, "detector:detect_batch", i) end
+  local ims, made = images_of(images, "detector:detect_batch")
+  local result = self:run(ims)
+  for _, img in ipairs(made) do img:free() end
+  return result
+end
+
+-- The cascade over a list of images.
+function detector:run(ims)
   local stages = self.stages
   local stats = {pnet = {}, rnet = stages >= 2 and {} or nil, onet = stages >= 3 and {} or nil}
   self.stats = stats
   self.spare, self.buffers = self.buffers, {}
   local clock = sys.clock
   local c = core.detect.candidates()
+  local own = {}
 
   local t0 = clock()
-  for i, img in ipairs(ims) do self:stage1(c, img, i) end
+  for i, img in ipairs(ims) do
+    local ti = clock()
+    self:stage1(c, img, i)
+    own[i] = clock() - ti
+  end
   stats.pnet.windows = #c
   c:nms(self.nms[2], "union")
   c:calibrate(self.pnet_width_plus_one)
@@ -372,13 +415,16 @@ function detector:detect_batch(images)
     stats.pnet.kept = #c
     stats.pnet.ms = (clock() - t0) * 1e3
     stats.ms = stats.pnet.ms
-    return per_image_faces(c, #ims, false)
+    share_time(stats, {{ms = stats.pnet.ms, weights = own}}, #ims)
+    return self:per_image_faces(c, ims, false)
   end
   c:square()
   c:fix()
   stats.pnet.kept = #c
   local t1 = clock()
   stats.pnet.ms = (t1 - t0) * 1e3
+  local shares = {{ms = stats.pnet.ms, weights = own}}
+  shares[2] = {weights = #ims > 1 and c:counts(#ims) or {1}}
 
   if #c > 0 then
     local x = self:buffer("rnet", #c, 3, 24, 24)
@@ -395,10 +441,13 @@ function detector:detect_batch(images)
   stats.rnet.kept = #c
   local t2 = clock()
   stats.rnet.ms = (t2 - t1) * 1e3
+  shares[2].ms = stats.rnet.ms
   if stages == 2 then
     stats.ms = (t2 - t0) * 1e3
-    return per_image_faces(c, #ims, false)
+    share_time(stats, shares, #ims)
+    return self:per_image_faces(c, ims, false)
   end
+  shares[3] = {weights = #ims > 1 and c:counts(#ims) or {1}}
 
   if #c > 0 then
     c:fix()
@@ -421,14 +470,33 @@ function detector:detect_batch(images)
   end
   stats.onet.windows = stats.rnet.kept
   stats.onet.kept = #c
-  stats.onet.ms = (clock() - t2) * 1e3
-  stats.ms = (clock() - t0) * 1e3
-  return per_image_faces(c, #ims, true)
+  local t3 = clock()
+  stats.onet.ms = (t3 - t2) * 1e3
+  stats.ms = (t3 - t0) * 1e3
+  shares[3].ms = stats.onet.ms
+  share_time(stats, shares, #ims)
+  return self:per_image_faces(c, ims, true)
 end
 
---- Detects the faces of one image (an mtcnn image or a path).
-function detector:detect(img)
-  return self:detect_batch({as_image(img, "detector:detect")})[1]
+--- det:detect(img [, width, height]) -> the faces of one image: an mtcnn.Image, a path, a
+--- [3,H,W] tensor as img:to_tensor() gives it, or RGB bytes with their width and height.
+function detector:detect(img, width, height)
+  local im, made = faces_mod.image_of(img, width, height, "detector:detect")
+  local result = self:run({im})[1]
+  if made then im:free() end
+  return result
+end
+
+--- det:crops(img [, opts]) -> batch, faces: the faces of img (any input det:detect takes)
+--- cropped into one N x 3 x S x S tensor, row k the crop of faces[k] (N may be 0). opts:
+--- size (160), margin (0), mode ("box" or "aligned"), square, normalize: see mtcnn.faces.crop.
+function detector:crops(img, opts)
+  local im, made = faces_mod.image_of(img, nil, nil, "detector:crops")
+  local found = self:run({im})[1]
+  local ok, batch = pcall(faces_mod.crop, im, found, opts)
+  if made then im:free() end
+  if not ok then error(batch, 2) end
+  return batch, found
 end
 
 -- Removes the windows a damaged model made (numbers that are not finite, boxes far outside
@@ -469,12 +537,49 @@ function detector.draw(img, faces, opts)
   return pic
 end
 
+--- det:model_info() -> {path, name, checksum, files}: the model's folder, its manifest's name,
+--- and CRC-32C checksums ("crc32c:0a1b2c3d") of each file the manifest names and of all of
+--- them with the manifest, in order (what a report records to say which model it used).
+--- Without a folder (nets given directly) only {name = "(nets given)"}.
+function detector:model_info()
+  if self.model_checksums then return self.model_checksums end
+  local info = {name = type(self.manifest) == "table" and self.manifest.name or "(nets given)"}
+  if self.model then
+    info.path = self.model
+    info.files = {}
+    local function crc_of(path, crc)
+      local f = io.open(path, "rb")
+      if not f then return nil end
+      local data = f:read("a")
+      f:close()
+      return sys.crc32c(data), sys.crc32c(data, crc)
+    end
+    local total = 0
+    local names = {"manifest.json"}
+    for _, arch in ipairs(ARCHS) do
+      local file = type(self.manifest) == "table" and self.manifest.nets[arch]
+      if file then names[#names + 1] = file end
+    end
+    for _, file in ipairs(names) do
+      local own, all = crc_of(self.model .. "/" .. file, total)
+      if own then
+        info.files[file] = ("crc32c:%08x"):format(own)
+        total = all
+      end
+    end
+    info.checksum = ("crc32c:%08x"):format(total)
+  end
+  self.model_checksums = info
+  return info
+end
+
 --- The settings in effect, for reports.
 function detector:settings()
   return {preset = self.preset, min_face = self.min_face, factor = self.factor,
           thresholds = self.thresholds, nms = self.nms, nms_onet = self.nms_onet,
           resize = self.resize, flip_landmarks = self.flip_landmarks, model = self.model,
-          stages = self.stages, device = self.device}
+          stages = self.stages, device = self.device, batch = self.batch, select = self.select,
+          max_faces = self.max_faces, min_score = self.min_score, clip = self.clip}
 end
 
 return detector

@@ -23,8 +23,13 @@ end
 -- Submodules, loaded on first access (mtcnn.tensor requires "mtcnn.tensor").
 require("mtcnn.lazy")("mtcnn.", {
   "tensor", "cuda", "sys", "json", "cli", "nn", "optim", "models", "image", "box", "sample", "data",
-  "record", "loader", "progress", "detector", "eval",
+  "record", "loader", "progress", "detector", "faces", "eval", "repl",
 }, M)
+
+--- mtcnn.global(name, value) sets a global, declaring it when mtcnn.strict() is on.
+function M.global(k, v)
+  rawset(_G, k, v)
+end
 
 -- Opt-in strict globals: reading or assigning an undeclared global raises.
 -- Catches typos in long training scripts. Declare with mtcnn.global(name, value).

@@ -18,13 +18,15 @@ function jsonl.key(path)
   return sys.realpath(path) or path
 end
 
---- jsonl.resume(path, field) -> done, info | nil, message. Reads the output file at path (a
---- missing one is empty): done[jsonl.key(v)] = true for the string v of field in each intact
---- record. A damaged line (not a JSON object with that field) is dropped, and so is a torn
---- last line (no newline: a killed run's); the records after a damaged line are kept. When
---- a line was dropped the file is rewritten (atomically) with every intact record, so that
---- appending continues a valid file. info = {count, damaged (lines dropped), torn (bytes cut)}.
-function jsonl.resume(path, field)
+--- jsonl.resume(path, field [, header]) -> done, info | nil, message. Reads the output file
+--- at path (a missing one is empty): done[jsonl.key(v)] = true for the string v of field in
+--- each intact record. A damaged line (not a JSON object with that field) is dropped, and so
+--- is a torn last line (no newline: a killed run's); the records after a damaged line are
+--- kept. With header, a line {header = {...}} (the settings a run records) is kept too, the
+--- first in info.header. When a line was dropped the file is rewritten (atomically) with every
+--- intact line, so that appending continues a valid file. info = {count, damaged (lines
+--- dropped), torn (bytes cut), header}.
+function jsonl.resume(path, field, header)
   local done, info = {}, {count = 0, damaged = 0, torn = 0}
   if not sys.stat(path) then return done, info end
   local f, err = sys.open(path, "rb")
@@ -44,6 +46,9 @@ function jsonl.resume(path, field)
     if type(obj) == "table" and type(obj[field]) == "string" then
       done[jsonl.key(obj[field])] = true
       info.count = info.count + 1
+      keep[#keep + 1] = line
+    elseif header and type(obj) == "table" and obj[field] == nil and type(obj[header]) == "table" then
+      info.header = info.header or obj[header]
       keep[#keep + 1] = line
     elseif line:match("%S") then
       info.damaged = info.damaged + 1

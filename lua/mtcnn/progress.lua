@@ -106,10 +106,13 @@ function progress:step(k, note)
   self:update(self.done + (k or 1), note)
 end
 
---- Prints a message above the bar without breaking it.
-function progress:print(msg)
+--- Prints a message above the bar without breaking it, on the bar's stream or the one given
+--- (io.stdout for a tool's results, while the bar stays on stderr).
+function progress:print(msg, stream)
   if self.enabled and self.tty then self.stream:write("\r\27[K") end
-  self.stream:write(msg, "\n")
+  stream = stream or self.stream
+  stream:write(msg, "\n")
+  if stream ~= self.stream then stream:flush() end
   self.last_draw = -math.huge
   self:draw(false)
 end

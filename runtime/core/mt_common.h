@@ -27,7 +27,8 @@ typedef enum mt_status {
     MT_ERR_IO,      /* a file could not be opened, read or written */
     MT_ERR_FORMAT,  /* a file's content is not what it should be */
     MT_ERR_CUDA,    /* the CUDA runtime, cuBLAS or cuDNN reported an error */
-    MT_ERR_UNSUPPORTED /* the operation is not implemented for this input */
+    MT_ERR_UNSUPPORTED, /* the operation is not implemented for this input */
+    MT_ERR_INTERRUPTED  /* stopped early: an interrupt was requested (Ctrl-C in the host) */
 } mt_status;
 
 /* Records a failure: formats the message into the thread-local buffer and
@@ -44,6 +45,15 @@ const char *mt_last_error(void);
 /* Prefixes the current message with "prefix: " (used to add a file name or a
  * caller's name to an inner error). Returns st. */
 mt_status mt_error_prefix(mt_status st, const char *prefix);
+
+/* The interrupt request: the host's SIGINT handler sets it (async-signal-safe), long
+ * computations poll it at points where stopping is safe (between layers of a plan, between
+ * images of sample generation, NN entry points) and return MT_ERR_INTERRUPTED; the host
+ * clears it before each call it makes. Nothing else sets it. */
+void mt_interrupt_set(int on);
+int mt_interrupted(void);
+/* mt_fail(MT_ERR_INTERRUPTED, "<what>: interrupted") */
+mt_status mt_interrupt_fail(const char *what);
 
 /* A short name for a status, e.g. "shape" for MT_ERR_SHAPE. */
 const char *mt_status_name(mt_status st);

@@ -2,6 +2,7 @@
 #include "core/mt_common.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,17 @@ mt_status mt_error_prefix(mt_status st, const char *prefix) {
     return st;
 }
 
+/* lock-free, so that setting it from a signal handler is safe */
+static atomic_int interrupt_flag;
+
+void mt_interrupt_set(int on) { atomic_store_explicit(&interrupt_flag, on != 0, memory_order_relaxed); }
+
+int mt_interrupted(void) { return atomic_load_explicit(&interrupt_flag, memory_order_relaxed); }
+
+mt_status mt_interrupt_fail(const char *what) {
+    return mt_fail(MT_ERR_INTERRUPTED, "%s: interrupted", what);
+}
+
 const char *mt_status_name(mt_status st) {
     switch (st) {
     case MT_OK: return "ok";
@@ -46,6 +58,7 @@ const char *mt_status_name(mt_status st) {
     case MT_ERR_FORMAT: return "format";
     case MT_ERR_CUDA: return "cuda";
     case MT_ERR_UNSUPPORTED: return "unsupported";
+    case MT_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown";
 }

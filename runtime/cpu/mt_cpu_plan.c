@@ -308,6 +308,7 @@ static const float *run_branch(run_job *j, const plan_branch *br, const char *wh
         mt_status st = op_shape(&br->ops[i], i, where, cn, cur, &nn, next);
         float *dst = i == br->n - 1 && last ? last : slot(j->p, t, s0 + i % 2, numel_of(nn, next));
         if (st == MT_OK && !dst) st = MT_ERR_OOM;
+        if (st == MT_OK && mt_interrupted()) st = mt_interrupt_fail("plan");
         if (st == MT_OK) st = op_run(&br->ops[i], cn, cur, src, next, dst);
         if (st != MT_OK) {
             fail_task(j, st);

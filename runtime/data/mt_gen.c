@@ -160,6 +160,13 @@ static void gen_task(void *vctx, int64_t i, int thread) {
     const mt_gen_image *g = c->images + i;
     mt_gen_result *r = c->out + i;
     if (__atomic_load_n(&c->failed, __ATOMIC_RELAXED)) return;
+    if (mt_interrupted()) {
+        if (!__atomic_exchange_n(&c->failed, 1, __ATOMIC_ACQ_REL)) {
+            c->fail_st = MT_ERR_INTERRUPTED;
+            snprintf(c->fail_msg, sizeof c->fail_msg, "gen: interrupted");
+        }
+        return;
+    }
     const mt_image *im = g->image;
     if (!im) {
         char msg[600];

@@ -67,6 +67,10 @@ static mt_status nn_devices(nn_call *c) {
 
 /* Finds the kernel table of the operands' device (NULL: none). */
 static bool nn_find(nn_call *c) {
+    if (mt_interrupted()) { /* a layer's work is not started once Ctrl-C asked to stop */
+        c->st = mt_interrupt_fail(c->op);
+        return false;
+    }
     c->st = mt_nn_kernels_of(c->first, &c->k);
     return c->st == MT_OK;
 }

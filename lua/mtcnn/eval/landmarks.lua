@@ -219,7 +219,12 @@ function landmarks.evaluate_with_detector(entries, root, detect, progress)
   local r, err = landmarks.evaluate(entries, preds)
   if not r then return nil, err end
   r.unreadable = #unreadable
-  for _, w in ipairs(unreadable) do r.warnings[#r.warnings + 1] = "skipped: " .. w end
+  r.unreadable_list = unreadable
+  if #unreadable > 0 then -- one line, however many (a wrong folder makes them all unreadable)
+    local more = #unreadable - 1
+    r.warnings[#r.warnings + 1] = "skipped: " .. unreadable[1] .. (more > 0 and
+      (" (and %d more image%s that could not be read)"):format(more, more == 1 and "" or "s") or "")
+  end
   return r
 end
 

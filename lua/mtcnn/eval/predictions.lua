@@ -4,7 +4,10 @@
 --   * our detect JSON Lines: one object per image,
 --       {"image": path, "width": W, "height": H,
 --        "faces": [{"box": [x1, y1, x2, y2], "score": s, "landmarks": [[x, y] x5]}]}
---     boxes 0-based with inclusive x2, y2 (width = x2 - x1 + 1);
+--     boxes 0-based with inclusive x2, y2 (width = x2 - x1 + 1), after a first line
+--     {"mtcnn": {...}} recording how they were made; when it says "box_format": "xywh" the
+--     boxes are [x, y, w, h], and landmarks may come by name ("keypoints"): read_jsonl gives
+--     them back as above;
 --   * the official WIDER FACE submission layout: a folder of EVENT/NAME.txt
 --     files holding the image name, the face count, then "x y w h score" lines;
 --   * rectangle lists as the FDDB tools read them (and the seed writes them):
@@ -78,16 +81,36 @@ local function check_face(face, where)
   return {x, y, w, h, face.score}
 end
 
---- Reads our detect JSON Lines. Blank lines are skipped.
+-- A face of detect.lua's other forms in the first one: an [x, y, w, h] box as [x1, y1, x2, y2],
+-- named landmarks ("keypoints") as the list.
+local NAMES = {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+local function canonical(face, xywh)
+  if type(face) ~= "table" then return end
+  local b = face.box
+  if xywh and type(b) == "table" and #b == 4 and finite(b[3]) and finite(b[4]) then
+    face.box = {b[1], b[2], b[1] + b[3] - 1, b[2] + b[4] - 1}
+  end
+  if face.landmarks == nil and type(face.keypoints) == "table" then
+    local lm = {}
+    for k, name in ipairs(NAMES) do lm[k] = face.keypoints[name] end
+    if #lm == 5 then face.landmarks = lm end
+  end
+end
+
+--- Reads our detect JSON Lines. Blank lines and the settings line are skipped.
 function predictions.read_jsonl(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, ("cannot open predictions %s"):format(err) end
-  local records, n = {}, 0
+  local records, n, xywh = {}, 0, false
   for line in f:lines() do
     n = n + 1
-    if line:match("%S") then
+    local rec, jerr
+    if line:match("%S") then rec, jerr = json.decode(line) end
+    if type(rec) == "table" and rec.image == nil and type(rec.mtcnn) == "table" then
+      -- detect.lua's settings line
+      xywh = type(rec.mtcnn.output) == "table" and rec.mtcnn.output.box_format == "xywh"
+    elseif line:match("%S") then
       local where = ("%s:%d"):format(path, n)
-      local rec, jerr = json.decode(line)
       if rec == nil then
         f:close()
         return nil, ("%s: not JSON: %s"):format(where, jerr)
@@ -102,6 +125,7 @@ function predictions.read_jsonl(path)
       end
       local boxes = {}
       for i, face in ipairs(rec.faces) do
+        canonical(face, xywh)
         local box, ferr = check_face(face, where)
         if not box then
           f:close()
