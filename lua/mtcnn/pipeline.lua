@@ -62,12 +62,7 @@ pipeline.DEFAULTS = {
   },
 }
 
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = copy(x) end
-  return out
-end
+local copy = config.copy
 
 local function check_own(section, t, where)
   if type(t) ~= "table" then return nil, ("%s: %s must be a table"):format(where, section) end

@@ -29,6 +29,9 @@ local function copy(v)
   return out
 end
 
+--- config.copy(v) -> a deep copy of a settings value (tables copied, others as they are).
+config.copy = copy
+
 --- config.schema(stage) -> {stage, sections = {{name, script, help, entries = {{key, default,
 --- help, check}, ...}}, ...}, by_key = {key = {entry, section}}} (shared; do not modify).
 function config.schema(stage)
