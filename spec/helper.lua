@@ -90,6 +90,16 @@ function helper.same_records(a, b)
   end
 end
 
+-- helper.gone(pid) -> true when the process has ended: no /proc entry left, or a zombie (which
+-- holds no files, waiting for whoever adopted it to reap it).
+function helper.gone(pid)
+  local f = io.open("/proc/" .. pid .. "/status")
+  if not f then return true end
+  local zombie = f:read("a"):match("State:%s*Z") ~= nil
+  f:close()
+  return zombie
+end
+
 -- Starts `mtcnn script args` in the background and kills it with SIGKILL once the JSON file
 -- state (a generation's state.json) says images.done >= after; returns when the process is
 -- gone or a zombie (which holds no files, waiting for whoever adopted it). pidfile: a scratch
@@ -111,12 +121,7 @@ function helper.kill_when_done(script, args, state, after, pidfile)
     assert(sys.clock() - t0 < 60, "the generation never reached " .. after .. " images")
   until reached
   os.execute("kill -9 " .. pid .. " 2>/dev/null")
-  repeat
-    local f = io.open("/proc/" .. pid .. "/status")
-    local alive = f and not f:read("a"):match("State:%s*Z")
-    if f then f:close() end
-    if alive then sys.sleep(0.005) end
-  until not alive
+  while not helper.gone(pid) do sys.sleep(0.005) end
 end
 
 -- A fresh scratch folder, removed with helper.rmdir.

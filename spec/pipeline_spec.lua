@@ -76,12 +76,7 @@ describe("pipeline.lua --tiny #pipeline", function()
       sys.sleep(0.05)
     end
     os.execute("kill -9 -" .. pid .. " 2>/dev/null")
-    repeat
-      local st = io.open("/proc/" .. pid .. "/status")
-      local alive = st and not st:read("a"):match("State:%s*Z")
-      if st then st:close() end
-      if alive then sys.sleep(0.02) end
-    until not alive
+    while not helper.gone(pid) do sys.sleep(0.02) end
     sys.sleep(0.2) -- the step's process of the same group
   end
 

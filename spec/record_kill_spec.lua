@@ -61,11 +61,7 @@ local function kill9(pid)
   -- gone (or a zombie, which holds no files) within a moment
   local t0 = sys.clock()
   while sys.clock() - t0 < 2 do
-    local h = io.open("/proc/" .. pid .. "/status")
-    if not h then return end
-    local status = h:read("a")
-    h:close()
-    if status:match("State:%s*Z") then return end
+    if helper.gone(pid) then return end
     sys.sleep(0.01)
   end
 end
