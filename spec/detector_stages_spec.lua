@@ -189,6 +189,40 @@ describe("detector stages", function()
       assert.are.equal("the nets given have no rnet: train it, or use stages = 1", err)
     end)
 
+    it("takes a bundled model by name, a folder of that name here first", function()
+      local listed = false
+      for _, name in ipairs(detector.bundled_models()) do listed = listed or name == "original" end
+      assert.is_true(listed)
+      assert.are.equal(detector.default_model(), assert(detector.resolve_model("original")))
+      local by_name = assert(detector.new{model = "original"})
+      assert.are.equal(detector.default_model(), by_name.model)
+      local img = helper.home .. "/examples/astronaut.png"
+      local a, b = by_name:detect(img), assert(detector.new{}):detect(img)
+      assert.are.equal(1, #a)
+      assert.are.same(b[1].box, a[1].box)
+      -- a bare name that is neither a folder nor bundled: both kinds named in the message
+      local none, err = detector.new{model = "no_such_model"}
+      assert.is_nil(none)
+      assert.matches("model no_such_model: no such folder, nor a bundled model of that name %(bundled: .*original", err)
+      none, err = detector.load_model("no_such_model")
+      assert.is_nil(none)
+      assert.matches("nor a bundled model", err)
+      none, err = detector.new{model = dir .. "/missing"}
+      assert.is_nil(none)
+      assert.are.equal(("model %s/missing: no such folder"):format(dir), err)
+      -- a folder in the working directory wins over a bundled model of the same name: here
+      -- one holding a PNet alone, so the full cascade asks for an RNet
+      local cwd = helper.tmpdir()
+      os.execute("mv " .. q(folder("original", {"pnet"})) .. " " .. q(cwd .. "/original"))
+      local abs = helper.run("cd " .. q(helper.home) .. " && pwd"):gsub("%s+$", "")
+      local cmd = "cd " .. q(cwd) .. " && " .. q(helper.bin:sub(1, 1) == "/" and helper.bin or abs .. "/" .. helper.bin) .. " "
+        .. q(abs .. "/scripts/detect.lua") .. " --model original " .. q(abs .. "/examples/astronaut.png")
+      local out, code, err = helper.run(cmd)
+      helper.rmdir(cwd)
+      assert.are_not.equal(0, code, out)
+      assert.matches("model original has no rnet", err)
+    end)
+
     it("rejects manifests that name no nets or a wrong file", function()
       local path = folder("empty", {})
       local none, err = detector.load_model(path)

@@ -10,7 +10,9 @@
 -- landmarks are left eye, right eye, nose, left and right mouth corner.
 --
 -- Options (defaults: the original MATLAB release; docs/design.md, 'Defaults and presets'):
---   model          folder with pnet/rnet/onet and manifest.json (default: the bundled one)
+--   model          folder with pnet/rnet/onet and manifest.json, or the name of a bundled
+--                  model: "original" (the 2016 weights, default) or "ours" (trained by this
+--                  project's pipeline; docs/models.md)
 --   preset         "original" (default), "seed" (the TensorFlow reproduction's values),
 --                  "wider" (the paper's WIDER FACE settings); explicit options win
 --   min_face       smallest face side in pixels (20)
@@ -96,11 +98,47 @@ function detector.default_model()
   return (mtcnn.home or ".") .. "/models/original"
 end
 
+--- The names of the models that ship with the project (folders of models/ holding a
+--- manifest.json), sorted.
+function detector.bundled_models()
+  local root = (mtcnn.home or ".") .. "/models"
+  local names = {}
+  for _, name in ipairs(sys.listdir(root) or {}) do
+    local st = sys.stat(root .. "/" .. name .. "/manifest.json")
+    if st and st.type == "file" then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+--- The folder of a model given as a folder or as the name of a bundled one ("original",
+--- "ours"): a bare name (letters, digits, '_', '-') that is not a folder here names
+--- models/NAME. nil, message when neither exists.
+function detector.resolve_model(model)
+  if type(model) ~= "string" or model == "" then
+    return nil, ("model must be a folder or a bundled model's name, got %s"):format(tostring(model))
+  end
+  local st = sys.stat(model)
+  if st and st.type == "directory" then return model end
+  if model:match("^[%w_%-]+$") then
+    local dir = (mtcnn.home or ".") .. "/models/" .. model
+    st = sys.stat(dir)
+    if st and st.type == "directory" then return dir end
+    return nil, ("model %s: no such folder, nor a bundled model of that name (bundled: %s)"):format(
+      model, table.concat(detector.bundled_models(), ", "))
+  end
+  return nil, ("model %s: no such folder"):format(model)
+end
+
 --- Loads a model folder: {pnet, rnet, onet, manifest} | nil, message. Only the nets that
 --- manifest.json names are loaded (a folder of a PNet alone has no rnet or onet); detector.new
 --- checks that the stages it runs are there.
 function detector.load_model(dir)
-  local manifest, err = json.read_file(dir .. "/manifest.json")
+  local err
+  dir, err = detector.resolve_model(dir)
+  if not dir then return nil, err end
+  local manifest
+  manifest, err = json.read_file(dir .. "/manifest.json")
   if not manifest then return nil, ("model %s: %s"):format(dir, err) end
   if type(manifest.nets) ~= "table" then
     return nil, ("model %s: manifest.json has no \"nets\" table"):format(dir)
@@ -197,8 +235,9 @@ function detector.new(opts)
 
   local nets = opts.nets
   if not nets then
-    self.model = opts.model or detector.default_model()
     local err
+    self.model, err = detector.resolve_model(opts.model or detector.default_model())
+    if not self.model then return nil, err end
     nets, err = detector.load_model(self.model)
     if not nets then return nil, err end
   end
