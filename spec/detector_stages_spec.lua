@@ -87,14 +87,51 @@ describe("detector stages", function()
       c:fix()
       local x = T.empty(#c, 3, 24, 24)
       c:crop({img}, 24, full.resize, x)
-      local out = full:forward_batched("rnet", x)
-      c:set_outputs(out.cls, out.box)
+      local cls, box = T.empty(#c, 2), T.empty(#c, 4)
+      for start = 1, #c, full.batch do
+        local len = math.min(full.batch, #c - start + 1)
+        local out = (full.plans.rnet or full.rnet):forward(x:narrow(1, start, len):contiguous())
+        cls:narrow(1, start, len):copy_(out.cls)
+        box:narrow(1, start, len):copy_(out.box)
+      end
+      c:set_outputs(cls, box)
       c:filter(full.thresholds[2])
       c:nms(full.nms[3], "union")
       c:calibrate(true)
       same_faces(c:faces(nil, false), faces, path)
       for _, f in ipairs(faces) do assert.is_true(f.score > full.thresholds[2] and f.score <= 1) end
       assert.is_true(oblong(faces) > 0)
+    end
+  end)
+
+  it("crops a range of windows as the rows of the whole crop, and any batch gives the same faces", function()
+    local img = assert(mtcnn.image.load(pictures()[#pictures()]))
+    local full = assert(detector.new())
+    local c = stage1_by_hand(full, img)
+    c:square()
+    c:fix()
+    assert.is_true(#c > 10)
+    local whole = T.empty(#c, 3, 24, 24)
+    c:crop({img}, 24, full.resize, whole)
+    local part = T.empty(5, 3, 24, 24)
+    c:crop({img}, 24, full.resize, part, 4, 5)
+    assert.are.equal(0, (part - whole:narrow(1, 4, 5)):abs():max())
+    c:crop({img}, 24, full.resize, T.empty(0, 3, 24, 24), #c + 1, 0)
+    assert.has_error(function() c:crop({img}, 24, full.resize, part, #c - 3, 5) end, "bad argument #6 to 'crop' (window count out of range)")
+    assert.has_error(function() c:crop({img}, 24, full.resize, part, 0, 5) end, "bad argument #5 to 'crop' (first window out of range)")
+    assert.has_error(function() c:crop({img}, 24, full.resize, part, 1, 4) end)
+    -- RNet and ONet over the windows 7 at a time (crops made a batch at a time) find what one
+    -- batch finds, landmarks averaged with mirrored crops included
+    for _, flip in ipairs({false, true}) do
+      local a = assert(detector.new{flip_landmarks = flip}):detect(img)
+      local b = assert(detector.new{flip_landmarks = flip, batch = 7}):detect(img)
+      assert.are.equal(#a, #b)
+      assert.is_true(#a > 0)
+      for k = 1, #a do
+        assert.are.same(a[k].box, b[k].box)
+        assert.are.equal(a[k].score, b[k].score)
+        assert.are.same(a[k].landmarks, b[k].landmarks)
+      end
     end
   end)
 

@@ -114,6 +114,9 @@ static int m_decode_landmarks(lua_State *L) {
  * their images, zero-filled outside, resized to size x size into out
  * ([n,3,size,size], normalised as the nets expect). images is one image or a
  * list indexed by the windows' image numbers. */
+/* c:crop(images, size, interp, out [, first, count]): windows first..first+count-1 (1-based;
+ * default all) cropped, resized and normalised into out [count, 3, size, size], so that a
+ * caller can go through many windows a batch at a time. */
 static int m_crop(lua_State *L) {
     mt_cands *c = check_cands(L, 1);
     int single = mtL_testimage(L, 2) != NULL;
@@ -121,21 +124,26 @@ static int m_crop(lua_State *L) {
     lua_Integer size = luaL_checkinteger(L, 3);
     mt_interp interp = (mt_interp)mtL_checkenum(L, 4, MT_INTERP_AREA, mtL_interps);
     mt_tensor *out = mtL_checktensor(L, 5);
+    lua_Integer first = luaL_optinteger(L, 6, 1);
+    lua_Integer count = luaL_optinteger(L, 7, c->n - first + 1);
     luaL_argcheck(L, size >= 1 && size <= 4096, 3, "crop size out of range");
-    if (out->ndim != 4 || out->shape[0] != c->n || out->shape[1] != 3 || out->shape[2] != size ||
+    luaL_argcheck(L, first >= 1 && first <= c->n + 1, 6, "first window out of range");
+    luaL_argcheck(L, count >= 0 && count <= c->n - first + 1, 7, "window count out of range");
+    if (out->ndim != 4 || out->shape[0] != count || out->shape[1] != 3 || out->shape[2] != size ||
         out->shape[3] != size) {
         char s[MT_SHAPE_STR];
         return mtL_errorf(L, "crop: output %s is not %lldx3x%lldx%lld", mt_tensor_shape_str(out, s),
-                          (long long)c->n, (long long)size, (long long)size);
+                          (long long)count, (long long)size, (long long)size);
     }
-    if (c->n == 0) return 0;
+    if (count == 0) return 0;
+    int64_t lo = first - 1, hi = lo + count;
     /* the integer boxes live in a Lua-owned buffer, so an error cannot leak them */
-    int32_t *boxes = (int32_t *)mtL_alloc(L, c->n * 4, sizeof(int32_t));
-    MTL_CHECK(L, mt_cands_crop_boxes(c, boxes));
+    int32_t *boxes = (int32_t *)mtL_alloc(L, count * 4, sizeof(int32_t));
+    MTL_CHECK(L, mt_cands_crop_boxes(c, lo, count, boxes));
     /* one call per run of windows from the same image */
-    for (int64_t start = 0; start < c->n;) {
+    for (int64_t start = lo; start < hi;) {
         int64_t end = start;
-        while (end < c->n && c->image[end] == c->image[start]) end++;
+        while (end < hi && c->image[end] == c->image[start]) end++;
         const mt_image *im;
         if (single) {
             im = mtL_checkimage(L, 2);
@@ -146,9 +154,9 @@ static int m_crop(lua_State *L) {
             lua_pop(L, 1); /* still referenced by the list */
         }
         mt_tensor *slice;
-        MTL_CHECK(L, mt_tensor_narrow(&slice, out, 0, start, end - start));
+        MTL_CHECK(L, mt_tensor_narrow(&slice, out, 0, start - lo, end - start));
         mtL_pushtensor(L, slice);
-        MTL_CHECK(L, mt_crop_resize_to_tensor(im, boxes + 4 * start, end - start, (int)size,
+        MTL_CHECK(L, mt_crop_resize_to_tensor(im, boxes + 4 * (start - lo), end - start, (int)size,
                                               (int)size, interp, slice, MT_NORM_MTCNN));
         lua_pop(L, 1);
         start = end;

@@ -331,24 +331,32 @@ function detector:run_net(arch, net, x)
   return {cls = out.cls:cpu(), box = out.box:cpu(), landmarks = out.landmarks and out.landmarks:cpu()}
 end
 
--- Runs net (by its plan when it has one) over the crops in chunks of self.batch and returns
--- the outputs {cls [n,2], box [n,4], landmarks [n,10] or nil} as whole tensors.
-function detector:forward_batched(arch, x)
+-- Crops the windows of c from ims at size x size and runs net (by its plan when it has one)
+-- over them, self.batch windows at a time: however many windows a crowded picture leaves, at
+-- most one batch of crops is in memory. With flip (ONet's flip_landmarks) each batch also runs
+-- mirrored and its landmarks are averaged with the plain pass's. Returns the outputs {cls
+-- [n,2], box [n,4], landmarks [n,10] or nil} as whole tensors.
+function detector:crop_forward(arch, c, ims, size, flip)
   local net = self.plans[arch] or self[arch]
-  local n = x:size(1)
-  if n <= self.batch then
-    local out = self:run_net(arch, net, x)
-    return {cls = out.cls, box = out.box, landmarks = out.landmarks}
-  end
+  local n = #c
+  local x = self:buffer(arch, math.min(n, self.batch), 3, size, size)
   local cls, box, lm = T.empty(n, 2), T.empty(n, 4), nil
   for start = 1, n, self.batch do
     local len = math.min(self.batch, n - start + 1)
-    local out = self:run_net(arch, net, x:narrow(1, start, len):contiguous())
+    local xs = len == x:size(1) and x or x:narrow(1, 1, len)
+    c:crop(ims, size, self.resize, xs, start, len)
+    -- the net's outputs are reused buffers: copied out before the next pass
+    local out = self:run_net(arch, net, xs)
     cls:narrow(1, start, len):copy_(out.cls)
     box:narrow(1, start, len):copy_(out.box)
     if out.landmarks then
       lm = lm or T.empty(n, 10)
-      lm:narrow(1, start, len):copy_(out.landmarks)
+      local pts = out.landmarks
+      if flip then
+        pts = pts:clone()
+        pts = core.detect.mirror_average(pts, self:run_net(arch, net, core.detect.flip_width(xs)).landmarks)
+      end
+      lm:narrow(1, start, len):copy_(pts)
     end
   end
   return {cls = cls, box = box, landmarks = lm}
@@ -466,9 +474,7 @@ function detector:run(ims)
   shares[2] = {weights = #ims > 1 and c:counts(#ims) or {1}}
 
   if #c > 0 then
-    local x = self:buffer("rnet", #c, 3, 24, 24)
-    c:crop(ims, 24, self.resize, x)
-    local out = self:forward_batched("rnet", x)
+    local out = self:crop_forward("rnet", c, ims, 24)
     c:set_outputs(out.cls, out.box)
     c:filter(self.thresholds[2])
     c:nms(self.nms[3], "union")
@@ -490,16 +496,8 @@ function detector:run(ims)
 
   if #c > 0 then
     c:fix()
-    local x = self:buffer("onet", #c, 3, 48, 48)
-    c:crop(ims, 48, self.resize, x)
-    local out = self:forward_batched("onet", x)
+    local out = self:crop_forward("onet", c, ims, 48, self.flip_landmarks)
     local cls, reg, pts = out.cls, out.box, out.landmarks
-    if self.flip_landmarks and pts then
-      -- the net's outputs are reused buffers: keep this pass's before the next
-      cls, reg, pts = cls:clone(), reg:clone(), pts:clone()
-      local mirrored = self:forward_batched("onet", core.detect.flip_width(x))
-      pts = core.detect.mirror_average(pts, mirrored.landmarks)
-    end
     c:set_outputs(cls, reg, pts)
     c:filter(self.thresholds[3])
     c:decode_landmarks(self.landmark_offset)

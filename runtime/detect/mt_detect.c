@@ -223,11 +223,15 @@ int64_t mt_cands_drop_invalid(mt_cands *c, const int32_t *sizes, int nimages) {
 /* Crop coordinates stay within +-2^30, so that widths and sums of them fit an int32. */
 #define CROP_LIMIT 1073741824
 
-mt_status mt_cands_crop_boxes(const mt_cands *c, int32_t *out) {
-    for (int64_t k = 0; k < c->n; k++) {
+mt_status mt_cands_crop_boxes(const mt_cands *c, int64_t first, int64_t count, int32_t *out) {
+    if (first < 0 || count < 0 || first > c->n - count)
+        return mt_fail(MT_ERR_ARG, "detect: windows %lld..%lld out of range (%lld windows)",
+                       (long long)first + 1, (long long)(first + count), (long long)c->n);
+    for (int64_t k = first; k < first + count; k++) {
         const double *b = c->box + 4 * k;
+        int32_t *o = out + 4 * (k - first);
         for (int r = 0; r < 4; r++)
-            if (!mt_to_i32(trunc(b[r]) - 1.0, -CROP_LIMIT, CROP_LIMIT, &out[4 * k + r]))
+            if (!mt_to_i32(trunc(b[r]) - 1.0, -CROP_LIMIT, CROP_LIMIT, &o[r]))
                 return mt_fail(MT_ERR_ARG, "detect: window %lld has the box [%g, %g, %g, %g], "
                                "which cannot be cropped (drop_invalid removes such windows)",
                                (long long)k + 1, b[0], b[1], b[2], b[3]);

@@ -81,10 +81,11 @@ void mt_cands_decode_landmarks(mt_cands *c, double offset);
  * count. The survivors keep their order. */
 int64_t mt_cands_drop_invalid(mt_cands *c, const int32_t *sizes, int nimages);
 
-/* Integer 0-based inclusive crop boxes of the windows (fix()ed boxes minus 1),
- * 4 per window, for mt_crop_resize_to_tensor. MT_ERR_ARG naming the window when a
- * coordinate is not a number within +-2^30 (no float is cast unchecked). */
-mt_status mt_cands_crop_boxes(const mt_cands *c, int32_t *out);
+/* Integer 0-based inclusive crop boxes of windows first..first+count-1 (0-based;
+ * fix()ed boxes minus 1), 4 per window, for mt_crop_resize_to_tensor. MT_ERR_ARG
+ * for a range outside the windows, or naming the window when a coordinate is not a
+ * number within +-2^30 (no float is cast unchecked). */
+mt_status mt_cands_crop_boxes(const mt_cands *c, int64_t first, int64_t count, int32_t *out);
 
 /* Appends the windows of src (all of them). */
 mt_status mt_cands_append(mt_cands *c, const mt_cands *src);
