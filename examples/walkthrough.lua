@@ -22,7 +22,8 @@
 mtcnn = require "mtcnn"   -- the REPL has it already; a script needs it
 RUN_AS_SCRIPT = arg ~= nil and arg[0] ~= nil and arg[0]:match("walkthrough%.lua$") ~= nil
 OUT = RUN_AS_SCRIPT and arg[1] or OUT or "/tmp/mtcnn-walkthrough"
-WIDER = RUN_AS_SCRIPT and arg[2] or WIDER or (os.getenv("MTCNN_SHARED") or mtcnn.home .. "/../shared") .. "/data/wider"
+SHARED = os.getenv("MTCNN_SHARED") or mtcnn.home .. "/../shared"
+WIDER = RUN_AS_SCRIPT and arg[2] or WIDER or SHARED .. "/data/wider"
 assert(mtcnn.sys.mkdir(OUT))
 
 -- ---- 1. Load a picture and detect ------------------------------------------------------------
@@ -41,7 +42,8 @@ mtcnn.repl.show(faces)
 -- Boxes are {x1, y1, x2, y2} in 0-based pixels (x2, y2 inclusive); landmarks are five {x, y}
 -- points: left eye, right eye, nose, left and right mouth corner.
 for i, f in ipairs(faces) do
-  print(("face %d: box %.1f %.1f %.1f %.1f score %.6f"):format(i, f.box[1], f.box[2], f.box[3], f.box[4], f.score))
+  print(("face %d: box %.1f %.1f %.1f %.1f score %.6f"):format(i, f.box[1], f.box[2], f.box[3],
+    f.box[4], f.score))
   for _, name in ipairs({"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}) do
     local p = mtcnn.faces.named_landmarks(f)[name]
     print(("  %-11s %6.1f %6.1f"):format(name, p[1], p[2]))
@@ -65,14 +67,17 @@ print(("drawn: %s (%d x %d)"):format(OUT .. "/astronaut_faces.png", pic.width, p
 face = faces[1]
 aligned, matrix = img:align_face(face.landmarks, {size = 112})
 assert(aligned:save(OUT .. "/astronaut_aligned.png"))
-print(("aligned: %s (%d x %d)"):format(OUT .. "/astronaut_aligned.png", aligned.width, aligned.height))
+print(("aligned: %s (%d x %d)"):format(OUT .. "/astronaut_aligned.png", aligned.width,
+  aligned.height))
 
--- Where the face's points land in the crop, against the template: a few pixels off at most,
--- since a similarity cannot fit five points exactly.
+-- Where the face's points land in the crop, against the template: a few pixels off, since a
+-- similarity cannot fit five points exactly (this face is turned a little).
 moved = mtcnn.image.transform_points(matrix, face.landmarks)
 template = mtcnn.image.alignment_template(112)
 off = 0
-for k = 1, 5 do off = off + math.sqrt((moved[k][1] - template[k][1]) ^ 2 + (moved[k][2] - template[k][2]) ^ 2) / 5 end
+for k = 1, 5 do
+  off = off + math.sqrt((moved[k][1] - template[k][1]) ^ 2 + (moved[k][2] - template[k][2]) ^ 2) / 5
+end
 print(("aligned points: %.2f px from the template on average"):format(off))
 
 -- The same crops for every face at once, as one tensor ready for a recognition net.
@@ -82,19 +87,25 @@ print(("crops: %s"):format(table.concat(batch:size(), " x ")))
 -- ---- 4. Evaluate on a few WIDER FACE validation images ----------------------------------------
 
 -- The official protocol (easy / medium / hard AP, mtcnn.eval.wider) on the first 8 validation
--- images present under WIDER. Eight crowded pictures say little about a detector:
--- `mtcnn eval wider` on the whole set is the real measure (docs/evaluation.md).
+-- images present under WIDER, in the annotation file's order (as the pipeline's evaluation
+-- takes them), with exact overlaps (iou = "official" repeats the MATLAB tool's int32
+-- arithmetic). Eight crowded pictures say little about a detector: `mtcnn detect --json` and
+-- `mtcnn eval wider` on the whole set are the real measure (docs/evaluation.md).
 N_EVAL = 8
 VAL_GT = WIDER .. "/wider_face_split/wider_face_val_bbx_gt.txt"
-HAVE_WIDER = mtcnn.sys.stat(VAL_GT) ~= nil and mtcnn.sys.stat(WIDER .. "/WIDER_val/images") ~= nil and mtcnn.eval.wider.find_gt_dir(WIDER) ~= nil
-if not HAVE_WIDER then print(("evaluation skipped: no WIDER FACE validation data under %s (give its folder as WIDER)"):format(WIDER)) end
+HAVE_WIDER = (mtcnn.sys.stat(VAL_GT) ~= nil and mtcnn.sys.stat(WIDER .. "/WIDER_val/images") ~= nil
+  and mtcnn.eval.wider.find_gt_dir(WIDER) ~= nil)
+if not HAVE_WIDER then
+  print(("evaluation skipped: no WIDER FACE validation data under %s (give its folder as WIDER)")
+    :format(WIDER))
+end
 
 if HAVE_WIDER then
   gt = assert(mtcnn.eval.wider.load_gt(WIDER))
   entries = assert(mtcnn.data.read_wider(VAL_GT, {images = WIDER .. "/WIDER_val/images"}))
   preds, chosen = {}, {}
   for i = 1, math.min(N_EVAL, #entries) do
-    local key = mtcnn.eval.predictions.key(entries[i].path, 2)   -- "EVENT/NAME", as the protocol names images
+    local key = mtcnn.eval.predictions.key(entries[i].path, 2) -- "EVENT/NAME": the protocol's name
     local boxes = {}
     for _, f in ipairs(det:detect(entries[i].path)) do
       local x, y, w, h = mtcnn.eval.predictions.xywh(f.box)
@@ -103,7 +114,8 @@ if HAVE_WIDER then
     preds[key], chosen[key] = boxes, true
   end
   result = mtcnn.eval.wider.evaluate(gt, preds, {images = chosen, iou = "exact"})
-  print(("WIDER val, %d images: AP easy %.4f medium %.4f hard %.4f (%d / %d / %d faces)"):format(result.images,
+  print(("WIDER val, %d images: AP easy %.4f medium %.4f hard %.4f (%d / %d / %d faces)"):format(
+    result.images,
     result.settings.easy.ap, result.settings.medium.ap, result.settings.hard.ap,
     result.settings.easy.faces, result.settings.medium.faces, result.settings.hard.faces))
 end
@@ -120,8 +132,10 @@ points = {}   -- the samplers take the five points planar: x1..x5, then y1..y5
 for k, p in ipairs(face.landmarks) do points[k], points[5 + k] = p[1], p[2] end
 writer = assert(mtcnn.record.writer(REC, {size = 12, replace = true}))
 for seed = 1, 20 do
-  assert(writer:add_samples(mtcnn.sample.detection(img, {face.box}, {size = 12, seed = seed}), "astronaut.png"))
-  assert(writer:add_samples(mtcnn.sample.landmarks(img, face.box, points, {size = 12, seed = seed}), "astronaut.png"))
+  local detection = mtcnn.sample.detection(img, {face.box}, {size = 12, seed = seed})
+  local landmarks = mtcnn.sample.landmarks(img, face.box, points, {size = 12, seed = seed})
+  assert(writer:add_samples(detection, "astronaut.png"))
+  assert(writer:add_samples(landmarks, "astronaut.png"))
 end
 assert(writer:close())
 rec = assert(mtcnn.record.open(REC))
@@ -153,7 +167,8 @@ for i = 1, STEPS do
   if i % 25 == 0 then print(("step %3d: batch loss %.4f"):format(i, loss)) end
 end
 after = check:run(net)
-print(("tiny pnet: after %d steps, loss %.4f accuracy %.3f"):format(STEPS, after.loss, after.accuracy))
+print(("tiny pnet: after %d steps, loss %.4f accuracy %.3f"):format(STEPS, after.loss,
+  after.accuracy))
 print(("tiny pnet: loss %.4f -> %.4f"):format(before.loss, after.loss))
 
 -- Saved as a model folder, the net runs as the detector's first stage (stages = 1: PNet's
@@ -169,8 +184,11 @@ windows = tiny:detect(img)
 boxes = {}
 for k, w in ipairs(windows) do boxes[k] = w.box end
 best = 0
-for _, v in ipairs(#boxes > 0 and mtcnn.box.iou(face.box, boxes) or {}) do best = math.max(best, v) end
-print(("tiny pnet as a detector: %d windows, the best overlaps the face with IoU %.2f"):format(#windows, best))
+for _, v in ipairs(#boxes > 0 and mtcnn.box.iou(face.box, boxes) or {}) do
+  best = math.max(best, v)
+end
+print(("tiny pnet as a detector: %d windows, the best overlaps the face with IoU %.2f"):format(
+  #windows, best))
 
 -- Closing frees the loader's thread and the files (the collector would, later).
 batches:close()

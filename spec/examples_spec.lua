@@ -47,7 +47,8 @@ describe("examples/walkthrough.lua", function()
   setup(function()
     dir = helper.tmpdir()
     script = {}
-    script.out, script.code, script.err = helper.mtcnn("examples/walkthrough.lua " .. helper.q(dir .. "/script"))
+    script.out, script.code, script.err = helper.mtcnn("examples/walkthrough.lua "
+      .. helper.q(dir .. "/script"))
     -- the REPL on a pipe reads the file as a user pastes it; OUT and WIDER set beforehand, the
     -- WIDER folder missing on purpose (the evaluation's skip)
     local input = dir .. "/input.lua"
@@ -135,7 +136,9 @@ describe("examples/walkthrough.lua", function()
     local acc1 = num(script.out, "after %d+ steps, loss %S+ accuracy (%S+)", "accuracy after")
     assert.is_true(acc1 > acc0 and acc1 > 0.9, ("accuracy %g -> %g"):format(acc0, acc1))
     local steps = {}
-    for s, l in script.out:gmatch("step%s+(%d+): batch loss (%S+)") do steps[#steps + 1] = {tonumber(s), tonumber(l)} end
+    for s, l in script.out:gmatch("step%s+(%d+): batch loss (%S+)") do
+      steps[#steps + 1] = {tonumber(s), tonumber(l)}
+    end
     assert.is_true(#steps >= 4, "batch losses printed")
     assert.is_true(steps[#steps][2] < before, "the last batch's loss is below the starting loss")
     -- saved as a model folder, it runs as the detector's first stage
