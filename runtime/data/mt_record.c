@@ -841,6 +841,7 @@ int64_t mt_record_writer_count(const mt_record_writer *w) { return w->count; }
 int64_t mt_record_writer_committed(const mt_record_writer *w) { return w->committed; }
 int mt_record_writer_size(const mt_record_writer *w) { return w->size; }
 const char *mt_record_writer_path(const mt_record_writer *w) { return w->path; }
+int mt_record_writer_broken(const mt_record_writer *w) { return w->broken; }
 void mt_record_writer_class_counts(const mt_record_writer *w, int64_t counts[MT_NUM_CLASSES]) {
     memcpy(counts, w->class_count, sizeof w->class_count);
 }
