@@ -67,6 +67,14 @@ function Output:flush()
   return true
 end
 
+--- out:sync() -> true | nil, message: flushed and on the disk (fsync), the file kept open
+function Output:sync()
+  if self.err then return nil, self.err end
+  local ok, err = core_sys.fsync(self.f)
+  if not ok then return output_failed(self, err) end
+  return true
+end
+
 --- out:close() -> true | nil, message: flushed, on the disk (fsync) and closed
 function Output:close()
   if self.closed then return self.err == nil, self.err end
@@ -80,7 +88,7 @@ function Output:close()
 end
 
 --- sys.output(path [, mode = "wb"]) -> out | nil, message: a file written in steps whose
---- every failure is reported (out:write, out:flush, out:close; see Output), for outputs
+--- every failure is reported (out:write, out:flush, out:sync, out:close; see Output), for outputs
 --- written as work goes on (JSON Lines) where write_atomic's all-or-nothing does not fit.
 function sys.output(path, mode)
   local f, err = io.open(path, mode or "wb")

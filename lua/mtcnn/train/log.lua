@@ -68,6 +68,15 @@ function Log:write(entry)
   return ok, err
 end
 
+--- lg:sync() -> true | nil, message: every line so far on the disk (before a checkpoint
+--- counts on them), or the first failure
+function Log:sync()
+  if self.err then return nil, self.err end
+  local ok, err = self.file:sync()
+  if not ok then self.err = err end
+  return ok, err
+end
+
 --- lg:close() -> true | nil, message (the data on the disk, or why not)
 function Log:close()
   local ok, err = true, nil
