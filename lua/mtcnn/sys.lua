@@ -14,7 +14,12 @@ local sys = setmetatable({}, {__index = core_sys})
 --- or the whole new text (a full disk gives nil, message and leaves the old file).
 function sys.write_atomic(path, text)
   local tmp = ("%s.tmp.%d"):format(path, core_sys.pid())
-  local f, err = io.open(tmp, "wb")
+  -- created anew ("x": O_EXCL, which follows no link): a stale file or a link planted at the
+  -- temporary name is neither written through nor renamed into place (a folder there stays,
+  -- and the write fails)
+  local st = core_sys.stat(tmp)
+  if not st or st.type ~= "directory" then os.remove(tmp) end
+  local f, err = core_sys.open(tmp, "wbx")
   if not f then return nil, ("cannot write %s"):format(err) end
   local ok, werr = f:write(text)
   if ok then ok, werr = core_sys.fsync(f) end
