@@ -613,6 +613,53 @@ describe("reliability of long jobs' outputs", function()
     assert.matches("merge_file: cannot create folder", err, 1, true)
   end)
 
+  it("R40: a link planted at a temporary name is neither written through nor renamed into place", function()
+    local out = dir .. "/planted"
+    os.execute("mkdir -p " .. q(out .. "/checkpoints") .. " " .. q(dir .. "/merge_planted"))
+    local victim = dir .. "/victim"
+    helper.write_file(victim, "keep me")
+    -- the host takes the shell's pid ($$, exec), so its temporary names are known beforehand
+    local function planted(links, args)
+      local cmd = {}
+      for _, l in ipairs(links) do cmd[#cmd + 1] = ("ln -s %s %s.tmp.$$"):format(q(l[1]), q(l[2])) end
+      cmd[#cmd + 1] = "exec " .. q(helper.bin) .. " " .. args
+      return helper.run("bash -c " .. q(table.concat(cmd, "; ")))
+    end
+    local _, code, err = planted({{"/dev/full", out .. "/log.jsonl"}, {victim, out .. "/config.lua"},
+      {victim, out .. "/checkpoints/step-000000005.ckpt"}, {victim, out .. "/pnet.mtn"},
+      {victim, out .. "/manifest.json"}}, train_args(out, "--epochs 1 --checkpoint-every 5"))
+    assert.are.equal(0, code, err)
+    local merged = dir .. "/merge_planted/train.rec"
+    _, code, err = planted({{victim, merged}}, ("%s --net pnet --quiet --out %s %s %s"):format(
+      q(helper.home .. "/scripts/merge_records.lua"), q(merged),
+      q(set.train:gsub("train%.rec$", "det_train.rec")), q(set.train:gsub("train%.rec$", "lmk_train.rec"))))
+    assert.are.equal(0, code, err)
+    assert.are.equal("keep me", helper.read_file(victim))
+    for _, path in ipairs({out .. "/log.jsonl", out .. "/config.lua", out .. "/pnet.mtn",
+                           out .. "/manifest.json", merged}) do
+      assert.is_false(os.execute("test -L " .. q(path)) == true, path .. " is a link")
+      assert.are.equal("file", sys.stat(path).type, path)
+    end
+    assert.are.equal("other", sys.stat("/dev/full").type)
+    assert(checkpoint.load(checkpoint.list(out .. "/checkpoints")[1].path))
+    assert(record.open(merged)):close()
+  end)
+
+  it("R41: --resume with a log that is a link to /dev/zero: refused, naming it, no endless read", function()
+    local out = dir .. "/zero"
+    local _, code, err = helper.mtcnn(train_args(out, "--epochs 1"))
+    assert.are.equal(0, code, err)
+    os.remove(out .. "/log.jsonl")
+    assert(os.execute(("ln -s /dev/zero %s"):format(q(out .. "/log.jsonl"))))
+    -- (bounded memory and time: before the fix the read grew until memory ran out; the
+    -- sanitizers' shadow memory needs more address space than the bound)
+    local bound = os.getenv("ASAN_OPTIONS") and "" or "ulimit -v 2000000; "
+    _, code, err = helper.run(("bash -c %s"):format(q(("%sexec timeout 60 %s %s"):format(bound,
+      q(helper.bin), train_args(out, "--resume")))))
+    assert.are.equal(3, code, err)
+    assert.matches(out .. "/log.jsonl: not a regular file", err, 1, true)
+  end)
+
   it("R39: an evaluation whose --save file cannot be written: status 3 naming it", function()
     helper.need_shared("the WIDER ground truth")
     helper.write_file(dir .. "/p.jsonl", mtcnn.json.encode({
