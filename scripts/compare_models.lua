@@ -69,6 +69,9 @@ local function read_text(path)
   return s
 end
 
+-- a short fingerprint of a text for the cache keys: its CRC-32C and length
+local function digest(text) return ("%08x:%d"):format(sys.crc32c(text), #text) end
+
 local wider_dir = args.wider:gsub("(.)/$", "%1")
 local lm_dir = args.landmarks:gsub("(.)/$", "%1")
 local out_dir = args.out:gsub("(.)/$", "%1")
@@ -114,7 +117,15 @@ for i, name in ipairs(names) do
   if labels and slug ~= base then fail(("--labels: %s is given twice"):format(label), 2) end
   if slug ~= base then label = label .. " " .. k end
   slugs[slug] = true
-  models[i] = {label = label, slug = slug, dir = dir, manifest = text}
+  -- what the cache keys name the model by: its manifest and the files of its nets
+  local parts = {text}
+  if type(manifest) == "table" and type(manifest.nets) == "table" then
+    for _, arch in ipairs({"pnet", "rnet", "onet"}) do
+      local file = manifest.nets[arch]
+      parts[#parts + 1] = arch .. " " .. digest(type(file) == "string" and read_text(dir .. "/" .. file) or "")
+    end
+  end
+  models[i] = {label = label, slug = slug, dir = dir, manifest = table.concat(parts, "\n")}
 end
 
 local val_gt = wider_dir .. "/wider_face_split/wider_face_val_bbx_gt.txt"
@@ -149,14 +160,15 @@ local function run_child(argv, stdout_file)
   return okc, cerr
 end
 
--- The cache: OUT/cache.json maps each result file to the key it was made under.
+-- The cache: OUT/cache.json maps each result file's name to the digest of the key it was made
+-- under.
 local CACHE = out_dir .. "/cache.json"
 local cache = json.read_file(CACHE)
 if type(cache) ~= "table" then cache = {} end
 local output_failed = false
 
 local function remember(file, key)
-  cache[file] = key
+  cache[file:match("[^/]+$")] = digest(key)
   local okw, werr = sys.write_atomic(CACHE, json.encode(cache, {indent = "  "}) .. "\n")
   if not okw then
     io.stderr:write("error: ", werr, "\n")
@@ -165,7 +177,7 @@ local function remember(file, key)
 end
 
 local function cached(file, key)
-  return cache[file] == key and exists(file)
+  return cache[file:match("[^/]+$")] == digest(key) and exists(file)
 end
 
 local function write(path, text)
@@ -219,7 +231,7 @@ end
 local function wider_run(m, preset)
   local base = ("%s/%s_%s_wider"):format(out_dir, m.slug, preset)
   local saved = base .. ".json"
-  local key = table.concat({"wider", m.manifest, preset, image_text, eval_tools}, "\n")
+  local key = table.concat({"wider", m.manifest, preset, digest(image_text), eval_tools}, "\n")
   if cached(saved, key) then
     say("%s (%s), WIDER: done earlier (%s)", m.label, preset, saved)
   else
@@ -245,7 +257,7 @@ end
 
 local function landmark_run(m, preset)
   local saved = ("%s/%s_%s_landmarks.json"):format(out_dir, m.slug, preset)
-  local key = table.concat({"landmarks", m.manifest, preset, lm_text, lm_dir}, "\n")
+  local key = table.concat({"landmarks", m.manifest, preset, digest(lm_text), lm_dir}, "\n")
   if cached(saved, key) then
     say("%s (%s), landmarks: done earlier (%s)", m.label, preset, saved)
   else

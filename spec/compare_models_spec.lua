@@ -116,5 +116,15 @@ describe("compare_models.lua", function()
     local again = assert(json.decode(out))
     assert.are.equal(json.null, again.plot)
     assert.are.equal(by["mtcnn-original/wider"].wider.hard, again.runs[4].wider.hard)
+
+    -- a model whose manifest changed is run again, the other one not
+    local f = assert(io.open(copy .. "/manifest.json", "ab"))
+    f:write("\n")
+    f:close()
+    _, code, err = helper.mtcnn(args_for(copy, out_dir, "--presets original"))
+    assert.are.equal(0, code, err)
+    assert.truthy(err:find("detect.lua --model " .. copy, 1, true), err)
+    assert.truthy(err:find("bench.lua detect --model " .. copy, 1, true), err)
+    assert.is_nil(err:find("models/original", 1, true), err) -- the bundled one: from the cache
   end)
 end)
