@@ -100,12 +100,17 @@ for i, name in ipairs(names) do
   local text = read_text(dir .. "/manifest.json")
   if not text then fail(("--models: %s has no manifest.json"):format(dir), 2) end
   local manifest = json.decode(text)
+  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
+    if type(manifest) ~= "table" or type(manifest.nets) ~= "table" or type(manifest.nets[arch]) ~= "string" then
+      fail(("--models: %s/manifest.json names no %s (the whole cascade is compared)"):format(dir, arch), 2)
+    end
+  end
   local label = labels and labels[i]
   if not label then
     local st = sys.stat(name)
     if not (st and st.type == "directory") then
       label = name -- a bundled model: its name
-    elseif type(manifest) == "table" and type(manifest.name) == "string" and manifest.name ~= "" then
+    elseif type(manifest.name) == "string" and manifest.name ~= "" then
       label = manifest.name
     else
       label = dir:gsub("/+$", ""):match("([^/]+)$") or dir
@@ -119,11 +124,8 @@ for i, name in ipairs(names) do
   slugs[slug] = true
   -- what the cache keys name the model by: its manifest and the files of its nets
   local parts = {text}
-  if type(manifest) == "table" and type(manifest.nets) == "table" then
-    for _, arch in ipairs({"pnet", "rnet", "onet"}) do
-      local file = manifest.nets[arch]
-      parts[#parts + 1] = arch .. " " .. digest(type(file) == "string" and read_text(dir .. "/" .. file) or "")
-    end
+  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
+    parts[#parts + 1] = arch .. " " .. digest(read_text(dir .. "/" .. manifest.nets[arch]) or "")
   end
   models[i] = {label = label, slug = slug, dir = dir, manifest = table.concat(parts, "\n")}
 end
