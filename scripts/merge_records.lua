@@ -75,8 +75,8 @@ local opts = {
 local effective_layout = layout or merge.PRESETS[args.net].layout
 if effective_layout == "single" then opts.output = args.out else opts.output = args.out:gsub("/$", "") end
 
-local report, err = merge.run(opts)
-if not report then fail(err) end
+local report, err, kind = merge.run(opts)
+if not report then fail(err, kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
 for _, note in ipairs(report.notes) do io.stderr:write("merge_records.lua: note: ", note, "\n") end
 local used = effective_layout == "single" and (args.out .. ".config.lua") or (opts.output .. "/config.lua")
 local wrote, werr = config.write({merge = m}, used, args.net, "merge_records.lua: the settings of this merge")

@@ -442,3 +442,233 @@ describe("reliability", function()
     end)
   end)
 end)
+
+-- Long jobs (training, sample generation, merging, evaluation) whose outputs cannot be
+-- written. A full disk is made with a file-size limit (RLIMIT_FSIZE, which binds root too,
+-- unlike permissions): a write past it fails with EFBIG at the moment it is made, as a write
+-- onto a full disk fails with ENOSPC.
+describe("reliability of long jobs' outputs", function()
+  local TF = require "train_fixtures"
+  local sys = mtcnn.sys
+  local checkpoint = require "mtcnn.train.checkpoint"
+  local dir, set, wider
+
+  -- Runs the host with args, every file it writes limited to kib KiB (SIGXFSZ ignored, so
+  -- that the write returns the error instead of the signal ending the process).
+  local function limited(kib, args)
+    return helper.run("bash -c " .. q(("trap '' XFSZ; ulimit -f %d; exec %s %s"):format(kib,
+      q(helper.bin), args)))
+  end
+
+  local function train_args(out, extra)
+    return ("%s --train %s --val %s --out %s --threads 1 --quiet %s"):format(
+      q(helper.home .. "/scripts/train_pnet.lua"), q(set.train), q(table.concat(set.val, ",")),
+      q(out), extra or "")
+  end
+
+  -- the steps of a training log's whole lines, in order
+  local function logged_steps(path)
+    local steps = {}
+    for line in io.lines(path) do
+      local e = mtcnn.json.decode(line)
+      if type(e) == "table" then steps[#steps + 1] = e.step end
+    end
+    return steps
+  end
+
+  setup(function()
+    dir = helper.tmpdir()
+    set = TF.build(dir, {images = 12, val_images = 4, seed = 1})
+    -- a WIDER-style annotation file over synthetic pictures, for gen_pnet_data.lua
+    wider = dir .. "/wider"
+    os.execute("mkdir -p " .. q(wider .. "/images/0--a"))
+    local g, gt = T.generator(3), {}
+    for i = 1, 40 do
+      local img, faces = TF.picture(g)
+      local name = ("0--a/p%02d.png"):format(i)
+      assert(img:save(wider .. "/images/" .. name))
+      gt[#gt + 1] = name
+      gt[#gt + 1] = tostring(#faces)
+      for _, f in ipairs(faces) do
+        local b = f.box
+        gt[#gt + 1] = ("%d %d %d %d 0 0 0 0 0 0"):format(b[1], b[2], b[3] - b[1] + 1, b[4] - b[2] + 1)
+      end
+    end
+    helper.write_file(wider .. "/gt.txt", table.concat(gt, "\n") .. "\n")
+  end)
+
+  teardown(function() helper.rmdir(dir) end)
+
+  it("R34: training whose log cannot be written stops at that line (status 3); --resume leaves no gap", function()
+    local out = dir .. "/loggap"
+    -- about 265 bytes a line: the log passes 96 KiB near step 370 of 448, the checkpoints
+    -- (every 5 steps, about 65 KB) stay below
+    local args = train_args(out, "--batch 16 --epochs 8 --log-every 1 --checkpoint-every 5")
+    local _, code, err = limited(96, args)
+    assert.are.equal(3, code, err)
+    assert.matches("cannot write " .. out .. "/log.jsonl: File too large", err, 1, true)
+    -- no checkpoint vouches for a step whose log line is missing
+    local steps = logged_steps(out .. "/log.jsonl")
+    local last = steps[#steps]
+    assert.is_true(last > 300 and last < 448, "the log stopped at step " .. tostring(last))
+    local newest = checkpoint.list(out .. "/checkpoints")[1]
+    assert.is_true(newest.step <= last, ("checkpoint %d after the last logged step %d"):format(newest.step, last))
+    assert(checkpoint.load(newest.path))
+    -- resumed with room: every step's line once, in order
+    _, code, err = helper.mtcnn(train_args(out, "--resume"))
+    assert.are.equal(0, code, err)
+    steps = logged_steps(out .. "/log.jsonl")
+    assert.are.equal(448, #steps)
+    for i, s in ipairs(steps) do assert.are.equal(i, s) end
+  end)
+
+  it("R35: a checkpoint that cannot be written ends the run (status 3), leaving no part of it", function()
+    local out = dir .. "/ckpt"
+    local _, code, err = helper.mtcnn(train_args(out, "--batch 64 --epochs 1 --checkpoint-every 5"))
+    assert.are.equal(0, code, err)
+    local first = checkpoint.list(out .. "/checkpoints")[1]
+    -- one more epoch, each file limited to 40 KiB: the next checkpoint (about 60 KB) fails
+    _, code, err = limited(40, train_args(out, "--resume --epochs 2"))
+    assert.are.equal(3, code, err)
+    local failed = err:match("(" .. out:gsub("%p", "%%%0") .. "/checkpoints/step%-%d+%.ckpt): write failed: File too large")
+    assert.is_string(failed, err)
+    -- nothing under the failed checkpoint's name, no temporary file, the earlier one whole
+    assert.are.same({first.path:match("[^/]+$")}, sys.listdir(out .. "/checkpoints"))
+    assert(checkpoint.load(first.path))
+    -- resumed with room: from that checkpoint to the end
+    local stdout
+    stdout, code, err = helper.mtcnn(train_args(out, "--resume --epochs 2"))
+    assert.are.equal(0, code, err)
+    assert.matches("resumed from " .. first.path, stdout, 1, true)
+    assert(mtcnn.models.load(out .. "/pnet.mtn"))
+  end)
+
+  it("R36: a checkpoint folder or a model file that cannot be written: status 3, --resume finishes", function()
+    local out = dir .. "/nofolder"
+    os.execute("mkdir -p " .. q(out))
+    helper.write_file(out .. "/checkpoints", "a file where the folder goes")
+    local _, code, err = helper.mtcnn(train_args(out, "--epochs 1"))
+    assert.are.equal(3, code, err)
+    assert.matches("cannot create the checkpoint folder: " .. out .. "/checkpoints", err, 1, true)
+    assert.is_nil(sys.stat(out .. "/log.jsonl"), "nothing trained")
+    -- the model folder's manifest cannot be written: the last checkpoint is whole
+    out = dir .. "/nomanifest"
+    os.execute("mkdir -p " .. q(out .. "/manifest.json/x"))
+    _, code, err = helper.mtcnn(train_args(out, "--epochs 1"))
+    assert.are.equal(3, code, err)
+    assert.matches(out .. "/manifest.json", err, 1, true)
+    os.execute("rm -r " .. q(out .. "/manifest.json"))
+    _, code, err = helper.mtcnn(train_args(out, "--resume"))
+    assert.are.equal(0, code, err)
+    assert.is_table(assert(mtcnn.json.read_file(out .. "/manifest.json")).nets)
+  end)
+
+  it("R37: sample generation onto a full disk: status 3 naming the file, --resume gives the same records", function()
+    local function gen(out, extra)
+      return ("%s --annotations %s --images %s --out %s --quiet --threads 1 --chunk 4 --commit-every 0 %s"):format(
+        q(helper.home .. "/scripts/gen_pnet_data.lua"), q(wider .. "/gt.txt"), q(wider .. "/images"),
+        q(out), extra or "")
+    end
+    local whole, cut = dir .. "/gen_whole", dir .. "/gen_cut"
+    local _, code, err = helper.mtcnn(gen(whole))
+    assert.are.equal(0, code, err)
+    _, code, err = limited(50, gen(cut))
+    assert.are.equal(3, code, err)
+    assert.matches(cut .. "/train.rec: write failed: File too large", err, 1, true)
+    _, code, err = helper.mtcnn(gen(cut, "--resume"))
+    assert.are.equal(0, code, err)
+    helper.same_records(whole, cut)
+    -- an output folder that cannot be created, a state file that cannot be written
+    helper.write_file(dir .. "/gen_file", "")
+    _, code, err = helper.mtcnn(gen(dir .. "/gen_file"))
+    assert.are.equal(3, code, err)
+    assert.matches("gen_file: cannot create folder", err, 1, true)
+    _, code, err = helper.mtcnn(("%s --stage rnet --model %s --annotations %s --images %s --out %s --quiet --threads 1")
+      :format(q(helper.home .. "/scripts/gen_hard_examples.lua"), q(MODEL), q(wider .. "/gt.txt"),
+        q(wider .. "/images"), q(dir .. "/gen_file")))
+    assert.are.equal(3, code, err)
+    assert.matches("gen_file: cannot create folder", err, 1, true)
+    os.execute("mkdir -p " .. q(dir .. "/gen_state/state.json/x"))
+    _, code, err = helper.mtcnn(gen(dir .. "/gen_state", "--force"))
+    assert.are.equal(3, code, err)
+    assert.matches("gen_state/state.json", err, 1, true)
+  end)
+
+  it("R38: merging onto a full disk: status 3 naming the file, nothing left under its name", function()
+    local out = dir .. "/merged"
+    os.execute("mkdir -p " .. q(out))
+    local inputs = q(set.train:gsub("train%.rec$", "det_train.rec")) .. " " ..
+      q(set.train:gsub("train%.rec$", "lmk_train.rec"))
+    local script = q(helper.home .. "/scripts/merge_records.lua")
+    local _, code, err = limited(100, ("%s --net pnet --quiet --out %s %s"):format(script,
+      q(out .. "/train.rec"), inputs))
+    assert.are.equal(3, code, err)
+    assert.matches(out .. "/train.rec: write failed: File too large", err, 1, true)
+    assert.are.same({}, sys.listdir(out))
+    -- per-class outputs in a folder that cannot be created
+    helper.write_file(dir .. "/merge_file", "")
+    _, code, err = helper.mtcnn(("%s --net rnet --quiet --out %s %s"):format(script,
+      q(dir .. "/merge_file"), inputs))
+    assert.are.equal(3, code, err)
+    assert.matches("merge_file: cannot create folder", err, 1, true)
+  end)
+
+  it("R40: a link planted at a temporary name is neither written through nor renamed into place", function()
+    local out = dir .. "/planted"
+    os.execute("mkdir -p " .. q(out .. "/checkpoints") .. " " .. q(dir .. "/merge_planted"))
+    local victim = dir .. "/victim"
+    helper.write_file(victim, "keep me")
+    -- the host takes the shell's pid ($$, exec), so its temporary names are known beforehand
+    local function planted(links, args)
+      local cmd = {}
+      for _, l in ipairs(links) do cmd[#cmd + 1] = ("ln -s %s %s.tmp.$$"):format(q(l[1]), q(l[2])) end
+      cmd[#cmd + 1] = "exec " .. q(helper.bin) .. " " .. args
+      return helper.run("bash -c " .. q(table.concat(cmd, "; ")))
+    end
+    local _, code, err = planted({{"/dev/full", out .. "/log.jsonl"}, {victim, out .. "/config.lua"},
+      {victim, out .. "/checkpoints/step-000000005.ckpt"}, {victim, out .. "/pnet.mtn"},
+      {victim, out .. "/manifest.json"}}, train_args(out, "--epochs 1 --checkpoint-every 5"))
+    assert.are.equal(0, code, err)
+    local merged = dir .. "/merge_planted/train.rec"
+    _, code, err = planted({{victim, merged}}, ("%s --net pnet --quiet --out %s %s %s"):format(
+      q(helper.home .. "/scripts/merge_records.lua"), q(merged),
+      q(set.train:gsub("train%.rec$", "det_train.rec")), q(set.train:gsub("train%.rec$", "lmk_train.rec"))))
+    assert.are.equal(0, code, err)
+    assert.are.equal("keep me", helper.read_file(victim))
+    for _, path in ipairs({out .. "/log.jsonl", out .. "/config.lua", out .. "/pnet.mtn",
+                           out .. "/manifest.json", merged}) do
+      assert.is_false(os.execute("test -L " .. q(path)) == true, path .. " is a link")
+      assert.are.equal("file", sys.stat(path).type, path)
+    end
+    assert.are.equal("other", sys.stat("/dev/full").type)
+    assert(checkpoint.load(checkpoint.list(out .. "/checkpoints")[1].path))
+    assert(record.open(merged)):close()
+  end)
+
+  it("R41: --resume with a log that is a link to /dev/zero: refused, naming it, no endless read", function()
+    local out = dir .. "/zero"
+    local _, code, err = helper.mtcnn(train_args(out, "--epochs 1"))
+    assert.are.equal(0, code, err)
+    os.remove(out .. "/log.jsonl")
+    assert(os.execute(("ln -s /dev/zero %s"):format(q(out .. "/log.jsonl"))))
+    -- (bounded memory and time: before the fix the read grew until memory ran out; the
+    -- sanitizers' shadow memory needs more address space than the bound)
+    local bound = os.getenv("ASAN_OPTIONS") and "" or "ulimit -v 2000000; "
+    _, code, err = helper.run(("bash -c %s"):format(q(("%sexec timeout 60 %s %s"):format(bound,
+      q(helper.bin), train_args(out, "--resume")))))
+    assert.are.equal(3, code, err)
+    assert.matches(out .. "/log.jsonl: not a regular file", err, 1, true)
+  end)
+
+  it("R39: an evaluation whose --save file cannot be written: status 3 naming it", function()
+    helper.need_shared("the WIDER ground truth")
+    helper.write_file(dir .. "/p.jsonl", mtcnn.json.encode({
+      image = "/x/WIDER_val/images/0--Parade/0_Parade_Parade_0_205.jpg",
+      faces = {{box = {10, 10, 40, 40}, score = 0.9}}}) .. "\n")
+    helper.write_file(dir .. "/save_file", "")
+    local _, code, err = helper.mtcnn(("scripts/eval_wider.lua --pred %s --gt %s --save %s"):format(
+      q(dir .. "/p.jsonl"), q(helper.shared .. "/data/wider/eval_tools"), q(dir .. "/save_file/a.json")))
+    assert.are.equal(3, code, err)
+    assert.matches("save_file/a.json", err, 1, true)
+  end)
+end)

@@ -447,6 +447,12 @@ static int w_count(lua_State *L) {
     return 1;
 }
 
+/* w:broken() -> true once a write failed (an output failure, not an input one) */
+static int w_broken(lua_State *L) {
+    lua_pushboolean(L, mt_record_writer_broken(checkwriter(L, 1)));
+    return 1;
+}
+
 static int w_committed(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)mt_record_writer_committed(checkwriter(L, 1)));
     return 1;
@@ -473,7 +479,8 @@ static int w_size(lua_State *L) {
 static const luaL_Reg writer_methods[] = {
     {"add", w_add},       {"add_samples", w_add_samples}, {"commit", w_commit},
     {"close", w_close},   {"count", w_count},
-    {"committed", w_committed}, {"counts", w_counts},     {NULL, NULL},
+    {"committed", w_committed}, {"counts", w_counts},     {"broken", w_broken},
+    {NULL, NULL},
 };
 
 /* ---- merge plans ------------------------------------------------------------------------- */

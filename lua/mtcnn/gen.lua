@@ -145,7 +145,7 @@ local function chunk_items(kind, entries, first, last)
   return items
 end
 
---- gen.run(opts) -> summary | nil, message. opts:
+--- gen.run(opts) -> summary | nil, message [, "output": an output could not be written]. opts:
 ---   kind "detection" | "landmarks" | "hard"; entries: the list of a data reader (read with or without
 ---   check; an entry's `index`, when absent, is its position in the list, 1-based; indices
 ---   must increase along the list);
@@ -188,7 +188,7 @@ function gen.run(opts)
   end
 
   local ok, err = sys.mkdir(opts.out)
-  if not ok then return nil, err end
+  if not ok then return nil, err, "output" end
   local out = opts.out:gsub("/$", "")
   local paths = {train = out .. "/train.rec", val = out .. "/val.rec",
                  state = out .. "/state.json", summary = out .. "/summary.json"}
@@ -217,7 +217,7 @@ function gen.run(opts)
 
   -- state first, then the files: a kill in between leaves a state that rolls them back to it
   ok, err = write_atomic(paths.state, json.encode(state))
-  if not ok then return nil, err end
+  if not ok then return nil, err, "output" end
   local writers = {}
   for _, side in ipairs({"train", "val"}) do
     local w, werr = record.writer(paths[side], {size = size, keep = state.committed[side]})
@@ -273,7 +273,11 @@ function gen.run(opts)
     local ok_wait, results, werr = pcall(pending.wait, pending, writers.train, writers.val,
                                          opts.val_fraction)
     pending = nil
-    if not ok_wait or not results then return fail(ok_wait and werr or results) end
+    if not ok_wait or not results then
+      -- a sample that could not be written (a full disk) is an output failure
+      local broken = writers.train:broken() or writers.val:broken()
+      return fail(ok_wait and werr or results, broken and "output" or nil)
+    end
     local next_chunk
     started, next_chunk = start(last + 1)
     if not started then return fail(next_chunk) end
@@ -331,12 +335,12 @@ function gen.run(opts)
   }
   for _, side in ipairs({"train", "val"}) do
     local closed, cerr = writers[side]:close()
-    if not closed then return nil, cerr end
+    if not closed then return nil, cerr, "output" end
   end
   state.complete = not opts.limit or present <= opts.limit
   ok, err = write_atomic(paths.state, json.encode(state))
   if ok then ok, err = write_atomic(paths.summary, json.encode(summary, {indent = "  "}) .. "\n") end
-  if not ok then return nil, err end
+  if not ok then return nil, err, "output" end
   return summary
 end
 
@@ -509,7 +513,8 @@ function gen.finish(summary, used, stage, script, args, lines, fail)
 end
 
 --- gen.main(argv, kind): the command line of scripts/gen_pnet_data.lua (kind "detection") and
---- gen_landmark_data.lua ("landmarks"). Exits 2 on a bad command line, 1 when the run fails.
+--- gen_landmark_data.lua ("landmarks"). Exits 2 on a bad command line, 1 when the run fails,
+--- 3 when an output could not be written (--resume continues from the last commit).
 function gen.main(argv, kind)
   local spec = assert(SCRIPTS[kind], "gen.main: kind must be detection or landmarks")
   local cli = require "mtcnn.cli"

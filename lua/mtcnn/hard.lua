@@ -159,7 +159,7 @@ local function start_chunk(det, items, copts)
   }
 end
 
---- hard.run(opts) -> summary | nil, message. opts: stage "rnet" | "onet"; model (a model
+--- hard.run(opts) -> summary | nil, message [, "output"]. opts: stage "rnet" | "onet"; model (a model
 --- folder holding the earlier stages) or det (a detector of hard.detector); cfg (the stage's
 --- config: sections hard and detection); entries (as mtcnn.data's readers give them); out;
 --- and gen.run's seed, resume, force, threads, chunk (images per chunk, default 2 per
@@ -185,8 +185,8 @@ function hard.run(opts)
   g.val_fraction = cfg.detection.val_fraction
   g.chunk = opts.chunk or 2 * sys.threads()
   g.start_chunk = function(items, copts) return start_chunk(det, items, copts) end
-  local summary, rerr = gen.run(g)
-  if not summary then return nil, rerr end
+  local summary, rerr, rkind = gen.run(g)
+  if not summary then return nil, rerr, rkind end
   local t = summary.tally
   for _, k in ipairs({"windows", "small", "outside", "between", "neg_over", "faces_counted",
                       "faces_recalled"}) do
@@ -196,7 +196,7 @@ function hard.run(opts)
   summary.detection = det:settings()
   summary.model = det.model
   local ok, werr = sys.write_atomic(summary.out .. "/summary.json", json.encode(summary, {indent = "  "}) .. "\n")
-  if not ok then return nil, werr end
+  if not ok then return nil, werr, "output" end
   return summary
 end
 

@@ -32,6 +32,7 @@
 -- after it.
 
 local mtcnn = require "mtcnn"
+local child = require "mtcnn.child"
 local cli = require "mtcnn.cli"
 local config = require "mtcnn.config"
 local json = require "mtcnn.json"
@@ -123,11 +124,7 @@ end
 
 local function exists(path) return sys.stat(path) ~= nil end
 
-local function q(s)
-  s = tostring(s)
-  if s:match("^[%w%._/:,=%-]+$") then return s end
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local q = child.quote
 
 local function clock_text(seconds)
   if not seconds then return "" end
@@ -146,18 +143,6 @@ end
 
 local function remove_tree(path)
   if exists(path) then os.execute("rm -rf " .. q(path)) end
-end
-
--- The executable running this Lua (children run in the same host: a sanitizer build's specs
--- test their own build).
-local function host_binary()
-  local p = io.popen("readlink /proc/" .. sys.pid() .. "/exe 2>/dev/null")
-  local exe = p and p:read("l")
-  if p then p:close() end
-  if exe and exe ~= "" then return exe end
-  local i = -1
-  while arg and arg[i - 1] do i = i - 1 end
-  return arg and arg[i] or "mtcnn"
 end
 
 -- Class counts of a record file: {positive, part, negative, landmark, total} | nil, message.
@@ -485,26 +470,8 @@ end
 -- Runs script args... in the host; returns true | nil, message. stdout_file: where the child's
 -- stdout goes (nil: this process's).
 local function run_child(ctx, argv, stdout_file)
-  local parts = {q(ctx.bin), q(ctx.scripts .. "/" .. argv[1])}
-  for i = 2, #argv do parts[#parts + 1] = q(argv[i]) end
-  local cmd = table.concat(parts, " ")
-  local line = ("echo $$ > %s && MTCNN_THREADS=%d exec %s"):format(q(ctx.paths.child_pid), ctx.threads, cmd)
-  if stdout_file then line = line .. " > " .. q(stdout_file) end
-  io.stdout:flush()
-  io.stderr:flush()
-  local ok, how, code = os.execute(line)
-  os.remove(ctx.paths.child_pid)
-  if ok then return true end
-  if how == "signal" then
-    return nil, ("%s was stopped by signal %d"):format(argv[1], code), "signal"
-  end
-  return nil, ("%s failed (exit status %d)"):format(argv[1], code or -1), code
-end
-
-local function display(ctx, argv)
-  local parts = {"mtcnn", "scripts/" .. argv[1]}
-  for i = 2, #argv do parts[#parts + 1] = q(argv[i]) end
-  return table.concat(parts, " ")
+  return child.run(argv, {bin = ctx.bin, scripts = ctx.scripts, threads = ctx.threads,
+                          stdout = stdout_file, pid_file = ctx.paths.child_pid})
 end
 
 -- ---- one step -------------------------------------------------------------------------------
@@ -602,7 +569,7 @@ local function do_step(ctx, i, forced)
   for k, v in ipairs(argv) do full[k] = v end
   for _, f in ipairs(run_flags(ctx, step, mode)) do full[#full + 1] = f end
   say(ctx, "\nstep %s/17 %s%s (the seed's %s)\n$ %s", label, step.title,
-    mode == "resume" and ", continued" or "", step.seed, display(ctx, full))
+    mode == "resume" and ", continued" or "", step.seed, child.display(full))
   local stdout_file
   if step.kind == "merge" then
     stdout_file = out .. ".report.json"
@@ -684,7 +651,7 @@ local function evaluate_model(ctx, name, dir)
     os.remove(pred)
     local argv = {"detect.lua", "--model", dir, "--preset", ev.preset, "--json", pred, "--quiet",
                   "--threads", tostring(ctx.threads), list}
-    say(ctx, "$ %s", display(ctx, argv))
+    say(ctx, "$ %s", child.display(argv))
     local t0 = sys.clock()
     ok, err = run_child(ctx, argv, "/dev/null")
     if not ok then return nil, err end
@@ -694,7 +661,7 @@ local function evaluate_model(ctx, name, dir)
       argv[#argv + 1] = "--images"
       argv[#argv + 1] = ctx.wider .. "/WIDER_val"
     end
-    say(ctx, "$ %s", display(ctx, argv))
+    say(ctx, "$ %s", child.display(argv))
     ok, err = run_child(ctx, argv, rep)
     if not ok then return nil, err end
     result.wider = json.read_file(rep)
@@ -712,7 +679,7 @@ local function evaluate_model(ctx, name, dir)
     local rep = edir .. "/" .. name .. "_landmarks.json"
     local argv = {"eval_landmarks.lua", "--list", list, "--root", ctx.landmarks, "--model", dir,
                   "--preset", ev.preset, "--json"}
-    say(ctx, "$ %s", display(ctx, argv))
+    say(ctx, "$ %s", child.display(argv))
     local t0 = sys.clock()
     local ok, err = run_child(ctx, argv, rep)
     if not ok then return nil, err end
@@ -872,7 +839,7 @@ function pipeline.run(opts)
     wider = opts.wider:gsub("(.)/$", "%1"), landmarks = opts.landmarks:gsub("(.)/$", "%1"),
     paths = pipeline.paths(work), settings = settings, seed = opts.seed or 1,
     threads = opts.threads or sys.cpu_count(), quiet = opts.quiet, json = opts.json,
-    bin = opts.bin or host_binary(), scripts = (mtcnn.home or ".") .. "/scripts",
+    bin = opts.bin or child.host_binary(), scripts = (mtcnn.home or ".") .. "/scripts",
     config_files = opts.config or {}, config_text = {},
   }
   ctx.sources = sources(ctx)
@@ -1000,7 +967,7 @@ local function list_steps(args, files)
       local st = info and "finished" or state.stale[step.id] and "to redo"
         or exists(output_of(ctx, step)) and "started" or "to do"
       print(line .. st)
-      print("       $ " .. display(ctx, command(ctx, step)))
+      print("       $ " .. child.display(command(ctx, step)))
     else
       print(line .. "checked at each run")
     end

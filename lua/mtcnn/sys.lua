@@ -14,7 +14,12 @@ local sys = setmetatable({}, {__index = core_sys})
 --- or the whole new text (a full disk gives nil, message and leaves the old file).
 function sys.write_atomic(path, text)
   local tmp = ("%s.tmp.%d"):format(path, core_sys.pid())
-  local f, err = io.open(tmp, "wb")
+  -- created anew ("x": O_EXCL, which follows no link): a stale file or a link planted at the
+  -- temporary name is neither written through nor renamed into place (a folder there stays,
+  -- and the write fails)
+  local st = core_sys.stat(tmp)
+  if not st or st.type ~= "directory" then os.remove(tmp) end
+  local f, err = core_sys.open(tmp, "wbx")
   if not f then return nil, ("cannot write %s"):format(err) end
   local ok, werr = f:write(text)
   if ok then ok, werr = core_sys.fsync(f) end
@@ -67,6 +72,14 @@ function Output:flush()
   return true
 end
 
+--- out:sync() -> true | nil, message: flushed and on the disk (fsync), the file kept open
+function Output:sync()
+  if self.err then return nil, self.err end
+  local ok, err = core_sys.fsync(self.f)
+  if not ok then return output_failed(self, err) end
+  return true
+end
+
 --- out:close() -> true | nil, message: flushed, on the disk (fsync) and closed
 function Output:close()
   if self.closed then return self.err == nil, self.err end
@@ -80,7 +93,7 @@ function Output:close()
 end
 
 --- sys.output(path [, mode = "wb"]) -> out | nil, message: a file written in steps whose
---- every failure is reported (out:write, out:flush, out:close; see Output), for outputs
+--- every failure is reported (out:write, out:flush, out:sync, out:close; see Output), for outputs
 --- written as work goes on (JSON Lines) where write_atomic's all-or-nothing does not fit.
 function sys.output(path, mode)
   local f, err = io.open(path, mode or "wb")

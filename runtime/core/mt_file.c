@@ -86,7 +86,11 @@ mt_status mt_atomic_open(mt_atomic_file *af, const char *path) {
     }
     memcpy(af->path, path, n + 1);
     snprintf(af->tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-    af->f = fopen(af->tmp, "wb");
+    /* whatever is at the temporary name (a stale file, a link planted there) is removed, and
+     * the file created anew ("x": O_EXCL, which follows no link), so that the data never goes
+     * through a link to another file and no link is renamed into place */
+    unlink(af->tmp);
+    af->f = fopen(af->tmp, "wbx");
     if (!af->f) {
         mt_status st = mt_fail(MT_ERR_IO, "%s: cannot create file: %s", path, strerror(errno));
         free(af->path);

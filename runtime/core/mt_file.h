@@ -27,7 +27,8 @@ typedef struct mt_atomic_file {
     char *tmp;  /* temporary name, renamed to path on commit */
 } mt_atomic_file;
 
-/* Opens "<path>.tmp.<pid>" for writing. MT_ERR_IO naming path on failure. */
+/* Creates "<path>.tmp.<pid>" anew for writing (whatever is there removed first; a link is
+ * not followed). MT_ERR_IO naming path on failure. */
 mt_status mt_atomic_open(mt_atomic_file *af, const char *path);
 /* Writes n bytes; MT_ERR_IO (disk full, ...) naming the final path. */
 mt_status mt_atomic_write(mt_atomic_file *af, const void *data, size_t n);

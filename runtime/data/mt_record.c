@@ -472,9 +472,12 @@ static void fill_header(const mt_record_writer *w, header *h, uint64_t sequence)
     h->tail_crc = w->count % w->block_samples ? w->crc : 0;
 }
 
-/* Creates the file `name` holding an empty committed header (slot 0, sequence 1). */
+/* Creates the file `name` (a temporary name) holding an empty committed header (slot 0,
+ * sequence 1). */
 static mt_status create_empty(mt_record_writer *w, const char *name) {
-    w->fd = open(name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* a new file: nothing at the temporary name is written through (O_EXCL follows no link) */
+    unlink(name);
+    w->fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) return mt_fail(MT_ERR_IO, "%s: cannot create: %s", w->path, strerror(errno));
     if (flock(w->fd, LOCK_EX | LOCK_NB) != 0)
         return mt_fail(MT_ERR_IO, "%s: cannot lock: %s", w->path, strerror(errno));
@@ -841,6 +844,7 @@ int64_t mt_record_writer_count(const mt_record_writer *w) { return w->count; }
 int64_t mt_record_writer_committed(const mt_record_writer *w) { return w->committed; }
 int mt_record_writer_size(const mt_record_writer *w) { return w->size; }
 const char *mt_record_writer_path(const mt_record_writer *w) { return w->path; }
+int mt_record_writer_broken(const mt_record_writer *w) { return w->broken; }
 void mt_record_writer_class_counts(const mt_record_writer *w, int64_t counts[MT_NUM_CLASSES]) {
     memcpy(counts, w->class_count, sizeof w->class_count);
 }

@@ -220,6 +220,9 @@ int64_t mt_record_writer_committed(const mt_record_writer *w);
 int mt_record_writer_size(const mt_record_writer *w);
 void mt_record_writer_class_counts(const mt_record_writer *w, int64_t counts[MT_NUM_CLASSES]);
 const char *mt_record_writer_path(const mt_record_writer *w);
+/* Nonzero once a write of w failed (a full disk): the file keeps its last commit and w
+ * refuses more, so that a caller can tell an output failure from an input one. */
+int mt_record_writer_broken(const mt_record_writer *w);
 
 #ifdef __cplusplus
 }

@@ -65,7 +65,7 @@ local function join(dir, name)
   return dir .. "/" .. name
 end
 
---- merge.run(opts) -> report | nil, message
+--- merge.run(opts) -> report | nil, message [, "output": an output could not be written]
 function M.run(opts)
   assert(type(opts) == "table", "merge.run: options table expected")
   local net = opts.net or "pnet"
@@ -95,7 +95,9 @@ function M.run(opts)
       error("merge: output (a folder) is required", 2)
     else
       local ok, err = sys.mkdir(opts.output)
-      if not ok then return nil, ("merge: cannot create %s: %s"):format(opts.output, tostring(err)) end
+      if not ok then
+        return nil, "merge: " .. tostring(err), "output"
+      end
     end
     for g, cls in ipairs(CLASSES) do
       out_paths[g] = opts.outputs and opts.outputs[cls] or join(opts.output, cls .. ".rec")
@@ -176,18 +178,20 @@ function M.run(opts)
   local done = 0
   for g, path in ipairs(out_paths) do
     local w, err = record.writer(path, {size = size, replace = true})
-    if not w then
+    if not w then -- (a new file under a temporary name: only the output can be at fault)
       close_inputs()
-      return nil, err
+      if bar then bar:finish() end
+      return nil, err, "output"
     end
     while true do
       local n
       n, err = plan:copy(g, w, 8192)
       if not n then
+        local broken = w:broken() -- a write failed, not a read of an input
         w:abort()
         close_inputs()
         if bar then bar:finish() end
-        return nil, err
+        return nil, err, broken and "output" or nil
       end
       if n == 0 then break end
       done = done + n
@@ -199,7 +203,8 @@ function M.run(opts)
     local ok, cerr = w:close()
     if not ok then
       close_inputs()
-      return nil, cerr
+      if bar then bar:finish() end
+      return nil, cerr, "output"
     end
     report.outputs[g] = {path = path, count = count, counts = counts,
                          class = layout == "per_class" and CLASSES[g] or nil}

@@ -4,8 +4,9 @@
 -- Flags: --train FILE|DIR, --val FILE[,FILE...], --out DIR, --previous DIR, --seed, --threads, --device,
 -- --resume, --overwrite, --json, --quiet, and every setting of the stage's "train" section
 -- (mtcnn.config: --epochs 20, --lr 0.01, ..., --config FILE, --set train.KEY=VALUE).
--- Exit status: 0 done; 1 the run failed (unreadable data, a write error); 2 a bad command
--- line (including --device cuda where no CUDA device can be used).
+-- Exit status: 0 done; 1 the run failed (unreadable data); 2 a bad command line (including
+-- --device cuda where no CUDA device can be used); 3 an output (a log, a checkpoint, the
+-- model) could not be written: the newest checkpoint left is whole and --resume continues.
 
 local cli = require "mtcnn.cli"
 local config = require "mtcnn.config"

@@ -539,6 +539,12 @@ local function on_device(ctx, b)
 end
 
 local function save_checkpoint(ctx, epoch_end)
+  -- a checkpoint vouches for the log lines up to its step (a resumed run keeps those and
+  -- writes the later ones again): they must all be written and on the disk first
+  for _, lg in ipairs({ctx.steps_log, ctx.epochs_log}) do
+    local ok, err = lg:sync()
+    if not ok then return nil, err end
+  end
   local net, opt, t = ctx.net, ctx.opt, ctx.cfg.train
   local names, tensors = {}, {}
   for i, e in ipairs(net:named_parameters()) do
@@ -600,9 +606,8 @@ local function end_of_epoch(ctx, bar)
   ctx.running = fresh_running()
   ctx.elapsed.validation = ctx.elapsed.validation + (sys.clock() - t0)
   ctx.history[#ctx.history + 1] = entry
-  ctx.epochs_log:write(entry)
-  local lerr = ctx.steps_log.err or ctx.epochs_log.err
-  if lerr then return nil, lerr, "output" end
+  local logged, lerr = ctx.epochs_log:write(entry)
+  if not logged then return nil, lerr, "output" end
   local ok, err = save_checkpoint(ctx, true)
   if not ok then return nil, err, "output" end
   draw_curves(ctx)
@@ -669,7 +674,7 @@ function train.run(opts)
   ctx.curves = opts.curves ~= false
   local ok
   ok, err = sys.mkdir(ctx.ckdir)
-  if not ok then return nil, ("cannot create %s: %s"):format(ctx.ckdir, tostring(err)), "output" end
+  if not ok then return nil, "cannot create the checkpoint folder: " .. tostring(err), "output" end
   if opts.overwrite and not opts.resume then
     checkpoint.prune(ctx.ckdir, function() return false end)
   end
@@ -683,9 +688,9 @@ function train.run(opts)
     ("settings of a %s training run (mtcnn scripts/train_%s.lua --config this file)"):format(
       ctx.stage, ctx.stage))
   if not ok then return nil, err, "output" end
-  local steps_log, serr = log.open(ctx.out .. "/log.jsonl", {keep_until = resumed_at})
+  local steps_log <close>, serr = log.open(ctx.out .. "/log.jsonl", {keep_until = resumed_at})
   if not steps_log then return nil, serr, "output" end
-  local epochs_log, eerr = log.open(ctx.out .. "/epochs.jsonl", {keep_until = resumed_at})
+  local epochs_log <close>, eerr = log.open(ctx.out .. "/epochs.jsonl", {keep_until = resumed_at})
   if not epochs_log then return nil, eerr, "output" end
   ctx.steps_log, ctx.epochs_log = steps_log, epochs_log
   ctx.state, ctx.tensors = nil, nil
@@ -717,9 +722,13 @@ function train.run(opts)
     end
     if step % t.log_every == 0 then
       local m = means(ctx.window)
-      steps_log:write{step = step, epoch = (step - 1) // spe + 1, epoch_f = step / spe,
-        lr = ctx.schedule(step), loss = m.loss, cls = m.cls, box = m.box, landmarks = m.landmarks,
-        l2 = m.l2, accuracy = m.accuracy, steps = ctx.window.steps, samples_per_s = m.samples_per_s}
+      -- a line that cannot be written ends the run: a later checkpoint would leave a gap
+      -- in the log of its resumed run
+      local logged, lerr = steps_log:write{step = step, epoch = (step - 1) // spe + 1,
+        epoch_f = step / spe, lr = ctx.schedule(step), loss = m.loss, cls = m.cls, box = m.box,
+        landmarks = m.landmarks, l2 = m.l2, accuracy = m.accuracy, steps = ctx.window.steps,
+        samples_per_s = m.samples_per_s}
+      if not logged then return nil, lerr, "output" end
       ctx.window = fresh_running()
     end
     if bar then

@@ -13,20 +13,24 @@
 -- a resumed run's logs read as an uninterrupted run's.
 
 local json = require "mtcnn.json"
+local sys = require "mtcnn.sys"
 
 local log = {}
 
 local Log = {}
 Log.__index = Log
 
-local sys = require "mtcnn.sys"
 local write_atomic = sys.write_atomic -- temporary name, then a rename
 
 --- log.read(path) -> list of entries (an absent file is empty) | nil, message. A last line
---- cut short by a kill is dropped.
+--- cut short by a kill is dropped. Only a regular file is read: a log that is a device or a
+--- FIFO (a link to /dev/zero would be one endless line) is refused.
 function log.read(path)
-  local f = io.open(path, "rb")
-  if not f then return {} end
+  local f, err = sys.open(path)
+  if not f then
+    if not sys.stat(path) then return {} end
+    return nil, err
+  end
   local entries = {}
   for line in f:lines() do
     if line:match("%S") then
@@ -44,7 +48,9 @@ function log.open(path, opts)
   opts = opts or {}
   local entries = {}
   if opts.keep_until then
-    for _, e in ipairs(log.read(path)) do
+    local old, err = log.read(path)
+    if not old then return nil, err end
+    for _, e in ipairs(old) do
       if type(e.step) == "number" and e.step <= opts.keep_until then entries[#entries + 1] = e end
     end
   end
@@ -65,6 +71,15 @@ function Log:write(entry)
   local ok, err = self.file:write(json.encode(entry), "\n")
   if ok then ok, err = self.file:flush() end
   if not ok then self.err = self.err or err end
+  return ok, err
+end
+
+--- lg:sync() -> true | nil, message: every line so far on the disk (before a checkpoint
+--- counts on them), or the first failure
+function Log:sync()
+  if self.err then return nil, self.err end
+  local ok, err = self.file:sync()
+  if not ok then self.err = err end
   return ok, err
 end
 
