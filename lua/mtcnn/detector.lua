@@ -11,8 +11,7 @@
 --
 -- Options (defaults: the original MATLAB release; docs/design.md, 'Defaults and presets'):
 --   model          folder with pnet/rnet/onet and manifest.json, or the name of a bundled
---                  model: "original" (the 2016 weights, default) or "ours" (trained by this
---                  project's pipeline; docs/models.md)
+--                  model, a folder of models/ ("original": the 2016 weights, the default)
 --   preset         "original" (default), "seed" (the TensorFlow reproduction's values),
 --                  "wider" (the paper's WIDER FACE settings); explicit options win
 --   min_face       smallest face side in pixels (20)
@@ -111,8 +110,8 @@ function detector.bundled_models()
   return names
 end
 
---- The folder of a model given as a folder or as the name of a bundled one ("original",
---- "ours"): a bare name (letters, digits, '_', '-') that is not a folder here names
+--- The folder of a model given as a folder or as the name of a bundled one ("original"):
+--- a bare name (letters, digits, '_', '-') that is not a folder here names
 --- models/NAME. nil, message when neither exists.
 function detector.resolve_model(model)
   if type(model) ~= "string" or model == "" then

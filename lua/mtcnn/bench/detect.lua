@@ -14,7 +14,7 @@ local M = {}
 M.options = {
   {name = "image", kind = "string", metavar = "FILE",
    help = "image to detect in [default: ../shared/images/multiface_640x480.png, else the astronaut]"},
-  {name = "model", kind = "string", metavar = "DIR|NAME", help = "model folder, or a bundled model: original (default), ours"},
+  {name = "model", kind = "string", metavar = "DIR|NAME", help = "model folder, or the name of a folder of models/ (original: the default)"},
   {name = "min-face", kind = "number", default = 20, help = "minimum face size"},
   {name = "threads", kind = "int", help = "threads of the C kernels [default: all CPUs]"},
   {name = "resize", kind = "string", choices = {"area", "bilinear"}, default = "area", help = "resizing"},
