@@ -660,6 +660,19 @@ describe("reliability of long jobs' outputs", function()
     assert.matches(out .. "/log.jsonl: not a regular file", err, 1, true)
   end)
 
+  it("R42: the pipeline passes on a step's status 3 (an output folder that cannot be made)", function()
+    helper.need_shared("the WIDER and landmark data")
+    local work = dir .. "/pipe"
+    os.execute("mkdir -p " .. q(work .. "/pnet"))
+    helper.write_file(work .. "/pnet/detection", "") -- a file where the step's folder goes
+    local D = helper.shared .. "/data"
+    local _, code, err = helper.mtcnn(("scripts/pipeline.lua --wider %s --landmarks %s --work %s "
+      .. "--tiny --to 3 --quiet --threads 1"):format(q(D .. "/wider"), q(D .. "/landmarks"), q(work)))
+    assert.are.equal(3, code, err)
+    assert.matches(work .. "/pnet/detection: cannot create folder", err, 1, true)
+    assert.matches("step 3 (PNet detection samples): gen_pnet_data.lua failed (exit status 3)", err, 1, true)
+  end)
+
   it("R39: an evaluation whose --save file cannot be written: status 3 naming it", function()
     helper.need_shared("the WIDER ground truth")
     helper.write_file(dir .. "/p.jsonl", mtcnn.json.encode({

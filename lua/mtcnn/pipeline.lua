@@ -583,7 +583,8 @@ local function do_step(ctx, i, forced)
       err = err .. (" (it continued the outputs already in %s; if their settings differ, start the "
         .. "step again with --from %s)"):format(out, step.id)
     end
-    return nil, ("step %s (%s): %s"):format(label, step.title, err)
+    -- the step's own status 3 (an output it could not write) is the pipeline's too
+    return nil, ("step %s (%s): %s"):format(label, step.title, err), false, code
   end
   local seconds = sys.clock() - t0
   local new_rec = {signature = signature, seconds = seconds, finished = os.date("!%Y-%m-%dT%H:%M:%SZ"),
@@ -827,10 +828,11 @@ pipeline.print_summary = print_summary
 
 -- ---- the run --------------------------------------------------------------------------------
 
---- pipeline.run(opts) -> summary | nil, message. opts: wider, landmarks (folders), work,
---- from, to (step indices into STEPS; from: that step and the later ones start over), config
---- (files, applied in order), threads, seed, quiet (no progress bars), json (the steps' output
---- kept in WORK, messages on stderr), eval (false: no evaluation).
+--- pipeline.run(opts) -> summary | nil, message [, 3: a step could not write its outputs].
+--- opts: wider, landmarks (folders), work, from, to (step indices into STEPS; from: that step
+--- and the later ones start over), config (files, applied in order), threads, seed, quiet (no
+--- progress bars), json (the steps' output kept in WORK, messages on stderr), eval (false: no
+--- evaluation).
 function pipeline.run(opts)
   local settings, err = pipeline.load_config(opts.config)
   if not settings then return nil, err end
@@ -887,10 +889,11 @@ function pipeline.run(opts)
       say(ctx, "step %s/17 %s: done (%s, checked)", step_label(step), step.title, clock_text(rec.seconds))
       r = {id = step.id, status = "done", seconds = rec.seconds, info = info, record = rec}
     else
-      r, serr, interrupted = do_step(ctx, i, i == forced)
+      local status
+      r, serr, interrupted, status = do_step(ctx, i, i == forced)
       if not r then
         if interrupted then return nil, serr .. ": the pipeline stops (run it again to continue)" end
-        return nil, serr
+        return nil, serr, status == 3 and 3 or nil
       end
     end
     results[#results + 1] = r
@@ -1003,11 +1006,11 @@ function pipeline.main(argv)
     if not ok then fail(err, 2) end
     return
   end
-  local summary, err = pipeline.run{wider = args.wider, landmarks = args.landmarks, work = args.work,
+  local summary, err, status = pipeline.run{wider = args.wider, landmarks = args.landmarks, work = args.work,
     from = from, to = to, config = files, threads = args.threads, seed = args.seed, quiet = args.quiet,
     json = args.json, eval = not args.no_eval}
   if not summary then
-    fail(err, err:find("stopped by signal") and 130 or 1)
+    fail(err, err:find("stopped by signal") and 130 or status or 1)
   end
   if args.json then
     print(json.encode(summary))
