@@ -12,7 +12,10 @@ local detector = require "mtcnn.detector"
 local results = require "mtcnn.eval.results"
 local plot = require "mtcnn.eval.plot"
 
-local PRESETS = {"original", "seed", "wider"}
+-- the detector's presets, by name
+local PRESETS = {}
+for name in pairs(detector.PRESETS) do PRESETS[#PRESETS + 1] = name end
+table.sort(PRESETS)
 
 local args, fail = cli.script(arg, {
   name = "compare_models.lua",
@@ -80,9 +83,7 @@ local threads = args.threads or sys.cpu_count()
 local presets = split(args.presets)
 if #presets == 0 then fail("--presets names no preset", 2) end
 for _, p in ipairs(presets) do
-  local ok = false
-  for _, c in ipairs(PRESETS) do ok = ok or c == p end
-  if not ok then fail(("--presets: %s is not one of %s"):format(p, table.concat(PRESETS, ", ")), 2) end
+  if not detector.PRESETS[p] then fail(("--presets: %s is not one of %s"):format(p, table.concat(PRESETS, ", ")), 2) end
 end
 
 local names = split(args.models)
