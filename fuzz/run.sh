@@ -40,7 +40,14 @@ one() {
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     ft=$(grep -o "ft: [0-9]*" "$log" | tail -1 | cut -d" " -f2)
     units=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-    echo "fuzz_$name: ${execs:-?} executions, cov ${cov:-?}, ft ${ft:-?}, corpus ${units:-?}, $(ls "$found" | wc -l) find(s), status $rc"
+    # the plateau: the execution at which cov and ft last grew, as a share of all executions
+    # (a run that plateaued spent its last part finding nothing new)
+    last=$(awk '/^#[0-9]+\t(NEW|REDUCE|INITED)/ { n = substr($1, 2) + 0
+             for (i = 2; i < NF; i++) { if ($i == "cov:") c = $(i+1); if ($i == "ft:") f = $(i+1) }
+             if (c != pc || f != pf) { at = n; pc = c; pf = f } }
+           END { print at + 0 }' "$log")
+    share=$(awk -v a="$last" -v e="${execs:-0}" 'BEGIN { if (e > 0) printf "%.0f%%", 100 * a / e; else print "?" }')
+    echo "fuzz_$name: ${execs:-?} executions, cov ${cov:-?}, ft ${ft:-?}, corpus ${units:-?}, last growth at #$last ($share), $(ls "$found" | wc -l) find(s), status $rc"
     return $rc
 }
 

@@ -328,14 +328,16 @@ local png = out_dir .. "/wider_pr.png"
 local picture, no_picture
 if #wider_files > 0 then
   local docs, lerr = results.load_list(table.concat(wider_files, ","), "wider")
-  local drawn, perr
-  if docs then drawn, perr = plot.wider(docs, png) else perr = lerr end
+  local drawn, perr, why
+  if docs then drawn, perr, why = plot.wider(docs, png) else perr = lerr end
   if drawn then
     picture = png
     say("PR curves of %d runs: %s", #docs, png)
   else
     no_picture = tostring(perr)
-    io.stderr:write("warning: no picture: ", no_picture, "\n")
+    -- gnuplot is optional; a picture it could not write is an output lost
+    if why == "failed" then output_failed = true end
+    io.stderr:write(why == "failed" and "error" or "warning", ": no picture: ", no_picture, "\n")
   end
 end
 

@@ -293,6 +293,16 @@ describe("scripts/eval_wider.lua", function()
     assert.truthy(out:find("evaluated 2 of 3226 val images"), out)
     assert.truthy(out:find("hard%s+%d+%s+0%.%d+"), out)
     assert.truthy(err:find("gnuplot is not available"), err)
+    -- a gnuplot that fails to write the picture: the numbers are printed, the status is 3
+    local fake = dir .. "/gnuplot_fails"
+    helper.write_file(fake, '#!/bin/sh\n[ "$1" = --version ] && { echo "gnuplot 5.4"; exit 0; }\n'
+      .. 'echo "cannot open file; output not changed" >&2; exit 1\n')
+    os.execute("chmod +x " .. helper.q(fake))
+    out, code, err = helper.mtcnn(("scripts/eval_wider.lua --pred %s --gt %s --plot %s")
+      :format(helper.q(dir .. "/sub"), gtdir, helper.q(dir .. "/pr.png")), "MTCNN_GNUPLOT=" .. helper.q(fake))
+    assert.are.equal(3, code, err)
+    assert.truthy(out:find("hard%s+%d+%s+0%.%d+"), out)
+    assert.truthy(err:find("error: no picture: plot: gnuplot failed: cannot open file", 1, true), err)
     if require("mtcnn.eval.plot").available() then
       out, code, err = helper.mtcnn(("scripts/eval_wider.lua --pred %s --gt %s --plot %s --compare %s")
         :format(helper.q(dir .. "/sub"), gtdir, helper.q(dir .. "/pr.png"), helper.q(dir .. "/a.json")))

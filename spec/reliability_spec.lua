@@ -673,6 +673,37 @@ describe("reliability of long jobs' outputs", function()
     assert.matches("step 3 (PNet detection samples): gen_pnet_data.lua failed (exit status 3)", err, 1, true)
   end)
 
+  it("R43: a picture gnuplot fails to write: status 3 after the numbers and the model", function()
+    -- a gnuplot that answers --version and then fails, as one that cannot write its PNG does
+    local fake = dir .. "/gnuplot_fails"
+    helper.write_file(fake, '#!/bin/sh\n[ "$1" = --version ] && { echo "gnuplot 5.4"; exit 0; }\n'
+      .. 'echo "cannot open file; output not changed" >&2; exit 1\n')
+    assert(os.execute("chmod +x " .. q(fake)))
+    local env = "MTCNN_GNUPLOT=" .. q(fake)
+    local out = dir .. "/curves_lost"
+    local _, code, err = helper.mtcnn(train_args(out, "--epochs 1"), env)
+    assert.are.equal(3, code, err)
+    assert.matches("curves.png: plot: gnuplot failed: cannot open file", err, 1, true)
+    assert(mtcnn.models.load(out .. "/pnet.mtn"))
+    assert.are.equal("file", sys.stat(out .. "/manifest.json").type)
+    -- an evaluation's --plot: the numbers are printed, then the error
+    local list = dir .. "/lm_list.txt"
+    helper.write_file(list, "a/x.jpg 10 50 10 50 20 20 40 20 30 30 22 40 38 40\n")
+    helper.write_file(dir .. "/lm_pred.jsonl", mtcnn.json.encode({image = "a/x.jpg", faces = {{
+      box = {10, 10, 50, 50}, score = 0.9, landmarks = {{21, 20}, {40, 21}, {30, 30}, {22, 40}, {38, 40}}}}}) .. "\n")
+    local res
+    res, code, err = helper.mtcnn(("scripts/eval_landmarks.lua --list %s --pred %s --plot %s"):format(
+      q(list), q(dir .. "/lm_pred.jsonl"), q(dir .. "/ced.png")), env)
+    assert.are.equal(3, code, err)
+    assert.matches("NME (inter-ocular): mean", res, 1, true)
+    assert.matches("error: no picture: plot: gnuplot failed: cannot open file", err, 1, true)
+    -- without gnuplot at all: a note, and the run succeeds
+    _, code, err = helper.mtcnn(train_args(dir .. "/no_gnuplot", "--epochs 1"):gsub(" %-%-quiet", ""),
+      "MTCNN_GNUPLOT=/nonexistent/gnuplot")
+    assert.are.equal(0, code, err)
+    assert.matches("no curves.png: gnuplot is not available", err, 1, true)
+  end)
+
   it("R39: an evaluation whose --save file cannot be written: status 3 naming it", function()
     helper.need_shared("the WIDER ground truth")
     helper.write_file(dir .. "/p.jsonl", mtcnn.json.encode({

@@ -8,8 +8,9 @@
 --   plot.draw(figure, path)           the general form (below)
 --
 -- runs are result documents (mtcnn.eval.results): {label, summary, curves}.
--- Every function returns true, or nil and a message: when gnuplot is absent
--- the message says so and the caller goes on without the picture.
+-- Every function returns true, or nil, a message and why: "missing" when gnuplot
+-- is absent (an optional tool: the caller goes on without the picture), "failed" when
+-- gnuplot or the writing of the PNG failed (an output that could not be written).
 -- MTCNN_GNUPLOT names the gnuplot program (default: gnuplot on the PATH).
 --
 -- figure = {title, width, height, panels = {{title, xlabel, ylabel, xrange =
@@ -73,10 +74,10 @@ local function tmp_base()
     math.floor(sys.clock() * 1e6) % 1000000000)
 end
 
---- Draws a figure into path (PNG).
+--- Draws a figure into path (PNG) -> true | nil, message, "missing" | "failed".
 function plot.draw(figure, path)
   local prog, why = plot.available()
-  if not prog then return nil, why end
+  if not prog then return nil, why, "missing" end
   local base = tmp_base()
   local data_path, script_path, png_tmp = base .. ".dat", base .. ".gp", path .. ".tmp." .. sys.pid()
   local function cleanup()
@@ -127,7 +128,7 @@ function plot.draw(figure, path)
     if df then df:close() end
     if sf then sf:close() end
     cleanup()
-    return nil, "plot: cannot write temporary files under " .. (os.getenv("TMPDIR") or "/tmp")
+    return nil, "plot: cannot write temporary files under " .. (os.getenv("TMPDIR") or "/tmp"), "failed"
   end
   df:write(table.concat(data, "\n\n\n"), "\n")
   df:close()
@@ -139,12 +140,12 @@ function plot.draw(figure, path)
   if f then f:close() end
   if not ok or size == 0 then
     cleanup()
-    return nil, "plot: gnuplot failed: " .. (out ~= "" and out:gsub("%s+$", "") or "no output")
+    return nil, "plot: gnuplot failed: " .. (out ~= "" and out:gsub("%s+$", "") or "no output"), "failed"
   end
   local renamed, err = os.rename(png_tmp, path)
   if not renamed then
     cleanup()
-    return nil, ("plot: cannot write %s: %s"):format(path, tostring(err))
+    return nil, ("plot: cannot write %s: %s"):format(path, tostring(err)), "failed"
   end
   os.remove(data_path)
   os.remove(script_path)

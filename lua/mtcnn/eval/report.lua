@@ -7,8 +7,9 @@
 --       summary: the --json object; curves: what the plot needs;
 --       draw(runs, path): one of mtcnn.eval.plot's functions.
 --
--- The picture is optional: when gnuplot is absent, or drawing fails, the
--- reason goes to stderr and the numbers are still printed (status 0).
+-- The picture needs gnuplot, an optional tool: when it is absent the reason goes to stderr
+-- and the numbers are still printed (status 0). When gnuplot fails or the PNG cannot be
+-- written, the numbers are printed too and the status is 3 (an output not written).
 
 local json = require "mtcnn.json"
 local results = require "mtcnn.eval.results"
@@ -34,8 +35,8 @@ function report.warn(msg)
   io.stderr:write("warning: ", msg, "\n")
 end
 
---- Saves, plots and prints the JSON line as the options ask. Returns 0, or
---- 1 when a file that was asked for could not be written.
+--- Saves, plots and prints the JSON line as the options ask. Returns 0; 3 when a file that
+--- was asked for could not be written; 1 when a --compare file could not be read.
 function report.finish(args, kind, summary, curves, draw, label)
   local status = 0
   if args.save then
@@ -52,11 +53,14 @@ function report.finish(args, kind, summary, curves, draw, label)
       status = 1
     else
       table.insert(runs, 1, {label = label, summary = summary, curves = curves})
-      local ok, perr = draw(runs, args.plot)
+      local ok, perr, why = draw(runs, args.plot)
       if ok then
         if not args.json then print(("plot: %s (%d run%s)"):format(args.plot, #runs, #runs > 1 and "s" or "")) end
+      elseif why == "missing" then
+        report.warn("no picture: " .. tostring(perr)) -- gnuplot is optional
       else
-        report.warn("no picture: " .. tostring(perr))
+        io.stderr:write("error: no picture: ", tostring(perr), "\n")
+        status = 3
       end
     end
   elseif args.compare then

@@ -104,11 +104,16 @@ function M.main(stage, argv)
     overwrite = args.overwrite, progress = not args.quiet and not args.json,
   }
   if not summary then fail(tostring(err), kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
+  -- the model is written; a training-curves picture that gnuplot could not write is an output
+  -- lost all the same
+  local function finish()
+    if summary.curves_error then fail(summary.curves_error, cli.EXIT.output) end
+  end
   if args.json then
     local s = {}
     for k, v in pairs(summary) do if k ~= "history" then s[k] = v end end
     print(json.encode(s))
-    return
+    return finish()
   end
   local v, tr = summary.final or {}, summary.final_train or {}
   print(("%s: %d epochs, %d steps of %d samples (%d per epoch), seed %d, %d threads%s"):format(
@@ -127,6 +132,7 @@ function M.main(stage, argv)
     fmt(v.box_iou), fmt(v.box_iou_positive), fmt(v.landmark_error), fmt(v.landmark_nme)))
   print(("  wrote %s and %s/manifest.json (a model folder: detect.lua --model %s)"):format(
     summary.model, summary.out, summary.out))
+  finish()
 end
 
 return M

@@ -584,12 +584,14 @@ local function draw_curves(ctx, final)
   local now = sys.clock()
   if not final and ctx.curves_at and now - ctx.curves_at < CURVES_EVERY then return end
   ctx.curves_at = now
-  local ok, err = log.curves(ctx.out .. "/curves.png", ctx.steps_log.entries, ctx.epochs_log.entries,
-    {title = ("%s training"):format(ctx.stage)})
+  local ok, err, why = log.curves(ctx.out .. "/curves.png", ctx.steps_log.entries,
+    ctx.epochs_log.entries, {title = ("%s training"):format(ctx.stage)})
   if not ok and not ctx.curves_noted then
     ctx.curves_noted = true
     ctx.note("note: no curves.png: " .. tostring(err))
   end
+  -- gnuplot is optional; a picture it could not write is an output lost (the run's status 3)
+  if final and not ok and why ~= "missing" then ctx.curves_error = "curves.png: " .. tostring(err) end
 end
 
 local function fmt(v, f)
@@ -647,7 +649,7 @@ local function finish(ctx, t_start)
     seconds = ctx.elapsed, session_seconds = sys.clock() - t_start,
     final = last and last.val or nil, final_train = last and last.train or nil,
     history = ctx.history, resumed_from = ctx.resumed_from, skipped_batches = ctx.skipped,
-    notes = ctx.notes,
+    notes = ctx.notes, curves_error = ctx.curves_error,
   }
 end
 

@@ -117,8 +117,8 @@ local function field(path)
   end
 end
 
---- log.curves(path, steps, epochs [, {title}]) -> true | nil, message (gnuplot missing or
---- failing): three panels against the epoch (fractional for the per-step log): the
+--- log.curves(path, steps, epochs [, {title}]) -> true | nil, message, why (plot.draw's
+--- "missing" or "failed"): three panels against the epoch (fractional for the per-step log): the
 --- training loss (per-step log and epoch means) with the validation loss; the validation
 --- accuracies and the recall at the stage threshold; the validation task losses.
 function log.curves(path, steps, epochs, opts)
