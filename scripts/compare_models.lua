@@ -11,6 +11,7 @@ local sys = require "mtcnn.sys"
 local detector = require "mtcnn.detector"
 local results = require "mtcnn.eval.results"
 local plot = require "mtcnn.eval.plot"
+local runs = require "mtcnn.eval.runs"
 
 -- the detector's presets, by name
 local PRESETS = {}
@@ -65,16 +66,6 @@ local function split(text)
   return out
 end
 
-local function read_text(path)
-  local f = io.open(path, "rb")
-  local s = f and f:read("a")
-  if f then f:close() end
-  return s
-end
-
--- a short fingerprint of a text for the cache keys: its CRC-32C and length
-local function digest(text) return ("%08x:%d"):format(sys.crc32c(text), #text) end
-
 local wider_dir = args.wider:gsub("(.)/$", "%1")
 local lm_dir = args.landmarks:gsub("(.)/$", "%1")
 local out_dir = args.out:gsub("(.)/$", "%1")
@@ -93,28 +84,20 @@ if labels and #labels ~= #names then
   fail(("--labels gives %d names for %d models"):format(#labels, #names), 2)
 end
 
--- each model: {label, slug (file names), dir, manifest (its text: the cache key)}
+-- each model: runs.model's {dir, manifest, key} with its label and slug (file names)
 local models, slugs = {}, {}
 for i, name in ipairs(names) do
-  local dir, err = detector.resolve_model(name)
-  if not dir then fail("--models: " .. err, 2) end
-  local text = read_text(dir .. "/manifest.json")
-  if not text then fail(("--models: %s has no manifest.json"):format(dir), 2) end
-  local manifest = json.decode(text)
-  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
-    if type(manifest) ~= "table" or type(manifest.nets) ~= "table" or type(manifest.nets[arch]) ~= "string" then
-      fail(("--models: %s/manifest.json names no %s (the whole cascade is compared)"):format(dir, arch), 2)
-    end
-  end
+  local m, err = runs.model(name)
+  if not m then fail("--models: " .. err, 2) end
   local label = labels and labels[i]
   if not label then
     local st = sys.stat(name)
     if not (st and st.type == "directory") then
       label = name -- a bundled model: its name
-    elseif type(manifest.name) == "string" and manifest.name ~= "" then
-      label = manifest.name
+    elseif m.name and m.name ~= "" then
+      label = m.name
     else
-      label = dir:gsub("/+$", ""):match("([^/]+)$") or dir
+      label = m.dir:gsub("/+$", ""):match("([^/]+)$") or m.dir
     end
   end
   local slug = label:gsub("[^%w_%-]", "_")
@@ -123,23 +106,14 @@ for i, name in ipairs(names) do
   if labels and slug ~= base then fail(("--labels: %s is given twice"):format(label), 2) end
   if slug ~= base then label = label .. " " .. k end
   slugs[slug] = true
-  -- what the cache keys name the model by: its manifest and the files of its nets
-  local parts = {text}
-  for _, arch in ipairs({"pnet", "rnet", "onet"}) do
-    parts[#parts + 1] = arch .. " " .. digest(read_text(dir .. "/" .. manifest.nets[arch]) or "")
-  end
-  models[i] = {label = label, slug = slug, dir = dir, manifest = table.concat(parts, "\n")}
+  m.label, m.slug = label, slug
+  models[i] = m
 end
 
-local val_gt = wider_dir .. "/wider_face_split/wider_face_val_bbx_gt.txt"
-local val_images = wider_dir .. "/WIDER_val/images"
-local eval_tools = wider_dir .. "/eval_tools"
-for _, p in ipairs({val_gt, val_images, eval_tools}) do
-  if not exists(p) then fail(("--wider %s: no %s"):format(args.wider, p), 2) end
+for _, p in ipairs({"/wider_face_split/wider_face_val_bbx_gt.txt", "/WIDER_val/images", "/eval_tools"}) do
+  if not exists(wider_dir .. p) then fail(("--wider %s: no %s"):format(args.wider, wider_dir .. p), 2) end
 end
-local lm_list = exists(lm_dir .. "/testImageList.dev.txt") and lm_dir .. "/testImageList.dev.txt"
-                or lm_dir .. "/testImageList.txt"
-if not exists(lm_list) then
+if not exists(lm_dir .. "/testImageList.dev.txt") and not exists(lm_dir .. "/testImageList.txt") then
   fail(("--landmarks %s: no testImageList.dev.txt nor testImageList.txt"):format(args.landmarks), 2)
 end
 
@@ -163,65 +137,20 @@ local function run_child(argv, stdout_file)
   return okc, cerr
 end
 
--- The cache: OUT/cache.json maps each result file's name to the digest of the key it was made
--- under.
-local CACHE = out_dir .. "/cache.json"
-local cache = json.read_file(CACHE)
-if type(cache) ~= "table" then cache = {} end
-local output_failed = false
-
-local function remember(file, key)
-  cache[file:match("[^/]+$")] = digest(key)
-  local okw, werr = sys.write_atomic(CACHE, json.encode(cache, {indent = "  "}) .. "\n")
-  if not okw then
-    io.stderr:write("error: ", werr, "\n")
-    output_failed = true
-  end
-end
-
-local function cached(file, key)
-  return cache[file:match("[^/]+$")] == digest(key) and exists(file)
-end
-
-local function write(path, text)
-  local okw, werr = sys.write_atomic(path, text)
-  if not okw then fail(werr, cli.EXIT.output) end
-end
+local evals = runs.new{out = out_dir, run = run_child, say = say, threads = threads}
 
 -- ---- the inputs -------------------------------------------------------------------------------
 
-local data = require "mtcnn.data"
-local entries, stats = data.read_wider(val_gt, {images = val_images})
-if not entries then fail(stats) end
-if #entries == 0 then fail(("no image of %s is present under %s"):format(val_gt, val_images)) end
-local n_images = args.wider_images and math.min(args.wider_images, #entries) or #entries
-local lines = {}
-for i = 1, n_images do lines[i] = entries[i].path end
-local image_list = out_dir .. "/wider_val_images.txt"
-local image_text = table.concat(lines, "\n") .. "\n"
-write(image_list, image_text)
-
-local lm_used = lm_list
-local lm_text = read_text(lm_list) or ""
-local lm_faces = 0
-do
-  local kept = {}
-  for line in lm_text:gmatch("[^\r\n]+") do
-    if line:find("%S") and (not args.landmark_faces or #kept < args.landmark_faces) then
-      kept[#kept + 1] = line
-    end
-  end
-  lm_faces = #kept
-  if args.landmark_faces then
-    lm_used = out_dir .. "/landmark_test.txt"
-    lm_text = table.concat(kept, "\n") .. "\n"
-    write(lm_used, lm_text)
-  end
+local function input(set, serr, kind)
+  if not set then fail(serr, kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
+  return set
 end
+local wider_set = input(runs.wider_set{wider = wider_dir, out = out_dir, images = args.wider_images})
+local lm_set = input(runs.landmark_set{landmarks = lm_dir, out = out_dir, faces = args.landmark_faces})
 
 say("%d WIDER val images (%d listed, %d present), %d landmark faces (%s); %d model%s x %d preset%s",
-  n_images, stats.listed, #entries, lm_faces, lm_list, #models, #models > 1 and "s" or "",
-  #presets, #presets > 1 and "s" or "")
+  wider_set.count, wider_set.listed, wider_set.present, lm_set.faces, lm_set.source, #models,
+  #models > 1 and "s" or "", #presets, #presets > 1 and "s" or "")
 
 -- ---- the runs ---------------------------------------------------------------------------------
 
@@ -230,95 +159,25 @@ local function failed(what, msg)
   failures[#failures + 1] = what .. ": " .. msg
   io.stderr:write("error: ", what, ": ", msg, "\n")
 end
+-- an output that could not be written (the cache, the picture, the report): status 3 at the end
+local output_failed = false
 
-local function wider_run(m, preset)
-  local base = ("%s/%s_%s_wider"):format(out_dir, m.slug, preset)
-  local saved = base .. ".json"
-  local key = table.concat({"wider", m.manifest, preset, digest(image_text), eval_tools}, "\n")
-  if cached(saved, key) then
-    say("%s (%s), WIDER: done earlier (%s)", m.label, preset, saved)
-  else
-    local pred = base .. ".jsonl"
-    os.remove(pred)
-    local okc, cerr = run_child({"detect.lua", "--model", m.dir, "--preset", preset, "--json", pred,
-      "--quiet", "--threads", tostring(threads), image_list})
-    if not okc then return nil, cerr end
-    local argv = {"eval_wider.lua", "--pred", pred, "--gt", eval_tools, "--iou", "exact", "--json",
-                  "--save", saved, "--label", ("%s (%s)"):format(m.label, preset)}
-    if n_images == #entries then
-      argv[#argv + 1] = "--images"
-      argv[#argv + 1] = wider_dir .. "/WIDER_val"
-    end
-    okc, cerr = run_child(argv)
-    if not okc then return nil, cerr end
-    remember(saved, key)
-  end
-  local doc, derr = results.load(saved, "wider")
-  if not doc then return nil, derr end
-  return doc, saved
-end
-
-local function landmark_run(m, preset)
-  local saved = ("%s/%s_%s_landmarks.json"):format(out_dir, m.slug, preset)
-  local key = table.concat({"landmarks", m.manifest, preset, digest(lm_text), lm_dir}, "\n")
-  if cached(saved, key) then
-    say("%s (%s), landmarks: done earlier (%s)", m.label, preset, saved)
-  else
-    local okc, cerr = run_child({"eval_landmarks.lua", "--list", lm_used, "--root", lm_dir,
-      "--model", m.dir, "--preset", preset, "--json", "--save", saved,
-      "--label", ("%s (%s)"):format(m.label, preset)})
-    if not okc then return nil, cerr end
-    remember(saved, key)
-  end
-  local doc, derr = results.load(saved, "landmarks")
-  if not doc then return nil, derr end
-  return doc
-end
-
--- bench.lua detect at its defaults (its image, minimum face 20), on the CPU: one figure per model
-local function speed_run(m)
-  local saved = ("%s/%s_bench.json"):format(out_dir, m.slug)
-  local key = table.concat({"bench", m.manifest, tostring(args.bench_reps), tostring(threads)}, "\n")
-  if cached(saved, key) then
-    say("%s, speed: measured earlier (%s)", m.label, saved)
-  else
-    local tmp = saved .. ".out"
-    local okc, cerr = run_child({"bench.lua", "detect", "--model", m.dir, "--device", "cpu",
-      "--threads", tostring(threads), "--reps", tostring(args.bench_reps), "--json"}, tmp)
-    if not okc then os.remove(tmp) return nil, cerr end
-    local text = read_text(tmp) or ""
-    os.remove(tmp)
-    local row = json.decode(text:match("[^\n]+") or "")
-    if type(row) ~= "table" or type(row.ms_median) ~= "number" then
-      return nil, "bench.lua detect printed no measurement"
-    end
-    local okw, werr = sys.write_atomic(saved, json.encode(row) .. "\n")
-    if not okw then
-      io.stderr:write("error: ", werr, "\n")
-      output_failed = true
-      return row
-    end
-    remember(saved, key)
-  end
-  return json.read_file(saved)
-end
-
-local runs, wider_files, speeds = {}, {}, {}
+local rows, wider_files, speeds = {}, {}, {}
 for _, m in ipairs(models) do
   for _, preset in ipairs(presets) do
     local run = {label = m.label, model = m.dir, preset = preset}
-    local doc, saved = wider_run(m, preset)
+    local doc, saved = evals:wider(m, preset, wider_set)
     if doc then
       run.wider = doc.summary
       wider_files[#wider_files + 1] = saved
     else
       failed(("%s (%s), WIDER"):format(m.label, preset), saved)
     end
-    local lm, lerr = landmark_run(m, preset)
+    local lm, lerr = evals:landmarks(m, preset, lm_set)
     if lm then run.landmarks = lm.summary else failed(("%s (%s), landmarks"):format(m.label, preset), lerr) end
-    runs[#runs + 1] = run
+    rows[#rows + 1] = run
   end
-  local row, serr = speed_run(m)
+  local row, serr = evals:speed(m, {reps = args.bench_reps})
   if row then speeds[m.label] = row else failed(m.label .. ", speed", serr) end
 end
 
@@ -357,22 +216,26 @@ local summary = json.ordered({
     end
     return list
   end)(),
-  presets = presets, wider_images = n_images, landmark_list = lm_list, landmark_faces = lm_faces,
-  runs = runs, plot = picture or json.null, plot_missing = no_picture, failures = failures,
+  presets = presets, wider_images = wider_set.count, landmark_list = lm_set.source,
+  landmark_faces = lm_set.faces, runs = rows, plot = picture or json.null, plot_missing = no_picture, failures = failures,
 }, {"models", "presets", "wider_images", "landmark_list", "landmark_faces", "runs", "plot",
     "plot_missing", "failures"})
-write(out_dir .. "/compare.json", json.encode(summary, {indent = "  "}) .. "\n")
+ok, err = sys.write_atomic(out_dir .. "/compare.json", json.encode(summary, {indent = "  "}) .. "\n")
+if not ok then
+  io.stderr:write("error: ", err, "\n")
+  output_failed = true
+end
 
 if args.json then
   print(json.encode(summary))
 else
-  print(("WIDER FACE val: %d images (AP, --iou exact); landmarks: %d faces of %s"):format(n_images,
-    lm_faces, lm_list))
+  print(("WIDER FACE val: %d images (AP, --iou exact); landmarks: %d faces of %s"):format(
+    wider_set.count, lm_set.faces, lm_set.source))
   print("")
   print("| model | preset | easy | medium | hard | NME | failure rate | misses | detect ms |")
   print("|---|---|---|---|---|---|---|---|---|")
   local shown = {}
-  for _, r in ipairs(runs) do
+  for _, r in ipairs(rows) do
     local w, l = r.wider or {}, r.landmarks or {}
     -- the speed is one figure per model (bench.lua's defaults): on the model's first row
     local ms = "-"
@@ -393,5 +256,5 @@ else
   if picture then print("PR curves: " .. picture) end
 end
 
-if output_failed then os.exit(cli.EXIT.output) end
+if output_failed or evals.output_failed then os.exit(cli.EXIT.output) end
 os.exit(#failures > 0 and cli.EXIT.failed or cli.EXIT.ok)

@@ -609,87 +609,53 @@ end
 
 -- ---- evaluation -----------------------------------------------------------------------------
 
-local function first_lines(from, to, n, keep)
-  local f = io.open(from, "rb")
-  if not f then return nil, "cannot read " .. from end
-  local out, k = {}, 0
-  for line in f:lines() do
-    if line:find("%S") and (not keep or keep(line)) then
-      k = k + 1
-      if n ~= "all" and k > n then break end
-      out[#out + 1] = line
-    end
-  end
-  f:close()
-  return sys.write_atomic(to, table.concat(out, "\n") .. "\n")
-end
-
--- Evaluates a model folder on WIDER val and the landmark test list (cached in WORK/eval under a
--- key of the model's manifest and the settings). Returns {wider, landmarks} | nil, message.
+-- Evaluates a model folder on WIDER val and the landmark test list with mtcnn.eval.runs (as
+-- compare_models.lua does; results and their cache in WORK/eval, keyed on the model's manifest
+-- and nets and on the inputs). Returns {wider, landmarks} (each result's summary, with the
+-- seconds it took) | nil, message.
 local function evaluate_model(ctx, name, dir)
-  local ev, src = ctx.settings.eval, ctx.sources
+  local runs = require "mtcnn.eval.runs"
+  local ev = ctx.settings.eval
   local edir = ctx.paths.eval
-  sys.mkdir(edir)
-  local key = table.concat({read_text(dir .. "/manifest.json") or "", ev.preset,
-    tostring(ev.wider_images), tostring(ev.landmark_faces), ctx.wider, ctx.landmarks}, "\n")
-  local cache = json.read_file(edir .. "/" .. name .. ".json")
-  if type(cache) == "table" and cache.key == key then
-    say(ctx, "evaluation of the %s model: done earlier", name)
-    return cache.result
-  end
+  local ok, err = sys.mkdir(edir)
+  if not ok then return nil, ("cannot create %s: %s"):format(edir, tostring(err)) end
+  local m
+  m, err = runs.model(dir)
+  if not m then return nil, err end
+  m.label, m.slug = name, name
+  local evals = runs.new{out = edir, threads = ctx.threads,
+    say = function(fmt, ...) say(ctx, fmt, ...) end,
+    run = function(argv, stdout_file)
+      say(ctx, "$ %s", child.display(argv))
+      return run_child(ctx, argv, stdout_file or "/dev/null")
+    end}
+  local function count(v) if v ~= "all" then return v end end
   local result = {}
-  if exists(src.val_images) and exists(src.val_truth) and exists(src.val_gt) then
-    local data = require "mtcnn.data"
-    local entries, stats = data.read_wider(src.val_gt, {images = src.val_images})
-    if not entries then return nil, stats end
-    local n = ev.wider_images == "all" and #entries or math.min(ev.wider_images, #entries)
-    local lines = {}
-    for i = 1, n do lines[i] = entries[i].path end
-    local list = edir .. "/wider_val_images.txt"
-    local ok, err = sys.write_atomic(list, table.concat(lines, "\n") .. "\n")
-    if not ok then return nil, err end
-    local pred = edir .. "/" .. name .. "_wider.jsonl"
-    os.remove(pred)
-    local argv = {"detect.lua", "--model", dir, "--preset", ev.preset, "--json", pred, "--quiet",
-                  "--threads", tostring(ctx.threads), list}
-    say(ctx, "$ %s", child.display(argv))
+  local set, serr, kind = runs.wider_set{wider = ctx.wider, out = edir, images = count(ev.wider_images)}
+  if set then
     local t0 = sys.clock()
-    ok, err = run_child(ctx, argv, "/dev/null")
-    if not ok then return nil, err end
-    local rep = edir .. "/" .. name .. "_wider_ap.json"
-    argv = {"eval_wider.lua", "--pred", pred, "--gt", src.val_truth, "--iou", "exact", "--json"}
-    if n == #entries then
-      argv[#argv + 1] = "--images"
-      argv[#argv + 1] = ctx.wider .. "/WIDER_val"
-    end
-    say(ctx, "$ %s", child.display(argv))
-    ok, err = run_child(ctx, argv, rep)
-    if not ok then return nil, err end
-    result.wider = json.read_file(rep)
-    if result.wider then result.wider.seconds = sys.clock() - t0 end
-  else
+    local doc, derr = evals:wider(m, ev.preset, set)
+    if not doc then return nil, derr end
+    result.wider = doc.summary
+    result.wider.seconds = sys.clock() - t0
+  elseif kind == "missing" then
     result.wider_missing = "no WIDER val images, annotations or eval_tools under " .. ctx.wider
-  end
-  if exists(src.landmark_test) then
-    local list = src.landmark_test
-    if ev.landmark_faces ~= "all" then
-      list = edir .. "/landmark_test.txt"
-      local ok, err = first_lines(src.landmark_test, list, ev.landmark_faces)
-      if not ok then return nil, err end
-    end
-    local rep = edir .. "/" .. name .. "_landmarks.json"
-    local argv = {"eval_landmarks.lua", "--list", list, "--root", ctx.landmarks, "--model", dir,
-                  "--preset", ev.preset, "--json"}
-    say(ctx, "$ %s", child.display(argv))
-    local t0 = sys.clock()
-    local ok, err = run_child(ctx, argv, rep)
-    if not ok then return nil, err end
-    result.landmarks = json.read_file(rep)
-    if result.landmarks then result.landmarks.seconds = sys.clock() - t0 end
   else
-    result.landmarks_missing = "no landmark test list " .. src.landmark_test
+    return nil, serr
   end
-  sys.write_atomic(edir .. "/" .. name .. ".json", json.encode({key = key, result = result}) .. "\n")
+  set, serr, kind = runs.landmark_set{landmarks = ctx.landmarks, out = edir, faces = count(ev.landmark_faces)}
+  if set then
+    local t0 = sys.clock()
+    local doc, derr = evals:landmarks(m, ev.preset, set)
+    if not doc then return nil, derr end
+    result.landmarks = doc.summary
+    result.landmarks.seconds = sys.clock() - t0
+  elseif kind == "missing" then
+    result.landmarks_missing = "no landmark test list under " .. ctx.landmarks
+  else
+    return nil, serr
+  end
+  if evals.output_failed then return nil, "cannot write the evaluation's cache in " .. edir end
   return result
 end
 
@@ -963,7 +929,7 @@ local function list_steps(args, files)
   ctx.sources = sources(ctx)
   local state = load_state(ctx.paths.state) or {steps = {}, stale = {}}
   for _, step in ipairs(pipeline.STEPS) do
-    local line = ("%-6s %-16s %-34s"):format(step_label(step), step.id, step.title)
+    local line = ("%-6s %-16s %-40s "):format(step_label(step), step.id, step.title)
     if step.stage then
       local rec = state.steps[step.id]
       local info = rec and check_step(ctx, step, rec)
