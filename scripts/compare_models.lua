@@ -30,7 +30,7 @@ local args, fail = cli.script(arg, {
     .. "what changed.",
   options = {
     {name = "models", kind = "string", metavar = "A,B", required = "two or more models",
-     help = "comma-separated model folders or names of folders of models/ (original)"},
+     help = "comma-separated model folders or names of folders of models/ (original, ours)"},
     {name = "labels", kind = "string", metavar = "A,B",
      help = "names of the models in the table [default: the bundled name, else the manifest's name or the folder's]"},
     {name = "wider", kind = "string", metavar = "DIR", required = "the WIDER FACE folder",

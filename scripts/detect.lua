@@ -31,7 +31,7 @@ local args, die = cli.script(arg, {
     "line records the model (its checksum) and every setting: {\"mtcnn\": {...}}.",
   rest = {name = "IMAGE", help = "images, folders or list files", required = true},
   options = {
-    {name = "model", kind = "string", metavar = "DIR|NAME", help = "model folder, or the name of a folder of models/ (original: the default)"},
+    {name = "model", kind = "string", metavar = "DIR|NAME", help = "model folder, or the name of a folder of models/ (original: the default; ours)"},
     {name = "preset", kind = "string", choices = {"original", "seed", "wider"}, default = "original",
      help = "named settings; the options below override them"},
     {name = "min-face", kind = "number", metavar = "N", range = R.min_face,

@@ -14,7 +14,7 @@ local options = {
    help = "landmark list: 'path left right top bottom x1 y1 ... x5 y5' per line (testImageList format)"},
   {name = "pred", kind = "string", metavar = "JSONL", help = "detections of the list's images, our detect JSON Lines"},
   {name = "model", kind = "string", metavar = "DIR|NAME",
-   help = "without --pred: detect with this model folder or bundled model name (models/) [default: original]"},
+   help = "without --pred: detect with this model folder or bundled model name (models/: original, ours) [default: original]"},
   {name = "preset", kind = "string", choices = {"original", "seed", "wider"}, default = "original",
    help = "detector settings when detecting"},
   {name = "min-face", kind = "number", metavar = "N", range = require("mtcnn.detector").RANGES.min_face, help = "detector minimum face (preset's by default)"},

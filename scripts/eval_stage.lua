@@ -22,7 +22,7 @@ local spec = {
     "--iou with it), the candidates per image and the detection time per image. Images listed\n" ..
     "in the annotations but absent from --images are skipped.",
   options = {
-    {name = "model", kind = "string", metavar = "DIR|NAME", help = "model folder, or the name of a folder of models/ (original: the default)"},
+    {name = "model", kind = "string", metavar = "DIR|NAME", help = "model folder, or the name of a folder of models/ (original: the default; ours)"},
     {name = "stages", kind = "string", choices = {"1", "2", "3", "pnet", "rnet", "onet"}, default = "1",
      metavar = "N", help = "the stage whose output is judged"},
     {name = "wider", kind = "string", metavar = "DIR", default = shared .. "/data/wider",
