@@ -630,30 +630,28 @@ local function evaluate_model(ctx, name, dir)
       return run_child(ctx, argv, stdout_file or "/dev/null")
     end}
   local function count(v) if v ~= "all" then return v end end
+  -- each kind: the set of inputs, or a note that the data folder lacks them
+  local kinds = {
+    {"wider", runs.wider_set, {wider = ctx.wider, out = edir, images = count(ev.wider_images)},
+     "no WIDER val images, annotations or eval_tools under " .. ctx.wider},
+    {"landmarks", runs.landmark_set, {landmarks = ctx.landmarks, out = edir, faces = count(ev.landmark_faces)},
+     "no landmark test list under " .. ctx.landmarks},
+  }
   local result = {}
-  local set, serr, kind = runs.wider_set{wider = ctx.wider, out = edir, images = count(ev.wider_images)}
-  if set then
-    local t0 = sys.clock()
-    local doc, derr = evals:wider(m, ev.preset, set)
-    if not doc then return nil, derr end
-    result.wider = doc.summary
-    result.wider.seconds = sys.clock() - t0
-  elseif kind == "missing" then
-    result.wider_missing = "no WIDER val images, annotations or eval_tools under " .. ctx.wider
-  else
-    return nil, serr
-  end
-  set, serr, kind = runs.landmark_set{landmarks = ctx.landmarks, out = edir, faces = count(ev.landmark_faces)}
-  if set then
-    local t0 = sys.clock()
-    local doc, derr = evals:landmarks(m, ev.preset, set)
-    if not doc then return nil, derr end
-    result.landmarks = doc.summary
-    result.landmarks.seconds = sys.clock() - t0
-  elseif kind == "missing" then
-    result.landmarks_missing = "no landmark test list under " .. ctx.landmarks
-  else
-    return nil, serr
+  for _, k in ipairs(kinds) do
+    local what = k[1]
+    local set, serr, why = k[2](k[3])
+    if set then
+      local t0 = sys.clock()
+      local doc, derr = evals[what](evals, m, ev.preset, set)
+      if not doc then return nil, derr end
+      result[what] = doc.summary
+      result[what].seconds = sys.clock() - t0
+    elseif why == "missing" then
+      result[what .. "_missing"] = k[4]
+    else
+      return nil, serr
+    end
   end
   if evals.output_failed then return nil, "cannot write the evaluation's cache in " .. edir end
   return result
