@@ -55,7 +55,6 @@ local args, fail = cli.script(arg, {
 
 -- ---- the command line, checked before any work ------------------------------------------------
 
-local function exists(path) return sys.stat(path) ~= nil end
 
 local function split(text)
   local out = {}
@@ -110,11 +109,11 @@ for i, name in ipairs(names) do
   models[i] = m
 end
 
-for _, p in ipairs({"/wider_face_split/wider_face_val_bbx_gt.txt", "/WIDER_val/images", "/eval_tools"}) do
-  if not exists(wider_dir .. p) then fail(("--wider %s: no %s"):format(args.wider, wider_dir .. p), 2) end
-end
-if not exists(lm_dir .. "/testImageList.dev.txt") and not exists(lm_dir .. "/testImageList.txt") then
-  fail(("--landmarks %s: no testImageList.dev.txt nor testImageList.txt"):format(args.landmarks), 2)
+do
+  local ok, err = runs.wider_paths(args.wider)
+  if not ok then fail("--wider " .. err, 2) end
+  ok, err = runs.landmark_list(args.landmarks)
+  if not ok then fail("--landmarks " .. err, 2) end
 end
 
 local ok, err = sys.mkdir(out_dir)

@@ -238,13 +238,10 @@ local function sources(ctx)
   return {
     wider_gt = w .. "/wider_face_split/wider_face_train_bbx_gt.txt",
     wider_images = w .. "/WIDER_train/images",
-    val_gt = w .. "/wider_face_split/wider_face_val_bbx_gt.txt",
-    val_images = w .. "/WIDER_val/images",
-    val_truth = w .. "/eval_tools",
     landmark_list = l .. "/trainImageList.txt",
     landmark_images = l,
-    landmark_test = exists(l .. "/testImageList.dev.txt") and l .. "/testImageList.dev.txt"
-                    or l .. "/testImageList.txt",
+    -- (the evaluation's inputs: mtcnn.eval.runs, wider_paths and landmark_list)
+    landmark_test = require("mtcnn.eval.runs").landmark_list(l) or l .. "/testImageList.txt",
   }
 end
 

@@ -65,17 +65,36 @@ function runs.model(model)
           name = type(manifest.name) == "string" and manifest.name or nil}
 end
 
+--- runs.wider_paths(dir) -> {gt, images_dir, eval_tools} | nil, message: the WIDER FACE val
+--- files a WIDER folder must hold for the evaluation (nil naming the first one missing).
+function runs.wider_paths(dir)
+  local wider = dir:gsub("(.)/$", "%1")
+  local p = {gt = wider .. "/wider_face_split/wider_face_val_bbx_gt.txt",
+             images_dir = wider .. "/WIDER_val/images", eval_tools = wider .. "/eval_tools"}
+  for _, path in ipairs({p.gt, p.images_dir, p.eval_tools}) do
+    if not exists(path) then return nil, ("%s: no %s"):format(dir, path) end
+  end
+  return p
+end
+
+--- runs.landmark_list(dir) -> the landmark test list of a landmark folder:
+--- testImageList.dev.txt, else testImageList.txt | nil, message.
+function runs.landmark_list(dir)
+  local root = dir:gsub("(.)/$", "%1")
+  for _, name in ipairs({"testImageList.dev.txt", "testImageList.txt"}) do
+    if exists(root .. "/" .. name) then return root .. "/" .. name end
+  end
+  return nil, ("%s: no testImageList.dev.txt nor testImageList.txt"):format(dir)
+end
+
 --- runs.wider_set{wider = DIR, out = DIR, images = N | nil} -> set | nil, message, kind: the
 --- WIDER val images present under DIR/WIDER_val/images (in the order of
 --- wider_face_split/wider_face_val_bbx_gt.txt, the first N), listed in OUT/wider_val_images.txt.
 --- kind "missing" when the folder lacks the val images, annotations or eval_tools.
 function runs.wider_set(opts)
-  local wider = opts.wider:gsub("(.)/$", "%1")
-  local set = {wider = wider, gt = wider .. "/wider_face_split/wider_face_val_bbx_gt.txt",
-               images_dir = wider .. "/WIDER_val/images", eval_tools = wider .. "/eval_tools"}
-  for _, p in ipairs({set.gt, set.images_dir, set.eval_tools}) do
-    if not exists(p) then return nil, ("%s: no %s"):format(opts.wider, p), "missing" end
-  end
+  local set, err = runs.wider_paths(opts.wider)
+  if not set then return nil, err, "missing" end
+  set.wider = opts.wider:gsub("(.)/$", "%1")
   local data = require "mtcnn.data"
   local entries, stats = data.read_wider(set.gt, {images = set.images_dir})
   if not entries then return nil, stats end
@@ -86,7 +105,8 @@ function runs.wider_set(opts)
   for i = 1, set.count do lines[i] = entries[i].path end
   set.text = table.concat(lines, "\n") .. "\n"
   set.list = opts.out .. "/wider_val_images.txt"
-  local ok, err = sys.write_atomic(set.list, set.text)
+  local ok
+  ok, err = sys.write_atomic(set.list, set.text)
   if not ok then return nil, err, "output" end
   return set
 end
@@ -96,11 +116,8 @@ end
 --- OUT/landmark_test.txt when N is given.
 function runs.landmark_set(opts)
   local root = opts.landmarks:gsub("(.)/$", "%1")
-  local list = exists(root .. "/testImageList.dev.txt") and root .. "/testImageList.dev.txt"
-               or root .. "/testImageList.txt"
-  if not exists(list) then
-    return nil, ("%s: no testImageList.dev.txt nor testImageList.txt"):format(opts.landmarks), "missing"
-  end
+  local list, lerr = runs.landmark_list(opts.landmarks)
+  if not list then return nil, lerr, "missing" end
   local text = read_text(list) or ""
   local kept = {}
   for line in text:gmatch("[^\r\n]+") do
