@@ -3,6 +3,12 @@
 -- The defaults (lua/mtcnn/config/*.lua, the seed's recipe) with these changes, each measured on
 -- dev val in docs/training.md ("Tuning"):
 return {
+  data = {
+    -- ONet also learns from samples drawn around the annotated faces as PNet's are (random and
+    -- near-face negatives, jittered positives and part faces, at 48x48), not only from the
+    -- windows PNet and RNet pass: the optional step onet-detection
+    onet_detection = true,
+  },
   onet = {
     -- ONet learns from the windows PNet and RNet pass: keep 600 hard negatives per image
     -- instead of 60 (558,302 instead of 55,920 on the shared data)

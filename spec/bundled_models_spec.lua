@@ -33,6 +33,7 @@ describe("bundled models", function()
     -- holds the settings the ONet was trained with
     local cfg = assert(pipeline.load_config({helper.home .. "/" .. m.recipe.config}))
     assert.are.equal(600, cfg.onet.hard.hard_neg_max)
+    assert.is_true(cfg.data.onet_detection) -- ONet's drawn samples beside the mined ones
     local trained = m.provenance.onet.config
     assert.are.equal(cfg.onet.train.lr, trained.lr)
     assert.are.equal(cfg.onet.train.epochs, trained.epochs)

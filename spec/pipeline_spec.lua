@@ -18,15 +18,34 @@ local function data_args()
 end
 
 describe("pipeline.lua", function()
-  it("maps the seed's 17 steps in order", function()
-    local seen = {}
+  it("maps the seed's 17 steps in order, and the optional ones after the step they follow", function()
+    local seen, optional = {}, {}
     for _, s in ipairs(pipeline.STEPS) do
-      for _, n in ipairs(s.numbers) do seen[#seen + 1] = n end
+      if s.optional then
+        optional[#optional + 1] = ("%s %s %s"):format(pipeline.step_label(s), s.id, s.optional)
+      else
+        for _, n in ipairs(s.numbers) do seen[#seen + 1] = n end
+      end
     end
     assert.are.same({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, seen)
+    assert.are.same({"9+ rnet-detection rnet_detection", "14+ onet-detection onet_detection"}, optional)
     assert.are.equal(pipeline.step_index("rnet-train"), pipeline.step_index("12"))
     assert.are.equal(pipeline.step_index("onet-merge"), pipeline.step_index("16"))
+    assert.are.equal(pipeline.step_index("onet-landmark"), pipeline.step_index("14"))
+    assert.are.equal(pipeline.step_index("onet-landmark") + 1, pipeline.step_index("onet-detection"))
     assert.is_nil(pipeline.step_index("18"))
+    -- off by default; a --config turns one on
+    local s = assert(pipeline.load_config({}))
+    assert.is_false(pipeline.step_on(s, pipeline.STEPS[pipeline.step_index("onet-detection")]))
+    local dir = helper.tmpdir()
+    helper.write_file(dir .. "/on.lua", "return {data = {onet_detection = true}}")
+    s = assert(pipeline.load_config({dir .. "/on.lua"}))
+    assert.is_true(pipeline.step_on(s, pipeline.STEPS[pipeline.step_index("onet-detection")]))
+    assert.is_false(pipeline.step_on(s, pipeline.STEPS[pipeline.step_index("rnet-detection")]))
+    helper.write_file(dir .. "/bad.lua", "return {data = {onet_detection = 1}}")
+    local _, err = pipeline.load_config({dir .. "/bad.lua"})
+    assert.matches("onet_detection must be true or false", err)
+    helper.rmdir(dir)
   end)
 
   it("refuses a bad command line with status 2", function()
@@ -171,5 +190,34 @@ describe("pipeline.lua --tiny #pipeline", function()
                        helper.read_file(b .. "/onet/model/" .. net .. ".mtn"), net)
     end
     helper.same_records(a .. "/onet/hard", b .. "/onet/hard")
+  end)
+
+  it("with ONet's detection samples turned on, redoes ONet's merge and training only", function()
+    helper.need_shared("the tiny pipeline")
+    local c = dir .. "/c"
+    os.execute(("cp -r %s %s"):format(q(a), q(c)))
+    helper.write_file(dir .. "/on.lua", "return {data = {onet_detection = true}}")
+    local out, code, err = run(c, "--no-eval --config " .. q(dir .. "/on.lua"))
+    assert.are.equal(0, code, err)
+    local s = json.decode(out)
+    local status = {}
+    for _, st in ipairs(s.steps) do status[st.id] = st.status end
+    assert.are.equal("done", status["onet-hard"])
+    assert.are.equal("ran", status["onet-detection"])
+    assert.are.equal("ran", status["onet-merge"])
+    assert.are.equal("ran", status["onet-train"])
+    assert.is_nil(status["rnet-detection"]) -- off
+    -- the merge took the hard examples and the new samples: more of each detection class
+    local o = s.samples.onet
+    for _, class in ipairs({"positive", "part", "negative"}) do
+      assert.is_true(o.detection.train[class] > 0, class)
+      assert.are.equal(o.hard.train[class] + o.detection.train[class], o.merged[class], class)
+    end
+    -- PNet and RNet are the first run's; ONet is new
+    for _, net in ipairs({"pnet", "rnet"}) do
+      assert.are.equal(helper.read_file(a .. "/onet/model/" .. net .. ".mtn"),
+                       helper.read_file(c .. "/onet/model/" .. net .. ".mtn"), net)
+    end
+    assert.are_not.equal(helper.read_file(a .. "/onet/model/onet.mtn"), helper.read_file(c .. "/onet/model/onet.mtn"))
   end)
 end)

@@ -17,6 +17,9 @@
 --   pnet/detection/  pnet/landmark/  pnet/train.rec  pnet/model/
 --   rnet/hard/       rnet/landmark/  rnet/train/     rnet/model/   (PNet + RNet)
 --   onet/hard/       onet/landmark/  onet/train/     onet/model/   (the whole cascade)
+--   rnet/detection/  onet/detection/ the optional steps' samples (data.rnet_detection,
+--                    data.onet_detection: drawn around the faces as PNet's, merged with the
+--                    hard examples; the seed has no such step)
 --   STAGE/config.lua the stage's settings (defaults, --tiny, --config), given to each of its steps
 --   pipeline.json    the steps finished: their command (the settings that shape the outputs),
 --                    time, and what the check found
@@ -54,6 +57,12 @@ pipeline.DEFAULTS = {
   data = {
     wider_images = "all",   -- only the first N present WIDER train images (every step reads the same ones)
     landmark_faces = "all", -- only the first N present faces of the landmark list
+    -- RNet's / ONet's training set also takes detection samples drawn around the annotated
+    -- faces (gen_pnet_data.lua at the stage's size, with the stage's detection settings:
+    -- random and near-face negatives, jittered positives and part faces), beside its hard
+    -- examples (an extra step before the stage's merge; the seed's recipe has none)
+    rnet_detection = false,
+    onet_detection = false,
   },
   eval = {
     enabled = true,         -- evaluate the finished cascade and the bundled original model
@@ -181,11 +190,15 @@ function pipeline.paths(work)
     p[st] = {dir = d, config = d .. "/config.lua", landmark = d .. "/landmark", model = d .. "/model",
              detection = d .. (st == "pnet" and "/detection" or "/hard"),
              train = d .. (st == "pnet" and "/train.rec" or "/train")}
+    -- RNet's and ONet's optional detection samples (data.rnet_detection, data.onet_detection)
+    if st ~= "pnet" then p[st].drawn = d .. "/detection" end
   end
   return p
 end
 
 -- The steps in order: numbers (the seed's), id, title, stage, kind, and the seed's command.
+-- An optional step (optional: the name of its switch in the data section) runs only when its
+-- switch is on; it is numbered after the seed's step before it ("9+").
 pipeline.STEPS = {
   {numbers = {1}, id = "wider", kind = "wider", title = "WIDER FACE train images and annotations",
    seed = "WIDER_train and wider_face_train.txt in prepare_data/"},
@@ -203,6 +216,8 @@ pipeline.STEPS = {
    title = "RNet hard examples (PNet)", seed = "prepare_data/gen_hard_example.py --test_mode PNet"},
   {numbers = {9}, id = "rnet-landmark", stage = "rnet", kind = "landmarks",
    title = "RNet landmark samples (24x24)", seed = "prepare_data/gen_landmark_aug_24.py"},
+  {numbers = {9}, id = "rnet-detection", stage = "rnet", kind = "detection", optional = "rnet_detection",
+   title = "RNet detection samples (24x24)", seed = "none (gen_12net_data.py's sampling, at 24x24)"},
   {numbers = {10, 11}, id = "rnet-merge", stage = "rnet", kind = "merge",
    title = "RNet training records", seed = "gen_imglist_rnet.py, gen_RNet_tfrecords.py (x4)"},
   {numbers = {12}, id = "rnet-train", stage = "rnet", kind = "train", title = "train RNet",
@@ -211,26 +226,48 @@ pipeline.STEPS = {
    title = "ONet hard examples (PNet + RNet)", seed = "prepare_data/gen_hard_example.py --test_mode RNet"},
   {numbers = {14}, id = "onet-landmark", stage = "onet", kind = "landmarks",
    title = "ONet landmark samples (48x48)", seed = "prepare_data/gen_landmark_aug_48.py"},
+  {numbers = {14}, id = "onet-detection", stage = "onet", kind = "detection", optional = "onet_detection",
+   title = "ONet detection samples (48x48)", seed = "none (gen_12net_data.py's sampling, at 48x48)"},
   {numbers = {15, 16}, id = "onet-merge", stage = "onet", kind = "merge",
    title = "ONet training records", seed = "gen_imglist_onet.py, gen_ONet_tfrecords.py (x4)"},
   {numbers = {17}, id = "onet-train", stage = "onet", kind = "train", title = "train ONet",
    seed = "train_models/train_ONet.py"},
 }
 
---- pipeline.step_index(text) -> the index in STEPS of a step given by number (1..17) or id.
+--- pipeline.step_index(text) -> the index in STEPS of a step given by number (1..17: the
+--- seed's step, not an optional one) or id.
 function pipeline.step_index(text)
   local n = math.tointeger(tonumber(text))
   for i, s in ipairs(pipeline.STEPS) do
     if s.id == text then return i end
-    for _, k in ipairs(s.numbers) do if k == n then return i end end
+    if not s.optional then
+      for _, k in ipairs(s.numbers) do if k == n then return i end end
+    end
   end
   return nil
 end
 
 local function step_label(s)
+  if s.optional then return s.numbers[1] .. "+" end
   return #s.numbers == 1 and tostring(s.numbers[1]) or (s.numbers[1] .. "-" .. s.numbers[#s.numbers])
 end
 pipeline.step_label = step_label
+
+--- pipeline.step_on(settings, step) -> whether the step runs with these settings (an optional
+--- step only when its switch is on).
+function pipeline.step_on(settings, step)
+  return not step.optional or settings.data[step.optional] == true
+end
+
+-- The record files a stage's merge takes: its detection (PNet) or hard examples, the optional
+-- detection samples of RNet / ONet when their step is on, its landmark samples.
+local function merge_inputs(ctx, st)
+  local sp = ctx.paths[st]
+  local l = {sp.detection .. "/train.rec"}
+  if sp.drawn and ctx.settings.data[st .. "_detection"] then l[#l + 1] = sp.drawn .. "/train.rec" end
+  l[#l + 1] = sp.landmark .. "/train.rec"
+  return l
+end
 
 -- The sources: annotation files, image folders (ctx.wider, ctx.landmarks are the folders given).
 local function sources(ctx)
@@ -258,7 +295,7 @@ local function command(ctx, step)
   local lim = ctx.settings.data
   if step.kind == "detection" then
     return {"gen_pnet_data.lua", "--annotations", src.wider_gt, "--images", src.wider_images,
-            "--out", sp.detection, "--seed", seed, "--config", sp.config,
+            "--out", st == "pnet" and sp.detection or sp.drawn, "--seed", seed, "--config", sp.config,
             table.unpack(limit_args(lim.wider_images))}
   elseif step.kind == "landmarks" then
     return {"gen_landmark_data.lua", "--size", tostring(SIZE[st]), "--annotations", src.landmark_list,
@@ -269,8 +306,9 @@ local function command(ctx, step)
             "--annotations", src.wider_gt, "--images", src.wider_images, "--out", sp.detection,
             "--seed", seed, "--config", sp.config, table.unpack(limit_args(lim.wider_images))}
   elseif step.kind == "merge" then
-    return {"merge_records.lua", "--net", st, "--out", sp.train, "--seed", seed, "--config", sp.config,
-            sp.detection .. "/train.rec", sp.landmark .. "/train.rec"}
+    local c = {"merge_records.lua", "--net", st, "--out", sp.train, "--seed", seed, "--config", sp.config}
+    for _, f in ipairs(merge_inputs(ctx, st)) do c[#c + 1] = f end
+    return c
   elseif step.kind == "train" then
     local c = {"train_" .. st .. ".lua", "--train", sp.train,
                "--val", sp.detection .. "/val.rec," .. sp.landmark .. "/val.rec",
@@ -286,6 +324,7 @@ end
 -- What a step's outputs are: the folder or file it writes.
 local function output_of(ctx, step)
   local sp = ctx.paths[step.stage]
+  if step.kind == "detection" and step.stage ~= "pnet" then return sp.drawn end
   if step.kind == "detection" or step.kind == "hard" then return sp.detection end
   if step.kind == "landmarks" then return sp.landmark end
   if step.kind == "merge" then return sp.train end
@@ -341,9 +380,8 @@ local function check_merge(ctx, step, rec)
   if not same_counts(taken, report.taken) then
     return nil, ("the merged files hold %s, the merge took %s"):format(counts_text(taken), counts_text(report.taken))
   end
-  local sp = ctx.paths[step.stage]
   local available = {positive = 0, part = 0, negative = 0, landmark = 0}
-  for _, input in ipairs({sp.detection .. "/train.rec", sp.landmark .. "/train.rec"}) do
+  for _, input in ipairs(merge_inputs(ctx, step.stage)) do
     local have, err = file_counts(input, size)
     if not have then return nil, err end
     for _, k in ipairs(CLASSES) do available[k] = available[k] + have[k] end
@@ -832,14 +870,19 @@ function pipeline.run(opts)
   local forced
   if opts.from then
     forced = from
-    while not pipeline.STEPS[forced].stage do forced = forced + 1 end
+    while not pipeline.STEPS[forced].stage or not pipeline.step_on(settings, pipeline.STEPS[forced]) do
+      forced = forced + 1
+    end
   end
   local results = {}
   local t_start = sys.clock()
   for i = 1, to do
     local step = pipeline.STEPS[i]
     local r, serr, interrupted
-    if i < from and step.stage then
+    if not pipeline.step_on(settings, step) then
+      -- an optional step that is off: its outputs, if any, are not used
+      goto next_step
+    elseif i < from and step.stage then
       -- before --from: taken as they are, but checked
       local rec = ctx.state.steps[step.id]
       local info, why = check_step(ctx, step, rec)
@@ -858,6 +901,7 @@ function pipeline.run(opts)
       end
     end
     results[#results + 1] = r
+    ::next_step::
   end
 
   local evaluation
@@ -925,7 +969,9 @@ local function list_steps(args, files)
   local state = load_state(ctx.paths.state) or {steps = {}, stale = {}}
   for _, step in ipairs(pipeline.STEPS) do
     local line = ("%-6s %-16s %-40s "):format(step_label(step), step.id, step.title)
-    if step.stage then
+    if not pipeline.step_on(settings, step) then
+      print(line .. ("off (data.%s)"):format(step.optional))
+    elseif step.stage then
       local rec = state.steps[step.id]
       local info = rec and check_step(ctx, step, rec)
       local st = info and "finished" or state.stale[step.id] and "to redo"
