@@ -192,12 +192,16 @@ describe("pipeline.lua --tiny #pipeline", function()
     helper.same_records(a .. "/onet/hard", b .. "/onet/hard")
   end)
 
+  -- (last: it changes the first run's ONet; a copy of the folder would not do, the recorded
+  -- commands name the folder)
   it("with ONet's detection samples turned on, redoes ONet's merge and training only", function()
     helper.need_shared("the tiny pipeline")
-    local c = dir .. "/c"
-    os.execute(("cp -r %s %s"):format(q(a), q(c)))
+    local before = {}
+    for _, net in ipairs({"pnet", "rnet", "onet"}) do
+      before[net] = helper.read_file(a .. "/onet/model/" .. net .. ".mtn")
+    end
     helper.write_file(dir .. "/on.lua", "return {data = {onet_detection = true}}")
-    local out, code, err = run(c, "--no-eval --config " .. q(dir .. "/on.lua"))
+    local out, code, err = run(a, "--no-eval --config " .. q(dir .. "/on.lua"))
     assert.are.equal(0, code, err)
     local s = json.decode(out)
     local status = {}
@@ -215,9 +219,8 @@ describe("pipeline.lua --tiny #pipeline", function()
     end
     -- PNet and RNet are the first run's; ONet is new
     for _, net in ipairs({"pnet", "rnet"}) do
-      assert.are.equal(helper.read_file(a .. "/onet/model/" .. net .. ".mtn"),
-                       helper.read_file(c .. "/onet/model/" .. net .. ".mtn"), net)
+      assert.are.equal(before[net], helper.read_file(a .. "/onet/model/" .. net .. ".mtn"), net)
     end
-    assert.are_not.equal(helper.read_file(a .. "/onet/model/onet.mtn"), helper.read_file(c .. "/onet/model/onet.mtn"))
+    assert.are_not.equal(before.onet, helper.read_file(a .. "/onet/model/onet.mtn"))
   end)
 end)
