@@ -55,7 +55,6 @@ local args, fail = cli.script(arg, {
 
 -- ---- the command line, checked before any work ------------------------------------------------
 
-
 local function split(text)
   local out = {}
   for part in text:gmatch("[^,]+") do

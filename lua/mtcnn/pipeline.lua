@@ -259,12 +259,20 @@ function pipeline.step_on(settings, step)
   return not step.optional or settings.data[step.optional] == true
 end
 
+-- The optional detection step of a stage (RNet, ONet), or nil (PNet).
+local function optional_detection(st)
+  for _, s in ipairs(pipeline.STEPS) do
+    if s.stage == st and s.kind == "detection" and s.optional then return s end
+  end
+end
+
 -- The record files a stage's merge takes: its detection (PNet) or hard examples, the optional
 -- detection samples of RNet / ONet when their step is on, its landmark samples.
 local function merge_inputs(ctx, st)
   local sp = ctx.paths[st]
   local l = {sp.detection .. "/train.rec"}
-  if sp.drawn and ctx.settings.data[st .. "_detection"] then l[#l + 1] = sp.drawn .. "/train.rec" end
+  local drawn = optional_detection(st)
+  if drawn and pipeline.step_on(ctx.settings, drawn) then l[#l + 1] = sp.drawn .. "/train.rec" end
   l[#l + 1] = sp.landmark .. "/train.rec"
   return l
 end
