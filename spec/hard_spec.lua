@@ -3,7 +3,9 @@
 -- scripts/gen_hard_examples.lua with the bundled original PNet and RNet on a few shared WIDER
 -- images: every label against the IoU of its stored crop box, at most the cap of negatives per
 -- image, all three classes, the same records for any thread count and chunk size, the
--- validation split of gen_pnet_data.lua, a SIGKILLed run resumed, refused settings.
+-- validation split of gen_pnet_data.lua, a SIGKILLed run resumed, refused settings; and
+-- sample.landmark_windows and the script's --landmarks mode (landmark windows) on the
+-- shared landmark list.
 
 local helper = require "helper"
 local mtcnn = require "mtcnn"
@@ -104,10 +106,77 @@ describe("sample.windows", function()
     assert.are.equal(0, r.count)
     local ok, err = pcall(sample.windows, img, faces, windows, {win_neg_max = -1})
     assert.is_false(ok)
-    assert.matches("need win_min_side >= 1 and win_neg_max >= 0", err)
+    assert.matches("need win_min_side >= 1, win_neg_max >= 0 and win_lmk_max >= 0", err)
     ok, err = pcall(sample.windows, img, faces, windows, {neg_max = 3})
     assert.is_false(ok)
     assert.matches("unknown option 'neg_max'", err)
+  end)
+end)
+
+describe("sample.landmark_windows", function()
+  local img = blocks(200, 160)
+  local faces = {{40, 30, 99, 89}, {120, 40, 159, 79}}
+  -- planar points: eyes, nose, mouth corners of each face
+  local points = {{55, 85, 70, 58, 82, 50, 50, 62, 75, 75},
+                  {130, 150, 140, 132, 148, 52, 52, 60, 68, 68}}
+  local windows = {
+    {40.3, 30.2, 99.4, 89.6},      -- face 1 framed: a landmark sample
+    {5, 5, 14, 14},                -- narrower than 20 once square: skipped
+    {-10, 100, 40, 150},           -- reaching outside the image: skipped
+    {10, 100, 39, 129},            -- frames no face (IoU 0)
+    {60, 30, 119, 89},             -- IoU 0.5 with face 1, but the left eye (x 55) is outside
+    {36, 26, 103, 93},             -- face 1 again, a little wider: a landmark sample
+    {121, 41, 158, 78.5},          -- face 2: a landmark sample
+    {40, 32, 99, 91},              -- face 1 a third time: over a cap of 2
+  }
+
+  -- A point normalised to a box as the training targets are (half-pixel offset).
+  local function norm(v, lo, side) return (v - lo + 0.5) / side end
+
+  it("takes the windows that frame a face as its landmark samples, in order, capped per face", function()
+    local r = sample.landmark_windows(img, faces, points, windows, {size = 48, win_lmk_max = 2})
+    assert.are.same({windows = #windows, small = 1, outside = 1, far = 1, points = 1, over = 1}, r.windows)
+    assert.are.same({positive = 0, negative = 0, part = 0, landmark = 3}, r.counts)
+    local kept, face = {1, 6, 7}, {1, 1, 2}
+    for i, k in ipairs(kept) do
+      local b = r.boxes[i]:to_table()
+      assert.are.same(squared(windows[k]), b, "window " .. k)
+      assert.are.equal(-2, r.labels[i])
+      assert.are.equal(face[i], r.faces[i])
+      local o = best_iou(b, faces)
+      helper.near(r.iou[i], o, 1e-6, "stored IoU")
+      assert.is_true(o >= 0.4)
+      assert.are.same({0, 0, 0, 0}, r.targets[i]:to_table())
+      local side = b[3] - b[1] + 1
+      local lm = r.landmarks[i]:to_table()
+      for q = 1, 5 do
+        helper.near(lm[q], norm(points[face[i]][q], b[1], side), 1e-6, "x of point " .. q)
+        helper.near(lm[q + 5], norm(points[face[i]][q + 5], b[2], side), 1e-6, "y of point " .. q)
+      end
+      assert.is_true(sample.images(r)[i] == img:crop(b[1], b[2], b[3], b[4]):resize(48, 48, "bilinear"),
+                     "pixels of window " .. k)
+    end
+  end)
+
+  it("follows win_lmk_iou and win_lmk_max, and checks its inputs", function()
+    -- a bar above window 6's IoU with face 1 drops it (and window 5) as framing no face; the
+    -- default cap (10) keeps window 8
+    local o6 = best_iou(squared(windows[6]), faces)
+    local r = sample.landmark_windows(img, faces, points, windows, {size = 24, win_lmk_iou = o6 + 0.01})
+    assert.are.same({windows = #windows, small = 1, outside = 1, far = 3, points = 0, over = 0}, r.windows)
+    assert.are.equal(3, r.count)
+    assert.are.same(squared(windows[8]), r.boxes[3]:to_table())
+    r = sample.landmark_windows(img, faces, points, windows, {size = 24, win_lmk_max = 0})
+    assert.are.equal(0, r.count)
+    assert.are.equal(5, r.windows.over) -- (the cap is checked before the points)
+    r = sample.landmark_windows(img, {}, {}, windows, {size = 24})
+    assert.are.equal(0, r.count)
+    local ok, err = pcall(sample.landmark_windows, img, faces, {points[1]}, windows)
+    assert.is_false(ok)
+    assert.matches("2 faces but 1 sets of points", err)
+    ok, err = pcall(sample.landmark_windows, img, faces, points, windows, {win_lmk_iou = 0})
+    assert.is_false(ok)
+    assert.matches("win_lmk_iou 0 is not in %(0, 1%]", err)
   end)
 end)
 
@@ -321,5 +390,58 @@ describe("gen_hard_examples.lua", function()
     local text = script("gen_hard_examples.lua", "--help")
     assert.matches("%-%-hard%-pnet%-threshold VALUE", text)
     assert.matches("%-%-preset", text)
+    assert.matches("%-%-landmarks", text)
+    assert.matches("%-%-lmk%-window%-iou VALUE", text)
+  end)
+
+  it("with --landmarks, frames each face of a landmark list by the windows around it", function()
+    helper.need_shared("the landmark set")
+    local lm = helper.shared .. "/data/landmarks"
+    local out = dir .. "/lw"
+    local s = summary_of("gen_hard_examples.lua", ("--landmarks --stage onet --model %s --annotations %s "
+      .. "--images %s --out %s --seed 3 --limit 24 --lmk-window-max 3 --threads 2 --quiet"):format(
+      helper.q(helper.home .. "/models/original"), helper.q(lm .. "/trainImageList.txt"), helper.q(lm),
+      helper.q(out)))
+    assert.are.equal("landmark_windows", s.kind)
+    assert.are.equal(24, s.images.done)
+    assert.are.equal(0.6, s.detection.thresholds[1]) -- the section landmark_windows, not hard
+    local cfg = assert(config.load_file("onet", out .. "/config.lua"))
+    assert.are.equal(3, cfg.landmark_windows.lmk_window_max)
+    local list = assert(mtcnn.data.read_landmarks(lm .. "/trainImageList.txt", {images = lm}))
+    local by_name = {}
+    for _, e in ipairs(list) do by_name[e.name] = e end
+    local per, total = {}, 0
+    for _, side in ipairs({"train", "val"}) do
+      local f = assert(record.open(out .. "/" .. side .. ".rec", {size = 48}))
+      assert.are.same({positive = 0, negative = 0, part = 0, landmark = f.count}, f:counts())
+      assert.are.equal(s.samples[side].landmark, f.count)
+      for i, smp in f:samples() do
+        local e = by_name[smp.source]
+        -- the validation split of gen_landmark_data.lua for the same seed
+        assert.are.equal(side == "val", gen.split_key(e.name, 3) < 0.1, smp.source)
+        local b = smp.box
+        local o = box.iou(b, {e.box})[1]
+        helper.near(smp.iou, o, 1e-6, "stored IoU of sample " .. i)
+        assert.is_true(o >= cfg.landmark_windows.lmk_window_iou, "IoU of sample " .. i)
+        -- (rounded corners: the height may differ from the width by a pixel)
+        local w, h = b[3] - b[1] + 1, b[4] - b[2] + 1
+        for q = 1, 5 do
+          helper.near(smp.landmarks[q], (e.points[q] - b[1] + 0.5) / w, 1e-5, "x " .. q)
+          helper.near(smp.landmarks[q + 5], (e.points[q + 5] - b[2] + 0.5) / h, 1e-5, "y " .. q)
+        end
+        per[smp.source] = (per[smp.source] or 0) + 1
+        total = total + 1
+      end
+      f:close()
+    end
+    local capped = 0
+    for name, n in pairs(per) do
+      assert.is_true(n <= 3, name)
+      if n == 3 then capped = capped + 1 end
+    end
+    assert.is_true(capped >= 12, "the cap bit on " .. capped .. " faces")
+    local t = s.tally
+    assert.are.equal(t.windows, t.small + t.outside + t.far + t.points + t.over + total)
+    assert.is_true(t.over > 0 and s.recall > 0.9)
   end)
 end)

@@ -28,11 +28,13 @@ describe("pipeline.lua", function()
       end
     end
     assert.are.same({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}, seen)
-    assert.are.same({"9+ rnet-detection rnet_detection", "14+ onet-detection onet_detection"}, optional)
+    assert.are.same({"9+ rnet-detection rnet_detection", "14+ onet-detection onet_detection",
+                     "14+ onet-landmark-windows onet_landmark_windows"}, optional)
     assert.are.equal(pipeline.step_index("rnet-train"), pipeline.step_index("12"))
     assert.are.equal(pipeline.step_index("onet-merge"), pipeline.step_index("16"))
     assert.are.equal(pipeline.step_index("onet-landmark"), pipeline.step_index("14"))
     assert.are.equal(pipeline.step_index("onet-landmark") + 1, pipeline.step_index("onet-detection"))
+    assert.are.equal(pipeline.step_index("onet-detection") + 1, pipeline.step_index("onet-landmark-windows"))
     assert.is_nil(pipeline.step_index("18"))
     -- off by default; a --config turns one on
     local s = assert(pipeline.load_config({}))
@@ -42,6 +44,7 @@ describe("pipeline.lua", function()
     s = assert(pipeline.load_config({dir .. "/on.lua"}))
     assert.is_true(pipeline.step_on(s, pipeline.STEPS[pipeline.step_index("onet-detection")]))
     assert.is_false(pipeline.step_on(s, pipeline.STEPS[pipeline.step_index("rnet-detection")]))
+    assert.is_false(pipeline.step_on(s, pipeline.STEPS[pipeline.step_index("onet-landmark-windows")]))
     helper.write_file(dir .. "/bad.lua", "return {data = {onet_detection = 1}}")
     local _, err = pipeline.load_config({dir .. "/bad.lua"})
     assert.matches("onet_detection must be true or false", err)
@@ -194,13 +197,15 @@ describe("pipeline.lua --tiny #pipeline", function()
 
   -- (last: it changes the first run's ONet; a copy of the folder would not do, the recorded
   -- commands name the folder)
-  it("with ONet's detection samples turned on, redoes ONet's merge and training only", function()
+  it("with ONet's detection samples and landmark windows turned on, redoes ONet's merge and training only", function()
     helper.need_shared("the tiny pipeline")
     local before = {}
     for _, net in ipairs({"pnet", "rnet", "onet"}) do
       before[net] = helper.read_file(a .. "/onet/model/" .. net .. ".mtn")
     end
-    helper.write_file(dir .. "/on.lua", "return {data = {onet_detection = true}}")
+    -- (the tiny RNet passes few windows at the detector's thresholds: the miner's are used)
+    helper.write_file(dir .. "/on.lua", "return {data = {onet_detection = true, onet_landmark_windows = true}, "
+      .. "onet = {landmark_windows = {lmk_window_pnet_threshold = 0.3, lmk_window_rnet_threshold = 0.1}}}")
     local out, code, err = run(a, "--no-eval --config " .. q(dir .. "/on.lua"))
     assert.are.equal(0, code, err)
     local s = json.decode(out)
@@ -208,6 +213,7 @@ describe("pipeline.lua --tiny #pipeline", function()
     for _, st in ipairs(s.steps) do status[st.id] = st.status end
     assert.are.equal("done", status["onet-hard"])
     assert.are.equal("ran", status["onet-detection"])
+    assert.are.equal("ran", status["onet-landmark-windows"])
     assert.are.equal("ran", status["onet-merge"])
     assert.are.equal("ran", status["onet-train"])
     assert.is_nil(status["rnet-detection"]) -- off
@@ -217,6 +223,11 @@ describe("pipeline.lua --tiny #pipeline", function()
       assert.is_true(o.detection.train[class] > 0, class)
       assert.are.equal(o.hard.train[class] + o.detection.train[class], o.merged[class], class)
     end
+    -- and the landmark samples with the landmark windows (landmark samples only)
+    local w = o.landmark_windows.train
+    assert.is_true(w.landmark > 0)
+    assert.are.equal(w.landmark, w.total)
+    assert.are.equal(o.landmark.train.landmark + w.landmark, o.merged.landmark)
     -- PNet and RNet are the first run's; ONet is new
     for _, net in ipairs({"pnet", "rnet"}) do
       assert.are.equal(before[net], helper.read_file(a .. "/onet/model/" .. net .. ".mtn"), net)

@@ -227,7 +227,7 @@ struct mt_sample_params;
 void mtL_sampleparams(lua_State *L, int idx, struct mt_sample_params *p);
 /* Pushes a table of the counts of mt_sample_windows (lmt_sample.c). */
 struct mt_window_counts;
-void mtL_pushwindowcounts(lua_State *L, const struct mt_window_counts *k);
+void mtL_pushwindowcounts(lua_State *L, const struct mt_window_counts *k, int landmarks);
 
 /* The tensor at idx or raises "bad argument #idx (mtcnn.Tensor expected)". */
 mt_tensor *mtL_checktensor(lua_State *L, int idx);

@@ -1,7 +1,8 @@
 /*
  * lmt_gen.c - the Lua binding of multi-threaded sample generation (mtcnn.gen).
  *
- *   core.gen.start(images, {kind = "detection"|"landmarks"|"hard", seed = n, params = {...}})
+ *   core.gen.start(images, {kind = "detection"|"landmarks"|"hard"|"landmark_windows", seed = n,
+ *                           params = {...}})
  *     -> chunk
  *   chunk:wait(train, val, val_fraction) -> {{status = "ok"|"missing"|"bad", message,
  *                                            side = "train"|"val", windows}, ...}
@@ -14,7 +15,8 @@
  * {path, name, index, box = {4}, points = {10}} for landmarks, {path, name, index, faces,
  * windows = rows of {x1, y1, x2, y2} (the detector's), image (optional: the decoded image,
  * else the file is decoded)} for hard examples, whose results carry windows = the counts of
- * sample.windows (lmt_sample.c); the list must not change until
+ * sample.windows (lmt_sample.c), {path, name, index, box, points, windows, image} for
+ * landmark windows (one face, counts as sample.landmark_windows'); the list must not change until
  * wait. params: mtcnn.sample options by name. wait appends each sampled image's samples to
  * the train or val record writer (by the split key of its name and the seed; source: the
  * name), so that no sample passes through Lua, and frees the chunk; a writer's failure is
@@ -56,7 +58,11 @@ static const mtL_class chunk_class = {"mtcnn.GenChunk", "generation chunk", "fin
 
 static const mtL_enum kinds[] = {
     {"detection", MT_GEN_DETECTION}, {"landmarks", MT_GEN_LANDMARKS}, {"hard", MT_GEN_HARD},
-    {NULL, 0}};
+    {"landmark_windows", MT_GEN_LANDMARK_WINDOWS}, {NULL, 0}};
+
+/* whether a kind's images come with the detector's windows, and with one face and its points */
+static int has_windows(mt_gen_kind k) { return k == MT_GEN_HARD || k == MT_GEN_LANDMARK_WINDOWS; }
+static int one_face(mt_gen_kind k) { return k == MT_GEN_LANDMARKS || k == MT_GEN_LANDMARK_WINDOWS; }
 
 /* Rows of 4 in field name of item i (the table on top of the stack); what names them in
  * messages. */
@@ -71,7 +77,7 @@ static int64_t count_rows(lua_State *L, int64_t i, const char *name, const char 
 /* Faces of item i (the table on top of the stack). */
 static int64_t count_faces(lua_State *L, int64_t i, mt_gen_kind kind) {
     if (!lua_istable(L, -1)) mtL_errorf(L, "gen: image %lld is not a table", (long long)i + 1);
-    if (kind == MT_GEN_LANDMARKS) return 1;
+    if (one_face(kind)) return 1;
     return count_rows(L, i, "faces", "gen: faces");
 }
 
@@ -101,7 +107,7 @@ static int l_start(lua_State *L) {
     for (int64_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         nfaces += count_faces(L, i, kind);
-        if (kind == MT_GEN_HARD) nwindows += count_rows(L, i, "windows", "gen: windows");
+        if (has_windows(kind)) nwindows += count_rows(L, i, "windows", "gen: windows");
         lua_pop(L, 1);
     }
     mtL_box *box = (mtL_box *)mtL_newbox(L, &chunk_class, sizeof *box, 1); /* 3 */
@@ -131,7 +137,7 @@ static int l_start(lua_State *L) {
         if (!g->path || g->index < 0)
             return mtL_errorf(L, "gen: image %lld needs a path and an index >= 0", (long long)i + 1);
         g->boxes = boxes;
-        if (kind == MT_GEN_LANDMARKS) {
+        if (one_face(kind)) {
             const int one = MTL_ROWS_ONE | MTL_ROWS_EXACT;
             copy_rows(L, "box", 4, one, &boxes);
             g->points = points;
@@ -139,7 +145,7 @@ static int l_start(lua_State *L) {
         } else {
             copy_rows(L, "faces", 4, 0, &boxes);
         }
-        if (kind == MT_GEN_HARD) {
+        if (has_windows(kind)) {
             g->nwindows = count_rows(L, i, "windows", "gen: windows");
             g->windows = windows;
             copy_rows(L, "windows", 4, 0, &windows);
@@ -188,8 +194,8 @@ static int chunk_wait(lua_State *L) {
         lua_setfield(L, -2, "status");
         lua_pushstring(L, side[i] > 0 ? "val" : side[i] == 0 ? "train" : r->message);
         lua_setfield(L, -2, side[i] < 0 ? "message" : "side");
-        if (r->status == MT_GEN_OK && c->kind == MT_GEN_HARD) {
-            mtL_pushwindowcounts(L, &r->windows);
+        if (r->status == MT_GEN_OK && has_windows(c->kind)) {
+            mtL_pushwindowcounts(L, &r->windows, c->kind == MT_GEN_LANDMARK_WINDOWS);
             lua_setfield(L, -2, "windows");
         }
         lua_rawseti(L, -2, (lua_Integer)i + 1);

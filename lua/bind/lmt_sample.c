@@ -4,16 +4,19 @@
  *   core.sample.detection(img, faces, opts) -> result
  *   core.sample.landmarks(img, box, points, opts) -> result
  *   core.sample.windows(img, faces, windows, opts) -> result (hard examples)
+ *   core.sample.landmark_windows(img, faces, points, windows, opts) -> result
  *   core.sample.defaults() -> the default parameters
  * faces: an [N, >=4] tensor or a table of {x1, y1, x2, y2} (inclusive);
- * points: 10 planar numbers (x1..x5, y1..y5) in image coordinates. opts
+ * points: 10 planar numbers (x1..x5, y1..y5) in image coordinates (landmark_windows: a
+ * row of 10 per face, or the 10 numbers of a single face). opts
  * holds any parameter of runtime/data/mt_sample.h by name, plus seed (an integer)
  * or generator (an mtcnn.Generator), and for detection seeds (a table of N
  * booleans: the faces allowed to seed crops). Unknown keys are an error.
  * result = {size, count, images (a size x count*size strip Image), labels,
  * boxes, targets, landmarks, iou, faces (1-based, 0 = none), aug} with one
  * tensor row per sample; windows' result also has windows = {windows, small, outside,
- * between, neg_over} (mt_window_counts).
+ * between, neg_over} (mt_window_counts), landmark_windows' {windows, small, outside, far,
+ * points, over}.
  */
 #include "lmt.h"
 
@@ -41,7 +44,8 @@ static const pdesc params[] = {
     P(lmk_min_face, P_INT),  P(lmk_plain, P_BOOL),         P(lmk_shift_tries, P_INT),
     P(lmk_iou, P_NUM),       P(lmk_mirror_p, P_NUM),       P(lmk_rotate_p, P_NUM),
     P(lmk_angle, P_NUM),
-    P(win_min_side, P_INT),  P(win_neg_max, P_INT),
+    P(win_min_side, P_INT),  P(win_neg_max, P_INT),       P(win_lmk_iou, P_NUM),
+    P(win_lmk_max, P_INT),
 };
 #undef P
 #define NPARAMS (sizeof params / sizeof params[0])
@@ -241,14 +245,20 @@ static void set_count(lua_State *L, const char *name, int64_t v) {
     lua_setfield(L, -2, name);
 }
 
-/* Pushes the table of mt_window_counts k. */
-void mtL_pushwindowcounts(lua_State *L, const mt_window_counts *k) {
-    lua_createtable(L, 0, 5);
+/* Pushes the table of mt_window_counts k: of hard examples, or of landmark windows. */
+void mtL_pushwindowcounts(lua_State *L, const mt_window_counts *k, int landmarks) {
+    lua_createtable(L, 0, 6);
     set_count(L, "windows", k->windows);
     set_count(L, "small", k->small);
     set_count(L, "outside", k->outside);
-    set_count(L, "between", k->between);
-    set_count(L, "neg_over", k->neg_over);
+    if (landmarks) {
+        set_count(L, "far", k->lmk_far);
+        set_count(L, "points", k->lmk_points);
+        set_count(L, "over", k->lmk_over);
+    } else {
+        set_count(L, "between", k->between);
+        set_count(L, "neg_over", k->neg_over);
+    }
 }
 
 /* sample.windows(img, faces, windows [, opts]) */
@@ -264,7 +274,30 @@ static int l_windows(lua_State *L) {
     mt_window_counts k;
     MTL_CHECK(L, mt_sample_windows(&h->set, im, faces.d, faces.n, windows.d, windows.n, &p, &k));
     push_result(L, h);
-    mtL_pushwindowcounts(L, &k);
+    mtL_pushwindowcounts(L, &k, 0);
+    lua_setfield(L, -2, "windows");
+    return 1;
+}
+
+/* sample.landmark_windows(img, faces, points, windows [, opts]) */
+static int l_landmark_windows(lua_State *L) {
+    lua_settop(L, 5);
+    mt_image *im = mtL_checkimage(L, 1);
+    mtL_rows faces = mtL_checkrows(L, 2, 4, "sample: faces");
+    mtL_rows points = mtL_checkrows(L, 3, 10, "sample: points");
+    if (points.n != faces.n)
+        return mtL_errorf(L, "sample: %lld faces but %lld sets of points", (long long)faces.n,
+                          (long long)points.n);
+    mtL_rows windows = mtL_checkrows(L, 4, 4, "sample: windows");
+    mt_sample_params p;
+    mt_rng own, *rng;
+    read_params(L, 5, &p, &rng, &own, 0);
+    holder *h = new_holder(L);
+    mt_window_counts k;
+    MTL_CHECK(L, mt_sample_landmark_windows(&h->set, im, faces.d, points.d, faces.n, windows.d,
+                                            windows.n, &p, &k));
+    push_result(L, h);
+    mtL_pushwindowcounts(L, &k, 1);
     lua_setfield(L, -2, "windows");
     return 1;
 }
@@ -273,6 +306,7 @@ static const luaL_Reg sample_functions[] = {
     {"detection", l_detection},
     {"landmarks", l_landmarks},
     {"windows", l_windows},
+    {"landmark_windows", l_landmark_windows},
     {"defaults", l_defaults},
     {NULL, NULL},
 };

@@ -136,7 +136,7 @@ local function chunk_items(kind, entries, first, last)
   local items = {}
   for i = first, last do
     local e = entries[i]
-    if kind == "landmarks" then
+    if kind == "landmarks" or kind == "landmark_windows" then
       items[#items + 1] = {path = e.path, name = e.name, index = e.index, box = e.box, points = e.points}
     else
       items[#items + 1] = {path = e.path, name = e.name, index = e.index, faces = e.faces}
@@ -146,9 +146,9 @@ local function chunk_items(kind, entries, first, last)
 end
 
 --- gen.run(opts) -> summary | nil, message [, "output": an output could not be written]. opts:
----   kind "detection" | "landmarks" | "hard"; entries: the list of a data reader (read with or without
----   check; an entry's `index`, when absent, is its position in the list, 1-based; indices
----   must increase along the list);
+---   kind "detection" | "landmarks" | "hard" | "landmark_windows"; entries: the list of a data
+---   reader (read with or without check; an entry's `index`, when absent, is its position in
+---   the list, 1-based; indices must increase along the list);
 ---   out: the output folder (created); params: mtcnn.sample options (size, thresholds...);
 ---   val_fraction; seed; resume; force (start over in a folder that holds a generation);
 ---   threads (default: the pool's); chunk (images per call, default 32 per thread);
@@ -156,7 +156,8 @@ end
 ---   the first n present images); source (a description of the input, checked on resume);
 ---   stage (a name for the summary); settings (more that must not change on resume);
 ---   start_chunk(items, {kind, seed, params}) -> a chunk with :wait(train, val, val_fraction)
----   (default core.gen.start; kind "hard" needs one: mtcnn.hard runs the detector there), whose
+---   (default core.gen.start; kinds "hard" and "landmark_windows" need one: mtcnn.hard runs the
+---   detector there), whose
 ---   results may carry tally = {name = number}, summed over the images into summary.tally;
 ---   listed, missing, missing_examples: what the reader saw and left out (entries read with
 ---   the existence check), for the summary;
@@ -167,8 +168,9 @@ end
 --- val = {...}}, tally, missing_examples, bad_examples = {{name, message}}, run = {images, faces,
 --- seconds, images_per_s, faces_per_s, peak_rss_mb}, resumed, outputs = {train, val}}.
 function gen.run(opts)
-  assert(opts.kind == "detection" or opts.kind == "landmarks" or opts.kind == "hard" and opts.start_chunk,
-         "gen.run: kind must be detection, landmarks or hard (with start_chunk)")
+  assert(opts.kind == "detection" or opts.kind == "landmarks" or
+         (opts.kind == "hard" or opts.kind == "landmark_windows") and opts.start_chunk,
+         "gen.run: kind must be detection, landmarks, hard or landmark_windows (with start_chunk)")
   assert(type(opts.entries) == "table", "gen.run: entries expected")
   assert(type(opts.out) == "string", "gen.run: out expected")
   local params = opts.params or {}
@@ -289,7 +291,7 @@ function gen.run(opts)
       if r.status == "ok" then
         local side = r.side
         im.done, im[side] = im.done + 1, im[side] + 1
-        local nf = opts.kind == "landmarks" and 1 or #e.faces
+        local nf = e.faces and #e.faces or 1
         faces, state.faces = faces + nf, state.faces + nf
         for key, v in pairs(r.tally or {}) do state.tally[key] = (state.tally[key] or 0) + v end
       elseif r.status == "missing" then

@@ -21,6 +21,13 @@
 -- (core.gen.start) with the decoded images; then the images are freed, so the memory held is
 -- one chunk's, whatever the number of images. The summary adds the recall of the annotated
 -- faces (side >= 20) by the stages that ran, as scripts/eval_stage.lua measures it.
+--
+-- Landmark windows (landmarks = true; docs/design.md, 'Landmark windows'): the same run over a
+-- 5-point landmark list, with the detector's thresholds of the section "landmark_windows";
+-- each window that frames a face (IoU >= lmk_window_iou, its five points inside) becomes a
+-- landmark sample of it, at most lmk_window_max per face (mtcnn.sample.landmark_windows, kind
+-- "landmark_windows"). ONet then learns landmarks on faces framed as RNet frames them, not
+-- only on crops shifted around the list's boxes, whose framing differs.
 
 local config, detector, gen = require "mtcnn.config", require "mtcnn.detector", require "mtcnn.gen"
 local core, image, json, sys = require "mtcnn.core", require "mtcnn.image", require "mtcnn.json", require "mtcnn.sys"
@@ -30,6 +37,11 @@ local hard = {}
 
 -- The nets a stage's samples are mined with, in cascade order.
 hard.STAGES = {rnet = {"pnet"}, onet = {"pnet", "rnet"}}
+
+-- The tally of a run's summary: what became of the windows, and the recall of the faces.
+hard.TALLY = {"windows", "small", "outside", "between", "neg_over", "faces_counted", "faces_recalled"}
+hard.LANDMARK_TALLY = {"windows", "small", "outside", "far", "points", "over", "faces_counted",
+                       "faces_recalled"}
 
 --- hard.presets() -> {name = {key = value}}: the named starting points of the section
 --- (lua/mtcnn/config/pnet.lua: "seed", the defaults, and "original").
@@ -48,21 +60,32 @@ function hard.base(stage, preset)
   return cfg
 end
 
---- hard.params(cfg) -> the options of mtcnn.sample.windows for a config.
-function hard.params(cfg)
+--- hard.params(cfg [, landmarks]) -> the options of mtcnn.sample.windows (landmarks:
+--- sample.landmark_windows) for a config.
+function hard.params(cfg, landmarks)
   local h = cfg.hard
+  if landmarks then
+    local w = cfg.landmark_windows
+    return {size = cfg.detection.size, method = h.hard_method, win_min_side = h.hard_min_side,
+            win_lmk_iou = w.lmk_window_iou, win_lmk_max = w.lmk_window_max}
+  end
   return {size = cfg.detection.size, method = h.hard_method, neg_iou = h.hard_neg_iou,
           part_iou = h.hard_part_iou, pos_iou = h.hard_pos_iou, win_min_side = h.hard_min_side,
           win_neg_max = h.hard_neg_max}
 end
 
---- hard.detector(stage, model, cfg) -> the detector that mines stage's samples (the earlier
---- stages of model, the section's settings) | nil, message.
-function hard.detector(stage, model, cfg)
+--- hard.detector(stage, model, cfg [, landmarks]) -> the detector that mines stage's samples
+--- (the earlier stages of model, the section's settings; landmarks: the thresholds of the
+--- section landmark_windows) | nil, message.
+function hard.detector(stage, model, cfg, landmarks)
   local h = cfg.hard
+  local t = {h.hard_pnet_threshold, h.hard_rnet_threshold}
+  if landmarks then
+    t = {cfg.landmark_windows.lmk_window_pnet_threshold, cfg.landmark_windows.lmk_window_rnet_threshold}
+  end
   local ok, det, err = pcall(detector.new, {
     model = model, stages = #hard.STAGES[stage], min_face = h.hard_min_face, factor = h.hard_factor,
-    thresholds = {h.hard_pnet_threshold, h.hard_rnet_threshold, detector.PRESETS.original.thresholds[3]},
+    thresholds = {t[1], t[2], detector.PRESETS.original.thresholds[3]},
     nms = {h.hard_nms_level, h.hard_nms_image, h.hard_nms_rnet, detector.PRESETS.original.nms[4]},
     resize = h.hard_resize})
   if not ok then return nil, (tostring(det):gsub("^.-detector: ", "")) end
@@ -85,11 +108,15 @@ local function file_hash(path)
   return ("%016x:%d"):format(h, #data)
 end
 
---- hard.settings(stage, det, cfg) -> what a resumed run must share besides the cutting
---- parameters: the section and a hash of each net file used, with the model's conventions.
-function hard.settings(stage, det, cfg)
+--- hard.settings(stage, det, cfg [, landmarks]) -> what a resumed run must share besides the
+--- cutting parameters: the sections and a hash of each net file used, with the model's
+--- conventions.
+function hard.settings(stage, det, cfg, landmarks)
   local s = {stage = stage, conventions = det.manifest and det.manifest.conventions or false}
   for k, v in pairs(cfg.hard) do s[k] = v end
+  if landmarks then
+    for k, v in pairs(cfg.landmark_windows) do s[k] = v end
+  end
   for _, arch in ipairs(hard.STAGES[stage]) do
     s[arch] = assert(file_hash(det.model .. "/" .. det.manifest.nets[arch]))
   end
@@ -125,7 +152,7 @@ local function start_chunk(det, items, copts)
     local windows = {}
     for j, f in ipairs(found[k]) do windows[j] = f.box end
     it.windows = windows
-    local recalled, counted = eval_stage.recall(it.faces, found[k])
+    local recalled, counted = eval_stage.recall(it.faces or {it.box}, found[k])
     recall[k] = {faces_counted = counted, faces_recalled = recalled}
   end
   local started, job = pcall(core.gen.start, decoded, copts)
@@ -161,37 +188,37 @@ end
 
 --- hard.run(opts) -> summary | nil, message [, "output"]. opts: stage "rnet" | "onet"; model (a model
 --- folder holding the earlier stages) or det (a detector of hard.detector); cfg (the stage's
---- config: sections hard and detection); entries (as mtcnn.data's readers give them); out;
+--- config: sections hard and detection, and landmark_windows); landmarks (landmark windows of
+--- a landmark list's entries instead of hard examples); entries (as mtcnn.data's readers give
+--- them: read_wider, or read_landmarks with landmarks); out;
 --- and gen.run's seed, resume, force, threads, chunk (images per chunk, default 2 per
 --- thread), commit_seconds, limit, source, listed, missing, missing_examples, progress, note.
---- The summary is gen.run's (kind "hard") with tally = {windows, small, outside, between,
---- neg_over, faces_counted, faces_recalled} over the images done, recall, and detection =
---- the detector's settings.
+--- The summary is gen.run's (kind "hard", or "landmark_windows") with tally = {windows, small,
+--- outside, between, neg_over (landmarks: far, points, over), faces_counted, faces_recalled}
+--- over the images done, recall, and detection = the detector's settings.
 function hard.run(opts)
   local stage = opts.stage
   if not hard.STAGES[stage] then return nil, ("stage must be rnet or onet, not %s"):format(tostring(stage)) end
   local cfg = opts.cfg or config.defaults(stage)
+  local landmarks = opts.landmarks == true
   local det, err = opts.det
   if not det then
-    det, err = hard.detector(stage, opts.model, cfg)
+    det, err = hard.detector(stage, opts.model, cfg, landmarks)
     if not det then return nil, err end
   end
   if opts.threads then sys.set_threads(opts.threads) end
   local g = {}
   for k, v in pairs(opts) do g[k] = v end
-  g.kind, g.det, g.cfg, g.model = "hard", nil, nil, nil
-  g.params = hard.params(cfg)
-  g.settings = hard.settings(stage, det, cfg)
+  g.kind, g.det, g.cfg, g.model, g.landmarks = landmarks and "landmark_windows" or "hard", nil, nil, nil, nil
+  g.params = hard.params(cfg, landmarks)
+  g.settings = hard.settings(stage, det, cfg, landmarks)
   g.val_fraction = cfg.detection.val_fraction
   g.chunk = opts.chunk or 2 * sys.threads()
   g.start_chunk = function(items, copts) return start_chunk(det, items, copts) end
   local summary, rerr, rkind = gen.run(g)
   if not summary then return nil, rerr, rkind end
   local t = summary.tally
-  for _, k in ipairs({"windows", "small", "outside", "between", "neg_over", "faces_counted",
-                      "faces_recalled"}) do
-    t[k] = t[k] or 0
-  end
+  for _, k in ipairs(landmarks and hard.LANDMARK_TALLY or hard.TALLY) do t[k] = t[k] or 0 end
   summary.recall = t.faces_counted > 0 and t.faces_recalled / t.faces_counted or 0
   summary.detection = det:settings()
   summary.model = det.model
@@ -206,11 +233,18 @@ function hard.summary_lines(s)
   local lines = gen.summary_lines(s)
   local t, n = s.tally, math.max(1, s.images.done)
   local d = s.detection
+  local dropped
+  if s.kind == "landmark_windows" then
+    dropped = ("dropped %d framing no face, %d cutting a point off, %d over the limit per face"):format(
+      t.far, t.points, t.over)
+  else
+    dropped = ("dropped %d between the IoU bounds, %d negatives over the limit"):format(t.between, t.neg_over)
+  end
   table.insert(lines, 3, ("windows: %d (%.1f per image) from %s of %s (thresholds %s, min face %s, "
-    .. "factor %s); skipped %d small, %d outside; dropped %d between the IoU bounds, %d "
-    .. "negatives over the limit"):format(t.windows, t.windows / n, table.concat(hard.STAGES[s.stage], " + "),
-    s.model, table.concat(d.thresholds, "/", 1, #hard.STAGES[s.stage]), d.min_face, d.factor,
-    t.small, t.outside, t.between, t.neg_over))
+    .. "factor %s); skipped %d small, %d outside; %s"):format(t.windows, t.windows / n,
+    table.concat(hard.STAGES[s.stage], " + "), s.model,
+    table.concat(d.thresholds, "/", 1, #hard.STAGES[s.stage]), d.min_face, d.factor, t.small,
+    t.outside, dropped))
   table.insert(lines, 4, ("recall of the faces with a side >= %d by the %s: %.4f (%d of %d)"):format(
     eval_stage.DEFAULTS.min_side, hard.STAGES[s.stage][#hard.STAGES[s.stage]], s.recall,
     t.faces_recalled, t.faces_counted))
@@ -230,13 +264,20 @@ function hard.main(argv)
     {name = "model", kind = "string", metavar = "DIR",
      help = "model folder holding the trained earlier stages (train_pnet.lua / train_rnet.lua --out)"},
   }
-  for _, o in ipairs(gen.input_options("hard")) do options[#options + 1] = o end
+  for _, o in ipairs(gen.input_options("hard")) do
+    if o.name == "annotations" then
+      o.help = o.help .. "; with --landmarks, the landmark list (trainImageList.txt format)"
+    end
+    options[#options + 1] = o
+  end
+  options[#options + 1] = {name = "landmarks", kind = "flag",
+    help = "landmark windows instead of hard examples: --annotations is a 5-point landmark list, and each window that frames a face (IoU >= --lmk-window-iou, its points inside) becomes a landmark sample of it"}
   options[#options + 1] = {name = "preset", kind = "string", choices = {"seed", "original"}, default = "seed",
     help = "mining settings to start from: the seed's (PNet 0.3, RNet 0.1, min face 20) or the original's (0.6, 0.7, 24); the options below change them"}
   for _, o in ipairs(gen.script_options("images per chunk: decoded and detected together [default: 2 per thread]")) do
     options[#options + 1] = o
   end
-  for _, o in ipairs(config.options("pnet", {"hard"})) do
+  for _, o in ipairs(config.options("pnet", {"hard", "landmark_windows"})) do
     if o.name ~= "config" and o.name ~= "set" then options[#options + 1] = o end
   end
   for _, o in ipairs(config.options("pnet", {"detection"})) do
@@ -244,12 +285,15 @@ function hard.main(argv)
   end
   local args, fail = cli.script(argv, {
     name = name,
-    usage = "mtcnn scripts/gen_hard_examples.lua --stage rnet|onet --model DIR --annotations FILE --images DIR --out DIR [options]",
+    usage = "mtcnn scripts/gen_hard_examples.lua --stage rnet|onet --model DIR --annotations FILE --images DIR --out DIR [--landmarks] [options]",
     description = "Hard examples for RNet or ONet: the trained earlier stages run over the training images\n"
       .. "and each window they keep is squared, cut and labelled by its IoU with the faces (negatives,\n"
-      .. "part faces, positives; at most --hard-neg-max negatives per image). Decoding, detection and\n"
-      .. "cutting on all cores; the validation split of the PNet samples for the same seed; resumable\n"
-      .. "after a kill (--resume); missing and unreadable images skipped with a count.",
+      .. "part faces, positives; at most --hard-neg-max negatives per image). With --landmarks, over\n"
+      .. "a landmark list instead: each window that frames a face becomes a landmark sample of it\n"
+      .. "(landmark windows: the stage learns landmarks on faces framed as the cascade frames them).\n"
+      .. "Decoding, detection and cutting on all cores; the validation split of the PNet samples\n"
+      .. "(or of the landmark samples) for the same seed; resumable after a kill (--resume); missing\n"
+      .. "and unreadable images skipped with a count.",
     options = options,
   })
   local function usage_error(msg) fail(msg, 2) end
@@ -258,18 +302,20 @@ function hard.main(argv)
   gen.check_args(args, usage_error)
   local stage = args.stage
   local cfg, cerr = hard.base(stage, args.preset)
-  if cfg then cfg, cerr = config.resolve(stage, args, {"hard", "detection"}, cfg) end
+  if cfg then cfg, cerr = config.resolve(stage, args, {"hard", "detection", "landmark_windows"}, cfg) end
   if not cfg then usage_error(cerr) end
-  local det, derr = hard.detector(stage, args.model, cfg)
+  local landmarks = args.landmarks == true
+  local det, derr = hard.detector(stage, args.model, cfg, landmarks)
   if not det then fail(derr) end
 
-  local entries, stats, missing_names = gen.read_entries("hard", args)
+  local entries, stats, missing_names = gen.read_entries(landmarks and "landmarks" or "hard", args)
   if not entries then fail(stats) end
   local size = cfg.detection.size
-  local progress, note, finish = gen.reporter(name, ("%s %dx%d"):format(stage, size, size), "img",
+  local progress, note, finish = gen.reporter(name, ("%s %s%dx%d"):format(stage,
+                                              landmarks and "landmark windows " or "", size, size), "img",
                                               not args.quiet and not args.json)
   local summary, err, kind = hard.run{
-    stage = stage, det = det, cfg = cfg, entries = entries, out = args.out,
+    stage = stage, det = det, cfg = cfg, landmarks = landmarks, entries = entries, out = args.out,
     seed = args.seed, resume = args.resume, force = args.force,
     threads = args.threads or sys.cpu_count(), chunk = args.chunk,
     commit_seconds = args.commit_every, limit = args.limit,
@@ -278,7 +324,9 @@ function hard.main(argv)
   }
   finish()
   if not summary then fail(err, kind == "output" and cli.EXIT.output or cli.EXIT.failed) end
-  gen.finish(summary, {detection = cfg.detection, hard = cfg.hard}, stage, name, args,
+  local used = {detection = cfg.detection, hard = cfg.hard}
+  if landmarks then used.landmark_windows = cfg.landmark_windows end
+  gen.finish(summary, used, stage, name, args,
              hard.summary_lines(summary), fail)
 end
 

@@ -20,6 +20,9 @@
 --   rnet/detection/  onet/detection/ the optional steps' samples (data.rnet_detection,
 --                    data.onet_detection: drawn around the faces as PNet's, merged with the
 --                    hard examples; the seed has no such step)
+--   onet/landmark_windows/ the optional step's landmark samples framed by PNet + RNet's windows
+--                    (data.onet_landmark_windows: gen_hard_examples.lua --landmarks, merged with
+--                    the landmark samples)
 --   STAGE/config.lua the stage's settings (defaults, --tiny, --config), given to each of its steps
 --   pipeline.json    the steps finished: their command (the settings that shape the outputs),
 --                    time, and what the check found
@@ -63,6 +66,11 @@ pipeline.DEFAULTS = {
     -- examples (an extra step before the stage's merge; the seed's recipe has none)
     rnet_detection = false,
     onet_detection = false,
+    -- ONet's training set also takes landmark samples framed as the cascade frames faces:
+    -- PNet + RNet run over the landmark images and each window that frames a face becomes a
+    -- landmark sample of it (gen_hard_examples.lua --landmarks, the section landmark_windows),
+    -- beside the crops shifted around the list's boxes (an extra step before ONet's merge)
+    onet_landmark_windows = false,
   },
   eval = {
     enabled = true,         -- evaluate the finished cascade and the bundled original model
@@ -192,6 +200,8 @@ function pipeline.paths(work)
              train = d .. (st == "pnet" and "/train.rec" or "/train")}
     -- RNet's and ONet's optional detection samples (data.rnet_detection, data.onet_detection)
     if st ~= "pnet" then p[st].drawn = d .. "/detection" end
+    -- ONet's optional landmark windows (data.onet_landmark_windows)
+    if st == "onet" then p[st].windows = d .. "/landmark_windows" end
   end
   return p
 end
@@ -228,6 +238,9 @@ pipeline.STEPS = {
    title = "ONet landmark samples (48x48)", seed = "prepare_data/gen_landmark_aug_48.py"},
   {numbers = {14}, id = "onet-detection", stage = "onet", kind = "detection", optional = "onet_detection",
    title = "ONet detection samples (48x48)", seed = "none (gen_12net_data.py's sampling, at 48x48)"},
+  {numbers = {14}, id = "onet-landmark-windows", stage = "onet", kind = "landmark_windows",
+   optional = "onet_landmark_windows", title = "ONet landmark windows (PNet + RNet)",
+   seed = "none (landmark samples framed by the cascade's windows)"},
   {numbers = {15, 16}, id = "onet-merge", stage = "onet", kind = "merge",
    title = "ONet training records", seed = "gen_imglist_onet.py, gen_ONet_tfrecords.py (x4)"},
   {numbers = {17}, id = "onet-train", stage = "onet", kind = "train", title = "train ONet",
@@ -259,21 +272,27 @@ function pipeline.step_on(settings, step)
   return not step.optional or settings.data[step.optional] == true
 end
 
--- The optional detection step of a stage (RNet, ONet), or nil (PNet).
-local function optional_detection(st)
+-- The optional step of a stage that makes samples of a kind (detection: RNet, ONet;
+-- landmark_windows: ONet), or nil.
+local function optional_step(st, kind)
   for _, s in ipairs(pipeline.STEPS) do
-    if s.stage == st and s.kind == "detection" and s.optional then return s end
+    if s.stage == st and s.kind == kind and s.optional then return s end
   end
 end
 
 -- The record files a stage's merge takes: its detection (PNet) or hard examples, the optional
--- detection samples of RNet / ONet when their step is on, its landmark samples.
+-- detection samples of RNet / ONet when their step is on, its landmark samples, and ONet's
+-- optional landmark windows when their step is on.
 local function merge_inputs(ctx, st)
   local sp = ctx.paths[st]
+  local function on(kind)
+    local step = optional_step(st, kind)
+    return step and pipeline.step_on(ctx.settings, step)
+  end
   local l = {sp.detection .. "/train.rec"}
-  local drawn = optional_detection(st)
-  if drawn and pipeline.step_on(ctx.settings, drawn) then l[#l + 1] = sp.drawn .. "/train.rec" end
+  if on("detection") then l[#l + 1] = sp.drawn .. "/train.rec" end
   l[#l + 1] = sp.landmark .. "/train.rec"
+  if on("landmark_windows") then l[#l + 1] = sp.windows .. "/train.rec" end
   return l
 end
 
@@ -313,13 +332,20 @@ local function command(ctx, step)
     return {"gen_hard_examples.lua", "--stage", st, "--model", p[PREVIOUS[st]].model,
             "--annotations", src.wider_gt, "--images", src.wider_images, "--out", sp.detection,
             "--seed", seed, "--config", sp.config, table.unpack(limit_args(lim.wider_images))}
+  elseif step.kind == "landmark_windows" then
+    return {"gen_hard_examples.lua", "--landmarks", "--stage", st, "--model", p[PREVIOUS[st]].model,
+            "--annotations", src.landmark_list, "--images", src.landmark_images, "--out", sp.windows,
+            "--seed", seed, "--config", sp.config, table.unpack(limit_args(lim.landmark_faces))}
   elseif step.kind == "merge" then
     local c = {"merge_records.lua", "--net", st, "--out", sp.train, "--seed", seed, "--config", sp.config}
     for _, f in ipairs(merge_inputs(ctx, st)) do c[#c + 1] = f end
     return c
   elseif step.kind == "train" then
-    local c = {"train_" .. st .. ".lua", "--train", sp.train,
-               "--val", sp.detection .. "/val.rec," .. sp.landmark .. "/val.rec",
+    local val = sp.detection .. "/val.rec," .. sp.landmark .. "/val.rec"
+    -- (validation does not change the weights: the windows' held-out images are judged too)
+    local windows = optional_step(st, "landmark_windows")
+    if windows and pipeline.step_on(ctx.settings, windows) then val = val .. "," .. sp.windows .. "/val.rec" end
+    local c = {"train_" .. st .. ".lua", "--train", sp.train, "--val", val,
                "--out", sp.model, "--seed", seed, "--config", sp.config}
     if PREVIOUS[st] then
       c[#c + 1] = "--previous"
@@ -335,6 +361,7 @@ local function output_of(ctx, step)
   if step.kind == "detection" and step.stage ~= "pnet" then return sp.drawn end
   if step.kind == "detection" or step.kind == "hard" then return sp.detection end
   if step.kind == "landmarks" then return sp.landmark end
+  if step.kind == "landmark_windows" then return sp.windows end
   if step.kind == "merge" then return sp.train end
   if step.kind == "train" then return sp.model end
 end
@@ -436,7 +463,7 @@ end
 
 local function check_step(ctx, step, rec)
   local kind = step.kind
-  if kind == "detection" or kind == "hard" or kind == "landmarks" then
+  if kind == "detection" or kind == "hard" or kind == "landmarks" or kind == "landmark_windows" then
     return check_generation(output_of(ctx, step), SIZE[step.stage])
   elseif kind == "merge" then
     return check_merge(ctx, step, rec)
@@ -552,7 +579,8 @@ end
 
 -- The settings that shape a step's outputs, as text: its sections of the stage's config.
 local SECTIONS = {detection = {"detection"}, landmarks = {"detection", "landmark"},
-                  hard = {"detection", "hard"}, merge = {"merge"}, train = {"train"}}
+                  hard = {"detection", "hard"}, landmark_windows = {"detection", "hard", "landmark_windows"},
+                  merge = {"merge"}, train = {"train"}}
 
 local function step_settings(ctx, step)
   local cfg, part = ctx.settings[step.stage], {}
@@ -737,6 +765,8 @@ local function build_summary(ctx, results, evaluation)
         end
       elseif step.kind == "landmarks" then
         s.samples[st].landmark = info.samples
+      elseif step.kind == "landmark_windows" then
+        s.samples[st].landmark_windows = info.samples
       elseif step.kind == "merge" then
         s.samples[st].merged = info.taken
       elseif step.kind == "train" then
@@ -766,7 +796,7 @@ local function print_summary(s)
   for _, st in ipairs(pipeline.STAGES) do
     local c = s.samples[st]
     if c then
-      for _, src in ipairs({"detection", "hard", "landmark", "merged"}) do
+      for _, src in ipairs({"detection", "hard", "landmark", "landmark_windows", "merged"}) do
         local x = c[src]
         if x then
           local row = x
@@ -774,7 +804,7 @@ local function print_summary(s)
             row = {}
             for _, k in ipairs(CLASSES) do row[k] = x.train[k] + x.val[k] end
           end
-          local name = src == "merged" and "training set" or src
+          local name = src == "merged" and "training set" or src:gsub("_", " ")
           print(("%-4s %-25s %10d %10d %10d %10d"):format(st, name, row.positive, row.part, row.negative,
             row.landmark))
         end
@@ -976,7 +1006,7 @@ local function list_steps(args, files)
   ctx.sources = sources(ctx)
   local state = load_state(ctx.paths.state) or {steps = {}, stale = {}}
   for _, step in ipairs(pipeline.STEPS) do
-    local line = ("%-6s %-16s %-40s "):format(step_label(step), step.id, step.title)
+    local line = ("%-6s %-21s %-40s "):format(step_label(step), step.id, step.title)
     if not pipeline.step_on(settings, step) then
       print(line .. ("off (data.%s)"):format(step.optional))
     elseif step.stage then

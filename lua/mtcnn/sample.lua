@@ -10,6 +10,9 @@
 --   local h = sample.windows(img, faces, windows, {size = 24})
 --   -- hard examples: the detector's windows squared, rounded and labelled by IoU;
 --   -- h.windows counts those skipped (small, outside) and dropped (between, neg_over)
+--   local w = sample.landmark_windows(img, faces, points, windows, {size = 48})
+--   -- landmark samples framed by the detector's windows; w.windows also counts the
+--   -- windows too far from every face (far), cutting a point off (points), over the cap (over)
 --
 -- Every parameter (sample.defaults()) can be given by name in the options;
 -- unknown names are an error. seed = n (or generator = g) makes a run
@@ -37,6 +40,14 @@ end
 --- 'Hard examples'); opts: size, method, neg_iou, part_iou, pos_iou, win_min_side, win_neg_max.
 function M.windows(img, faces, windows, opts)
   return C.windows(img, faces, windows, opts)
+end
+
+--- sample.landmark_windows(img, faces, points, windows [, opts]) -> result: landmark samples
+--- framed as the cascade frames faces (docs/design.md, 'Landmark windows'): each window
+--- overlapping a face by at least win_lmk_iou, its points inside, becomes a landmark sample of
+--- that face (at most win_lmk_max per face); points: a row of 10 planar numbers per face.
+function M.landmark_windows(img, faces, points, windows, opts)
+  return C.landmark_windows(img, faces, points, windows, opts)
 end
 
 --- sample.images(result) -> list of the result's samples as separate images

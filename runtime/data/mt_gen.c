@@ -194,6 +194,9 @@ static void gen_task(void *vctx, int64_t i, int thread) {
     else if (c->kind == MT_GEN_HARD)
         st = mt_sample_windows(&r->samples, im, g->boxes, g->nfaces, g->windows, g->nwindows,
                                c->p, &r->windows);
+    else if (c->kind == MT_GEN_LANDMARK_WINDOWS)
+        st = mt_sample_landmark_windows(&r->samples, im, g->boxes, g->points, g->nfaces,
+                                        g->windows, g->nwindows, c->p, &r->windows);
     else
         st = sample_landmarks(&r->samples, im, g, c->p, &rng);
     if (st != MT_OK && !__atomic_exchange_n(&c->failed, 1, __ATOMIC_ACQ_REL)) {
@@ -206,13 +209,16 @@ mt_status mt_gen_run(mt_gen_result *out, const mt_gen_image *images, int64_t n, 
                      const mt_sample_params *p, uint64_t seed) {
     if (n < 0) return mt_fail(MT_ERR_ARG, "gen: negative image count");
     memset(out, 0, (size_t)n * sizeof *out);
-    if (kind != MT_GEN_DETECTION && kind != MT_GEN_LANDMARKS && kind != MT_GEN_HARD)
+    if (kind != MT_GEN_DETECTION && kind != MT_GEN_LANDMARKS && kind != MT_GEN_HARD &&
+        kind != MT_GEN_LANDMARK_WINDOWS)
         return mt_fail(MT_ERR_ARG, "gen: unknown kind %d", (int)kind);
     for (int64_t i = 0; i < n; i++) {
         const mt_gen_image *g = images + i;
         if (!g->path || g->nfaces < 0 || (g->nfaces > 0 && !g->boxes) ||
-            (kind == MT_GEN_LANDMARKS && g->nfaces > 0 && !g->points) || g->index < 0 ||
-            (kind == MT_GEN_HARD && (g->nwindows < 0 || (g->nwindows > 0 && !g->windows))))
+            ((kind == MT_GEN_LANDMARKS || kind == MT_GEN_LANDMARK_WINDOWS) && g->nfaces > 0 &&
+             !g->points) || g->index < 0 ||
+            ((kind == MT_GEN_HARD || kind == MT_GEN_LANDMARK_WINDOWS) &&
+             (g->nwindows < 0 || (g->nwindows > 0 && !g->windows))))
             return mt_fail(MT_ERR_ARG, "gen: image %lld lacks its path, faces, windows or index",
                            (long long)i);
     }

@@ -20,7 +20,9 @@
  * each sample says which face it came from). Hard examples (docs/design.md,
  * 'Hard examples'): an image with its faces and the windows a trained stage
  * kept on it, labelled by mt_sample_windows; the caller, which ran the
- * detector, may hand over the decoded image instead of its file.
+ * detector, may hand over the decoded image instead of its file. Landmark windows
+ * (docs/design.md, 'Landmark windows'): the same with each face's five points, the windows
+ * framing a face becoming its landmark samples (mt_sample_landmark_windows).
  *
  * A missing file (or one that is not a regular file) is MT_GEN_MISSING; a
  * file that does not decode (truncated, corrupt, unsupported, too large) is
@@ -42,7 +44,8 @@ extern "C" {
 typedef enum mt_gen_kind {
     MT_GEN_DETECTION = 0,
     MT_GEN_LANDMARKS = 1,
-    MT_GEN_HARD = 2
+    MT_GEN_HARD = 2,
+    MT_GEN_LANDMARK_WINDOWS = 3
 } mt_gen_kind;
 
 /* One image of a chunk. The pointers are the caller's and must stay valid
@@ -52,9 +55,9 @@ typedef struct mt_gen_image {
     int64_t index;        /* the image's position in the run: its generator's stream */
     int64_t nfaces;
     const double *boxes;  /* 4 per face, inclusive x1, y1, x2, y2 */
-    const double *points; /* landmarks: 10 per face (planar); NULL for detection */
-    const mt_image *image; /* hard examples: the decoded image (NULL: decode path) */
-    int64_t nwindows;      /* hard examples: the detector's windows, 4 doubles each */
+    const double *points; /* landmarks, landmark windows: 10 per face (planar) */
+    const mt_image *image; /* hard examples, landmark windows: the decoded image (NULL: decode path) */
+    int64_t nwindows;      /* hard examples, landmark windows: the detector's windows, 4 doubles each */
     const double *windows;
 } mt_gen_image;
 
@@ -65,7 +68,7 @@ typedef struct mt_gen_result {
     char *message;          /* why the image was skipped (NULL when OK) */
     int width, height;      /* of the decoded image (0 when skipped) */
     mt_sample_set *samples; /* MT_GEN_OK: its samples (possibly none) */
-    mt_window_counts windows; /* hard examples: what became of the windows */
+    mt_window_counts windows; /* hard examples, landmark windows: what became of the windows */
 } mt_gen_result;
 
 /* Decodes and samples images[0..n) on the worker pool into out[0..n) (zeroed

@@ -44,6 +44,8 @@ mt_sample_params mt_sample_params_default(void) {
     p.lmk_angle = 5.0;
     p.win_min_side = 20;
     p.win_neg_max = 60;
+    p.win_lmk_iou = 0.4;
+    p.win_lmk_max = 10;
     return p;
 }
 
@@ -56,8 +58,11 @@ static mt_status check_params(const mt_sample_params *p) {
         p->lmk_shift_tries < 0)
         return mt_fail(MT_ERR_ARG, "sample: counts and tries must not be negative");
     if (p->min_crop < 1) return mt_fail(MT_ERR_ARG, "sample: min_crop must be at least 1");
-    if (p->win_min_side < 1 || p->win_neg_max < 0)
-        return mt_fail(MT_ERR_ARG, "sample: need win_min_side >= 1 and win_neg_max >= 0");
+    if (p->win_min_side < 1 || p->win_neg_max < 0 || p->win_lmk_max < 0)
+        return mt_fail(MT_ERR_ARG, "sample: need win_min_side >= 1, win_neg_max >= 0 and "
+                       "win_lmk_max >= 0");
+    if (!(p->win_lmk_iou > 0 && p->win_lmk_iou <= 1))
+        return mt_fail(MT_ERR_ARG, "sample: win_lmk_iou %g is not in (0, 1]", p->win_lmk_iou);
     /* (bounded, so that a side or shift computed from a face stays an exact integer) */
     if (!(p->side_lo > 0) || !(p->side_hi >= p->side_lo) || !(p->side_hi <= 100))
         return mt_fail(MT_ERR_ARG, "sample: need 0 < side_lo <= side_hi <= 100, got %g and %g",
@@ -380,6 +385,24 @@ static double round_even(double x) {
     return r;
 }
 
+/* Window w made square and rounded into c; false (counted in k) when it is too small or
+ * reaches outside the W x H image. */
+static bool take_window(double c[4], const double *w, int W, int H, const mt_sample_params *p,
+                        mt_window_counts *k) {
+    memcpy(c, w, 4 * sizeof *c);
+    mt_box_square(c, 1, MT_SQUARE_INCLUSIVE);
+    for (int j = 0; j < 4; j++) c[j] = round_even(c[j]);
+    if (!(c[2] - c[0] + 1 >= p->win_min_side)) { /* (a NaN window too) */
+        k->small++;
+        return false;
+    }
+    if (c[0] < 0 || c[1] < 0 || c[2] > W - 1 || c[3] > H - 1) {
+        k->outside++;
+        return false;
+    }
+    return true;
+}
+
 /* Plans the labelled windows of one image; returns MT_ERR_OOM only. */
 static mt_status plan_windows(plan_list *l, int W, int H, const double *faces, int64_t nf,
                               const double *windows, int64_t nw, const mt_sample_params *p,
@@ -387,17 +410,7 @@ static mt_status plan_windows(plan_list *l, int W, int H, const double *faces, i
     int64_t negatives = 0, which;
     for (int64_t i = 0; i < nw; i++) {
         double c[4];
-        memcpy(c, windows + 4 * i, sizeof c);
-        mt_box_square(c, 1, MT_SQUARE_INCLUSIVE);
-        for (int j = 0; j < 4; j++) c[j] = round_even(c[j]);
-        if (!(c[2] - c[0] + 1 >= p->win_min_side)) { /* (a NaN window too) */
-            k->small++;
-            continue;
-        }
-        if (c[0] < 0 || c[1] < 0 || c[2] > W - 1 || c[3] > H - 1) {
-            k->outside++;
-            continue;
-        }
+        if (!take_window(c, windows + 4 * i, W, H, p, k)) continue;
         double o = best_iou(c, faces, nf, &which);
         int8_t label;
         if (o < p->neg_iou) {
@@ -587,4 +600,79 @@ mt_status mt_sample_landmarks(mt_sample_set **out, const mt_image *im, const dou
         *out = NULL;
     }
     return st;
+}
+
+/* ---- landmark windows (docs/design.md, 'Landmark windows') ------------------------------- */
+
+/* Plans the landmark windows of one image (kept: nf counters, zeroed); returns MT_ERR_OOM
+ * only. */
+static mt_status plan_landmark_windows(plan_list *l, int W, int H, const double *faces,
+                                       const double *points, int64_t nf, const double *windows,
+                                       int64_t nw, const mt_sample_params *p, mt_window_counts *k,
+                                       int64_t *kept) {
+    for (int64_t i = 0; i < nw; i++) {
+        double c[4];
+        if (!take_window(c, windows + 4 * i, W, H, p, k)) continue;
+        int64_t which;
+        double o = best_iou(c, faces, nf, &which);
+        if (which < 0 || !(o >= p->win_lmk_iou)) {
+            k->lmk_far++;
+            continue;
+        }
+        if (kept[which] >= p->win_lmk_max) {
+            k->lmk_over++;
+            continue;
+        }
+        item framed;
+        memset(&framed, 0, sizeof framed);
+        set_landmarks(&framed, points + 10 * which, c);
+        if (!landmarks_inside(framed.lmk)) {
+            k->lmk_points++;
+            continue;
+        }
+        item *it = plan_add(l);
+        if (!it) return oom();
+        set_box(it, c);
+        it->label = MT_LABEL_LANDMARK;
+        it->face = (int32_t)which;
+        it->iou = (float)o;
+        memcpy(it->lmk, framed.lmk, sizeof it->lmk);
+        kept[which]++;
+    }
+    return MT_OK;
+}
+
+mt_status mt_sample_landmark_windows(mt_sample_set **out, const mt_image *im, const double *faces,
+                                     const double *points, int64_t nfaces, const double *windows,
+                                     int64_t nwindows, const mt_sample_params *p,
+                                     mt_window_counts *counts) {
+    *out = NULL;
+    mt_window_counts k;
+    memset(&k, 0, sizeof k);
+    k.windows = nwindows;
+    if (counts) *counts = k;
+    MT_TRY(check_params(p));
+    if (im->width < 1 || im->height < 1)
+        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    if (nwindows < 0 || nfaces < 0 || (nwindows > 0 && !windows) ||
+        (nfaces > 0 && (!faces || !points)))
+        return mt_fail(MT_ERR_ARG, "sample: windows, faces or points missing");
+    MT_TRY(check_coords(faces, nfaces, 4, "face"));
+    MT_TRY(check_coords(points, nfaces, 10, "landmark set"));
+    int64_t *kept = (int64_t *)calloc((size_t)nfaces + 1, sizeof *kept);
+    if (!kept) return oom();
+    plan_list l = {NULL, 0, 0};
+    mt_status st = plan_landmark_windows(&l, im->width, im->height, faces, points, nfaces,
+                                         windows, nwindows, p, &k, kept);
+    free(kept);
+    if (st == MT_OK) st = set_from_plan(out, &l, p->size);
+    if (st == MT_OK) st = cut_plan(*out, im, &l, p);
+    free(l.v);
+    if (st != MT_OK) {
+        mt_sample_set_free(*out);
+        *out = NULL;
+        return st;
+    }
+    if (counts) *counts = k;
+    return MT_OK;
 }

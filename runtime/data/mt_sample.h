@@ -69,6 +69,9 @@ typedef struct mt_sample_params {
      * labelled with neg_iou, part_iou and pos_iou above */
     int win_min_side; /* windows narrower than this once squared and rounded are skipped: 20 */
     int win_neg_max;  /* negatives kept per image, the first in the windows' order: 60 */
+    /* landmark windows (mt_sample_landmark_windows) */
+    double win_lmk_iou; /* a window overlapping a face by at least this frames its points: 0.4 */
+    int win_lmk_max;    /* landmark windows kept per face, the first in the windows' order: 10 */
 } mt_sample_params;
 
 /* The defaults above, for sample side 12. */
@@ -111,6 +114,10 @@ typedef struct mt_window_counts {
     int64_t outside; /* skipped: reaching outside the image */
     int64_t between; /* dropped: largest IoU in [neg_iou, part_iou) */
     int64_t neg_over; /* dropped: negatives beyond win_neg_max */
+    /* landmark windows only */
+    int64_t lmk_far;    /* dropped: largest IoU below win_lmk_iou */
+    int64_t lmk_points; /* dropped: a point of the face on or outside the window's edge */
+    int64_t lmk_over;   /* dropped: beyond win_lmk_max for their face */
 } mt_window_counts;
 
 /* Hard examples of image im: the windows (nwindows boxes, 4 doubles each, inclusive, in
@@ -125,6 +132,18 @@ typedef struct mt_window_counts {
 mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const double *faces,
                             int64_t nfaces, const double *windows, int64_t nwindows,
                             const mt_sample_params *p, mt_window_counts *counts);
+
+/* Landmark samples framed as the cascade frames faces (docs/design.md, 'Landmark windows'):
+ * the windows (as for mt_sample_windows: squared, rounded, small and outside ones skipped)
+ * that overlap one of the nfaces faces (4 doubles each) by at least win_lmk_iou become
+ * landmark samples of that face, its points (10 doubles per face, planar) normalised to the
+ * window; a window whose points do not all lie inside it is dropped, and so is any beyond
+ * the first win_lmk_max of its face. Box targets are zero. counts (may be NULL) says what
+ * was skipped and dropped. No randomness. */
+mt_status mt_sample_landmark_windows(mt_sample_set **out, const mt_image *im, const double *faces,
+                                     const double *points, int64_t nfaces, const double *windows,
+                                     int64_t nwindows, const mt_sample_params *p,
+                                     mt_window_counts *counts);
 
 /* Landmark samples of one face: its box (4 doubles, inclusive) and its five
  * points (10 doubles, planar, image coordinates). */

@@ -46,6 +46,14 @@ return {
        {"lmk_rotate_p", 0.5, "probability of adding each rotated copy (+angle, -angle) of a kept crop", "prob"},
        {"lmk_angle", 5.0, "rotation in degrees", "positive"},
      }},
+    {name = "landmark_windows", script = "gen_hard_examples.lua --landmarks",
+     help = "landmark windows: the trained earlier stages run over the landmark images and each window that frames a face becomes a landmark sample of it, framed as the cascade will frame faces for this stage (the sample side and val_fraction come from detection; the other detector settings from hard)",
+     entries = {
+       {"lmk_window_pnet_threshold", 0.6, "PNet's face threshold (the detector's default)", "prob"},
+       {"lmk_window_rnet_threshold", 0.7, "RNet's face threshold (the detector's default)", "prob"},
+       {"lmk_window_iou", 0.4, "a window whose IoU with a face is at least this becomes a landmark sample of that face (when its five points lie inside it)", "prob"},
+       {"lmk_window_max", 10, "landmark samples kept per face: the first such windows in the detector's order (highest scores first)", "count"},
+     }},
     {name = "hard", script = "gen_hard_examples.lua",
      help = "hard examples for RNet (24x24) and ONet (48x48): the windows that the trained earlier stages keep on the training images, labelled by IoU (the sample side and val_fraction come from detection)",
      -- gen_hard_examples.lua --preset NAME starts from one of these instead of the defaults
