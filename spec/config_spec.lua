@@ -19,10 +19,13 @@ describe("config", function()
     assert.are.equal(1.0, o.train.landmark_weight)
     assert.are.equal(0.5, o.train.box_weight) -- unchanged from PNet's table
     -- every sampler parameter is a setting (and nothing the sampler does not know is passed):
-    -- those of the detection and landmark samples, and those of hard examples (section hard)
+    -- those of the detection and landmark samples, those of hard examples (section hard) and
+    -- those of landmark windows (section landmark_windows)
     local params = config.sample_params(p)
-    for k, v in pairs(require("mtcnn.hard").params(r)) do
-      if k:match("^win_") then params[k] = v end
+    for _, landmarks in ipairs({false, true}) do
+      for k, v in pairs(require("mtcnn.hard").params(r, landmarks)) do
+        if k:match("^win_") then params[k] = v end
+      end
     end
     for k in pairs(require("mtcnn.sample").defaults()) do
       assert.is_not_nil(params[k], "the config has no setting for the sampler's " .. k)
