@@ -8,6 +8,15 @@ return {
     -- near-face negatives, jittered positives and part faces, at 48x48), not only from the
     -- windows PNet and RNet pass: the optional step onet-detection
     onet_detection = true,
+    -- ONet also learns its landmarks on faces framed by PNet + RNet's windows, as the cascade
+    -- frames them, not only on crops shifted around the landmark list's boxes: the optional
+    -- step onet-landmark-windows (48,687 samples beside 95,146 on the shared data)
+    onet_landmark_windows = true,
+  },
+  rnet = {
+    -- ten times the rate, stepped down after epochs 14 and 20 of 22: with the seed's steps
+    -- (after epochs 6, 14, 20) RNet's training loss still fell 12% an epoch when the rate fell
+    train = {lr = 0.01, lr_epochs = {14, 20}},
   },
   onet = {
     -- ONet learns from the windows PNet and RNet pass: keep 600 hard negatives per image
