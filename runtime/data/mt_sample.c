@@ -433,6 +433,23 @@ static mt_status plan_windows(plan_list *l, int W, int H, const double *faces, i
     return MT_OK;
 }
 
+/* Cuts the planned windows l (planned with status st) into *out, frees the plan and, when all
+ * went well, hands over the counts k. */
+static mt_status cut_windows(mt_sample_set **out, const mt_image *im, plan_list *l,
+                             const mt_sample_params *p, mt_status st, const mt_window_counts *k,
+                             mt_window_counts *counts) {
+    if (st == MT_OK) st = set_from_plan(out, l, p->size);
+    if (st == MT_OK) st = cut_plan(*out, im, l, p);
+    free(l->v);
+    if (st != MT_OK) {
+        mt_sample_set_free(*out);
+        *out = NULL;
+        return st;
+    }
+    if (counts) *counts = *k;
+    return MT_OK;
+}
+
 mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const double *faces,
                             int64_t nfaces, const double *windows, int64_t nwindows,
                             const mt_sample_params *p, mt_window_counts *counts) {
@@ -448,16 +465,7 @@ mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const doubl
         return mt_fail(MT_ERR_ARG, "sample: windows or faces missing");
     plan_list l = {NULL, 0, 0};
     mt_status st = plan_windows(&l, im->width, im->height, faces, nfaces, windows, nwindows, p, &k);
-    if (st == MT_OK) st = set_from_plan(out, &l, p->size);
-    if (st == MT_OK) st = cut_plan(*out, im, &l, p);
-    free(l.v);
-    if (st != MT_OK) {
-        mt_sample_set_free(*out);
-        *out = NULL;
-        return st;
-    }
-    if (counts) *counts = k;
-    return MT_OK;
+    return cut_windows(out, im, &l, p, st, &k, counts);
 }
 
 /* ---- landmark samples (docs/design.md, 'Landmark samples') --------------------------------- */
@@ -665,14 +673,5 @@ mt_status mt_sample_landmark_windows(mt_sample_set **out, const mt_image *im, co
     mt_status st = plan_landmark_windows(&l, im->width, im->height, faces, points, nfaces,
                                          windows, nwindows, p, &k, kept);
     free(kept);
-    if (st == MT_OK) st = set_from_plan(out, &l, p->size);
-    if (st == MT_OK) st = cut_plan(*out, im, &l, p);
-    free(l.v);
-    if (st != MT_OK) {
-        mt_sample_set_free(*out);
-        *out = NULL;
-        return st;
-    }
-    if (counts) *counts = k;
-    return MT_OK;
+    return cut_windows(out, im, &l, p, st, &k, counts);
 }
