@@ -433,6 +433,19 @@ static mt_status plan_windows(plan_list *l, int W, int H, const double *faces, i
     return MT_OK;
 }
 
+/* The common start of the window samplers: zeroed counts (k, and *counts unless NULL) that
+ * say how many windows were given, then the parameters and the image checked. */
+static mt_status start_windows(const mt_image *im, int64_t nwindows, const mt_sample_params *p,
+                               mt_window_counts *k, mt_window_counts *counts) {
+    memset(k, 0, sizeof *k);
+    k->windows = nwindows;
+    if (counts) *counts = *k;
+    MT_TRY(check_params(p));
+    if (im->width < 1 || im->height < 1)
+        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    return MT_OK;
+}
+
 /* Cuts the planned windows l (planned with status st) into *out, frees the plan and, when all
  * went well, hands over the counts k. */
 static mt_status cut_windows(mt_sample_set **out, const mt_image *im, plan_list *l,
@@ -455,12 +468,7 @@ mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const doubl
                             const mt_sample_params *p, mt_window_counts *counts) {
     *out = NULL;
     mt_window_counts k;
-    memset(&k, 0, sizeof k);
-    k.windows = nwindows;
-    if (counts) *counts = k;
-    MT_TRY(check_params(p));
-    if (im->width < 1 || im->height < 1)
-        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    MT_TRY(start_windows(im, nwindows, p, &k, counts));
     if (nwindows < 0 || nfaces < 0 || (nwindows > 0 && !windows) || (nfaces > 0 && !faces))
         return mt_fail(MT_ERR_ARG, "sample: windows or faces missing");
     plan_list l = {NULL, 0, 0};
@@ -656,12 +664,7 @@ mt_status mt_sample_landmark_windows(mt_sample_set **out, const mt_image *im, co
                                      mt_window_counts *counts) {
     *out = NULL;
     mt_window_counts k;
-    memset(&k, 0, sizeof k);
-    k.windows = nwindows;
-    if (counts) *counts = k;
-    MT_TRY(check_params(p));
-    if (im->width < 1 || im->height < 1)
-        return mt_fail(MT_ERR_ARG, "sample: the image is empty (%dx%d)", im->width, im->height);
+    MT_TRY(start_windows(im, nwindows, p, &k, counts));
     if (nwindows < 0 || nfaces < 0 || (nwindows > 0 && !windows) ||
         (nfaces > 0 && (!faces || !points)))
         return mt_fail(MT_ERR_ARG, "sample: windows, faces or points missing");
