@@ -6,6 +6,12 @@ local box, T = mtcnn.box, mtcnn.tensor
 
 -- The reference NMS (../shared/anchors/ref_mtcnn.py, after nms.m) written
 -- out plainly: stable ascending sort by score, take the last, drop overlaps > t.
+-- Comparisons as the C code writes them, so that NaN goes the same way (math.min and
+-- math.max would keep their first argument where C takes the second).
+local function lesser(a, b) if a < b then return a end return b end
+local function greater(a, b) if a > b then return a end return b end
+local function pos(v) if v > 0 then return v end return 0 end
+
 local function reference_nms(boxes, t, method)
   local order = {}
   for i = 1, #boxes do order[i] = i end
@@ -22,10 +28,10 @@ local function reference_nms(boxes, t, method)
     for k = 1, #order - 1 do
       local j = order[k]
       local a, b = boxes[i], boxes[j]
-      local w = math.max(0, math.min(a[3], b[3]) - math.max(a[1], b[1]) + 1)
-      local h = math.max(0, math.min(a[4], b[4]) - math.max(a[2], b[2]) + 1)
+      local w = pos(lesser(a[3], b[3]) - greater(a[1], b[1]) + 1)
+      local h = pos(lesser(a[4], b[4]) - greater(a[2], b[2]) + 1)
       local inter = w * h
-      local o = method == "min" and inter / math.min(area(a), area(b))
+      local o = method == "min" and inter / lesser(area(a), area(b))
                 or inter / (area(a) + area(b) - inter)
       if o <= t then rest[#rest + 1] = j end
     end
@@ -106,6 +112,67 @@ describe("nms", function()
           assert.are.same(want, box.nms(tb, t, method, scores))
           assert.are.same(want, box.nms(boxes, t, method, s))
         end
+      end
+    end
+  end)
+
+  -- From 64 boxes on, NMS looks only at the boxes near each kept one (a grid of cells per size
+  -- class); its picks must be the plain scan's, in order, whatever the sizes and positions.
+  it("picks as the plain scan does among many boxes of every size", function()
+    local g = T.generator(11)
+    local function scene(n, spread)
+      local boxes = {}
+      for i = 1, n do
+        local side = 2 ^ (g:uniform() * 9) -- 1 to 512 pixels
+        local x, y = g:uniform() * spread - 50, g:uniform() * spread - 50
+        local w, h = side * (0.6 + 0.8 * g:uniform()), side * (0.6 + 0.8 * g:uniform())
+        boxes[i] = {x, y, x + w - 1, y + h - 1, g:integer(0, 19) / 20}
+      end
+      return boxes
+    end
+    -- a PNet-like level: windows of one size on a stride-2 lattice, scores with ties
+    local lattice = {}
+    for r = 0, 24 do
+      for c = 0, 24 do
+        lattice[#lattice + 1] = {2 * c, 2 * r, 2 * c + 11, 2 * r + 11, g:integer(0, 9) / 10}
+      end
+    end
+    local cases = {{"wide", scene(900, 1500)}, {"dense", scene(600, 200)}, {"lattice", lattice}}
+    for _, case in ipairs(cases) do
+      for _, method in ipairs({"union", "min"}) do
+        for _, t in ipairs({0, 0.3, 0.7, 1}) do
+          local want = reference_nms(case[2], t, method)
+          assert.are.same(want, box.nms(case[2], t, method), ("%s %s %g"):format(case[1], method, t))
+        end
+      end
+    end
+  end)
+
+  it("keeps the scan's answer for NaN, empty and far boxes and for odd thresholds", function()
+    local g = T.generator(12)
+    local base = {}
+    for i = 1, 100 do
+      local x, y = g:integer(0, 200), g:integer(0, 200)
+      base[i] = {x, y, x + g:integer(5, 40), y + g:integer(5, 40), g:integer(0, 9) / 10}
+    end
+    local function with(b)
+      local boxes = {}
+      for i, v in ipairs(base) do boxes[i] = v end
+      boxes[#boxes + 1] = b
+      return boxes
+    end
+    local nan = 0 / 0
+    local cases = {
+      {"NaN corner", with({nan, 10, 20, 30, 0.55}), 0.5},
+      {"NaN corner first", with({10, 10, 20, nan, 2}), 0.5},
+      {"empty box", with({10, 10, 8, 30, 0.55}), 0.5},
+      {"far box", with({1e13, 0, 1e13 + 20, 20, 0.55}), 0.5},
+      {"negative threshold", base, -0.1},
+    }
+    for _, case in ipairs(cases) do
+      for _, method in ipairs({"union", "min"}) do
+        local want = reference_nms(case[2], case[3], method)
+        assert.are.same(want, box.nms(case[2], case[3], method), case[1] .. " " .. method)
       end
     end
   end)

@@ -66,6 +66,142 @@ static void nms_flags(const double *restrict x1, const double *restrict y1,
     }
 }
 
+/* The grid below replaces the scan of every remaining box for each kept one (quadratic when
+ * thousands of scattered windows survive, as at a low PNet threshold and a small minimum
+ * face) by a look at the boxes that can intersect it. It gives the scan's result exactly: for
+ * finite boxes of positive area and a threshold >= 0, a pair that does not intersect has
+ * overlap 0 and never suppresses, and every pair that does is computed by the scan's own
+ * expression. Other inputs (NaN, infinities, empty boxes, huge coordinates, a negative or NaN
+ * threshold) keep the scan. */
+enum { GRID_MIN_BOXES = 64 };
+#define GRID_MAX_COORD 1099511627776.0 /* 2^40: cell indices stay far inside int64 */
+
+typedef struct grid_entry {
+    int64_t cy, cx, rank;
+    int32_t size_class;
+} grid_entry;
+
+static int by_cell(const void *pa, const void *pb) {
+    const grid_entry *a = (const grid_entry *)pa, *b = (const grid_entry *)pb;
+    if (a->size_class != b->size_class) return a->size_class < b->size_class ? -1 : 1;
+    if (a->cy != b->cy) return a->cy < b->cy ? -1 : 1;
+    if (a->cx != b->cx) return a->cx < b->cx ? -1 : 1;
+    return a->rank < b->rank ? -1 : (a->rank > b->rank ? 1 : 0);
+}
+
+/* Boxes of size class k have a longer side below 2^(k+1), the side of their cells; each box
+ * sits in the cell of its top-left corner. Classes start at 0: smaller boxes share class 0. */
+static int32_t size_class(double x1, double y1, double x2, double y2) {
+    double side = fmax(x2 - x1 + 1, y2 - y1 + 1);
+    int k = side >= 2 ? ilogb(side) : 0;
+    return (int32_t)k;
+}
+
+static int grid_fits(const double *x1, const double *y1, const double *x2, const double *y2,
+                     const double *area, int64_t n, double threshold) {
+    if (n < GRID_MIN_BOXES || !(threshold >= 0)) return 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!(fabs(x1[i]) <= GRID_MAX_COORD && fabs(y1[i]) <= GRID_MAX_COORD &&
+              fabs(x2[i]) <= GRID_MAX_COORD && fabs(y2[i]) <= GRID_MAX_COORD))
+            return 0;
+        if (!(x2[i] - x1[i] + 1 > 0 && y2[i] - y1[i] + 1 > 0 && area[i] > 0)) return 0;
+    }
+    return 1;
+}
+
+/* the scan's overlap of box i (the kept one) with box j, the same expression as nms_flags */
+static double pair_overlap(const double *x1, const double *y1, const double *x2,
+                           const double *y2, const double *area, int64_t i, int64_t j,
+                           int use_min) {
+    double iw = (x2[i] < x2[j] ? x2[i] : x2[j]) - (x1[i] > x1[j] ? x1[i] : x1[j]) + 1;
+    double ih = (y2[i] < y2[j] ? y2[i] : y2[j]) - (y1[i] > y1[j] ? y1[i] : y1[j]) + 1;
+    double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
+    if (use_min) return inter / (area[i] < area[j] ? area[i] : area[j]);
+    return inter / (area[i] + area[j] - inter);
+}
+
+/* first entry in [lo, hi) not ordered before (k, cy, cx) */
+static int64_t grid_lower(const grid_entry *e, int64_t lo, int64_t hi, int64_t cy, int64_t cx) {
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (e[mid].cy < cy || (e[mid].cy == cy && e[mid].cx < cx))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Greedy NMS over n boxes in score order (columns; id: the input index). Returns 0 when out
+ * of memory (nothing written). */
+static int nms_grid(const double *x1, const double *y1, const double *x2, const double *y2,
+                    const double *area, const double *id, int64_t n, double threshold,
+                    int use_min, int64_t *keep, int64_t *nkeep) {
+    grid_entry *e = (grid_entry *)malloc((size_t)n * sizeof *e);
+    unsigned char *dead = (unsigned char *)calloc((size_t)n, 1);
+    /* per class present: its first entry; classes are at most 41 (sides below 2^42) */
+    int64_t start[64], end[64];
+    int32_t classes[64];
+    if (!e || !dead) {
+        free(e);
+        free(dead);
+        return 0;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int32_t k = size_class(x1[i], y1[i], x2[i], y2[i]);
+        double cell = ldexp(1.0, k + 1);
+        e[i].size_class = k;
+        e[i].cy = (int64_t)floor(y1[i] / cell);
+        e[i].cx = (int64_t)floor(x1[i] / cell);
+        e[i].rank = i;
+    }
+    qsort(e, (size_t)n, sizeof *e, by_cell);
+    int nclass = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i == 0 || e[i].size_class != e[i - 1].size_class) {
+            classes[nclass] = e[i].size_class;
+            start[nclass] = i;
+            nclass++;
+        }
+        end[nclass - 1] = i + 1;
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (dead[i]) continue;
+        keep[k++] = (int64_t)id[i];
+        for (int c = 0; c < nclass; c++) {
+            double cell = ldexp(1.0, classes[c] + 1);
+            /* a box of this class that meets box i has its corner in these cells (one spare
+             * cell each side against rounding) */
+            int64_t cx_lo = (int64_t)floor((x1[i] - cell) / cell) - 1;
+            int64_t cx_hi = (int64_t)floor((x2[i] + 1) / cell) + 1;
+            int64_t cy_lo = (int64_t)floor((y1[i] - cell) / cell) - 1;
+            int64_t cy_hi = (int64_t)floor((y2[i] + 1) / cell) + 1;
+            int64_t lo = start[c], hi = end[c];
+            if ((double)(cy_hi - cy_lo + 1) * (double)(cx_hi - cx_lo + 1) >= (double)(hi - lo)) {
+                /* more cells than boxes: look at every box of the class */
+                for (int64_t q = lo; q < hi; q++) {
+                    int64_t j = e[q].rank;
+                    if (j <= i || dead[j]) continue;
+                    if (!(pair_overlap(x1, y1, x2, y2, area, i, j, use_min) <= threshold)) dead[j] = 1;
+                }
+                continue;
+            }
+            for (int64_t cy = cy_lo; cy <= cy_hi; cy++) {
+                for (int64_t q = grid_lower(e, lo, hi, cy, cx_lo); q < hi && e[q].cy == cy && e[q].cx <= cx_hi; q++) {
+                    int64_t j = e[q].rank;
+                    if (j <= i || dead[j]) continue;
+                    if (!(pair_overlap(x1, y1, x2, y2, area, i, j, use_min) <= threshold)) dead[j] = 1;
+                }
+            }
+        }
+    }
+    *nkeep = k;
+    free(e);
+    free(dead);
+    return 1;
+}
+
 mt_status mt_box_nms(const double *boxes, const double *scores, int64_t n, double threshold,
                      mt_overlap kind, int64_t *keep, int64_t *nkeep) {
     *nkeep = 0;
@@ -90,24 +226,31 @@ mt_status mt_box_nms(const double *boxes, const double *scores, int64_t n, doubl
         area[i] = (b[2] - b[0] + 1) * (b[3] - b[1] + 1);
         id[i] = (double)order[i].index;
     }
-    int64_t m = n, k = 0;
-    while (m > 0) {
-        keep[k++] = (int64_t)id[0];
-        nms_flags(x1, y1, x2, y2, area, m, threshold, kind == MT_OVERLAP_MIN, flag);
-        int64_t w = 0;
-        for (int64_t j = 1; j < m; j++) {
-            if (!flag[j]) continue;
-            x1[w] = x1[j], y1[w] = y1[j], x2[w] = x2[j], y2[w] = y2[j];
-            area[w] = area[j], id[w] = id[j];
-            w++;
+    int use_min = kind == MT_OVERLAP_MIN;
+    mt_status st = MT_OK;
+    if (grid_fits(x1, y1, x2, y2, area, n, threshold)) {
+        if (!nms_grid(x1, y1, x2, y2, area, id, n, threshold, use_min, keep, nkeep))
+            st = mt_fail(MT_ERR_OOM, "nms: out of memory for %lld boxes", (long long)n);
+    } else {
+        int64_t m = n, k = 0;
+        while (m > 0) {
+            keep[k++] = (int64_t)id[0];
+            nms_flags(x1, y1, x2, y2, area, m, threshold, use_min, flag);
+            int64_t w = 0;
+            for (int64_t j = 1; j < m; j++) {
+                if (!flag[j]) continue;
+                x1[w] = x1[j], y1[w] = y1[j], x2[w] = x2[j], y2[w] = y2[j];
+                area[w] = area[j], id[w] = id[j];
+                w++;
+            }
+            m = w;
         }
-        m = w;
+        *nkeep = k;
     }
-    *nkeep = k;
     free(order);
     free(cols);
     free(flag);
-    return MT_OK;
+    return st;
 }
 
 void mt_box_square(double *boxes, int64_t n, mt_square_mode mode) {
