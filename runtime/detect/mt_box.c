@@ -132,18 +132,36 @@ static int64_t grid_lower(const grid_entry *e, int64_t lo, int64_t hi, int64_t c
     return lo;
 }
 
+/* The next entry at or after q that is still open (neither kept nor dropped): next[q] == q
+ * for an open entry, and settled entries point further on (n: none), shortened as they are
+ * followed, so a box's look skips what earlier boxes settled. */
+static int64_t next_open(int64_t *next, int64_t q) {
+    int64_t r = q;
+    while (next[r] != r) r = next[r];
+    while (next[q] != r) {
+        int64_t t = next[q];
+        next[q] = r;
+        q = t;
+    }
+    return r;
+}
+
 /* Greedy NMS over n boxes in score order (columns; id: the input index). Returns 0 when out
  * of memory (nothing written). */
 static int nms_grid(const double *x1, const double *y1, const double *x2, const double *y2,
                     const double *area, const double *id, int64_t n, double threshold,
                     int use_min, int64_t *keep, int64_t *nkeep) {
     grid_entry *e = (grid_entry *)malloc((size_t)n * sizeof *e);
+    int64_t *next = (int64_t *)malloc((size_t)(n + 1) * sizeof *next);
+    int64_t *entry_of = (int64_t *)malloc((size_t)n * sizeof *entry_of); /* rank -> entry */
     unsigned char *dead = (unsigned char *)calloc((size_t)n, 1);
     /* per class present: its first entry; classes are at most 41 (sides below 2^42) */
     int64_t start[64], end[64];
     int32_t classes[64];
-    if (!e || !dead) {
+    if (!e || !next || !entry_of || !dead) {
         free(e);
+        free(next);
+        free(entry_of);
         free(dead);
         return 0;
     }
@@ -157,47 +175,52 @@ static int nms_grid(const double *x1, const double *y1, const double *x2, const 
     }
     qsort(e, (size_t)n, sizeof *e, by_cell);
     int nclass = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (i == 0 || e[i].size_class != e[i - 1].size_class) {
-            classes[nclass] = e[i].size_class;
-            start[nclass] = i;
+    for (int64_t q = 0; q < n; q++) {
+        if (q == 0 || e[q].size_class != e[q - 1].size_class) {
+            classes[nclass] = e[q].size_class;
+            start[nclass] = q;
             nclass++;
         }
-        end[nclass - 1] = i + 1;
+        end[nclass - 1] = q + 1;
+        entry_of[e[q].rank] = q;
+        next[q] = q;
     }
+    next[n] = n;
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
         if (dead[i]) continue;
         keep[k++] = (int64_t)id[i];
+        next[entry_of[i]] = entry_of[i] + 1;
         for (int c = 0; c < nclass; c++) {
             double cell = ldexp(1.0, classes[c] + 1);
-            /* a box of this class that meets box i has its corner in these cells (one spare
-             * cell each side against rounding) */
-            int64_t cx_lo = (int64_t)floor((x1[i] - cell) / cell) - 1;
-            int64_t cx_hi = (int64_t)floor((x2[i] + 1) / cell) + 1;
-            int64_t cy_lo = (int64_t)floor((y1[i] - cell) / cell) - 1;
-            int64_t cy_hi = (int64_t)floor((y2[i] + 1) / cell) + 1;
+            /* a box of this class (sides below cell) that meets box i has its corner in these
+             * cells: x1 > x1[i] - cell and x1 < x2[i] + 1, each with a pixel to spare against
+             * rounding */
+            int64_t cx_lo = (int64_t)floor((x1[i] - cell - 1) / cell);
+            int64_t cx_hi = (int64_t)floor((x2[i] + 2) / cell);
+            int64_t cy_lo = (int64_t)floor((y1[i] - cell - 1) / cell);
+            int64_t cy_hi = (int64_t)floor((y2[i] + 2) / cell);
             int64_t lo = start[c], hi = end[c];
-            if ((double)(cy_hi - cy_lo + 1) * (double)(cx_hi - cx_lo + 1) >= (double)(hi - lo)) {
-                /* more cells than boxes: look at every box of the class */
-                for (int64_t q = lo; q < hi; q++) {
-                    int64_t j = e[q].rank;
-                    if (j <= i || dead[j]) continue;
-                    if (!(pair_overlap(x1, y1, x2, y2, area, i, j, use_min) <= threshold)) dead[j] = 1;
-                }
-                continue;
-            }
+            /* more cells than boxes: look at every box of the class, as one row */
+            int whole = (double)(cy_hi - cy_lo + 1) * (double)(cx_hi - cx_lo + 1) >= (double)(hi - lo);
             for (int64_t cy = cy_lo; cy <= cy_hi; cy++) {
-                for (int64_t q = grid_lower(e, lo, hi, cy, cx_lo); q < hi && e[q].cy == cy && e[q].cx <= cx_hi; q++) {
+                int64_t q = whole ? lo : grid_lower(e, lo, hi, cy, cx_lo);
+                for (q = next_open(next, q); q < hi; q = next_open(next, q + 1)) {
+                    if (!whole && (e[q].cy != cy || e[q].cx > cx_hi)) break;
                     int64_t j = e[q].rank;
-                    if (j <= i || dead[j]) continue;
-                    if (!(pair_overlap(x1, y1, x2, y2, area, i, j, use_min) <= threshold)) dead[j] = 1;
+                    if (!(pair_overlap(x1, y1, x2, y2, area, i, j, use_min) <= threshold)) {
+                        dead[j] = 1;
+                        next[q] = q + 1;
+                    }
                 }
+                if (whole) break;
             }
         }
     }
     *nkeep = k;
     free(e);
+    free(next);
+    free(entry_of);
     free(dead);
     return 1;
 }
