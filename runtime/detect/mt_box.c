@@ -120,7 +120,7 @@ static double pair_overlap(const double *x1, const double *y1, const double *x2,
     return inter / (area[i] + area[j] - inter);
 }
 
-/* first entry in [lo, hi) not ordered before (k, cy, cx) */
+/* the first of one class's entries [lo, hi) not ordered before cell (cy, cx) */
 static int64_t grid_lower(const grid_entry *e, int64_t lo, int64_t hi, int64_t cy, int64_t cx) {
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
