@@ -154,15 +154,13 @@ static int nms_grid(const double *x1, const double *y1, const double *x2, const 
     grid_entry *e = (grid_entry *)malloc((size_t)n * sizeof *e);
     int64_t *next = (int64_t *)malloc((size_t)(n + 1) * sizeof *next);
     int64_t *entry_of = (int64_t *)malloc((size_t)n * sizeof *entry_of); /* rank -> entry */
-    unsigned char *dead = (unsigned char *)calloc((size_t)n, 1);
     /* per class present: its first entry; classes are at most 41 (sides below 2^42) */
     int64_t start[64], end[64];
     int32_t classes[64];
-    if (!e || !next || !entry_of || !dead) {
+    if (!e || !next || !entry_of) {
         free(e);
         free(next);
         free(entry_of);
-        free(dead);
         return 0;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -188,9 +186,10 @@ static int nms_grid(const double *x1, const double *y1, const double *x2, const 
     next[n] = n;
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (dead[i]) continue;
+        int64_t self = entry_of[i];
+        if (next[self] != self) continue; /* dropped by a box kept earlier */
         keep[k++] = (int64_t)id[i];
-        next[entry_of[i]] = entry_of[i] + 1;
+        next[self] = self + 1;
         for (int c = 0; c < nclass; c++) {
             double cell = ldexp(1.0, classes[c] + 1);
             /* a box of this class (sides below cell) that meets box i has its corner in these
@@ -207,11 +206,8 @@ static int nms_grid(const double *x1, const double *y1, const double *x2, const 
                 int64_t q = whole ? lo : grid_lower(e, lo, hi, cy, cx_lo);
                 for (q = next_open(next, q); q < hi; q = next_open(next, q + 1)) {
                     if (!whole && (e[q].cy != cy || e[q].cx > cx_hi)) break;
-                    int64_t j = e[q].rank;
-                    if (!(pair_overlap(x1, y1, x2, y2, area, i, j, use_min) <= threshold)) {
-                        dead[j] = 1;
+                    if (!(pair_overlap(x1, y1, x2, y2, area, i, e[q].rank, use_min) <= threshold))
                         next[q] = q + 1;
-                    }
                 }
                 if (whole) break;
             }
@@ -221,7 +217,6 @@ static int nms_grid(const double *x1, const double *y1, const double *x2, const 
     free(e);
     free(next);
     free(entry_of);
-    free(dead);
     return 1;
 }
 
