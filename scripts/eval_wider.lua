@@ -17,6 +17,10 @@ local options = {
   {name = "all", kind = "flag", help = "evaluate every val image; an image without predictions counts as none (official)"},
   {name = "iou", kind = "string", choices = {"official", "exact"}, default = "official",
    help = "overlap arithmetic: official (MATLAB int32, as eval_tools) or exact (double)"},
+  {name = "false-detections", kind = "flag",
+   help = "also count the false detections (exact IoU < 0.5 with every annotated face) by the box's longer side (< 20, 20-40, 40-80, >= 80 px), at every score and at scores >= --min-score"},
+  {name = "min-score", kind = "number", default = 0.9, range = "[0, 1]", metavar = "P",
+   help = "with --false-detections: the score from which a false detection counts as confident"},
 }
 
 local args, fail = cli.script(arg, {
@@ -60,6 +64,20 @@ local summary = json.ordered({
   iou = r.iou, label = label, unmatched_predictions = r.unmatched_keys,
 }, {"easy", "medium", "hard", "images", "images_total", "subset", "predicted_images", "boxes", "faces",
     "iou", "label", "unmatched_predictions"})
+local fd
+if args.false_detections then
+  fd = wider.false_detections(gt, preds, {images = opts.images, subset = opts.subset,
+                                          min_score = args.min_score})
+  local function bins(c)
+    local keys, t = {"below_20", "20_40", "40_80", "80_up", "all"}, {}
+    for i = 1, 4 do t[keys[i]] = c[i] end
+    t.all = c.all
+    return json.ordered(t, keys)
+  end
+  summary.false_detections = json.ordered({min_score = fd.min_score, scored = bins(fd.scored),
+    any_score = bins(fd.any_score), no_overlap = json.ordered(fd.no_overlap, {"scored", "any_score"})},
+    {"min_score", "scored", "any_score", "no_overlap"})
+end
 local curves = {}
 for _, s in ipairs(wider.SETTINGS) do
   curves[s] = {precision = r.settings[s].precision, recall = r.settings[s].recall}
@@ -78,6 +96,15 @@ if not args.json then
   print(("%-8s %7s  %s"):format("setting", "faces", "AP"))
   for _, s in ipairs(wider.SETTINGS) do
     print(("%-8s %7d  %.4f"):format(s, r.settings[s].faces, r.settings[s].ap))
+  end
+  if fd then
+    print("false detections (IoU < 0.5 with every annotated face), by the box's longer side:")
+    print(("%-12s %8s %8s %8s %8s %8s %11s"):format("score", "< 20", "20-40", "40-80", ">= 80", "all",
+      "touch none"))
+    print(("%-12s %8d %8d %8d %8d %8d %11d"):format((">= %g"):format(fd.min_score), fd.scored[1],
+      fd.scored[2], fd.scored[3], fd.scored[4], fd.scored.all, fd.no_overlap.scored))
+    print(("%-12s %8d %8d %8d %8d %8d %11d"):format("any", fd.any_score[1], fd.any_score[2],
+      fd.any_score[3], fd.any_score[4], fd.any_score.all, fd.no_overlap.any_score))
   end
 end
 

@@ -250,6 +250,63 @@ describe("wider on the real ground truth", function()
   end)
 end)
 
+describe("wider: false detections by size", function()
+  -- A is toy_gt's first image (face 3 ignored in easy, still a face), B its second, C an image
+  -- without faces, D an image with a face and no predictions (not evaluated)
+  local function gt_and_preds()
+    local gt = wider.make_gt({
+      {event = "0--Parade", name = "a", boxes = {{0, 0, 20, 20}, {100, 0, 20, 20}, {200, 0, 20, 20}},
+       keep = {easy = {1, 2}, medium = {1, 2, 3}, hard = {1, 2, 3}}},
+      {event = "0--Parade", name = "b", boxes = {{0, 0, 30, 30}, {50, 50, 30, 30}},
+       keep = {easy = {1}, medium = {1, 2}, hard = {1, 2}}},
+      {event = "0--Parade", name = "c", boxes = {}},
+      {event = "0--Parade", name = "d", boxes = {{0, 0, 50, 50}}, keep = {hard = {1}}},
+    }, "int32")
+    local preds = {
+      ["0--Parade/a"] = {
+        {0, 0, 20, 20, 0.95},    -- face 1: not false
+        {200, 0, 20, 20, 0.99},  -- face 3, which easy ignores: not false either
+        {300, 0, 10, 10, 0.95},  -- false, side 10, touches nothing
+        {0, 0, 30, 50, 0.5},     -- false: IoU 441 / 1581 with face 1; side 50
+        {400, 0, 90, 30, 0.9},   -- false, side 90, scored exactly the threshold
+      },
+      ["0--Parade/b"] = {
+        {500, 500, 25, 25, 0.3}, -- false, side 25
+        {600, 0, 20, 19, 0.1},   -- false, longer side 20: the 20-40 class
+      },
+      ["0--Parade/c"] = {{0, 0, 35, 35, 0.97}}, -- no face: false, side 35
+    }
+    return gt, preds
+  end
+
+  it("counts predictions below IoU 0.5 with every face, by longer side and score", function()
+    local gt, preds = gt_and_preds()
+    local r = wider.false_detections(gt, preds)
+    assert.are.equal(0.9, r.min_score)
+    assert.are.same({20, 40, 80}, r.sides)
+    assert.are.same({1, 1, 0, 1, all = 3}, r.scored)
+    assert.are.same({1, 3, 1, 1, all = 6}, r.any_score)
+    assert.are.same({scored = 3, any_score = 5}, r.no_overlap)
+    -- a higher bar keeps only the detection on the empty image
+    r = wider.false_detections(gt, preds, {min_score = 0.96})
+    assert.are.same({0, 1, 0, 0, all = 1}, r.scored)
+    assert.are.same({1, 3, 1, 1, all = 6}, r.any_score)
+    -- a selection of images, as wider.evaluate takes it
+    r = wider.false_detections(gt, preds, {images = {["0--Parade/b"] = true}})
+    assert.are.same({0, 2, 0, 0, all = 2}, r.any_score)
+    assert.are.same({0, 0, 0, 0, all = 0}, r.scored)
+  end)
+
+  it("ignores the official rounding: a detection half on a face still touches it", function()
+    -- in int32 arithmetic IoU 441 / 1581 rounds to 0; the count uses the exact overlap
+    local gt, preds = gt_and_preds()
+    preds = {["0--Parade/a"] = {{0, 0, 30, 50, 0.99}}}
+    local r = wider.false_detections(gt, preds)
+    assert.are.same({0, 0, 1, 0, all = 1}, r.scored)
+    assert.are.same({scored = 0, any_score = 0}, r.no_overlap)
+  end)
+end)
+
 describe("scripts/eval_wider.lua", function()
   it("evaluates JSON Lines and the submission layout alike, saves, compares and plots", function()
     helper.need_shared("the WIDER ground truth")
@@ -285,6 +342,19 @@ describe("scripts/eval_wider.lua", function()
     assert.are.equal(0, code, err)
     local b = assert(json.decode(out))
     assert.are.same({a.easy, a.medium, a.hard}, {b.easy, b.medium, b.hard})
+    assert.is_nil(a.false_detections)
+    -- the false detections: the 30x30 box at the corner on each image, scored 0.95 (the shifted
+    -- face keeps an IoU of about 0.1 with its face and is scored 0.7)
+    out, code, err = helper.mtcnn(("scripts/eval_wider.lua --pred %s --gt %s --json --false-detections")
+      :format(helper.q(dir .. "/p.jsonl"), gtdir))
+    assert.are.equal(0, code, err)
+    local fd = assert(json.decode(out)).false_detections
+    assert.are.equal(0.9, fd.min_score)
+    assert.are.same({below_20 = 0, ["20_40"] = 2, ["40_80"] = 0, ["80_up"] = 0, all = 2}, fd.scored)
+    out, code, err = helper.mtcnn(("scripts/eval_wider.lua --pred %s --gt %s --false-detections --min-score 0.96")
+      :format(helper.q(dir .. "/p.jsonl"), gtdir))
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find(">= 0.96%s+0%s+0%s+0%s+0%s+0"), out)
     -- the readable summary, a comparison plot, and a clear note when gnuplot is missing
     out, code, err = helper.mtcnn(("scripts/eval_wider.lua --pred %s --gt %s --label b --plot %s --compare %s")
       :format(helper.q(dir .. "/sub"), gtdir, helper.q(dir .. "/pr.png"), helper.q(dir .. "/a.json")),

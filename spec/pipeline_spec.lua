@@ -234,4 +234,21 @@ describe("pipeline.lua --tiny #pipeline", function()
     end
     assert.are_not.equal(before.onet, helper.read_file(a .. "/onet/model/onet.mtn"))
   end)
+
+  it("fine-tunes ONet from a net of one's choice (onet.train.init): ONet's training alone runs again", function()
+    helper.need_shared("the tiny pipeline")
+    local start = dir .. "/start.mtn"
+    helper.write_file(start, helper.read_file(a .. "/onet/model/onet.mtn"))
+    helper.write_file(dir .. "/tune.lua", (helper.read_file(dir .. "/on.lua"):gsub("}}}$",
+      ("}, train = {init = %q}}}"):format(start))))
+    local out, code, err = run(a, "--no-eval --config " .. q(dir .. "/tune.lua"))
+    assert.are.equal(0, code, err)
+    for _, st in ipairs(json.decode(out).steps) do
+      local want = st.id == "onet-train" and "ran" or st.numbers[1] <= 2 and "checked" or "done"
+      assert.are.equal(want, st.status, st.id)
+    end
+    local m = assert(json.read_file(a .. "/onet/model/manifest.json"))
+    assert.are.equal(start, m.provenance.onet.init.path)
+    assert.are.equal(start, m.provenance.onet.config.init)
+  end)
 end)

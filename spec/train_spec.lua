@@ -266,6 +266,46 @@ describe("trainer", function()
     assert.are.equal(1, #log_lines(out .. "/epochs.jsonl"))
   end)
 
+  it("starts from a trained net's weights (train.init) and names them in the manifest", function()
+    local first = dir .. "/init_first"
+    local s1 = assert(run{cfg = settings(2), out = first, seed = 3})
+    -- at a vanishing rate without weight decay a run keeps the weights it starts from: those
+    -- of the model folder's net, not the seed's random ones
+    local out = dir .. "/init_run"
+    local s = assert(run{cfg = settings(1, {init = first, lr = 1e-30, weight_decay = 0}), out = out,
+                         seed = 9})
+    local a, b = assert(models.load(first .. "/pnet.mtn")), assert(models.load(out .. "/pnet.mtn"))
+    local pb = b:named_parameters()
+    for i, e in ipairs(a:named_parameters()) do
+      assert.is_true(e.tensor:max_abs_diff(pb[i].tensor) < 1e-6, e.name)
+    end
+    assert.is_true(math.abs(s.final.loss - s1.final.loss) < 1e-4 * s1.final.loss,
+      ("val loss %g, the first run's %g"):format(s.final.loss, s1.final.loss))
+    local p = assert(json.read_file(out .. "/manifest.json")).provenance.pnet
+    assert.are.equal(first .. "/pnet.mtn", p.init.path)
+    local f = assert(io.open(first .. "/pnet.mtn", "rb"))
+    assert.are.equal(("crc32c:%08x"):format(sys.crc32c(f:read("a"))), p.init.checksum)
+    f:close()
+    assert.are.equal(first, p.config.init)
+    -- a net file works as well as its folder; the weights then move at the usual rate
+    local moved = assert(run{cfg = settings(1, {init = first .. "/pnet.mtn"}), out = dir .. "/init_file",
+                             seed = 9})
+    assert.is_true(moved.final.loss < 2 * s1.final.loss, "fine-tuned val loss " .. moved.final.loss)
+
+    -- nets that do not fit, named in the error
+    assert(models.save(models.rnet{seed = 1}, dir .. "/an_rnet.mtn"))
+    assert(models.save(models.pnet{seed = 1, landmarks = false}, dir .. "/no_landmarks.mtn"))
+    for init, says in pairs{[dir .. "/an_rnet.mtn"] = "holds a rnet, not a pnet",
+                            [dir .. "/no_landmarks.mtn"] = "no_landmarks.mtn has no parameter landmarks.weight: it has no landmark head",
+                            [dir .. "/absent.mtn"] = "absent.mtn",
+                            [dir] = "manifest.json"} do
+      local none, err = run{cfg = settings(1, {init = init}), out = dir .. "/init_bad", overwrite = true}
+      assert.is_nil(none, init)
+      assert.is_truthy(err:find("train.init", 1, true), err)
+      assert.is_truthy(err:find(says, 1, true), err)
+    end
+  end)
+
   it("gives clear errors for bad inputs", function()
     local script = helper.q(helper.home .. "/scripts/train_pnet.lua")
     local val = helper.q(table.concat(set.val, ","))
@@ -360,5 +400,19 @@ describe("trainer on ONet", function()
     same_weights(dir .. "/whole/onet.mtn", dir .. "/cut/onet.mtn")
     local m = assert(json.read_file(dir .. "/cut/manifest.json"))
     assert.are.same({onet = "onet.mtn"}, m.nets)
+  end)
+
+  it("fine-tunes the bundled original ONet (train.init naming the model folder)", function()
+    local cfg = config.defaults("onet")
+    cfg.train.epochs, cfg.train.batch, cfg.train.checkpoint_every = 1, 6, 0
+    cfg.train.init, cfg.train.lr, cfg.train.weight_decay = helper.home .. "/models/original", 1e-30, 0
+    local s = assert(train.run{stage = "onet", cfg = cfg, train = set.train, val = set.val,
+      threads = 2, progress = false, note = quiet, curves = false, seed = 7, out = dir .. "/tuned"})
+    assert.is_true(s.steps >= 1)
+    local a = assert(models.load(helper.home .. "/models/original/onet.mtn"))
+    local pb = assert(models.load(dir .. "/tuned/onet.mtn")):named_parameters()
+    for i, e in ipairs(a:named_parameters()) do
+      assert.is_true(e.tensor:max_abs_diff(pb[i].tensor) < 1e-6, e.name)
+    end
   end)
 end)

@@ -582,9 +582,23 @@ local SECTIONS = {detection = {"detection"}, landmarks = {"detection", "landmark
                   hard = {"detection", "hard"}, landmark_windows = {"detection", "hard", "landmark_windows"},
                   merge = {"merge"}, train = {"train"}}
 
+-- Settings added after work folders were first made, left out of a signature while at these
+-- values (what earlier versions did), so that such a folder keeps its finished steps.
+local ADDED = {train = {init = ""}}
+
 local function step_settings(ctx, step)
   local cfg, part = ctx.settings[step.stage], {}
-  for _, name in ipairs(SECTIONS[step.kind]) do part[name] = cfg[name] end
+  for _, name in ipairs(SECTIONS[step.kind]) do
+    local sec = cfg[name]
+    if ADDED[name] then
+      local kept = {}
+      for k, v in pairs(sec) do
+        if ADDED[name][k] ~= v then kept[k] = v end
+      end
+      sec = kept
+    end
+    part[name] = sec
+  end
   return config.to_lua(part, step.stage)
 end
 

@@ -319,7 +319,8 @@ function config.to_lua(cfg, stage, header)
     if cfg[sec.name] then
       lines[#lines + 1] = ("  %s = { -- %s"):format(sec.name, sec.help)
       for _, e in ipairs(sec.entries) do
-        lines[#lines + 1] = ("    %s = %s, -- %s"):format(e[1], literal(cfg[sec.name][e[1]]), e[3])
+        local v = cfg[sec.name][e[1]]
+        if v ~= nil then lines[#lines + 1] = ("    %s = %s, -- %s"):format(e[1], literal(v), e[3]) end
       end
       lines[#lines + 1] = "  },"
     end

@@ -93,6 +93,7 @@ return {
      help = "training: loss, optimiser, schedule, augmentation, validation",
      entries = {
        {"epochs", 30, "passes over the training set", "positive"},
+       {"init", "", "start from the weights of this net file (.mtn), or of this stage's net in this model folder, instead of random ones (\"\": random, from the seed), and fine-tune them with the other training settings"},
        {"batch", 384, "samples per step", "positive"},
        {"stratified", false, "batches of fixed composition (64 positives, 64 part, 192 negatives, 64 landmarks per 384) instead of a shuffled pool"},
        {"lr", 1e-3, "base learning rate", "positive"},

@@ -438,4 +438,63 @@ function wider.evaluate(gt, preds, opts)
   return result
 end
 
+-- ---- false detections by size -----------------------------------------------------------------
+
+--- The longer sides (pixels) that split false detections into classes: below 20, 20-40,
+--- 40-80, 80 or more.
+wider.FALSE_SIDES = {20, 40, 80}
+
+--- Counts the false detections of the evaluated images (selected as wider.evaluate selects
+--- them): predictions whose overlap with every annotated face is below 0.5, the faces that
+--- no setting counts included (so that a detection of a tiny or heavily occluded face is not
+--- false). They are split by the longer side of the box (wider.FALSE_SIDES), and counted
+--- twice: at every score and at raw scores >= opts.min_score (default 0.9), the ones that rank
+--- above true faces and sink the precision. Overlaps are exact (double precision, the +1
+--- convention): the official int32 rounding would make every overlap 0 or 1. Returns
+--- {min_score, sides = {20, 40, 80}, scored = {n1, ..., n4, all = n}, any_score = {...},
+--- no_overlap = {scored = n, any_score = n} (the false detections that touch no face)}.
+function wider.false_detections(gt, preds, opts)
+  opts = opts or {}
+  local min_score = opts.min_score or 0.9
+  local sides = wider.FALSE_SIDES
+  local function counts()
+    local c = {all = 0}
+    for i = 1, #sides + 1 do c[i] = 0 end
+    return c
+  end
+  local r = {min_score = min_score, sides = sides, scored = counts(), any_score = counts(),
+             no_overlap = {scored = 0, any_score = 0}}
+  for _, im in ipairs(select_images(gt, preds, opts)) do
+    local boxes = preds[im.key]
+    if boxes and #boxes > 0 then
+      local overlap = {}
+      if im.nfaces > 0 then
+        local flat = {}
+        for _, b in ipairs(boxes) do
+          flat[#flat + 1], flat[#flat + 2], flat[#flat + 3], flat[#flat + 4] = b[1], b[2], b[3], b[4]
+        end
+        overlap = select(2, core.wider_match(im.boxes, "double", flat))
+      end
+      for k, b in ipairs(boxes) do
+        local ov = overlap[k] or 0
+        if not (ov >= wider.IOU) then
+          local side = math.max(b[3], b[4])
+          local bin = #sides + 1
+          for i, limit in ipairs(sides) do
+            if side < limit then bin = i break end
+          end
+          local confident = b[5] >= min_score
+          r.any_score[bin], r.any_score.all = r.any_score[bin] + 1, r.any_score.all + 1
+          if confident then r.scored[bin], r.scored.all = r.scored[bin] + 1, r.scored.all + 1 end
+          if not (ov > 0) then
+            r.no_overlap.any_score = r.no_overlap.any_score + 1
+            if confident then r.no_overlap.scored = r.no_overlap.scored + 1 end
+          end
+        end
+      end
+    end
+  end
+  return r
+end
+
 return wider

@@ -337,6 +337,10 @@ local function prepare(opts)
   local state = ctx.state
   if state then
     local saved = state.config
+    -- a setting added since the run began takes its default (what the run did)
+    for k, v in pairs(config.defaults(stage).train) do
+      if saved.train[k] == nil then saved.train[k] = v end
+    end
     if cfg then
       local diffs = config_differences(stage, saved, cfg, opts.given)
       if #diffs > 0 then
@@ -421,6 +425,47 @@ local function prepare(opts)
   return ctx
 end
 
+-- Copies into net the weights of a trained net of the same stage (train.init): a net file or
+-- a model folder's net of this stage. Every parameter must be there with the same shape (a
+-- net without a landmark head cannot start one with it). Returns the file and its checksum.
+local function load_init(net, stage, path)
+  local file = path
+  if is_dir(path) then
+    local m, err = json.read_file(path .. "/manifest.json")
+    if not m then return nil, ("train.init: %s"):format(err) end
+    local name = type(m.nets) == "table" and m.nets[stage]
+    if type(name) ~= "string" then
+      return nil, ("train.init: the model %s holds no %s"):format(path, stage)
+    end
+    file = path .. "/" .. name
+  end
+  local src, err = models.load(file)
+  if not src then return nil, "train.init: " .. err end
+  if src.arch ~= stage then
+    return nil, ("train.init: %s holds a %s, not a %s"):format(file, tostring(src.arch), stage)
+  end
+  local from = {}
+  for _, e in ipairs(src:named_parameters()) do from[e.name] = e.tensor end
+  for _, e in ipairs(net:named_parameters()) do
+    local t = from[e.name]
+    if not t then
+      local why = e.name:find("^landmarks") and ": it has no landmark head (train with landmarks = false)"
+        or ""
+      return nil, ("train.init: %s has no parameter %s%s"):format(file, e.name, why)
+    end
+    local a, b = t:size(), e.tensor:size()
+    if table.concat(a, "x") ~= table.concat(b, "x") then
+      return nil, ("train.init: %s: parameter %s has shape %s, the net to train %s"):format(file,
+        e.name, table.concat(a, "x"), table.concat(b, "x"))
+    end
+    e.tensor:copy_(t)
+  end
+  local f = io.open(file, "rb")
+  local data = f and f:read("a")
+  if f then f:close() end
+  return file, data and ("crc32c:%08x"):format(sys.crc32c(data)) or nil
+end
+
 -- Builds the net, loss, optimiser and loader; restores a checkpoint into them.
 local function build(ctx)
   local stage, t = ctx.stage, ctx.cfg.train
@@ -428,6 +473,14 @@ local function build(ctx)
   if stage == "onet" then net_opts.dropout = t.dropout end
   local net = models[stage](net_opts)
   net:training()
+  -- a resumed run's weights come from its checkpoint
+  if ctx.state then
+    ctx.init = ctx.state.init
+  elseif t.init ~= "" then
+    local file, sum = load_init(net, stage, t.init)
+    if not file then return nil, sum end
+    ctx.init = {path = file, checksum = sum}
+  end
   local okc, crit = pcall(nn.MTCNNLoss, {cls = t.cls_weight, box = t.box_weight,
     landmarks = t.landmark_weight, ohem = t.ohem, weight_decay = t.weight_decay})
   if not okc then return nil, tostring(crit) end
@@ -566,6 +619,7 @@ local function save_checkpoint(ctx, epoch_end)
     running = ctx.running, window = ctx.window, history = ctx.history,
     config = cfg, seed = ctx.seed, threads = ctx.threads, inputs = ctx.inputs,
     elapsed = ctx.elapsed, skipped = ctx.skipped, previous = ctx.previous,
+    init = ctx.init,
   }
   local path, err = checkpoint.save(ctx.ckdir, state, tensors)
   if not path then return nil, err end
@@ -633,6 +687,7 @@ local function finish(ctx, t_start)
     commit = commit, commit_dirty = dirty,
     seed = ctx.seed, threads = ctx.threads,
     data = {train = inputs.train, val = inputs.val},
+    init = ctx.init,
     config = t,
     steps = ctx.step, epochs = t.epochs, steps_per_epoch = ctx.steps_per_epoch,
     validation = last and last.val or nil,
