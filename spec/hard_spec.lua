@@ -67,7 +67,8 @@ describe("sample.windows", function()
 
   it("squares, rounds, skips and labels the windows in order, negatives capped", function()
     local r = sample.windows(img, faces, windows, opts)
-    assert.are.same({windows = #windows, small = 1, outside = 1, between = 1, neg_over = 2}, r.windows)
+    assert.are.same({windows = #windows, small = 1, outside = 1, between = 1, neg_over = 2, face_small = 0},
+                    r.windows)
     local kept = {1, 2, 5, 7, 8, 9} -- the first 3 negatives (1, 8, 9), in the windows' order
     local labels = {0, 1, -1, 1, 0, 0}
     assert.are.equal(#kept, r.count)
@@ -95,6 +96,25 @@ describe("sample.windows", function()
     assert.is_true(sample.images(a)[2] == img:crop(b[1], b[2], b[3], b[4]):resize(48, 48, "area"))
   end)
 
+  it("drops positives and part faces narrower than win_face_min_side, and no negative", function()
+    local plain = sample.windows(img, faces, windows, opts)
+    local o = {size = 24, win_neg_max = 3, win_face_min_side = 50}
+    local r = sample.windows(img, faces, windows, o)
+    -- face 2's positive (38 pixels once square) goes; the 60-pixel positive and part face and
+    -- the three negatives (30 and 31 pixels) stay, the same as without the option
+    assert.are.same({windows = #windows, small = 1, outside = 1, between = 1, neg_over = 2, face_small = 1},
+                    r.windows)
+    assert.are.same({positive = 1, negative = 3, part = 1, landmark = 0}, r.counts)
+    local kept = {1, 2, 3, 5, 6} -- rows of the plain result
+    for i, k in ipairs(kept) do
+      assert.are.same(plain.boxes[k]:to_table(), r.boxes[i]:to_table())
+      assert.are.equal(plain.labels[k], r.labels[i])
+    end
+    local ok, err = pcall(sample.windows, img, faces, windows, {win_face_min_side = -1})
+    assert.is_false(ok)
+    assert.matches("win_face_min_side >= 0", err)
+  end)
+
   it("takes every window as a negative on an image without faces, and checks its options", function()
     local r = sample.windows(img, {}, windows, {size = 24})
     assert.are.same({positive = 0, negative = 9, part = 0, landmark = 0}, r.counts)
@@ -106,7 +126,7 @@ describe("sample.windows", function()
     assert.are.equal(0, r.count)
     local ok, err = pcall(sample.windows, img, faces, windows, {win_neg_max = -1})
     assert.is_false(ok)
-    assert.matches("need win_min_side >= 1, win_neg_max >= 0 and win_lmk_max >= 0", err)
+    assert.matches("need win_min_side >= 1, win_neg_max >= 0, win_lmk_max >= 0", err)
     ok, err = pcall(sample.windows, img, faces, windows, {neg_max = 3})
     assert.is_false(ok)
     assert.matches("unknown option 'neg_max'", err)
@@ -247,7 +267,8 @@ describe("gen_hard_examples.lua", function()
     local faces_of = {}
     for _, e in ipairs(chosen) do faces_of[e.name] = e.faces end
     for _, run in ipairs({{stage = "rnet", size = 24, extra = "--hard-neg-max 10 --threads 2"},
-                          {stage = "onet", size = 48, extra = "--hard-neg-max 10 --hard-min-face 40 --threads 2 --chunk 3"}}) do
+                          {stage = "onet", size = 48, face_side = 48,
+                           extra = "--hard-neg-max 10 --hard-min-face 40 --hard-face-min-side 48 --threads 2 --chunk 3"}}) do
       local out = dir .. "/" .. run.stage
       local s = summary_of("gen_hard_examples.lua", args(run.stage, out, run.extra))
       assert.are.same({listed = 8, present = 8, done = 8, train = s.images.train, val = s.images.val,
@@ -258,6 +279,7 @@ describe("gen_hard_examples.lua", function()
       assert.are.equal(10, cfg.hard.hard_neg_max)
       local h = cfg.hard
       local per, total = {}, {positive = 0, negative = 0, part = 0}
+      local narrow_negatives = 0 -- negatives narrower than face_side: the option keeps them
       for _, side in ipairs({"train", "val"}) do
         local f = assert(record.open(out .. "/" .. side .. ".rec", {size = run.size}))
         assert.are.equal(0, f:verify().nbad)
@@ -273,7 +295,9 @@ describe("gen_hard_examples.lua", function()
           if smp.label == 0 then
             assert.is_true(o < h.hard_neg_iou, "negative " .. i)
             per[smp.source] = (per[smp.source] or 0) + 1
+            if b[3] - b[1] + 1 < (run.face_side or 0) then narrow_negatives = narrow_negatives + 1 end
           else
+            assert.is_true(b[3] - b[1] + 1 >= (run.face_side or 0), "face sample " .. i .. " too narrow")
             if smp.label == 1 then
               assert.is_true(o >= h.hard_pos_iou, "positive " .. i)
             else
@@ -299,6 +323,17 @@ describe("gen_hard_examples.lua", function()
       assert.is_true(total.positive > 0 and total.part > 0 and total.negative > 0)
       local t = s.tally
       assert.is_true(t.neg_over > 0 and t.windows > total.positive + total.part + total.negative)
+      -- the setting is part of what a resume must share only where it drops something, so
+      -- that a run from before it existed resumes
+      local identity = assert(json.read_file(out .. "/state.json")).identity
+      assert.are.equal(run.face_side, identity.settings.hard_face_min_side)
+      assert.are.equal(run.face_side, identity.params.win_face_min_side)
+      if run.face_side then
+        assert.are.equal(48, h.hard_face_min_side)
+        assert.is_true(t.face_small > 0 and narrow_negatives > 0, "the option bit nothing")
+      else
+        assert.are.equal(0, t.face_small)
+      end
       assert.is_true(t.faces_counted > 0 and s.recall > 0.3 and s.recall <= 1)
       helper.near(s.recall, t.faces_recalled / t.faces_counted, 1e-12, "recall")
     end

@@ -15,8 +15,8 @@
  * result = {size, count, images (a size x count*size strip Image), labels,
  * boxes, targets, landmarks, iou, faces (1-based, 0 = none), aug} with one
  * tensor row per sample; windows' result also has windows = {windows, small, outside,
- * between, neg_over} (mt_window_counts), landmark_windows' {windows, small, outside, far,
- * points, over}.
+ * between, neg_over, face_small} (mt_window_counts), landmark_windows' {windows, small,
+ * outside, far, points, over}.
  */
 #include "lmt.h"
 
@@ -45,7 +45,7 @@ static const pdesc params[] = {
     P(lmk_iou, P_NUM),       P(lmk_mirror_p, P_NUM),       P(lmk_rotate_p, P_NUM),
     P(lmk_angle, P_NUM),
     P(win_min_side, P_INT),  P(win_neg_max, P_INT),       P(win_lmk_iou, P_NUM),
-    P(win_lmk_max, P_INT),
+    P(win_lmk_max, P_INT),   P(win_face_min_side, P_INT),
 };
 #undef P
 #define NPARAMS (sizeof params / sizeof params[0])
@@ -258,6 +258,7 @@ void mtL_pushwindowcounts(lua_State *L, const mt_window_counts *k, int landmarks
     } else {
         set_count(L, "between", k->between);
         set_count(L, "neg_over", k->neg_over);
+        set_count(L, "face_small", k->face_small);
     }
 }
 

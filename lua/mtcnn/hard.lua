@@ -39,7 +39,8 @@ local hard = {}
 hard.STAGES = {rnet = {"pnet"}, onet = {"pnet", "rnet"}}
 
 -- The tally of a run's summary: what became of the windows, and the recall of the faces.
-hard.TALLY = {"windows", "small", "outside", "between", "neg_over", "faces_counted", "faces_recalled"}
+hard.TALLY = {"windows", "small", "outside", "between", "neg_over", "face_small", "faces_counted",
+              "faces_recalled"}
 hard.LANDMARK_TALLY = {"windows", "small", "outside", "far", "points", "over", "faces_counted",
                        "faces_recalled"}
 
@@ -69,9 +70,12 @@ function hard.params(cfg, landmarks)
     return {size = cfg.detection.size, method = h.hard_method, win_min_side = h.hard_min_side,
             win_lmk_iou = w.lmk_window_iou, win_lmk_max = w.lmk_window_max}
   end
-  return {size = cfg.detection.size, method = h.hard_method, neg_iou = h.hard_neg_iou,
-          part_iou = h.hard_part_iou, pos_iou = h.hard_pos_iou, win_min_side = h.hard_min_side,
-          win_neg_max = h.hard_neg_max}
+  local p = {size = cfg.detection.size, method = h.hard_method, neg_iou = h.hard_neg_iou,
+             part_iou = h.hard_part_iou, pos_iou = h.hard_pos_iou, win_min_side = h.hard_min_side,
+             win_neg_max = h.hard_neg_max}
+  -- (set only when it drops something, so that a run from before it resumes)
+  if h.hard_face_min_side > h.hard_min_side then p.win_face_min_side = h.hard_face_min_side end
+  return p
 end
 
 --- hard.detector(stage, model, cfg [, landmarks]) -> the detector that mines stage's samples
@@ -114,6 +118,8 @@ end
 function hard.settings(stage, det, cfg, landmarks)
   local s = {stage = stage, conventions = det.manifest and det.manifest.conventions or false}
   for k, v in pairs(cfg.hard) do s[k] = v end
+  -- added later: left out while it drops nothing (hard.params), so that older runs resume
+  if s.hard_face_min_side <= s.hard_min_side then s.hard_face_min_side = nil end
   if landmarks then
     for k, v in pairs(cfg.landmark_windows) do s[k] = v end
   end
@@ -239,6 +245,10 @@ function hard.summary_lines(s)
       t.far, t.points, t.over)
   else
     dropped = ("dropped %d between the IoU bounds, %d negatives over the limit"):format(t.between, t.neg_over)
+    if t.face_small > 0 then
+      dropped = dropped .. (", %d positives and part faces narrower than hard_face_min_side"):format(
+        t.face_small)
+    end
   end
   table.insert(lines, 3, ("windows: %d (%.1f per image) from %s of %s (thresholds %s, min face %s, "
     .. "factor %s); skipped %d small, %d outside; %s"):format(t.windows, t.windows / n,

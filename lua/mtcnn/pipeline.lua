@@ -584,7 +584,7 @@ local SECTIONS = {detection = {"detection"}, landmarks = {"detection", "landmark
 
 -- Settings added after work folders were first made, left out of a signature while at these
 -- values (what earlier versions did), so that such a folder keeps its finished steps.
-local ADDED = {train = {init = ""}}
+local ADDED = {train = {init = ""}, hard = {hard_face_min_side = 0}}
 
 local function step_settings(ctx, step)
   local cfg, part = ctx.settings[step.stage], {}

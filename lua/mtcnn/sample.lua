@@ -37,7 +37,8 @@ function M.landmarks(img, box, points, opts)
 end
 
 --- sample.windows(img, faces, windows [, opts]) -> result: hard examples (docs/design.md,
---- 'Hard examples'); opts: size, method, neg_iou, part_iou, pos_iou, win_min_side, win_neg_max.
+--- 'Hard examples'); opts: size, method, neg_iou, part_iou, pos_iou, win_min_side, win_neg_max,
+--- win_face_min_side.
 function M.windows(img, faces, windows, opts)
   return C.windows(img, faces, windows, opts)
 end

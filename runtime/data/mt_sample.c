@@ -44,6 +44,7 @@ mt_sample_params mt_sample_params_default(void) {
     p.lmk_angle = 5.0;
     p.win_min_side = 20;
     p.win_neg_max = 60;
+    p.win_face_min_side = 0;
     p.win_lmk_iou = 0.4;
     p.win_lmk_max = 10;
     return p;
@@ -58,9 +59,10 @@ static mt_status check_params(const mt_sample_params *p) {
         p->lmk_shift_tries < 0)
         return mt_fail(MT_ERR_ARG, "sample: counts and tries must not be negative");
     if (p->min_crop < 1) return mt_fail(MT_ERR_ARG, "sample: min_crop must be at least 1");
-    if (p->win_min_side < 1 || p->win_neg_max < 0 || p->win_lmk_max < 0)
-        return mt_fail(MT_ERR_ARG, "sample: need win_min_side >= 1, win_neg_max >= 0 and "
-                       "win_lmk_max >= 0");
+    if (p->win_min_side < 1 || p->win_neg_max < 0 || p->win_lmk_max < 0 ||
+        p->win_face_min_side < 0)
+        return mt_fail(MT_ERR_ARG, "sample: need win_min_side >= 1, win_neg_max >= 0, "
+                       "win_lmk_max >= 0 and win_face_min_side >= 0");
     if (!(p->win_lmk_iou > 0 && p->win_lmk_iou <= 1))
         return mt_fail(MT_ERR_ARG, "sample: win_lmk_iou %g is not in (0, 1]", p->win_lmk_iou);
     /* (bounded, so that a side or shift computed from a face stays an exact integer) */
@@ -426,6 +428,11 @@ static mt_status plan_windows(plan_list *l, int W, int H, const double *faces, i
             label = MT_LABEL_PART;
         } else {
             k->between++;
+            continue;
+        }
+        /* (after the negatives' count, so that it changes no negative) */
+        if (label != MT_LABEL_NEGATIVE && c[2] - c[0] + 1 < p->win_face_min_side) {
+            k->face_small++;
             continue;
         }
         if (!add_labelled(l, c, label, which, o, faces)) return oom();

@@ -69,6 +69,8 @@ typedef struct mt_sample_params {
      * labelled with neg_iou, part_iou and pos_iou above */
     int win_min_side; /* windows narrower than this once squared and rounded are skipped: 20 */
     int win_neg_max;  /* negatives kept per image, the first in the windows' order: 60 */
+    int win_face_min_side; /* positives and part faces narrower than this are dropped (such
+                            * windows then give negatives only): 0 */
     /* landmark windows (mt_sample_landmark_windows) */
     double win_lmk_iou; /* a window overlapping a face by at least this frames its points: 0.4 */
     int win_lmk_max;    /* landmark windows kept per face, the first in the windows' order: 10 */
@@ -114,6 +116,7 @@ typedef struct mt_window_counts {
     int64_t outside; /* skipped: reaching outside the image */
     int64_t between; /* dropped: largest IoU in [neg_iou, part_iou) */
     int64_t neg_over; /* dropped: negatives beyond win_neg_max */
+    int64_t face_small; /* dropped: positives and part faces narrower than win_face_min_side */
     /* landmark windows only */
     int64_t lmk_far;    /* dropped: largest IoU below win_lmk_iou */
     int64_t lmk_points; /* dropped: a point of the face on or outside the window's edge */
@@ -127,7 +130,7 @@ typedef struct mt_window_counts {
  * reaching outside the image is skipped. The rest are labelled by their largest IoU with
  * the nfaces faces (all of them): below neg_iou a negative (the first win_neg_max only),
  * from pos_iou a positive, from part_iou a part face (targeted at that face), otherwise
- * dropped. Crops are resized to size with interp. counts (may be NULL) says what was
+ * dropped; a positive or part face narrower than win_face_min_side is dropped too. Crops are resized to size with interp. counts (may be NULL) says what was
  * skipped. No randomness. */
 mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const double *faces,
                             int64_t nfaces, const double *windows, int64_t nwindows,

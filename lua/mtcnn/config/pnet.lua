@@ -74,6 +74,7 @@ return {
        {"hard_nms_rnet", 0.7, "NMS overlap (IoU) after RNet", "prob"},
        {"hard_resize", "area", "resizing of the pyramid levels and of RNet's crops in the detector", {"area", "bilinear"}},
        {"hard_min_side", 20, "windows narrower than this once squared and rounded are skipped (pixels)", "positive"},
+       {"hard_face_min_side", 0, "positives and part faces narrower than this are dropped, so that the windows between hard_min_side and this give negatives only (pixels; 0: no limit but hard_min_side)", "count"},
        {"hard_neg_max", 60, "negatives kept per image: the first ones in the detector's order (highest scores first)", "count"},
        {"hard_neg_iou", 0.3, "a window is a negative when its largest IoU with any face is below this", "prob"},
        {"hard_part_iou", 0.4, "a window is a part face when its largest IoU lies in [hard_part_iou, hard_pos_iou)", "prob"},
