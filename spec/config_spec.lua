@@ -22,8 +22,10 @@ describe("config", function()
     -- those of the detection and landmark samples, those of hard examples (section hard) and
     -- those of landmark windows (section landmark_windows)
     local params = config.sample_params(p)
+    local mining = config.defaults("rnet")
+    mining.hard.hard_face_min_side = 40 -- (passed only where it drops something)
     for _, landmarks in ipairs({false, true}) do
-      for k, v in pairs(require("mtcnn.hard").params(r, landmarks)) do
+      for k, v in pairs(require("mtcnn.hard").params(mining, landmarks)) do
         if k:match("^win_") then params[k] = v end
       end
     end
