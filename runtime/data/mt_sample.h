@@ -130,8 +130,9 @@ typedef struct mt_window_counts {
  * reaching outside the image is skipped. The rest are labelled by their largest IoU with
  * the nfaces faces (all of them): below neg_iou a negative (the first win_neg_max only),
  * from pos_iou a positive, from part_iou a part face (targeted at that face), otherwise
- * dropped; a positive or part face narrower than win_face_min_side is dropped too. Crops are resized to size with interp. counts (may be NULL) says what was
- * skipped. No randomness. */
+ * dropped; a positive or part face narrower than win_face_min_side is dropped too. Crops
+ * are resized to size with interp. counts (may be NULL) says what was skipped. No
+ * randomness. */
 mt_status mt_sample_windows(mt_sample_set **out, const mt_image *im, const double *faces,
                             int64_t nfaces, const double *windows, int64_t nwindows,
                             const mt_sample_params *p, mt_window_counts *counts);

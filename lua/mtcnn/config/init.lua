@@ -142,7 +142,7 @@ local function check_value(e, v)
   end
   if check == "prob" and (v < 0 or v > 1) then return nil, "a number in [0, 1]" end
   if check == "count" and v < 0 then return nil, "an integer >= 0" end
-  if check == "nonneg" and (v < 0 or v == math.huge) then return nil, "a number >= 0" end
+  if check == "nonneg" and (v < 0 or v == math.huge) then return nil, "a finite number >= 0" end
   if check == "positive" and v <= 0 then return nil, "a number > 0" end
   return v
 end
