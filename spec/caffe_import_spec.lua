@@ -50,6 +50,18 @@ describe("caffe import", function()
     assert.are.equal(18, checked) -- 8 cases, 2 or 3 outputs each
   end)
 
+  it("passes over a layer without a name, as Caffe does", function()
+    helper.need_shared("the original Caffe models")
+    local dir = helper.tmpdir()
+    local src = helper.shared .. "/models/caffe/det1"
+    helper.write_file(dir .. "/det1.prototxt",
+      helper.read_file(src .. ".prototxt") .. '\nlayer { type: "Silence" bottom: "prob1" }\n')
+    helper.write_file(dir .. "/det1.caffemodel", helper.read_file(src .. ".caffemodel"))
+    local net = assert(require("mtcnn.caffe_import").load_net(dir, "pnet"))
+    assert.are.equal(6632, net:num_parameters())
+    helper.rmdir(dir)
+  end)
+
   it("refuses a folder without the models", function()
     local dir = helper.tmpdir()
     local nets2, err = require("mtcnn.caffe_import").load(dir)

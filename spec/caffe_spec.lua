@@ -61,6 +61,18 @@ describe("caffe reader", function()
     m, err = caffe.read_prototxt(txt)
     assert.is_nil(m)
     assert.matches("missing '}'", err, 1, true)
+    -- well-formed text whose layers are not messages of strings (found by fuzz/run.sh)
+    for text, want in pairs({
+      ["layer: 1\n"] = "layer 1 is a value (1), not a { ... } message",
+      ["layers: true\n"] = "layer 1 is a value (true)",
+      ["layer { bottom { } }\n"] = "layer 1: bottom is a message, not a string",
+      ["name { }\nlayer { name: \"a\" }\n"] = "the net's name is a message",
+    }) do
+      helper.write_file(txt, text)
+      m, err = caffe.read_prototxt(txt)
+      assert.is_nil(m)
+      assert.matches("bad.prototxt: " .. want, err, 1, true)
+    end
     m, err = caffe.read_caffemodel(tmp .. "/absent")
     assert.is_nil(m)
     assert.matches("absent", err, 1, true)

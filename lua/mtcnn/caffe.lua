@@ -265,7 +265,22 @@ function caffe.read_prototxt(path)
   if not ok then return nil, msg end
   local net = {name = first(msg, "name"), inputs = msg.input or {}, input_dims = msg.input_dim or {},
                layers = {}}
-  for _, l in ipairs(msg.layer or msg.layers or {}) do
+  if type(net.name) == "table" then
+    return nil, path .. ": the net's name is a message, not a string"
+  end
+  for i, l in ipairs(msg.layer or msg.layers or {}) do
+    -- a layer is a message of strings; anything else is refused here rather than failing later
+    if type(l) ~= "table" then
+      return nil, ("%s: layer %d is a value (%s), not a { ... } message"):format(path, i,
+        tostring(l))
+    end
+    for _, key in ipairs({"name", "type", "bottom", "top"}) do
+      for _, v in ipairs(l[key] or {}) do
+        if type(v) == "table" then
+          return nil, ("%s: layer %d: %s is a message, not a string"):format(path, i, key)
+        end
+      end
+    end
     net.layers[#net.layers + 1] = {
       name = first(l, "name"), type = first(l, "type"),
       bottom = l.bottom or {}, top = l.top or {}, params = l,

@@ -72,7 +72,9 @@ function import.load_net(dir, arch)
   if not model then return nil, err end
 
   local in_proto = {}
-  for _, l in ipairs(proto.layers) do in_proto[l.name] = l.type end
+  for _, l in ipairs(proto.layers) do
+    if l.name ~= nil then in_proto[l.name] = l.type end -- caffe allows unnamed layers
+  end
   local net = models[arch]{landmarks = in_proto[spec.landmark_layer] ~= nil}
   local params = {}
   for _, p in ipairs(net:named_parameters()) do params[p.name] = p.tensor end
