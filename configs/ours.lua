@@ -20,7 +20,7 @@ return {
   },
   onet = {
     -- ONet learns from the windows PNet and RNet pass: keep 600 hard negatives per image
-    -- instead of 60 (558,302 instead of 55,920 on the shared data)
+    -- instead of 60 (558,323 instead of 55,920 on the shared data)
     hard = {hard_neg_max = 600},
     -- ten times the rate, stepped down after epochs 4 and 6 of 7: the seed's steps after epochs
     -- 6, 14 and 20 came after 4,700 steps on this data, while every loss still fell

@@ -60,6 +60,20 @@ describe("optim", function()
     helper.near(p:get(1), -(1 + 1 + 0.1 + 0.1 + 0.01), 1e-6)
   end)
 
+  it("warms a piecewise schedule up linearly over its first steps", function()
+    local w = optim.schedule.piecewise{base = 0.1, boundaries = {6}, factor = 0.1, warmup = 4}
+    helper.near(w(1), 0.025, 1e-15)
+    helper.near(w(2), 0.05, 1e-15)
+    helper.near(w(3), 0.075, 1e-15)
+    helper.near(w(4), 0.1, 1e-15)
+    helper.near(w(6), 0.1, 1e-15)
+    helper.near(w(7), 0.01, 1e-15)
+    -- no warm-up is the plain schedule
+    local plain = optim.schedule.piecewise{base = 0.1, boundaries = {6}, factor = 0.1}
+    helper.near(plain(1), 0.1, 0)
+    assert.has_error(function() optim.schedule.piecewise{base = 0.1, warmup = -1} end)
+  end)
+
   it("schedules: MTCNN piecewise (x0.1 at epochs 6, 14, 20) and cosine", function()
     local m = optim.schedule.mtcnn{base = 1e-3, steps_per_epoch = 10}
     helper.near(m(60), 1e-3, 1e-15)

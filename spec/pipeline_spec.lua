@@ -245,15 +245,18 @@ describe("pipeline.lua --tiny #pipeline", function()
     end
     local start = dir .. "/start.mtn"
     helper.write_file(start, helper.read_file(a .. "/onet/model/onet.mtn"))
+    -- (a hard_face_min_side at or below hard_min_side, 20, drops nothing: mining is kept)
     helper.write_file(dir .. "/tune.lua", (helper.read_file(dir .. "/on.lua"):gsub("}}}$",
-      ("}, train = {init = %q}}}"):format(start))))
+      ("}, hard = {hard_face_min_side = 12}, train = {init = %q}}}"):format(start))))
     local out, code, err = run(a, "--no-eval --config " .. q(dir .. "/tune.lua"))
     assert.are.equal(0, code, err)
     for _, st in ipairs(json.decode(out).steps) do
       local want = st.id == "onet-train" and "ran" or st.numbers[1] <= 2 and "checked" or "done"
       assert.are.equal(want, st.status, st.id)
     end
-    local sig = assert(json.read_file(a .. "/pipeline.json")).steps["onet-train"].signature
+    local steps = assert(json.read_file(a .. "/pipeline.json")).steps
+    assert.is_nil(steps["onet-hard"].signature:find("hard_face_min_side", 1, true))
+    local sig = steps["onet-train"].signature
     assert.truthy(sig:find(("init = %q"):format(start), 1, true))
     local m = assert(json.read_file(a .. "/onet/model/manifest.json"))
     assert.are.equal(start, m.provenance.onet.init.path)

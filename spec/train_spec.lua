@@ -298,12 +298,41 @@ describe("trainer", function()
     for init, says in pairs{[dir .. "/an_rnet.mtn"] = "holds a rnet, not a pnet",
                             [dir .. "/no_landmarks.mtn"] = "no_landmarks.mtn has no parameter landmarks.weight: it has no landmark head",
                             [dir .. "/absent.mtn"] = "absent.mtn",
-                            [dir] = "manifest.json"} do
+                            [dir] = "manifest.json",
+                            ["no_such_model"] = "nor a bundled model of that name"} do
       local none, err = run{cfg = settings(1, {init = init}), out = dir .. "/init_bad", overwrite = true}
       assert.is_nil(none, init)
       assert.is_truthy(err:find("train.init", 1, true), err)
       assert.is_truthy(err:find(says, 1, true), err)
     end
+  end)
+
+  it("warms the rate up over lr_warmup steps, and stops a run whose loss diverges", function()
+    local out = dir .. "/warm"
+    assert(run{cfg = settings(1, {lr_warmup = 20}), out = out, seed = 3})
+    local rates = {}
+    for line in io.lines(out .. "/log.jsonl") do
+      local e = json.decode(line)
+      rates[e.step] = e.lr
+    end
+    helper.near(rates[5], 0.01 * 5 / 20, 1e-12)
+    helper.near(rates[15], 0.01 * 15 / 20, 1e-12)
+    helper.near(rates[20], 0.01, 1e-12)
+    local m = assert(json.read_file(out .. "/manifest.json"))
+    assert.are.equal(20, m.provenance.pnet.config.lr_warmup)
+    -- a rate far too high: the run stops at the first step whose loss is not a number, says
+    -- what to change, exits with 1 and writes no net
+    local script = helper.q(helper.home .. "/scripts/train_pnet.lua")
+    local _, code, err = helper.mtcnn(script .. " --train " .. helper.q(set.train) .. " --val "
+      .. helper.q(table.concat(set.val, ",")) .. " --out " .. helper.q(dir .. "/diverged")
+      .. " --lr 1e9 --batch 64 --quiet")
+    assert.are.equal(1, code, err)
+    assert.matches("the training diverged and stops", err, 1, true)
+    assert.matches("train.lr (1e+09 now), a longer train.lr_warmup (0 steps now)", err, 1, true)
+    local at = tonumber(err:match("at step (%d+)"))
+    assert.is_true(at ~= nil and at < spe, err)
+    assert.is_false(exists(dir .. "/diverged/pnet.mtn"))
+    assert.is_false(exists(dir .. "/diverged/manifest.json"))
   end)
 
   it("gives clear errors for bad inputs", function()
@@ -402,13 +431,16 @@ describe("trainer on ONet", function()
     assert.are.same({onet = "onet.mtn"}, m.nets)
   end)
 
-  it("fine-tunes the bundled original ONet (train.init naming the model folder)", function()
+  it("fine-tunes the bundled original ONet (train.init naming the bundled model)", function()
     local cfg = config.defaults("onet")
     cfg.train.epochs, cfg.train.batch, cfg.train.checkpoint_every = 1, 6, 0
-    cfg.train.init, cfg.train.lr, cfg.train.weight_decay = helper.home .. "/models/original", 1e-30, 0
+    cfg.train.init, cfg.train.lr, cfg.train.weight_decay = "original", 1e-30, 0
     local s = assert(train.run{stage = "onet", cfg = cfg, train = set.train, val = set.val,
       threads = 2, progress = false, note = quiet, curves = false, seed = 7, out = dir .. "/tuned"})
     assert.is_true(s.steps >= 1)
+    -- the name resolved to the bundled folder's ONet, which the provenance names
+    local m = assert(json.read_file(dir .. "/tuned/manifest.json"))
+    assert.matches("models/original/onet.mtn", m.provenance.onet.init.path, 1, true)
     local a = assert(models.load(helper.home .. "/models/original/onet.mtn"))
     local pb = assert(models.load(dir .. "/tuned/onet.mtn")):named_parameters()
     for i, e in ipairs(a:named_parameters()) do

@@ -129,6 +129,41 @@ function detector.resolve_model(model)
   return nil, ("model %s: no such folder"):format(model)
 end
 
+-- A model folder's manifest.json, checked to hold a "nets" table | nil, message.
+local function read_manifest(dir)
+  local manifest, err = json.read_file(dir .. "/manifest.json")
+  if not manifest then return nil, ("model %s: %s"):format(dir, err) end
+  if type(manifest.nets) ~= "table" then
+    return nil, ("model %s: manifest.json has no \"nets\" table"):format(dir)
+  end
+  return manifest
+end
+
+-- The file name the manifest gives for arch: name | false (no such net) | nil, message.
+local function net_name(dir, manifest, arch)
+  local file = manifest.nets[arch]
+  if file == nil then return false end
+  if type(file) ~= "string" then
+    return nil, ("model %s: manifest.json names no file for %s"):format(dir, arch)
+  end
+  return file
+end
+
+--- The path of one net of a model folder (or of a bundled model given by name):
+--- path | nil, message (also when the model has no net for arch).
+function detector.net_path(model, arch)
+  local dir, err = detector.resolve_model(model)
+  if not dir then return nil, err end
+  local manifest
+  manifest, err = read_manifest(dir)
+  if not manifest then return nil, err end
+  local file
+  file, err = net_name(dir, manifest, arch)
+  if file == false then return nil, ("model %s holds no %s"):format(dir, arch) end
+  if not file then return nil, err end
+  return dir .. "/" .. file
+end
+
 --- Loads a model folder: {pnet, rnet, onet, manifest} | nil, message. Only the nets that
 --- manifest.json names are loaded (a folder of a PNet alone has no rnet or onet); detector.new
 --- checks that the stages it runs are there.
@@ -137,18 +172,14 @@ function detector.load_model(dir)
   dir, err = detector.resolve_model(dir)
   if not dir then return nil, err end
   local manifest
-  manifest, err = json.read_file(dir .. "/manifest.json")
-  if not manifest then return nil, ("model %s: %s"):format(dir, err) end
-  if type(manifest.nets) ~= "table" then
-    return nil, ("model %s: manifest.json has no \"nets\" table"):format(dir)
-  end
+  manifest, err = read_manifest(dir)
+  if not manifest then return nil, err end
   local nets = {manifest = manifest}
   for _, arch in ipairs(ARCHS) do
-    local file = manifest.nets[arch]
-    if file ~= nil then
-      if type(file) ~= "string" then
-        return nil, ("model %s: manifest.json names no file for %s"):format(dir, arch)
-      end
+    local file
+    file, err = net_name(dir, manifest, arch)
+    if file == nil then return nil, err end
+    if file then
       local net
       net, err = models.load(dir .. "/" .. file)
       if not net then return nil, ("model %s: %s"):format(dir, err) end

@@ -61,6 +61,14 @@ function hard.base(stage, preset)
   return cfg
 end
 
+--- hard.face_min_side(h) -> h.hard_face_min_side where it drops windows that hard_min_side
+--- keeps | nil: the one rule by which the miner's parameters, its resume identity and
+--- pipeline.lua's step signatures leave the setting out (added later: older runs resume).
+function hard.face_min_side(h)
+  if h.hard_face_min_side > h.hard_min_side then return h.hard_face_min_side end
+  return nil
+end
+
 --- hard.params(cfg [, landmarks]) -> the options of mtcnn.sample.windows (landmarks:
 --- sample.landmark_windows) for a config.
 function hard.params(cfg, landmarks)
@@ -74,7 +82,7 @@ function hard.params(cfg, landmarks)
              part_iou = h.hard_part_iou, pos_iou = h.hard_pos_iou, win_min_side = h.hard_min_side,
              win_neg_max = h.hard_neg_max}
   -- (set only when it drops something, so that a run from before it resumes)
-  if h.hard_face_min_side > h.hard_min_side then p.win_face_min_side = h.hard_face_min_side end
+  p.win_face_min_side = hard.face_min_side(h)
   return p
 end
 
@@ -118,8 +126,8 @@ end
 function hard.settings(stage, det, cfg, landmarks)
   local s = {stage = stage, conventions = det.manifest and det.manifest.conventions or false}
   for k, v in pairs(cfg.hard) do s[k] = v end
-  -- added later: left out while it drops nothing (hard.params), so that older runs resume
-  if s.hard_face_min_side <= s.hard_min_side then s.hard_face_min_side = nil end
+  -- added later: left out while it drops nothing, so that older runs resume
+  s.hard_face_min_side = hard.face_min_side(cfg.hard)
   if landmarks then
     for k, v in pairs(cfg.landmark_windows) do s[k] = v end
   end

@@ -44,6 +44,7 @@ local config = require "mtcnn.config"
 local json = require "mtcnn.json"
 local sys = require "mtcnn.sys"
 local record = require "mtcnn.record"
+local hard = require "mtcnn.hard"
 
 local pipeline = {}
 
@@ -582,9 +583,13 @@ local SECTIONS = {detection = {"detection"}, landmarks = {"detection", "landmark
                   hard = {"detection", "hard"}, landmark_windows = {"detection", "hard", "landmark_windows"},
                   merge = {"merge"}, train = {"train"}}
 
--- Settings added after work folders were first made, left out of a signature while at these
--- values (what earlier versions did), so that such a folder keeps its finished steps.
-local ADDED = {train = {init = ""}, hard = {hard_face_min_side = 0}}
+-- Settings added after work folders were first made: omit(value, section) says when one is
+-- left out of a signature (while it changes nothing), so that such a folder keeps its
+-- finished steps.
+local ADDED = {
+  train = {init = function(v) return v == "" end, lr_warmup = function(v) return v == 0 end},
+  hard = {hard_face_min_side = function(_, sec) return hard.face_min_side(sec) == nil end},
+}
 
 local function step_settings(ctx, step)
   local cfg, part = ctx.settings[step.stage], {}
@@ -593,7 +598,8 @@ local function step_settings(ctx, step)
     if ADDED[name] then
       local kept = {}
       for k, v in pairs(sec) do
-        if ADDED[name][k] ~= v then kept[k] = v end
+        local omit = ADDED[name][k]
+        if not (omit and omit(v, sec)) then kept[k] = v end
       end
       sec = kept
     end

@@ -137,19 +137,23 @@ end
 
 optim.schedule = {}
 
---- schedule.piecewise{base, boundaries = {s1, s2, ...}, factor = 0.1} -> f(step):
---- base up to step s1, base * factor after s1, base * factor^2 after s2, ...
+--- schedule.piecewise{base, boundaries = {s1, s2, ...}, factor = 0.1, warmup = 0} -> f(step):
+--- base up to step s1, base * factor after s1, base * factor^2 after s2, ...; with warmup,
+--- the rate of the first `warmup` steps is scaled by step / warmup (a linear rise).
 function optim.schedule.piecewise(o)
   assert(type(o.base) == "number", "piecewise: base learning rate required")
-  local bounds, factor = o.boundaries or {}, o.factor or 0.1
+  local bounds, factor, warmup = o.boundaries or {}, o.factor or 0.1, o.warmup or 0
   for i = 2, #bounds do
     assert(bounds[i] > bounds[i - 1], "piecewise: boundaries must increase")
   end
+  assert(type(warmup) == "number" and warmup >= 0,
+    "piecewise: warmup must be a count of steps >= 0")
   return function(step)
     local lr = o.base
     for _, b in ipairs(bounds) do
       if step > b then lr = lr * factor end
     end
+    if step < warmup then lr = lr * math.max(step, 1) / warmup end
     return lr
   end
 end

@@ -255,6 +255,16 @@ local function means(r)
           samples_per_s = r.seconds > 0 and r.samples / r.seconds or nil}
 end
 
+-- The message of a run whose loss stopped being a number at step.
+local function diverged(ctx, step, loss)
+  local t = ctx.cfg.train
+  return ("the loss became %s at step %d (epoch %d, rate %g): the training diverged and stops. "
+    .. "Start again (--overwrite) with a lower train.lr (%g now), a longer train.lr_warmup (%d "
+    .. "steps now) or lower task weights (cls %g, box %g, landmark %g)"):format(
+    loss ~= loss and "NaN" or tostring(loss), step, (step - 1) // ctx.steps_per_epoch + 1,
+    ctx.schedule(step), t.lr, t.lr_warmup, t.cls_weight, t.box_weight, t.landmark_weight)
+end
+
 local function check_settings(t)
   if type(t.lr_epochs) ~= "table" then return nil, "train.lr_epochs must be a list of epochs" end
   for i, e in ipairs(t.lr_epochs) do
@@ -425,19 +435,17 @@ local function prepare(opts)
   return ctx
 end
 
--- Copies into net the weights of a trained net of the same stage (train.init): a net file or
--- a model folder's net of this stage. Every parameter must be there with the same shape (a
--- net without a landmark head cannot start one with it). Returns the file and its checksum.
+-- Copies into net the weights of a trained net of the same stage (train.init): a net file, or
+-- the net of this stage of a model folder or of a bundled model named alone ("ours"). Every
+-- parameter must be there with the same shape (a net without a landmark head cannot start one
+-- with it). Returns the file and its checksum.
 local function load_init(net, stage, path)
   local file = path
-  if is_dir(path) then
-    local m, err = json.read_file(path .. "/manifest.json")
-    if not m then return nil, ("train.init: %s"):format(err) end
-    local name = type(m.nets) == "table" and m.nets[stage]
-    if type(name) ~= "string" then
-      return nil, ("train.init: the model %s holds no %s"):format(path, stage)
-    end
-    file = path .. "/" .. name
+  -- a model folder, or a bundled model's name ("original", "ours"), gives its net of the stage
+  if is_dir(path) or (not exists(path) and path:match("^[%w_%-]+$")) then
+    local err
+    file, err = require("mtcnn.detector").net_path(path, stage)
+    if not file then return nil, "train.init: " .. err end
   end
   local src, err = models.load(file)
   if not src then return nil, "train.init: " .. err end
@@ -518,7 +526,8 @@ local function build(ctx)
   ctx.total_steps = t.epochs * ld.steps_per_epoch
   local bounds = {}
   for i, e in ipairs(t.lr_epochs) do bounds[i] = math.floor(e * ld.steps_per_epoch + 0.5) end
-  ctx.schedule = optim.schedule.piecewise{base = t.lr, boundaries = bounds, factor = t.lr_factor}
+  ctx.schedule = optim.schedule.piecewise{base = t.lr, boundaries = bounds, factor = t.lr_factor,
+                                          warmup = t.lr_warmup}
 
   ctx.validator, err = validate.new{stage = stage, files = (function()
       local l = {}
@@ -770,6 +779,12 @@ function train.run(opts)
     if b then
       local x, target = on_device(ctx, b)
       local _, l2 = ctx.step_fn(x, target, ctx.schedule(step))
+      local loss = ctx.crit.stats.loss + l2
+      if loss ~= loss or math.abs(loss) == math.huge then
+        -- the weights are lost from here on: stop before a checkpoint or the net keeps them
+        if bar then bar:finish() end
+        return nil, diverged(ctx, step, loss)
+      end
       local dt = clock() - t0
       add_running(ctx.running, ctx.crit.stats, l2, batch, dt)
       add_running(ctx.window, ctx.crit.stats, l2, batch, dt)
