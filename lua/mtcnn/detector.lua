@@ -151,7 +151,7 @@ end
 
 --- The path of one net of a model folder (or of a bundled model given by name):
 --- path | nil, message (also when the model has no net for arch).
-function detector.net_path(model, arch)
+function detector.stage_file(model, arch)
   local dir, err = detector.resolve_model(model)
   if not dir then return nil, err end
   local manifest

@@ -444,7 +444,7 @@ local function load_init(net, stage, path)
   -- a model folder, or a bundled model's name ("original", "ours"), gives its net of the stage
   if is_dir(path) or (not exists(path) and path:match("^[%w_%-]+$")) then
     local err
-    file, err = require("mtcnn.detector").net_path(path, stage)
+    file, err = require("mtcnn.detector").stage_file(path, stage)
     if not file then return nil, "train.init: " .. err end
   end
   local src, err = models.load(file)
