@@ -54,6 +54,22 @@ local function same_weights(path_a, path_b)
   end
 end
 
+-- The project's commit and whether tracked files differ from it (nil without git).
+local function git_head()
+  local q = helper.q(mtcnn.home or ".")
+  local p = io.popen("git -C " .. q .. " rev-parse HEAD 2>/dev/null")
+  local head = p:read("a"):match("^(%x+)")
+  p:close()
+  return head
+end
+
+local function git_dirty()
+  local p = io.popen("git -C " .. helper.q(mtcnn.home or ".") .. " status --porcelain --untracked-files=no 2>/dev/null")
+  local dirty = p:read("a"):match("%S") ~= nil
+  p:close()
+  return dirty
+end
+
 -- A log's lines without the timings (which differ from run to run).
 local function log_lines(path)
   local out = {}
@@ -253,10 +269,26 @@ describe("trainer", function()
     s, err = run{cfg = cfg, out = out, seed = 5}
     assert.is_nil(s)
     assert.is_truthy(err:find("--resume", 1, true), err)
+    -- the checkpoint keeps the code the run began with; pretend that was another commit
+    local state, tensors = checkpoint.latest(out .. "/checkpoints")
+    assert.are.equal(spe, state.step)
+    assert.are.equal(git_head(), state.code.commit)
+    state.code = {commit = "0123abcd", dirty = false}
+    assert(checkpoint.save(out .. "/checkpoints", state, tensors))
     -- resumed: the damaged file noted, the run ends as an uninterrupted one
     local notes = {}
     s = assert(run{out = out, resume = true, note = function(m) notes[#notes + 1] = m end})
     assert.are.equal(good, s.resumed_from)
+    -- the manifest names the commit the run began at, and the session that finished it
+    local p = assert(json.read_file(out .. "/manifest.json")).provenance.pnet
+    assert.are.equal("0123abcd", p.commit)
+    assert.is_false(p.commit_dirty)
+    if git_head() then
+      assert.are.same({commit = git_head(), dirty = git_dirty(), step = spe}, p.resumed_at[1])
+      assert.are.equal(1, #p.resumed_at)
+    else
+      assert.is_nil(p.resumed_at)
+    end
     assert.is_truthy(table.concat(notes, "\n"):find(checkpoint.name(spe + 5), 1, true))
     local whole = dir .. "/resume_whole"
     assert(run{cfg = cfg, out = whole, seed = 5})

@@ -377,6 +377,23 @@ local function prepare(opts)
   end
   ctx.seed = seed or 1
 
+  -- the code the run began with goes into the provenance, not the code it ends with; a resumed
+  -- session at other code (another commit, or local changes) is listed after it
+  local commit, dirty = git_commit()
+  local now = {commit = commit, dirty = dirty}
+  local code = state and state.code
+  if type(code) == "table" then
+    code = {commit = code.commit, dirty = code.dirty, resumed = code.resumed or {}}
+    local last = code.resumed[#code.resumed] or code
+    if now.commit and (now.commit ~= last.commit or now.dirty ~= last.dirty) then
+      code.resumed[#code.resumed + 1] = {commit = now.commit, dirty = now.dirty, step = state.step}
+    end
+  else
+    -- a fresh run, or a checkpoint written before the code was kept: the code of now
+    code = {commit = now.commit, dirty = now.dirty, resumed = {}}
+  end
+  ctx.code = code
+
   -- the earlier stages that join the model folder at the end: checked now, not after training
   local prev = opts.previous or (state and state.previous)
   if prev then
@@ -628,7 +645,7 @@ local function save_checkpoint(ctx, epoch_end)
     running = ctx.running, window = ctx.window, history = ctx.history,
     config = cfg, seed = ctx.seed, threads = ctx.threads, inputs = ctx.inputs,
     elapsed = ctx.elapsed, skipped = ctx.skipped, previous = ctx.previous,
-    init = ctx.init,
+    init = ctx.init, code = ctx.code,
   }
   local path, err = checkpoint.save(ctx.ckdir, state, tensors)
   if not path then return nil, err end
@@ -688,12 +705,13 @@ end
 local function finish(ctx, t_start)
   local t = ctx.cfg.train
   local last = ctx.history[#ctx.history]
-  local commit, dirty = git_commit()
   local inputs = ctx.inputs
+  local code = ctx.code
   local provenance = {
     trained_by = "mtcnn " .. tostring(mtcnn.version) .. " scripts/train_" .. ctx.stage .. ".lua",
     date = os.date("!%Y-%m-%dT%H:%M:%SZ"),
-    commit = commit, commit_dirty = dirty,
+    commit = code.commit, commit_dirty = code.dirty,
+    resumed_at = #code.resumed > 0 and code.resumed or nil,
     seed = ctx.seed, threads = ctx.threads,
     data = {train = inputs.train, val = inputs.val},
     init = ctx.init,
