@@ -54,20 +54,17 @@ local function same_weights(path_a, path_b)
   end
 end
 
--- The project's commit and whether tracked files differ from it (nil without git).
-local function git_head()
+-- The project's commit and whether tracked files differ from it (nil, nil without git).
+local function git_state()
   local q = helper.q(mtcnn.home or ".")
   local p = io.popen("git -C " .. q .. " rev-parse HEAD 2>/dev/null")
   local head = p:read("a"):match("^(%x+)")
   p:close()
-  return head
-end
-
-local function git_dirty()
-  local p = io.popen("git -C " .. helper.q(mtcnn.home or ".") .. " status --porcelain --untracked-files=no 2>/dev/null")
+  if not head then return nil, nil end
+  p = io.popen("git -C " .. q .. " status --porcelain --untracked-files=no 2>/dev/null")
   local dirty = p:read("a"):match("%S") ~= nil
   p:close()
-  return dirty
+  return head, dirty
 end
 
 -- A log's lines without the timings (which differ from run to run).
@@ -270,9 +267,10 @@ describe("trainer", function()
     assert.is_nil(s)
     assert.is_truthy(err:find("--resume", 1, true), err)
     -- the checkpoint keeps the code the run began with; pretend that was another commit
+    local head, dirty = git_state()
     local state, tensors = checkpoint.latest(out .. "/checkpoints")
     assert.are.equal(spe, state.step)
-    assert.are.equal(git_head(), state.code.commit)
+    assert.are.equal(head, state.code.commit)
     state.code = {commit = "0123abcd", dirty = false}
     assert(checkpoint.save(out .. "/checkpoints", state, tensors))
     -- resumed: the damaged file noted, the run ends as an uninterrupted one
@@ -283,8 +281,8 @@ describe("trainer", function()
     local p = assert(json.read_file(out .. "/manifest.json")).provenance.pnet
     assert.are.equal("0123abcd", p.commit)
     assert.is_false(p.commit_dirty)
-    if git_head() then
-      assert.are.same({commit = git_head(), dirty = git_dirty(), step = spe}, p.resumed_at[1])
+    if head then
+      assert.are.same({commit = head, dirty = dirty, step = spe}, p.resumed_at[1])
       assert.are.equal(1, #p.resumed_at)
     else
       assert.is_nil(p.resumed_at)

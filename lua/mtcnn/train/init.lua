@@ -380,17 +380,16 @@ local function prepare(opts)
   -- the code the run began with goes into the provenance, not the code it ends with; a resumed
   -- session at other code (another commit, or local changes) is listed after it
   local commit, dirty = git_commit()
-  local now = {commit = commit, dirty = dirty}
   local code = state and state.code
   if type(code) == "table" then
     code = {commit = code.commit, dirty = code.dirty, resumed = code.resumed or {}}
     local last = code.resumed[#code.resumed] or code
-    if now.commit and (now.commit ~= last.commit or now.dirty ~= last.dirty) then
-      code.resumed[#code.resumed + 1] = {commit = now.commit, dirty = now.dirty, step = state.step}
+    if commit and (commit ~= last.commit or dirty ~= last.dirty) then
+      code.resumed[#code.resumed + 1] = {commit = commit, dirty = dirty, step = state.step}
     end
   else
     -- a fresh run, or a checkpoint written before the code was kept: the code of now
-    code = {commit = now.commit, dirty = now.dirty, resumed = {}}
+    code = {commit = commit, dirty = dirty, resumed = {}}
   end
   ctx.code = code
 
