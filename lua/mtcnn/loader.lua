@@ -16,7 +16,8 @@
 -- list: one pool, random composition) or classes (stratified; counts = {positive = 64, part =
 -- 64, negative = 192, landmark = 64} by default, i.e. 1/6, 1/6, 1/2, 1/6 of batch) or streams
 -- ({{files = {...}, count = n}, ...}); seed (1), shuffle (true: a new permutation of each
--- stream per pass), workers (1 background thread; 0 makes batches in next()), slots (batch
+-- stream per pass), workers (1 background thread; 0: the next batch is made ahead by the
+-- kernel threads between their jobs, and finished in next()), slots (batch
 -- buffers, workers + 2), start_step (1: the first batch; resume a run with the step it
 -- stopped at), epoch_steps (a stream's pass with one stream, total samples / batch with
 -- several), mirror (true = 0.5: probability of mirroring positives and landmark faces, with

@@ -22,6 +22,22 @@ uint32_t mt_rng_u32(mt_rng *r) {
     return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
 }
 
+void mt_rng_advance(mt_rng *r, uint64_t n) {
+    /* One draw maps the state s to a*s + c. Applying it n times is again an affine map,
+     * A*s + C, built from the binary digits of n with the map squared at each digit (the
+     * square of s -> a*s + c is s -> a*a*s + (a+1)*c); all arithmetic is mod 2^64. */
+    uint64_t a = PCG_MULT, c = r->inc, A = 1, C = 0;
+    for (; n; n >>= 1) {
+        if (n & 1) {
+            A *= a;
+            C = C * a + c;
+        }
+        c *= a + 1;
+        a *= a;
+    }
+    r->state = A * r->state + C;
+}
+
 uint32_t mt_rng_below(mt_rng *r, uint32_t bound) {
     /* reject the low values that would make r % bound uneven */
     uint32_t threshold = (uint32_t)(-bound) % bound;

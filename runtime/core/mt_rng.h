@@ -27,6 +27,10 @@ void mt_rng_seed(mt_rng *r, uint64_t seed, uint64_t stream);
 /* The next 32 random bits. */
 uint32_t mt_rng_u32(mt_rng *r);
 
+/* Moves the generator as if mt_rng_u32 had been called n times, in O(log n) steps: pieces of
+ * one sequence can then be drawn on different threads and still match the serial draws. */
+void mt_rng_advance(mt_rng *r, uint64_t n);
+
 /* A uniform integer in [0, bound) without modulo bias; bound > 0. */
 uint32_t mt_rng_below(mt_rng *r, uint32_t bound);
 

@@ -14,6 +14,9 @@
  * usually follow each other within microseconds) and then sleep on a
  * condition variable. A job lives on its submitter's stack; the `active`
  * count (see below) keeps late workers from touching it after it returns.
+ * While they spin, workers also take pieces of the idle work, if a client
+ * attached some (mt_threads_idle_attach), and a wake-up for new pieces
+ * rouses the sleeping ones.
  */
 #include "core/mt_threads.h"
 
@@ -60,6 +63,15 @@ static struct {
     atomic_int active;
 } pool;
 
+/* The idle work (see mt_threads.h). As with jobs, a worker counts itself in `running` before
+ * it reads the client, and detach waits for `running` to drop to zero after clearing it. */
+static struct {
+    _Atomic(const mt_idle_work *) client;
+    atomic_int running;
+    atomic_ulong posts; /* wake-ups for new pieces, changed under pool_lock */
+    int sleeping;       /* workers asleep on pool_wake, under pool_lock */
+} idle;
+
 static _Thread_local int thread_index = 0;
 static _Thread_local bool in_worker = false;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -97,6 +109,31 @@ static void work(int t) {
     atomic_fetch_sub(&pool.active, 1);
 }
 
+/* Runs one piece of the idle work if there is a client; nonzero when more may be waiting.
+ * Workers beyond the thread count now set (mt_threads_set lowered it) take none. */
+static int idle_piece(int id) {
+    if (!atomic_load_explicit(&idle.client, memory_order_relaxed)) return 0;
+    if (id >= __atomic_load_n(&pool.wanted, __ATOMIC_RELAXED)) return 0;
+    atomic_fetch_add(&idle.running, 1);
+    const mt_idle_work *w = atomic_load(&idle.client);
+    int more = w ? w->run(w->ctx) : 0;
+    atomic_fetch_sub(&idle.running, 1);
+    return more;
+}
+
+void mt_threads_idle_detach(const mt_idle_work *w) {
+    const mt_idle_work *expected = w;
+    if (!atomic_compare_exchange_strong(&idle.client, &expected, NULL)) return;
+    while (atomic_load(&idle.running) > 0) cpu_relax();
+}
+
+void mt_threads_idle_wake(void) {
+    pthread_mutex_lock(&pool_lock);
+    atomic_fetch_add(&idle.posts, 1);
+    if (idle.sleeping > 0) pthread_cond_broadcast(&pool_wake);
+    pthread_mutex_unlock(&pool_lock);
+}
+
 typedef struct worker_start {
     int id;             /* 1..nworkers */
     unsigned long seen; /* the generation current when it was created */
@@ -109,19 +146,26 @@ static void *worker_main(void *arg) {
     thread_index = start.id;
     unsigned long seen = start.seen;
     for (;;) {
-        /* wait for a new generation: spin, then sleep */
-        unsigned long g;
+        /* wait for a new generation: spin (making pieces of the idle work, if any), then
+         * sleep until a job or a wake-up for idle work comes */
+        unsigned long posts = atomic_load(&idle.posts), g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen &&
-               spins < SPIN_ROUNDS) {
+        while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
+            if (idle_piece(start.id)) {
+                spins = 0;
+                continue;
+            }
+            if (++spins > SPIN_ROUNDS) break;
             cpu_relax();
-            spins++;
         }
         if (g == seen) {
             pthread_mutex_lock(&pool_lock);
-            while ((g = atomic_load(&pool.generation)) == seen)
+            idle.sleeping++;
+            while ((g = atomic_load(&pool.generation)) == seen && atomic_load(&idle.posts) == posts)
                 pthread_cond_wait(&pool_wake, &pool_lock);
+            idle.sleeping--;
             pthread_mutex_unlock(&pool_lock);
+            if (g == seen) continue; /* woken for idle work */
         }
         seen = g;
         work(start.id);
@@ -161,6 +205,18 @@ static void ensure_workers(int n) {
     }
 }
 
+int mt_threads_idle_attach(const mt_idle_work *w) {
+    const mt_idle_work *none = NULL;
+    if (!atomic_compare_exchange_strong(&idle.client, &none, w)) return 0;
+    /* workers start with the first job; idle work may come before any */
+    int n = mt_threads_count();
+    if (n > 1 && pthread_mutex_trylock(&pool_submit) == 0) {
+        ensure_workers(n);
+        pthread_mutex_unlock(&pool_submit);
+    }
+    return 1;
+}
+
 int mt_threads_count(void) {
     pthread_once(&init_once, pool_init);
     return pool.wanted;
@@ -170,7 +226,7 @@ void mt_threads_set(int n) {
     pthread_once(&init_once, pool_init);
     if (n < 1) n = 1;
     if (n > MT_MAX_THREADS) n = MT_MAX_THREADS;
-    pool.wanted = n;
+    __atomic_store_n(&pool.wanted, n, __ATOMIC_RELAXED); /* workers read it for idle work */
 }
 
 /* Publishes j, works on it, and waits until every share is finished and no

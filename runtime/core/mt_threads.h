@@ -45,6 +45,28 @@ void mt_parallel_tasks(int64_t ntasks, mt_task_fn fn, void *ctx);
 /* Index of the calling thread within a parallel call (0 outside). */
 int mt_thread_index(void);
 
+/* Idle work: what the workers do while they wait between jobs. A training step is a chain of
+ * short parallel jobs with serial work between them (the loss, the optimiser, the Lua glue),
+ * where the workers would only spin; a loader gives them the next batch to make in pieces
+ * instead. run(ctx) makes one short piece (a few microseconds: a job that arrives meanwhile is
+ * not held up longer) and returns nonzero while more pieces may be waiting. It runs on a
+ * worker, concurrently with the submitting thread and with other workers, and must not submit
+ * parallel work. One client at a time. */
+typedef struct mt_idle_work {
+    int (*run)(void *ctx);
+    void *ctx;
+} mt_idle_work;
+
+/* Makes w the pool's idle work; 0 when another client holds the place (nothing changes). w
+ * must stay valid until mt_threads_idle_detach(w). */
+int mt_threads_idle_attach(const mt_idle_work *w);
+
+/* Removes w (if attached) and waits until no worker is still running one of its pieces. */
+void mt_threads_idle_detach(const mt_idle_work *w);
+
+/* New pieces are waiting: wakes the workers that went to sleep. */
+void mt_threads_idle_wake(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,11 +2,15 @@
  * buffers filled by producer threads (see mt_loader.h). */
 #include "data/mt_loader.h"
 
+#include "core/mt_threads.h"
 #include "detect/mt_box.h"
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +97,17 @@ struct mt_loader {
     pthread_t *threads;
     int64_t taken, waited; /* batches handed out; those the caller had to wait for */
     double wait_seconds;   /* time the caller spent waiting */
+    /* workers = 0: the batch after the one handed out is made ahead, in pieces of
+     * piece_rows rows, by the kernel pool's workers while they wait between jobs (idle work,
+     * mt_threads.h); mt_loader_next makes the pieces nobody took */
+    mt_idle_work idle;
+    int idle_attached;
+    slot *ahead;                  /* the slot being made ahead, NULL if none */
+    int64_t ahead_batch;
+    int64_t piece_rows, pieces;
+    atomic_llong piece_next;      /* the next piece to claim (>= pieces: none left) */
+    atomic_llong pieces_done;
+    pthread_mutex_t piece_error;  /* the first failing piece writes the slot's error */
 };
 
 mt_loader_config mt_loader_config_default(void) {
@@ -136,9 +151,14 @@ static inline void prefetch_record(const mt_record_file *f, int64_t idx) {
     }
 }
 
-/* Fills the slot with batch number b. Runs on a worker (or the caller with
- * workers = 0); reads only the configuration and the files. */
-static mt_status fill(const mt_loader *ld, slot *sl, int64_t b) {
+/* Random numbers each row draws: the mirror, and the colour map with the jitter on. */
+static uint64_t draws_per_row(const mt_loader_config *cfg) { return cfg->jitter_on ? 5 : 1; }
+
+/* Fills rows [r0, r1) of the slot's buffer with those of batch number b (the batch's other
+ * fields are set by the caller). Runs on a loader worker, on a kernel pool worker (a piece
+ * of a batch made ahead) or on the caller; reads only the configuration and the files, and
+ * gives every row the same values whichever rows are filled together. */
+static mt_status fill_rows(const mt_loader *ld, slot *sl, int64_t b, int64_t r0, int64_t r1) {
     const mt_loader_config *cfg = &ld->cfg;
     mt_loader_batch *bt = &sl->batch;
     int S = cfg->size;
@@ -147,11 +167,14 @@ static mt_status fill(const mt_loader *ld, slot *sl, int64_t b) {
     float *box = mt_tensor_data(bt->boxes), *lmk = mt_tensor_data(bt->landmarks);
     mt_rng rng;
     mt_rng_seed(&rng, mix64(cfg->seed ^ 0x4d54434e4e4c4452ull), (uint64_t)b);
-    bt->number = b;
-    bt->epoch = b / ld->epoch_batches;
-    int64_t row = 0;
-    for (int si = 0; si < ld->nstreams; si++) {
+    /* the rows draw one sequence in order: skip the draws of the rows before r0 */
+    mt_rng_advance(&rng, (uint64_t)r0 * draws_per_row(cfg));
+    int64_t first = 0; /* the first row of the stream */
+    for (int si = 0; si < ld->nstreams; first += ld->streams[si].per_batch, si++) {
         const stream *s = &ld->streams[si];
+        int64_t j0 = r0 > first ? r0 - first : 0, j1 = r1 - first;
+        if (j1 > s->per_batch) j1 = s->per_batch;
+        if (j0 >= j1) continue;
         int64_t pass = b / s->pass_batches, k = b % s->pass_batches;
         perm p = {0, 0, 0, {0, 0, 0, 0}};
         if (cfg->shuffle) {
@@ -159,7 +182,8 @@ static mt_status fill(const mt_loader *ld, slot *sl, int64_t b) {
                            mix64((uint64_t)pass * 0x85ebca6b27d4eb4full + 7);
             perm_init(&p, (uint64_t)s->total, key);
         }
-        for (int j = 0; j < s->per_batch; j++, row++) {
+        for (int64_t j = j0; j < j1; j++) {
+            int64_t row = first + j;
             if (j + PREFETCH_ROWS < s->per_batch) {
                 /* shuffled rows are scattered over the files and the gather waits on memory:
                  * the record of a row a few ahead is requested now */
@@ -205,9 +229,67 @@ static mt_status fill(const mt_loader *ld, slot *sl, int64_t b) {
     return MT_OK;
 }
 
+static void begin_batch(const mt_loader *ld, slot *sl, int64_t b) {
+    sl->batch.number = b;
+    sl->batch.epoch = b / ld->epoch_batches;
+    sl->status = MT_OK;
+    sl->error[0] = '\0';
+}
+
+/* Fills the slot with batch number b. */
 static void fill_slot(const mt_loader *ld, slot *sl, int64_t b) {
-    sl->status = fill(ld, sl, b);
+    begin_batch(ld, sl, b);
+    sl->status = fill_rows(ld, sl, b, 0, ld->rows);
     if (sl->status != MT_OK) snprintf(sl->error, sizeof sl->error, "%s", mt_last_error());
+}
+
+/* ---- batches made ahead in the kernel pool's idle time (workers = 0) --------------------- */
+
+/* Claims and makes one piece of the batch made ahead; nonzero while more may be left. Runs
+ * on a kernel pool worker (mt_threads_idle_*) or, for the pieces nobody took, on the caller
+ * of mt_loader_next. The counters are reset only after every piece of the batch before is
+ * done, so a claim below `pieces` always belongs to the current batch made ahead. */
+static int ahead_piece(void *arg) {
+    mt_loader *ld = (mt_loader *)arg;
+    if (atomic_load_explicit(&ld->piece_next, memory_order_relaxed) >= ld->pieces) return 0;
+    int64_t c = atomic_fetch_add_explicit(&ld->piece_next, 1, memory_order_acquire);
+    if (c >= ld->pieces) return 0;
+    slot *sl = ld->ahead;
+    int64_t r0 = c * ld->piece_rows, r1 = r0 + ld->piece_rows;
+    if (r1 > ld->rows) r1 = ld->rows;
+    mt_status st = fill_rows(ld, sl, ld->ahead_batch, r0, r1);
+    if (st != MT_OK) {
+        pthread_mutex_lock(&ld->piece_error);
+        if (sl->status == MT_OK) {
+            sl->status = st;
+            snprintf(sl->error, sizeof sl->error, "%s", mt_last_error());
+        }
+        pthread_mutex_unlock(&ld->piece_error);
+    }
+    atomic_fetch_add_explicit(&ld->pieces_done, 1, memory_order_release);
+    return c + 1 < ld->pieces;
+}
+
+/* Starts making batch b ahead in sl (a free slot). */
+static void ahead_start(mt_loader *ld, slot *sl, int64_t b) {
+    begin_batch(ld, sl, b);
+    sl->state = SLOT_FILLING;
+    ld->ahead = sl;
+    ld->ahead_batch = b;
+    atomic_store(&ld->pieces_done, 0);
+    atomic_store_explicit(&ld->piece_next, 0, memory_order_release); /* publishes the above */
+    mt_threads_idle_wake();
+}
+
+/* Makes the pieces of the batch made ahead that nobody took and waits for those taken. */
+static void ahead_finish(mt_loader *ld) {
+    while (ahead_piece(ld)) {
+    }
+    /* a piece runs for microseconds, unless its worker lost its core to another process */
+    for (int spins = 0; atomic_load_explicit(&ld->pieces_done, memory_order_acquire) < ld->pieces;)
+        if (++spins % 1024 == 0) sched_yield();
+    ld->ahead->state = SLOT_READY;
+    ld->ahead = NULL;
 }
 
 static void *worker_main(void *arg) {
@@ -370,6 +452,22 @@ mt_status mt_loader_new(mt_loader **out, const mt_loader_config *cfg) {
         else
             ld->sync_ready = 1;
     }
+    if (st == MT_OK && cfg->workers == 0) {
+        /* pieces of about 16 KB of records: short enough not to hold up a job that arrives */
+        size_t bytes = ld->streams[0].files[0]->record_bytes;
+        ld->piece_rows = bytes < 16384 ? (int64_t)(16384 / bytes) : 1;
+        ld->pieces = (ld->rows + ld->piece_rows - 1) / ld->piece_rows;
+        atomic_init(&ld->piece_next, ld->pieces);
+        atomic_init(&ld->pieces_done, ld->pieces);
+        ld->idle.run = ahead_piece;
+        ld->idle.ctx = ld;
+        if (pthread_mutex_init(&ld->piece_error, NULL) == 0) {
+            /* another loader may hold the pool's idle work: this one then makes its batches
+             * in mt_loader_next */
+            if (mt_threads_idle_attach(&ld->idle)) ld->idle_attached = 1;
+            else pthread_mutex_destroy(&ld->piece_error);
+        }
+    }
     if (st == MT_OK && cfg->workers > 0) {
         ld->threads = (pthread_t *)calloc((size_t)cfg->workers, sizeof(pthread_t));
         if (!ld->threads) st = mt_fail(MT_ERR_OOM, "loader: out of memory");
@@ -400,17 +498,27 @@ mt_status mt_loader_next(mt_loader *ld, mt_loader_batch **out) {
     int64_t b = ld->next_take;
     slot *sl = &ld->slots[b % ld->nslots];
     if (ld->nthreads == 0) {
-        if (sl->state != SLOT_FREE)
-            return mt_fail(MT_ERR_ARG, "loader: the buffer of batch %" PRId64 " is still held; "
-                           "release the batch taken before it", b);
+        double t0 = now_seconds();
+        if (ld->ahead && ld->ahead_batch == b) {
+            /* made ahead: the pieces still unclaimed or running are waited for */
+            if (atomic_load(&ld->pieces_done) < ld->pieces) ld->waited++;
+            ahead_finish(ld);
+        } else {
+            if (sl->state != SLOT_FREE)
+                return mt_fail(MT_ERR_ARG, "loader: the buffer of batch %" PRId64 " is still held; "
+                               "release the batch taken before it", b);
+            ld->waited++; /* made while the caller waits */
+            fill_slot(ld, sl, b);
+        }
+        ld->wait_seconds += now_seconds() - t0;
         ld->next_take++;
         ld->taken++;
-        ld->waited++; /* made while the caller waits */
-        double t0 = now_seconds();
-        fill_slot(ld, sl, b);
-        ld->wait_seconds += now_seconds() - t0;
+        /* a damaged batch is skipped (its buffer is free again) */
+        sl->state = sl->status == MT_OK ? SLOT_HANDED : SLOT_FREE;
+        slot *next = &ld->slots[ld->next_take % ld->nslots];
+        if (ld->idle_attached && next != sl && next->state == SLOT_FREE)
+            ahead_start(ld, next, ld->next_take);
         if (sl->status != MT_OK) return mt_fail(sl->status, "%s", sl->error);
-        sl->state = SLOT_HANDED;
         *out = &sl->batch;
         return MT_OK;
     }
@@ -460,6 +568,10 @@ void mt_loader_release(mt_loader *ld, mt_loader_batch *b) {
 
 void mt_loader_free(mt_loader *ld) {
     if (!ld) return;
+    if (ld->idle_attached) {
+        mt_threads_idle_detach(&ld->idle); /* no piece runs after this */
+        pthread_mutex_destroy(&ld->piece_error);
+    }
     if (ld->nthreads > 0) {
         pthread_mutex_lock(&ld->mu);
         ld->stop = 1;

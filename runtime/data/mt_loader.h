@@ -31,7 +31,11 @@
  * only when the next one is not ready. Workers touch only the files (mapped,
  * read-only) and their slots' tensors; errors in a worker (a damaged block)
  * travel with its batch and are raised by mt_loader_next for that batch.
- * With workers = 0 batches are made on the calling thread.
+ * With workers = 0 the batch after the one handed out is made ahead, in pieces,
+ * by the kernel pool's workers while they wait between jobs (mt_threads_idle_*:
+ * a training step's serial moments), and mt_loader_next makes the pieces nobody
+ * took; without the pool (one thread, or another loader holding its idle work)
+ * batches are made on the calling thread.
  *
  * Ownership: the loader retains the files of its streams and owns its slots;
  * a batch from mt_loader_next belongs to the caller until mt_loader_release
@@ -66,7 +70,7 @@ typedef struct mt_loader_config {
     mt_loader_stream streams[MT_LOADER_MAX_STREAMS];
     uint64_t seed;
     int shuffle;           /* 1: a new permutation per pass; 0: file order */
-    int workers;           /* background threads (0: make batches in mt_loader_next) */
+    int workers;           /* background threads (0: in the kernel pool's idle time, see above) */
     int slots;             /* batch buffers in the ring (0: workers + 2) */
     int64_t start_batch;   /* number of the first batch (resume) */
     int64_t epoch_batches; /* 0: automatic (see the header) */

@@ -116,7 +116,7 @@ return {
        {"threshold", 0.6, "the stage's face threshold, for the validation recall", "prob"},
        {"log_every", 10, "steps between lines of the per-step log", "positive"},
        {"checkpoint_every", 1000, "steps between checkpoints inside an epoch (0: only at the end of each epoch)", "count"},
-       {"loader_workers", 1, "background threads making batches ahead of the training step (0: made on the training thread when needed)", "count"},
+       {"loader_workers", 0, "background threads making batches ahead of the training step (0: none; the next batch is made by the kernel threads between the jobs of the step, and what is left of it on the training thread)", "count"},
      }},
   },
 }

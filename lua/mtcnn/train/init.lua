@@ -749,7 +749,8 @@ end
 --- samples_per_s (training steps only: loader, step, logging), step_ms_median and
 --- samples_per_s_median (the same from the median step of this session), seconds = {train,
 --- validation, total}, final (the last validation metrics), final_train, history,
---- resumed_from, notes}.
+--- resumed_from, notes, loader = {taken, waited, wait_seconds} (this session's batches, those
+--- the step waited for or finished itself, and the time that took)}.
 function train.run(opts)
   local t_start = sys.clock()
   local ctx, err = prepare(opts)
@@ -848,6 +849,8 @@ function train.run(opts)
   summary, err = finish(ctx, t_start)
   if not summary then return nil, err, "output" end
   summary.session_samples_per_s = (ctx.step - done0) * batch / math.max(clock() - session_start, 1e-9)
+  -- this session's batches, how many the step had to wait for (or finish itself) and for how long
+  summary.loader = ld:wait_stats()
   -- the median step (loader, step and logging) is what bench.lua train reports for the step
   -- alone: robust to the moments another process takes the cores
   if #step_times > 0 then
