@@ -20,8 +20,12 @@ return {
   },
   onet = {
     -- ONet learns from the windows PNet and RNet pass: keep 600 hard negatives per image
-    -- instead of 60 (558,323 instead of 55,920 on the shared data)
-    hard = {hard_neg_max = 600},
+    -- instead of 60 (558,323 instead of 55,920 on the shared data). Its positives and part
+    -- faces are 30 pixels wide or more, mined and drawn: the windows of 20-30 pixels give
+    -- negatives only, and no samples are drawn around faces narrower than 30 pixels (ONet
+    -- taught that small blurred pictures are faces passes much more background)
+    hard = {hard_neg_max = 600, hard_face_min_side = 30},
+    detection = {min_face = 30},
     -- ten times the rate, stepped down after epochs 4 and 6 of 7: the seed's steps after epochs
     -- 6, 14 and 20 came after 4,700 steps on this data, while every loss still fell.
     -- The landmark loss weighs 5 times the classification's instead of as much (NME 0.086 to

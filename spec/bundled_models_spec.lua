@@ -33,6 +33,9 @@ describe("bundled models", function()
     -- holds the settings the ONet was trained with
     local cfg = assert(pipeline.load_config({helper.home .. "/" .. m.recipe.config}))
     assert.are.equal(600, cfg.onet.hard.hard_neg_max)
+    -- ONet's positives and part faces are 30 pixels wide or more, mined and drawn
+    assert.are.equal(30, cfg.onet.hard.hard_face_min_side)
+    assert.are.equal(30, cfg.onet.detection.min_face)
     assert.is_true(cfg.data.onet_detection) -- ONet's drawn samples beside the mined ones
     assert.is_true(cfg.data.onet_landmark_windows) -- and landmark samples framed by RNet
     for _, arch in ipairs({"rnet", "onet"}) do
