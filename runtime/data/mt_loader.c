@@ -106,8 +106,7 @@ struct mt_loader {
     int64_t ahead_batch;
     int64_t piece_rows, pieces;
     atomic_llong piece_next;      /* the next piece to claim (>= pieces: none left) */
-    atomic_llong pieces_done;
-    pthread_mutex_t piece_error;  /* the first failing piece writes the slot's error */
+    atomic_llong pieces_done;     /* (the first failing piece writes the slot's error under mu) */
 };
 
 mt_loader_config mt_loader_config_default(void) {
@@ -259,12 +258,12 @@ static int ahead_piece(void *arg) {
     if (r1 > ld->rows) r1 = ld->rows;
     mt_status st = fill_rows(ld, sl, ld->ahead_batch, r0, r1);
     if (st != MT_OK) {
-        pthread_mutex_lock(&ld->piece_error);
+        pthread_mutex_lock(&ld->mu);
         if (sl->status == MT_OK) {
             sl->status = st;
             snprintf(sl->error, sizeof sl->error, "%s", mt_last_error());
         }
-        pthread_mutex_unlock(&ld->piece_error);
+        pthread_mutex_unlock(&ld->mu);
     }
     atomic_fetch_add_explicit(&ld->pieces_done, 1, memory_order_release);
     return c + 1 < ld->pieces;
@@ -461,12 +460,9 @@ mt_status mt_loader_new(mt_loader **out, const mt_loader_config *cfg) {
         atomic_init(&ld->pieces_done, ld->pieces);
         ld->idle.run = ahead_piece;
         ld->idle.ctx = ld;
-        if (pthread_mutex_init(&ld->piece_error, NULL) == 0) {
-            /* another loader may hold the pool's idle work: this one then makes its batches
-             * in mt_loader_next */
-            if (mt_threads_idle_attach(&ld->idle)) ld->idle_attached = 1;
-            else pthread_mutex_destroy(&ld->piece_error);
-        }
+        /* another loader may hold the pool's idle work: this one then makes its batches in
+         * mt_loader_next */
+        ld->idle_attached = mt_threads_idle_attach(&ld->idle);
     }
     if (st == MT_OK && cfg->workers > 0) {
         ld->threads = (pthread_t *)calloc((size_t)cfg->workers, sizeof(pthread_t));
@@ -568,10 +564,7 @@ void mt_loader_release(mt_loader *ld, mt_loader_batch *b) {
 
 void mt_loader_free(mt_loader *ld) {
     if (!ld) return;
-    if (ld->idle_attached) {
-        mt_threads_idle_detach(&ld->idle); /* no piece runs after this */
-        pthread_mutex_destroy(&ld->piece_error);
-    }
+    if (ld->idle_attached) mt_threads_idle_detach(&ld->idle); /* no piece runs after this */
     if (ld->nthreads > 0) {
         pthread_mutex_lock(&ld->mu);
         ld->stop = 1;
