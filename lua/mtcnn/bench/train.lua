@@ -1,5 +1,6 @@
 -- Benchmark mode "train": samples per second of a full training step (forward, multi-task
--- loss, backward, SGD update) at batch 384, median over repeated steps after warm-up.
+-- loss, backward, SGD update) at batch 384, median over repeated steps after warm-up (and
+-- the mean, which counts the steps another process slowed as a whole training run does).
 --
 --   mtcnn scripts/bench.lua train [--net pnet|rnet|onet|all] [--threads N] [--json]
 --                                 [--preset mtcnn|torch] [--kernels auto|avx512|...]
@@ -109,8 +110,8 @@ function M.run(args, report)
         bench = "train", net = arch, device = device, gpu = gpu, threads = sys.threads(),
         batch = args.batch, preset = args.preset,
         kernels = device == "cpu" and nn.kernels() or "cudnn", params = net:num_parameters(),
-        step_ms = r.median * 1e3, step_ms_min = r.min * 1e3,
-        samples_per_s = args.batch / r.median,
+        step_ms = r.median * 1e3, step_ms_min = r.min * 1e3, step_ms_mean = r.mean * 1e3,
+        samples_per_s = args.batch / r.median, samples_per_s_mean = args.batch / r.mean,
       }
     end
   end
