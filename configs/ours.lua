@@ -19,18 +19,19 @@ return {
     train = {lr = 0.01, lr_epochs = {14, 20}},
   },
   onet = {
-    -- ONet learns from the windows PNet and RNet pass: keep 600 hard negatives per image
-    -- instead of 60 (558,323 instead of 55,920 on the shared data). Its positives and part
+    -- ONet learns from the windows PNet and RNet pass: keep 1,200 hard negatives per image
+    -- instead of 60 (1,113,508 instead of 55,920 on the shared data). Its positives and part
     -- faces are 30 pixels wide or more, mined and drawn: the windows of 20-30 pixels give
     -- negatives only, and no samples are drawn around faces narrower than 30 pixels (ONet
     -- taught that small blurred pictures are faces passes much more background)
-    hard = {hard_neg_max = 600, hard_face_min_side = 30},
+    hard = {hard_neg_max = 1200, hard_face_min_side = 30},
     detection = {min_face = 30},
-    -- ten times the rate, stepped down after epochs 4 and 6 of 7: the seed's steps after epochs
-    -- 6, 14 and 20 came after 4,700 steps on this data, while every loss still fell.
+    -- ten times the rate, stepped down after epochs 2 and 3 of 4 (16,296 steps): the seed's
+    -- steps after epochs 6, 14 and 20 came after 4,700 steps at 60 negatives per image, while
+    -- every loss still fell.
     -- The landmark loss weighs 5 times the classification's instead of as much (NME 0.086 to
     -- 0.069); at that weight the first steps diverge at the full rate, so the rate rises over
     -- the first 500 steps
-    train = {epochs = 7, lr = 0.01, lr_epochs = {4, 6}, landmark_weight = 5, lr_warmup = 500},
+    train = {epochs = 4, lr = 0.01, lr_epochs = {2, 3}, landmark_weight = 5, lr_warmup = 500},
   },
 }

@@ -32,7 +32,7 @@ describe("bundled models", function()
     -- the recipe is a pipeline config of this repository that the pipeline accepts, and it
     -- holds the settings the ONet was trained with
     local cfg = assert(pipeline.load_config({helper.home .. "/" .. m.recipe.config}))
-    assert.are.equal(600, cfg.onet.hard.hard_neg_max)
+    assert.are.equal(1200, cfg.onet.hard.hard_neg_max)
     -- ONet's positives and part faces are 30 pixels wide or more, mined and drawn
     assert.are.equal(30, cfg.onet.hard.hard_face_min_side)
     assert.are.equal(30, cfg.onet.detection.min_face)
